@@ -1,0 +1,116 @@
+// The pipeline's ports. The core (stage order, gates, rollback decisions, report) is written once
+// against these interfaces; `local` and `aws` implement Target, the host or Dagger implement Tools.
+
+export const STAGES = [
+  'build',
+  'test',
+  'package',
+  'publish',
+  'provision',
+  'backup',
+  'migrate',
+  'rollout',
+  'smoke',
+  'load',
+  'report',
+] as const
+export type StageName = (typeof STAGES)[number]
+
+/** An immutable build output. From `publish` on, the pipeline only ever carries `ref@digest`. */
+export interface Artifact {
+  /** Repository reference without tag or digest, e.g. `123.dkr.ecr.us-east-1.amazonaws.com/whatsapp-saas-api` or `local/whatsapp-saas-api`. */
+  ref: string
+  /** `sha256:<64 hex>`. */
+  digest: string
+  /** Human version (git SHA), shown by `/api/v1/status`. */
+  version: string
+}
+
+/** Line-oriented output of a stage; the CLI renders it live, the report keeps the tail. */
+export interface StageLog {
+  info(line: string): void
+  warn(line: string): void
+}
+
+export interface RunContext {
+  runId: string
+  target: 'local' | 'aws'
+  stack: string
+  dryRun: boolean
+  log: StageLog
+  /** Aborted on Ctrl-C or a stage timeout; every wait must honour it. */
+  signal: AbortSignal
+}
+
+/** An ops command of the service image, run next to the database (`api/src/ops`). */
+export type OpsCommand =
+  | { name: 'backup' }
+  | { name: 'verify-backup'; backupId: string }
+  | { name: 'restore'; backupId: string; force?: boolean }
+  | { name: 'migrate'; maxBackupAgeMinutes: number }
+  | { name: 'migration-status' }
+  | { name: 'seed' }
+
+export interface OpsResult {
+  exitCode: number
+  /** The command's output lines (already free of secrets). */
+  output: string[]
+  /** The last JSON line the command printed, parsed (ops commands end with one). */
+  result?: Record<string, unknown>
+}
+
+export interface ProvisionResult {
+  summary: string
+  /** Stack outputs the later stages need (cluster, service, URLs, ...). Never secrets. */
+  outputs: Record<string, string>
+  /** Planned changes, for `--dry-run`. */
+  changes?: string[]
+}
+
+export interface RolloutResult {
+  status: 'succeeded' | 'failed' | 'rolled_back'
+  /** What served before; what rollback() returns to. */
+  previous?: Artifact
+  current?: Artifact
+  summary: string
+  details?: Record<string, unknown>
+}
+
+export interface DeployLock {
+  release(): Promise<void>
+}
+
+export interface Target {
+  readonly name: 'local' | 'aws'
+  readonly stack: string
+  /** Executable pre-deployment checklist; throws with the list of unmet items. */
+  preflight(ctx: RunContext): Promise<string[]>
+  /** One deploy per environment; rejects with a message naming the current holder. */
+  acquireLock(ctx: RunContext): Promise<DeployLock>
+  publish(artifact: Artifact, ctx: RunContext): Promise<Artifact>
+  provision(ctx: RunContext): Promise<ProvisionResult>
+  runOps(command: OpsCommand, artifact: Artifact, ctx: RunContext): Promise<OpsResult>
+  rollout(artifact: Artifact, ctx: RunContext): Promise<RolloutResult>
+  rollback(ctx: RunContext, to?: Artifact): Promise<RolloutResult>
+  /** The artifact serving now, if any. */
+  current(ctx: RunContext): Promise<Artifact | undefined>
+  /** Base URL for smoke and load (e.g. http://127.0.0.1:8080 or https://api.example.com). */
+  baseUrl(ctx: RunContext): Promise<string>
+}
+
+export interface LoadOutcome {
+  runner: 'k6' | 'autocannon'
+  passed: boolean
+  /** Threshold name -> observed value and verdict. */
+  thresholds: Record<string, { value: number; limit: string; ok: boolean }>
+  exitCode: number
+}
+
+export interface Tools {
+  /** Builds the service from source; returns a local, not yet published artifact. */
+  build(ctx: RunContext): Promise<{ summary: string }>
+  test(ctx: RunContext): Promise<{ summary: string }>
+  package(ctx: RunContext): Promise<Artifact>
+  /** Runs the k6 scenarios (or the same scenarios with autocannon when k6 is absent). */
+  load(baseUrl: string, ctx: RunContext): Promise<LoadOutcome>
+}
