@@ -36,7 +36,10 @@ function postgresUid(): { uid: number; gid: number } | undefined {
   const line = readFileSync('/etc/passwd', 'utf8')
     .split('\n')
     .find((l) => l.startsWith('postgres:'))
-  if (!line) throw new Error('running as root needs the system user "postgres": install the Debian package postgresql-15')
+  if (!line)
+    throw new Error(
+      'running as root needs the system user "postgres": install the Debian package postgresql-15',
+    )
   const [, , uid, gid] = line.split(':')
   return { uid: Number(uid), gid: Number(gid) }
 }
@@ -80,14 +83,35 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     if (owner) chownSync(dataDir, owner.uid, owner.gid)
     if (!existsSync(join(dataDir, 'PG_VERSION'))) {
       const [cmd, argv] = asServerUser(join(bin, 'initdb'), [
-        '-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync',
+        '-D',
+        dataDir,
+        '-U',
+        'postgres',
+        '--auth=trust',
+        '-E',
+        'UTF8',
+        '--no-locale',
+        '--no-sync',
       ])
       await run(cmd, argv)
     }
     const serverOptions = `-p ${port} -c listen_addresses=${host} -k ${dataDir} -c fsync=${throwaway ? 'off' : 'on'} -c max_connections=200`
-    const started = await pgCtl(['start', '-w', '-t', '30', '-D', dataDir, '-l', join(dataDir, 'server.log'), '-o', serverOptions])
+    const started = await pgCtl([
+      'start',
+      '-w',
+      '-t',
+      '30',
+      '-D',
+      dataDir,
+      '-l',
+      join(dataDir, 'server.log'),
+      '-o',
+      serverOptions,
+    ])
     if (started.code !== 0) {
-      const log = existsSync(join(dataDir, 'server.log')) ? readFileSync(join(dataDir, 'server.log'), 'utf8').slice(-800) : ''
+      const log = existsSync(join(dataDir, 'server.log'))
+        ? readFileSync(join(dataDir, 'server.log'), 'utf8').slice(-800)
+        : ''
       throw new Error(`PostgreSQL did not start in ${dataDir}: ${started.stdout.trim()} ${log}`.trim())
     }
     port = (await runningPort(dataDir)) ?? port

@@ -54,10 +54,25 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     port = Number(readFileSync(portFile, 'utf8'))
   } else {
     port = options.port ?? (await freePort())
-    const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no']
+    const persistence = options.persistent
+      ? ['--appendonly', 'yes', '--appendfsync', 'everysec']
+      : ['--appendonly', 'no']
     await run(binary, [
-      '--port', String(port), '--bind', host, '--save', '', ...persistence,
-      '--dir', dir, '--daemonize', 'yes', '--pidfile', join(dir, 'redis.pid'), '--logfile', join(dir, 'redis.log'),
+      '--port',
+      String(port),
+      '--bind',
+      host,
+      '--save',
+      '',
+      ...persistence,
+      '--dir',
+      dir,
+      '--daemonize',
+      'yes',
+      '--pidfile',
+      join(dir, 'redis.pid'),
+      '--logfile',
+      join(dir, 'redis.log'),
     ])
     const { writeFileSync } = await import('node:fs')
     writeFileSync(portFile, String(port))
