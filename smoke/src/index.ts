@@ -1,0 +1,15 @@
+export { formatCheckLine, formatSummaryLine } from './report-format.js'
+export {
+  runSmoke,
+  SMOKE_CHECKS,
+  type SmokeCheckResult,
+  type SmokeOptions,
+  type SmokeReport,
+} from './run-smoke.js'
+export type { CheckStatus, CheckVerdict, SmokeCheck, SmokeContext } from './smoke-check.js'
+export {
+  isLoopbackUrl,
+  redactTargetEnv,
+  resolveTargetEnv,
+  type TargetEnv,
+} from './target-env.js'

@@ -1,0 +1,38 @@
+import type { TargetEnv } from './target-env.js'
+
+export type CheckStatus = 'passed' | 'failed' | 'skipped'
+
+export interface CheckVerdict {
+  status: CheckStatus
+  /** One line saying what was observed; never contains a secret. */
+  detail: string
+}
+
+export interface SmokeContext {
+  env: TargetEnv
+  /** The deployed artifact's version `/api/v1/status` must report, when known. */
+  expectVersion?: string
+  /** Budget for each HTTP call. */
+  requestTimeoutMs: number
+  /** How long a sent message may take to be seen delivered. */
+  deliveryTimeoutMs: number
+  pollIntervalMs: number
+  /** Loopback targets may receive tenant data (an inbound message on the demo number); others never do. */
+  isLocal: boolean
+  url(path: string): string
+}
+
+export interface SmokeCheck {
+  name: string
+  run(ctx: SmokeContext): Promise<CheckVerdict>
+}
+
+export const passed = (detail: string): CheckVerdict => ({ status: 'passed', detail })
+export const failed = (detail: string): CheckVerdict => ({ status: 'failed', detail })
+export const skipped = (detail: string): CheckVerdict => ({ status: 'skipped', detail })
+
+/** The inputs a check needs that the environment lacks, as a skip verdict; undefined when all are there. */
+export function missingInputs(env: TargetEnv, keys: (keyof TargetEnv)[]): CheckVerdict | undefined {
+  const missing = keys.filter((key) => !env[key])
+  return missing.length > 0 ? skipped(`not run: needs ${missing.join(', ')}`) : undefined
+}

@@ -1,0 +1,119 @@
+import { readFile } from 'node:fs/promises'
+
+/**
+ * Everything a smoke or load run needs to know about the deployment it exercises.
+ * Only `baseUrl` is required; each check or scenario that needs more says so when it is missing.
+ */
+export interface TargetEnv {
+  baseUrl: string
+  /** Tenant API key (secret). */
+  apiKey?: string
+  /** Platform admin token (secret). */
+  adminToken?: string
+  /** Meta app secret, signs webhook bodies (secret). */
+  appSecret?: string
+  /** Webhook verify token for the GET handshake (secret). */
+  verifyToken?: string
+  /** Fake WhatsApp Graph API wired to the service; present only in test environments. */
+  fakeGraphUrl?: string
+  /** Meta phone_number_id of the demo phone number. */
+  phoneNumberId?: string
+}
+
+export const TARGET_ENV_KEYS = [
+  'baseUrl',
+  'apiKey',
+  'adminToken',
+  'appSecret',
+  'verifyToken',
+  'fakeGraphUrl',
+  'phoneNumberId',
+] as const satisfies readonly (keyof TargetEnv)[]
+
+export type TargetEnvKey = (typeof TARGET_ENV_KEYS)[number]
+
+/** Values never shown in output. */
+export const SECRET_KEYS: readonly TargetEnvKey[] = ['apiKey', 'adminToken', 'appSecret', 'verifyToken']
+
+/** `apiKey` -> `API_KEY`, so `SMOKE_API_KEY` / `LOAD_API_KEY`. */
+export function envVarName(prefix: string, key: TargetEnvKey): string {
+  return `${prefix}_${key.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase()}`
+}
+
+export interface ResolveTargetEnvInput {
+  /** Highest precedence: values given in code or on the command line. */
+  explicit?: Partial<TargetEnv>
+  /** Environment variables, read as `<prefix>_BASE_URL` etc. */
+  env?: NodeJS.ProcessEnv
+  envPrefix: string
+  /** A JSON file in the shape of `.pipeline/local/env.json`; lowest precedence. */
+  envFile?: string
+}
+
+/** Merges explicit values over environment variables over an env file; fails on a missing or invalid base URL. */
+export async function resolveTargetEnv(input: ResolveTargetEnvInput): Promise<TargetEnv> {
+  const fromFile = input.envFile ? await readEnvFile(input.envFile) : {}
+  const fromEnv: Partial<TargetEnv> = {}
+  for (const key of TARGET_ENV_KEYS) {
+    const value = input.env?.[envVarName(input.envPrefix, key)]
+    if (value) fromEnv[key] = value
+  }
+  const merged: Partial<TargetEnv> = { ...fromFile }
+  for (const source of [fromEnv, input.explicit ?? {}]) {
+    for (const key of TARGET_ENV_KEYS) {
+      const value = source[key]
+      if (value) merged[key] = value
+    }
+  }
+  if (!merged.baseUrl) {
+    throw new Error(
+      `no base URL: pass --base-url, set ${envVarName(input.envPrefix, 'baseUrl')}, or give --env-file with "baseUrl"`,
+    )
+  }
+  return { ...merged, baseUrl: normaliseUrl(merged.baseUrl, 'baseUrl') }
+}
+
+async function readEnvFile(path: string): Promise<Partial<TargetEnv>> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'))
+  } catch (error) {
+    throw new Error(`cannot read env file ${path}: ${(error as Error).message}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw new Error(`env file ${path} is not a JSON object`)
+  const values: Partial<TargetEnv> = {}
+  for (const key of TARGET_ENV_KEYS) {
+    const value = (parsed as Record<string, unknown>)[key]
+    if (typeof value === 'string' && value !== '') values[key] = value
+    else if (typeof value === 'number') values[key] = String(value)
+  }
+  return values
+}
+
+function normaliseUrl(value: string, name: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new Error(`${name} is not a URL: ${value}`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`${name} must be http(s): ${value}`)
+  return url.toString().replace(/\/+$/, '')
+}
+
+/** True when the URL points at this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackUrl(value: string): boolean {
+  const host = new URL(value).hostname.replace(/^\[|\]$/g, '')
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host)
+}
+
+/** A copy safe to print: secrets replaced by `***`. */
+export function redactTargetEnv(env: TargetEnv): Record<string, string> {
+  const shown: Record<string, string> = {}
+  for (const key of TARGET_ENV_KEYS) {
+    const value = env[key]
+    if (value !== undefined) shown[key] = SECRET_KEYS.includes(key) ? '***' : value
+  }
+  return shown
+}
