@@ -1,0 +1,293 @@
+// Rollout and rollback of the API and worker services: register a copy of each serving revision with only
+// the image changed, update the services one after the other, follow each deployment by id to its own end
+// state, wait for healthy ALB targets, and return to the previous revisions when it does not work out.
+import type { TaskDefinition } from '@aws-sdk/client-ecs'
+import type { RolloutResult, RunContext } from '../core/types.js'
+import {
+  describeService,
+  describeTaskDefinition,
+  followDeployment,
+  listRevisions,
+  recentEvents,
+  registerTaskDefinition,
+  revisionName,
+  type StoppedTaskReport,
+  startDeployment,
+  stoppedTasks,
+  waitForHealthyTargets,
+} from './ecs-services.js'
+import { AwsTargetError, WaitTimeoutError } from './errors.js'
+import type { AwsRuntime } from './runtime.js'
+import type { StackOutputs } from './stack-outputs.js'
+import { diffTaskDefinition, serviceImage, taskDefinitionWithImage } from './task-definition.js'
+import { WaitAbortedError } from './waiting.js'
+
+/** One service moving from one revision to another. */
+export interface ServiceMove {
+  serviceName: string
+  fromArn: string
+  toArn: string
+}
+
+interface MoveRecord extends ServiceMove {
+  deploymentId?: string
+  state: 'pending' | 'completed' | 'failed' | 'timed_out' | 'reverted' | 'revert_failed'
+  reason?: string
+  events?: string[]
+  stoppedTasks?: StoppedTaskReport[]
+}
+
+export interface DeployOutcome {
+  status: RolloutResult['status']
+  summary: string
+  details: Record<string, unknown>
+}
+
+export function serviceNames(outputs: StackOutputs): string[] {
+  return [outputs.apiServiceName, outputs.workerServiceName]
+}
+
+async function serving(runtime: AwsRuntime, outputs: StackOutputs, serviceName: string) {
+  const service = await describeService(runtime, outputs.clusterName, serviceName)
+  if (!service.taskDefinition) throw new AwsTargetError(`ECS service ${serviceName} has no task definition`)
+  return { arn: service.taskDefinition, ...(await describeTaskDefinition(runtime, service.taskDefinition)) }
+}
+
+/** Reports where an interrupted rollout left things, so nothing half-done goes unreported. */
+function interrupted(records: MoveRecord[], registered: string[]): AwsTargetError {
+  const lines = [
+    'interrupted.',
+    ...registered.map((arn) => `registered revision ${revisionName(arn)} (left ACTIVE)`),
+    ...records
+      .filter((record) => record.deploymentId)
+      .map(
+        (record) =>
+          `${record.serviceName} was updated to ${revisionName(record.toArn)} (deployment ${record.deploymentId}); ECS keeps deploying it`,
+      ),
+    'Return to the previous version with `npx tsx ci/src/cli/main.ts rollback --target aws --stack <stack>`.',
+  ]
+  return new AwsTargetError(lines.join('\n  '))
+}
+
+async function revert(runtime: AwsRuntime, outputs: StackOutputs, records: MoveRecord[], ctx: RunContext) {
+  for (const record of [...records].reverse()) {
+    if (!record.deploymentId) continue
+    ctx.log.warn(`rolling ${record.serviceName} back to ${revisionName(record.fromArn)}`)
+    try {
+      const id = await startDeployment(runtime, outputs.clusterName, record.serviceName, record.fromArn)
+      const outcome = await followDeployment(runtime, outputs.clusterName, record.serviceName, id, ctx)
+      if (outcome.state === 'completed') {
+        if (record.state === 'completed' || record.state === 'timed_out') record.state = 'reverted'
+      } else {
+        record.state = 'revert_failed'
+        record.reason = `${record.reason ?? ''} rollback deployment failed: ${outcome.reason}`.trim()
+      }
+    } catch (error) {
+      if (error instanceof WaitAbortedError) throw error
+      record.state = 'revert_failed'
+      record.reason = `${record.reason ?? ''} rollback failed: ${(error as Error).message}`.trim()
+    }
+  }
+}
+
+async function evidence(runtime: AwsRuntime, outputs: StackOutputs, record: MoveRecord, since: Date) {
+  try {
+    const service = await describeService(runtime, outputs.clusterName, record.serviceName)
+    record.events = recentEvents(service, since)
+    record.stoppedTasks = await stoppedTasks(runtime, outputs.clusterName, record.serviceName, record.toArn)
+  } catch (error) {
+    record.events = [`(could not read service events: ${(error as Error).message})`]
+  }
+}
+
+function describeRecords(records: MoveRecord[]): string {
+  return records
+    .filter((record) => record.state !== 'pending')
+    .map((record) => `${record.serviceName} ${record.state}${record.reason ? ` (${record.reason})` : ''}`)
+    .join('; ')
+}
+
+/**
+ * Moves the services one after the other. A FAILED deployment (including one the circuit breaker rolled
+ * back) is a failure; a deployment stuck past the timeout, or targets that never turn healthy, make this
+ * function return every moved service to its previous revision itself.
+ */
+export async function moveServices(
+  runtime: AwsRuntime,
+  outputs: StackOutputs,
+  moves: ServiceMove[],
+  ctx: RunContext,
+  registered: string[] = [],
+): Promise<DeployOutcome> {
+  const records: MoveRecord[] = moves.map((move) => ({ ...move, state: 'pending' }))
+  const since = new Date(runtime.clock.now())
+  try {
+    for (const record of records) {
+      if (record.fromArn === record.toArn) {
+        ctx.log.info(`${record.serviceName} already runs ${revisionName(record.toArn)}`)
+        record.state = 'completed'
+        continue
+      }
+      record.deploymentId = await startDeployment(
+        runtime,
+        outputs.clusterName,
+        record.serviceName,
+        record.toArn,
+      )
+      ctx.log.info(
+        `${record.serviceName}: ${revisionName(record.fromArn)} → ${revisionName(record.toArn)}, deployment ${record.deploymentId}`,
+      )
+      try {
+        const outcome = await followDeployment(
+          runtime,
+          outputs.clusterName,
+          record.serviceName,
+          record.deploymentId,
+          ctx,
+        )
+        if (outcome.state === 'completed') {
+          record.state = 'completed'
+          continue
+        }
+        record.state = 'failed'
+        record.reason = outcome.rolledBackByCircuitBreaker
+          ? `${outcome.reason}; the ECS circuit breaker rolled it back to ${revisionName(record.fromArn)}`
+          : outcome.reason
+        await evidence(runtime, outputs, record, since)
+        await revert(
+          runtime,
+          outputs,
+          records.filter((other) => other !== record),
+          ctx,
+        )
+        return {
+          status: 'failed',
+          summary: `rollout failed: ${describeRecords(records)}`,
+          details: { services: records },
+        }
+      } catch (error) {
+        if (!(error instanceof WaitTimeoutError)) throw error
+        record.state = 'timed_out'
+        record.reason = error.message
+        await evidence(runtime, outputs, record, since)
+        await revert(runtime, outputs, records, ctx)
+        return rolledBackOrFailed(records, `rollout of ${record.serviceName} timed out`)
+      }
+    }
+    try {
+      const health = await waitForHealthyTargets(runtime, outputs.targetGroupArn, ctx)
+      return {
+        status: 'succeeded',
+        summary: `${records.map((record) => `${record.serviceName} → ${revisionName(record.toArn)}`).join(', ')}; ${health.healthy} healthy target(s)`,
+        details: { services: records, healthyTargets: health.healthy },
+      }
+    } catch (error) {
+      if (!(error instanceof WaitTimeoutError)) throw error
+      await revert(runtime, outputs, records, ctx)
+      return rolledBackOrFailed(records, `ALB targets never all turned healthy (${error.message})`)
+    }
+  } catch (error) {
+    if (error instanceof WaitAbortedError) throw interrupted(records, registered)
+    throw error
+  }
+}
+
+function rolledBackOrFailed(records: MoveRecord[], cause: string): DeployOutcome {
+  const revertFailed = records.some((record) => record.state === 'revert_failed')
+  return {
+    status: revertFailed ? 'failed' : 'rolled_back',
+    summary: `${cause}; ${revertFailed ? 'returning to the previous revision FAILED' : 'returned to the previous revision'}: ${describeRecords(records)}`,
+    details: { services: records },
+  }
+}
+
+export interface RevisionPlan {
+  serviceName: string
+  current: TaskDefinition
+  currentArn: string
+  diff: string[]
+  register: () => Promise<string>
+}
+
+/** For each service, what registering its serving revision with `image` changes (nothing registered yet). */
+export async function planImageChange(
+  runtime: AwsRuntime,
+  outputs: StackOutputs,
+  image: string,
+): Promise<RevisionPlan[]> {
+  return Promise.all(
+    serviceNames(outputs).map(async (serviceName) => {
+      const { arn, definition, tags } = await serving(runtime, outputs, serviceName)
+      const input = taskDefinitionWithImage(definition, image, outputs.ecrRepositoryUrl, tags)
+      return {
+        serviceName,
+        current: definition,
+        currentArn: arn,
+        diff: diffTaskDefinition(definition, input),
+        register: async () => (await registerTaskDefinition(runtime, input)).taskDefinitionArn!,
+      }
+    }),
+  )
+}
+
+/** Rolls both services out to `image`; in dry-run only shows each task definition diff. */
+export async function rolloutImage(
+  runtime: AwsRuntime,
+  outputs: StackOutputs,
+  image: string,
+  ctx: RunContext,
+): Promise<DeployOutcome> {
+  const plans = await planImageChange(runtime, outputs, image)
+  for (const plan of plans) {
+    ctx.log.info(`${plan.serviceName} (${revisionName(plan.currentArn)}) task definition diff:`)
+    for (const line of plan.diff.length > 0 ? plan.diff : ['(no change)']) ctx.log.info(`  ${line}`)
+  }
+  if (ctx.dryRun) {
+    return {
+      status: 'succeeded',
+      summary: `dry-run: would register ${plans.length} revision(s) running ${image} and update ${plans.map((plan) => plan.serviceName).join(', ')}`,
+      details: { diff: Object.fromEntries(plans.map((plan) => [plan.serviceName, plan.diff])) },
+    }
+  }
+  const registered: string[] = []
+  const moves: ServiceMove[] = []
+  try {
+    for (const plan of plans) {
+      if (ctx.signal.aborted) throw new WaitAbortedError('interrupted before registering')
+      const arn = plan.diff.length === 0 ? plan.currentArn : await plan.register()
+      if (arn !== plan.currentArn) {
+        registered.push(arn)
+        ctx.log.info(`registered ${revisionName(arn)}`)
+      }
+      moves.push({ serviceName: plan.serviceName, fromArn: plan.currentArn, toArn: arn })
+    }
+  } catch (error) {
+    if (error instanceof WaitAbortedError) throw interrupted([], registered)
+    throw error
+  }
+  return moveServices(runtime, outputs, moves, ctx, registered)
+}
+
+/**
+ * The revision a service ran before its current one: the newest older ACTIVE revision of the same family
+ * whose image differs (re-registrations of the same image are skipped).
+ */
+export async function previousRevision(
+  runtime: AwsRuntime,
+  outputs: StackOutputs,
+  serviceName: string,
+): Promise<{ currentArn: string; previousArn: string }> {
+  const { arn, definition } = await serving(runtime, outputs, serviceName)
+  const currentImage = serviceImage(definition, outputs.ecrRepositoryUrl)
+  const revisions = await listRevisions(runtime, definition.family!)
+  for (const candidate of revisions) {
+    const revision = Number(candidate.slice(candidate.lastIndexOf(':') + 1))
+    if (revision >= (definition.revision ?? 0)) continue
+    const { definition: older } = await describeTaskDefinition(runtime, candidate)
+    if (serviceImage(older, outputs.ecrRepositoryUrl) !== currentImage)
+      return { currentArn: arn, previousArn: candidate }
+  }
+  throw new AwsTargetError(
+    `${serviceName}: no earlier ACTIVE revision of ${definition.family} runs a different image`,
+  )
+}

@@ -1,0 +1,58 @@
+// What every AWS operation needs besides its arguments: the clients, the clock and the wait bounds.
+
+import type { StageLog } from '../core/types.js'
+import type { AwsClients } from './clients.js'
+import { type Clock, systemClock, type WaitOptions } from './waiting.js'
+
+export interface AwsTimeouts {
+  /** Delay between two polls of a long-running operation. */
+  pollIntervalMs: number
+  /** One ECS deployment reaching COMPLETED. */
+  rolloutTimeoutMs: number
+  /** All ALB targets healthy after a deployment completed. */
+  targetsHealthyTimeoutMs: number
+  /** One-off ops task from RunTask to STOPPED. */
+  taskTimeoutMs: number
+  /** RDS snapshot or restored instance becoming available. */
+  databaseTimeoutMs: number
+}
+
+export const DEFAULT_TIMEOUTS: AwsTimeouts = {
+  pollIntervalMs: 10_000,
+  rolloutTimeoutMs: 20 * 60_000,
+  targetsHealthyTimeoutMs: 5 * 60_000,
+  taskTimeoutMs: 30 * 60_000,
+  databaseTimeoutMs: 60 * 60_000,
+}
+
+export interface AwsRuntime {
+  clients: AwsClients
+  clock: Clock
+  timeouts: AwsTimeouts
+}
+
+export function createRuntime(
+  clients: AwsClients,
+  overrides: Partial<AwsTimeouts> = {},
+  clock = systemClock,
+): AwsRuntime {
+  return { clients, clock, timeouts: { ...DEFAULT_TIMEOUTS, ...overrides } }
+}
+
+/** Wait options bound to the runtime's clock and poll interval. */
+export function waitOptions(
+  runtime: AwsRuntime,
+  what: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+  log?: StageLog,
+): WaitOptions {
+  return {
+    what,
+    timeoutMs,
+    signal,
+    clock: runtime.clock,
+    pollIntervalMs: runtime.timeouts.pollIntervalMs,
+    onThrottled: (message) => log?.warn(message),
+  }
+}
