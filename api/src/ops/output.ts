@@ -1,0 +1,33 @@
+import { redact } from './redaction.js'
+
+/** Where an ops command writes: human lines (stderr) and one final JSON line (stdout). */
+export interface OpsIo {
+  stderr(line: string): void
+  stdout(line: string): void
+}
+
+export const processIo: OpsIo = {
+  stderr: (line) => process.stderr.write(`${line}\n`),
+  stdout: (line) => process.stdout.write(`${line}\n`),
+}
+
+/** Human progress lines of a command, redacted before they leave the process. */
+export interface OpsLog {
+  info(line: string): void
+}
+
+export class OpsOutput implements OpsLog {
+  constructor(
+    private readonly io: OpsIo,
+    private readonly secrets: readonly string[],
+  ) {}
+
+  info(line: string): void {
+    this.io.stderr(redact(line, this.secrets))
+  }
+
+  /** The one machine-readable line the pipeline parses (`OpsResult.result`). */
+  result(value: Record<string, unknown>): void {
+    this.io.stdout(redact(JSON.stringify(value), this.secrets))
+  }
+}
