@@ -60,8 +60,10 @@ export function scriptedEcs(options: ScriptedEcsOptions) {
   const fate = options.fate ?? (() => 'complete')
   const settle = options.pollsToSettle ?? 2
 
-  const event = (state: ServiceState, message: string) =>
-    state.events.unshift({ id: String(state.events.length), createdAt: new Date((clock += 1000)), message })
+  const event = (state: ServiceState, message: string) => {
+    clock += 1000
+    state.events.unshift({ id: String(state.events.length), createdAt: new Date(clock), message })
+  }
 
   const advance = (name: string, state: ServiceState) => {
     for (const deployment of state.deployments) {

@@ -11,10 +11,10 @@ describe('task definition copy', () => {
 
   it('keeps every field but the image of the service container and drops the read-only ones', () => {
     const tags = [{ key: 'project', value: 'whatsapp-saas' }]
-    const copy = taskDefinitionWithImage(current, IMAGE_NEW, REPO, tags) as Record<string, unknown>
+    const copy = taskDefinitionWithImage(current, IMAGE_NEW, REPO, tags) as unknown as Record<string, unknown>
 
     for (const field of READ_ONLY_TASK_DEFINITION_FIELDS) expect(copy).not.toHaveProperty(field)
-    const expected: Record<string, unknown> = structuredClone(current)
+    const expected = structuredClone(current) as unknown as Record<string, unknown>
     for (const field of READ_ONLY_TASK_DEFINITION_FIELDS) delete expected[field]
     const containers = structuredClone(current.containerDefinitions!)
     containers[0]!.image = IMAGE_NEW
