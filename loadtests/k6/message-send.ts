@@ -1,0 +1,61 @@
+// k6 run loadtests/k6/message-send.ts   env: BASE_URL, API_KEY, PHONE_NUMBER_ID, FAKE_GRAPH_URL
+// Sends only where a fake Graph API is wired: FAKE_GRAPH_URL is required, so this never messages a real person.
+import { check, sleep } from 'k6'
+import exec from 'k6/execution'
+import http from 'k6/http'
+import { k6Options, requiredEnv } from './k6-options.ts'
+import { fakeInboundBody, loadRecipient, textMessageBody } from './payloads.ts'
+import { MESSAGE_SEND_RECIPIENTS, SCENARIOS, WINDOW_OPEN_WAIT_S } from './scenarios.ts'
+
+const scenario = SCENARIOS['message-send']
+export const options = k6Options(scenario, __ENV)
+
+const baseUrl = requiredEnv(__ENV, 'BASE_URL')
+const apiKey = requiredEnv(__ENV, 'API_KEY')
+const phoneNumberId = requiredEnv(__ENV, 'PHONE_NUMBER_ID')
+const fakeGraphUrl = requiredEnv(__ENV, 'FAKE_GRAPH_URL')
+const jsonWithKey = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }
+
+/** Every recipient messages in first; then wait (bounded) until the last one's window is open on the service. */
+export function setup(): void {
+  for (let index = 0; index < MESSAGE_SEND_RECIPIENTS; index++) {
+    const inbound = http.post(
+      `${fakeGraphUrl}/__fake/inbound`,
+      fakeInboundBody(phoneNumberId, loadRecipient(index)),
+      {
+        headers: { 'content-type': 'application/json' },
+        timeout: '5s',
+      },
+    )
+    if (inbound.status < 200 || inbound.status > 299) {
+      exec.test.abort(`fake Graph API refused /__fake/inbound with ${inbound.status}`)
+    }
+  }
+  const probe = textMessageBody(
+    phoneNumberId,
+    loadRecipient(MESSAGE_SEND_RECIPIENTS - 1),
+    'load window probe',
+  )
+  for (let attempt = 0; attempt < WINDOW_OPEN_WAIT_S; attempt++) {
+    const sent = http.post(`${baseUrl}/api/v1/messages`, probe, { headers: jsonWithKey, timeout: '5s' })
+    if (sent.status === scenario.expectedStatus) return
+    if (sent.status !== 422) exec.test.abort(`window probe send answered ${sent.status}`)
+    sleep(1)
+  }
+  exec.test.abort(`24-hour windows still closed after ${WINDOW_OPEN_WAIT_S} s`)
+}
+
+export default function messageSend(): void {
+  const iteration = exec.scenario.iterationInTest
+  const body = textMessageBody(
+    phoneNumberId,
+    loadRecipient(iteration % MESSAGE_SEND_RECIPIENTS),
+    `load ${iteration}`,
+  )
+  const response = http.post(`${baseUrl}/api/v1/messages`, body, {
+    headers: jsonWithKey,
+    timeout: `${scenario.requestTimeoutS}s`,
+    responseCallback: http.expectedStatuses(scenario.expectedStatus),
+  })
+  check(response, { 'message queued': (r) => r.status === scenario.expectedStatus })
+}

@@ -1,0 +1,41 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { httpCall } from '@whatsapp-saas/smoke/http-client'
+import type { TargetEnv } from '@whatsapp-saas/smoke/target-env'
+import { fakeInboundBody, loadRecipient, textMessageBody } from '../k6/payloads.js'
+import { MESSAGE_SEND_RECIPIENTS, WINDOW_OPEN_WAIT_S } from '../k6/scenarios.js'
+
+/**
+ * What message-send.ts does in k6's setup(): every recipient messages in through the fake Graph API, then a
+ * probe send is retried (bounded) until the service has recorded the inbound and the 24-hour window is open.
+ */
+export async function openServiceWindows(env: TargetEnv, signal: AbortSignal): Promise<void> {
+  const fakeGraphUrl = env.fakeGraphUrl!.replace(/\/+$/, '')
+  for (let index = 0; index < MESSAGE_SEND_RECIPIENTS; index++) {
+    const inbound = await httpCall(`${fakeGraphUrl}/__fake/inbound`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: fakeInboundBody(env.phoneNumberId!, loadRecipient(index)),
+      timeoutMs: 5_000,
+    })
+    if (inbound.status < 200 || inbound.status > 299) {
+      throw new Error(`fake Graph API refused /__fake/inbound with ${inbound.status}`)
+    }
+  }
+  const probe = textMessageBody(
+    env.phoneNumberId!,
+    loadRecipient(MESSAGE_SEND_RECIPIENTS - 1),
+    'load window probe',
+  )
+  for (let attempt = 0; attempt < WINDOW_OPEN_WAIT_S && !signal.aborted; attempt++) {
+    const sent = await httpCall(`${env.baseUrl}/api/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${env.apiKey!}` },
+      body: probe,
+      timeoutMs: 5_000,
+    })
+    if (sent.status === 202) return
+    if (sent.status !== 422) throw new Error(`window probe send answered ${sent.status}`)
+    await sleep(1_000, undefined, { signal }).catch(() => undefined)
+  }
+  throw new Error(`24-hour windows still closed after ${WINDOW_OPEN_WAIT_S} s`)
+}

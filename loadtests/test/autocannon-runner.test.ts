@@ -1,0 +1,128 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { runLoad } from '../src/index.js'
+import { smallScenarios } from './small-scenarios.js'
+import {
+  type LoadStandIn,
+  type StandInBehaviour,
+  standInSecrets,
+  startLoadStandIn,
+} from './stand-in-service.js'
+
+let standIn: LoadStandIn | undefined
+afterEach(async () => {
+  await standIn?.close()
+  standIn = undefined
+})
+
+async function loadAgainst(behaviour: StandInBehaviour, scenario?: 'read-api' | 'webhook-ingest') {
+  standIn = await startLoadStandIn(behaviour)
+  return runLoad({
+    baseUrl: standIn.baseUrl,
+    env: { ...standInSecrets, fakeGraphUrl: standIn.baseUrl },
+    scenario,
+    maxDurationS: 60,
+    path: '',
+    scenarios: smallScenarios(),
+  })
+}
+
+describe('runLoad with autocannon (no k6 on PATH)', () => {
+  it('passes every scenario against a fast service, saying why autocannon ran', async () => {
+    const report = await loadAgainst({})
+    expect(report.runner).toBe('autocannon')
+    expect(report.notes[0]).toMatch(
+      /^k6 not found on PATH: ran the same scenarios and thresholds with autocannon/,
+    )
+    expect(report.scenarios.map((scenario) => [scenario.name, scenario.status])).toEqual([
+      ['webhook-ingest', 'passed'],
+      ['message-send', 'passed'],
+      ['read-api', 'passed'],
+    ])
+    expect(report.passed).toBe(true)
+    expect(report.exitCode).toBe(0)
+    expect(Object.keys(report.thresholds)).toHaveLength(9)
+    expect(Object.values(report.thresholds).every((verdict) => verdict.ok)).toBe(true)
+
+    const stats = standIn!.stats
+    // Every webhook body was signed correctly and named the demo number (a fake Graph API is wired).
+    expect(stats.webhooksAccepted).toBeGreaterThan(0)
+    expect(stats.webhooksRefused).toBe(0)
+    expect([...stats.webhookPhoneNumberIds]).toEqual([standInSecrets.phoneNumberId])
+    // Sends went only to users who messaged in first; reads alternated between both paths, all with the key.
+    expect(stats.messagesQueued).toBeGreaterThan(0)
+    expect(stats.messagesOutsideWindow).toBe(0)
+    expect(Object.keys(stats.reads).sort()).toEqual(['/api/v1/messages?limit=20', '/api/v1/organization'])
+    expect(stats.unauthorised).toBe(0)
+  })
+
+  it('fails with exit code 99 when the service is too slow for the p95 threshold', async () => {
+    const report = await loadAgainst({ delayMs: 900 }, 'read-api')
+    expect(report.passed).toBe(false)
+    expect(report.exitCode).toBe(99)
+    expect(report.thresholds['read-api http_req_duration p(95) ms']?.ok).toBe(false)
+    expect(report.thresholds['read-api http_req_duration p(95) ms']?.value).toBeGreaterThanOrEqual(900)
+    expect(report.scenarios[0]?.detail).toMatch(
+      /^threshold breached: read-api http_req_duration p\(95\) ms = /,
+    )
+  })
+
+  it('fails with exit code 99 when the service answers errors', async () => {
+    const report = await loadAgainst({ failEvery: 5 }, 'webhook-ingest')
+    expect(report.passed).toBe(false)
+    expect(report.exitCode).toBe(99)
+    expect(report.thresholds['webhook-ingest http_req_failed rate']).toMatchObject({ ok: false })
+    expect(report.thresholds['webhook-ingest http_req_failed rate']?.value).toBeGreaterThanOrEqual(0.15)
+  })
+
+  it('stops at the first failing scenario', async () => {
+    const report = await loadAgainst({ failEvery: 2 })
+    expect(
+      report.scenarios.map((scenario) => [scenario.name, scenario.status, scenario.detail.slice(0, 30)]),
+    ).toEqual([
+      ['webhook-ingest', 'failed', 'threshold breached: webhook-in'],
+      ['message-send', 'skipped', 'not run: webhook-ingest failed'],
+      ['read-api', 'skipped', 'not run: webhook-ingest failed'],
+    ])
+  })
+
+  it('skips scenarios whose inputs are missing, and fails when none could run', async () => {
+    standIn = await startLoadStandIn()
+    const report = await runLoad({
+      baseUrl: standIn.baseUrl,
+      maxDurationS: 30,
+      path: '',
+      scenarios: smallScenarios(),
+    })
+    expect(report.scenarios.map((scenario) => scenario.detail)).toEqual([
+      'not run: needs appSecret',
+      'not run: needs apiKey, phoneNumberId, fakeGraphUrl',
+      'not run: needs apiKey',
+    ])
+    expect(report.passed).toBe(false)
+    expect(report.exitCode).toBe(1)
+    expect(report.notes).toContain('no scenario could run: give the inputs the scenarios need')
+  })
+
+  it('fails message-send when the 24-hour windows never open', async () => {
+    standIn = await startLoadStandIn()
+    // The fake Graph API is another server, so inbound messages never reach this service.
+    const elsewhere = await startLoadStandIn()
+    const report = await runLoad({
+      baseUrl: standIn.baseUrl,
+      env: { ...standInSecrets, fakeGraphUrl: elsewhere.baseUrl },
+      scenario: 'message-send',
+      maxDurationS: 3,
+      path: '',
+      scenarios: smallScenarios(),
+    }).finally(() => elsewhere.close())
+    expect(report.passed).toBe(false)
+    expect(report.exitCode).toBe(108)
+    expect(report.scenarios[0]?.detail).toMatch(/^setup failed: 24-hour windows still closed/)
+  })
+
+  it('refuses a URL off this machine unless allowed', async () => {
+    await expect(runLoad({ baseUrl: 'https://staging.example.com', maxDurationS: 10 })).rejects.toThrow(
+      'refusing to load https://staging.example.com: not a loopback address (pass allowRemote / --allow-remote)',
+    )
+  })
+})
