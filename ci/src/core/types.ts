@@ -96,7 +96,42 @@ export interface Target {
   current(ctx: RunContext): Promise<Artifact | undefined>
   /** Base URL for smoke and load (e.g. http://127.0.0.1:8080 or https://api.example.com). */
   baseUrl(ctx: RunContext): Promise<string>
+  /**
+   * Optional. Resolves the `ref@digest` given to `--image` into a known artifact (with its version);
+   * rejects when the target's registry does not hold it. Without it the core derives the artifact from the string.
+   */
+  resolve?(image: string, ctx: RunContext): Promise<Artifact>
+  /** Optional. What smoke and load need beyond the base URL (the env.json of DESIGN.md locally). Holds secrets: never logged. */
+  environment?(ctx: RunContext): Promise<ServiceEnvironment>
+  /** Optional. Secret values the core scrubs from every log line and report. */
+  secretValues?(): string[]
 }
+
+/** The settings a client of a deployed environment needs (`.pipeline/local/env.json` for the local target). */
+export interface ServiceEnvironment {
+  baseUrl: string
+  adminToken?: string
+  apiKey?: string
+  appSecret?: string
+  verifyToken?: string
+  fakeGraphUrl?: string
+  phoneNumberId?: string
+}
+
+/** Outcome of the smoke suite as the pipeline records it. */
+export interface SmokeOutcome {
+  passed: boolean
+  summary: string
+  details: Record<string, unknown>
+}
+
+/** Runs the smoke suite against a deployed environment (`runSmoke` of smoke/ behind an adapter). */
+export type SmokeRunner = (input: {
+  env: ServiceEnvironment
+  expectVersion?: string
+  signal: AbortSignal
+  log: StageLog
+}) => Promise<SmokeOutcome>
 
 export interface LoadOutcome {
   runner: 'k6' | 'autocannon'
@@ -112,5 +147,7 @@ export interface Tools {
   test(ctx: RunContext): Promise<{ summary: string }>
   package(ctx: RunContext): Promise<Artifact>
   /** Runs the k6 scenarios (or the same scenarios with autocannon when k6 is absent). */
-  load(baseUrl: string, ctx: RunContext): Promise<LoadOutcome>
+  load(baseUrl: string, ctx: RunContext, env?: ServiceEnvironment): Promise<LoadOutcome>
+  /** Optional. The version the next build would carry (git SHA), shown by `--dry-run` before anything is built. */
+  describe?(ctx: RunContext): Promise<{ version: string }>
 }
