@@ -1,0 +1,159 @@
+import { Agent, errors, request } from 'undici'
+import { classifyGraphError, type GraphErrorClass } from './graph-error-class.js'
+
+/** What happened to one send, as far as the sender can know. */
+export type SendOutcome =
+  | { kind: 'accepted'; wamid: string }
+  | {
+      kind: 'error'
+      errorClass: GraphErrorClass
+      httpStatus: number
+      code?: number
+      title: string
+      details?: string
+    }
+  /** The request never left this process (connection refused, DNS): safe to send again. */
+  | { kind: 'not-sent'; reason: string }
+  /** The request may have reached Meta (timeout or connection lost after writing it). */
+  | { kind: 'ambiguous'; reason: string }
+
+export interface GraphClientOptions {
+  baseUrl: string
+  version: string
+  /** Whole-call timeout (headers and body). */
+  timeoutMs: number
+  /** Connections per Graph origin; the sender's concurrency bound. */
+  connections?: number
+}
+
+interface GraphErrorBody {
+  error?: { code?: number; message?: string; error_data?: { details?: string }; error_subcode?: number }
+}
+
+// Connection-phase failures: the request bytes were never written, so nothing reached Meta.
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EHOSTUNREACH',
+])
+
+/** Thin client of the Graph endpoints the service uses, over one pooled undici Agent. */
+export class GraphClient {
+  private readonly agent: Agent
+
+  constructor(private readonly options: GraphClientOptions) {
+    this.agent = new Agent({
+      connections: options.connections ?? 64,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: Math.min(options.timeoutMs, 5_000) },
+    })
+  }
+
+  private url(path: string): string {
+    return `${this.options.baseUrl.replace(/\/$/, '')}/${this.options.version}/${path}`
+  }
+
+  async sendMessage(phoneNumberId: string, accessToken: string, payload: unknown): Promise<SendOutcome> {
+    try {
+      const response = await request(this.url(`${encodeURIComponent(phoneNumberId)}/messages`), {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      })
+      const text = await response.body.text()
+      const json = parseJson(text) as (GraphErrorBody & { messages?: Array<{ id?: string }> }) | undefined
+      const wamid = json?.messages?.[0]?.id
+      if (response.statusCode >= 200 && response.statusCode < 300 && wamid) return { kind: 'accepted', wamid }
+      return graphError(response.statusCode, json)
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? ''
+      const causeCode = ((error as { cause?: { code?: string } }).cause?.code as string | undefined) ?? ''
+      if (
+        NOT_SENT_CODES.has(code) ||
+        NOT_SENT_CODES.has(causeCode) ||
+        error instanceof errors.ConnectTimeoutError
+      )
+        return { kind: 'not-sent', reason: code || causeCode || (error as Error).message }
+      return { kind: 'ambiguous', reason: code || (error as Error).message }
+    }
+  }
+
+  /** `GET /{waba-id}/message_templates`, following `paging.next` (bounded by maxPages). */
+  async listTemplates(wabaId: string, accessToken: string, maxPages = 50): Promise<GraphTemplate[]> {
+    const templates: GraphTemplate[] = []
+    let next: string | undefined = `${this.url(`${encodeURIComponent(wabaId)}/message_templates`)}?limit=100`
+    for (let page = 0; next && page < maxPages; page++) {
+      const response = await request(next, {
+        dispatcher: this.agent,
+        headers: { authorization: `Bearer ${accessToken}` },
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      })
+      const json = parseJson(await response.body.text()) as
+        | (GraphErrorBody & { data?: GraphTemplate[]; paging?: { next?: string } })
+        | undefined
+      if (response.statusCode !== 200) {
+        const failure = graphError(response.statusCode, json)
+        throw new GraphRequestError(failure.title, failure.code, response.statusCode)
+      }
+      templates.push(...(json?.data ?? []))
+      next = json?.paging?.next
+    }
+    return templates
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close()
+  }
+}
+
+export interface GraphTemplate {
+  id: string
+  name: string
+  language: string
+  status: string
+  category: string
+  components?: unknown[]
+  rejected_reason?: string
+}
+
+export class GraphRequestError extends Error {
+  constructor(
+    message: string,
+    readonly code: number | undefined,
+    readonly httpStatus: number,
+  ) {
+    super(message)
+    this.name = 'GraphRequestError'
+  }
+}
+
+function graphError(
+  httpStatus: number,
+  json: GraphErrorBody | undefined,
+): Extract<SendOutcome, { kind: 'error' }> {
+  const code = json?.error?.code
+  const message = json?.error?.message ?? `HTTP ${httpStatus}`
+  return {
+    kind: 'error',
+    errorClass: classifyGraphError(code, httpStatus),
+    httpStatus,
+    ...(code === undefined ? {} : { code }),
+    // Meta's message is "(#code) title": keep the title only.
+    title: message.replace(/^\(#\d+\)\s*/, ''),
+    ...(json?.error?.error_data?.details ? { details: json.error.error_data.details } : {}),
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
