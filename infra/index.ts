@@ -1,0 +1,41 @@
+// Pulumi entry point: validated stack config in, stack outputs out.
+import { createInfrastructure, readStackConfig } from './src/program.js'
+
+const outputs = createInfrastructure(readStackConfig())
+
+export const {
+  region,
+  url,
+  clusterName,
+  serviceName,
+  apiServiceName,
+  workerServiceName,
+  taskFamily,
+  workerTaskFamily,
+  containerName,
+  privateSubnetIds,
+  taskSubnetIds,
+  taskAssignPublicIp,
+  taskSecurityGroupId,
+  albDnsName,
+  targetGroupArn,
+  ecrRepositoryUrl,
+  backupBucket,
+  backupKmsKeyArn,
+  backupScheduleName,
+  databaseSecretArn,
+  redisSecretArn,
+  adminTokenSecretArn,
+  metaSecretArn,
+  databaseEndpoint,
+  redisEndpoint,
+  deployRoleArn,
+  logGroupName,
+  alertTopicArn,
+  vpcId,
+  dbInstanceId,
+  redisReplicationGroupId,
+  budgetName,
+  certificateArn,
+  domain,
+} = outputs

@@ -1,0 +1,243 @@
+// Stack configuration: read and validated in ONE place. Every other module receives the typed
+// `StackConfig`; nothing else reads Pulumi config. The same parser serves the Pulumi program, the
+// inventory command (mocks) and the cost model, so all three agree on what a stack file means.
+import { type Static, Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+export const PROJECT = 'whatsapp-saas'
+
+export const EGRESS_MODES = ['nat-per-az', 'single-nat', 'vpc-endpoints', 'public-task-ips'] as const
+export type EgressMode = (typeof EGRESS_MODES)[number]
+
+const Literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)))
+
+const NetworkSchema = Type.Object({
+  availabilityZones: Type.Array(Type.String({ pattern: '^[a-z]{2}-[a-z]+-\\d[a-z]$' }), {
+    minItems: 2,
+    maxItems: 2,
+  }),
+  egressMode: Literals(EGRESS_MODES),
+})
+
+const DatabaseSchema = Type.Object({
+  engineVersion: Type.String({ pattern: '^\\d+(\\.\\d+)?$' }),
+  instanceClass: Type.String({ pattern: '^db\\.[a-z0-9]+\\.[a-z0-9]+$' }),
+  multiAz: Type.Boolean(),
+  allocatedStorageGb: Type.Integer({ minimum: 20, maximum: 65536 }),
+  maxAllocatedStorageGb: Type.Integer({ minimum: 20, maximum: 65536 }),
+  backupRetentionDays: Type.Integer({ minimum: 1, maximum: 35 }),
+  deletionProtection: Type.Boolean(),
+})
+
+const CacheSchema = Type.Object({
+  engine: Literals(['redis', 'valkey'] as const),
+  engineVersion: Type.String({ pattern: '^\\d+\\.\\d+$' }),
+  nodeType: Type.String({ pattern: '^cache\\.[a-z0-9]+\\.[a-z0-9]+$' }),
+  nodeCount: Type.Integer({ minimum: 2, maximum: 6 }),
+  snapshotRetentionDays: Type.Integer({ minimum: 1, maximum: 35 }),
+})
+
+const ServiceSchema = Type.Object({
+  architecture: Literals(['X86_64', 'ARM64'] as const),
+  cpu: Type.Integer(),
+  memoryMiB: Type.Integer(),
+  desiredCount: Type.Integer({ minimum: 1 }),
+  minCount: Type.Integer({ minimum: 1 }),
+  maxCount: Type.Integer({ minimum: 1, maximum: 50 }),
+  containerPort: Type.Integer({ minimum: 1024, maximum: 65535 }),
+  cpuTargetPercent: Type.Integer({ minimum: 10, maximum: 90 }),
+  requestsPerTargetPerMinute: Type.Integer({ minimum: 10 }),
+  image: Type.Optional(Type.String({ minLength: 1 })),
+})
+
+const WorkerSchema = Type.Object({
+  cpu: Type.Integer(),
+  memoryMiB: Type.Integer(),
+  desiredCount: Type.Integer({ minimum: 1, maximum: 20 }),
+})
+
+const GithubSchema = Type.Object({
+  repository: Type.String({ pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$' }),
+  /** One OIDC provider per AWS account: the second stack in the same account reuses the first one's. */
+  createOidcProvider: Type.Boolean(),
+  oidcProviderArn: Type.Optional(Type.String({ pattern: '^arn:aws:iam::\\d{12}:oidc-provider/' })),
+  /** Extra managed policies for running `pulumi up` from CI (provisioning needs far more than deploying). */
+  provisioningPolicyArns: Type.Array(Type.String({ pattern: '^arn:aws:iam::' })),
+})
+
+const CostControlsSchema = Type.Object({
+  monthlyBudgetUsd: Type.Number({ exclusiveMinimum: 0 }),
+  /** Cost Anomaly Detection allows one SERVICE monitor per account: only one stack per account creates it. */
+  anomalyMonitor: Type.Boolean(),
+  anomalyThresholdUsd: Type.Number({ exclusiveMinimum: 0 }),
+})
+
+const BackupSchema = Type.Object({
+  retentionDays: Type.Integer({ minimum: 7, maximum: 3650 }),
+  scheduleCron: Type.String({ minLength: 1 }),
+})
+
+const StackConfigSchema = Type.Object({
+  region: Type.String({ pattern: '^[a-z]{2}-[a-z]+-\\d$' }),
+  network: NetworkSchema,
+  domain: Type.String({ pattern: '^([a-z0-9-]+\\.)+[a-z]{2,}$' }),
+  certificateArn: Type.String({ pattern: '^arn:aws:acm:[a-z0-9-]+:\\d{12}:certificate/[A-Za-z0-9-]+$' }),
+  alertEmail: Type.String({ pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$' }),
+  github: GithubSchema,
+  database: DatabaseSchema,
+  cache: CacheSchema,
+  service: ServiceSchema,
+  worker: WorkerSchema,
+  costControls: CostControlsSchema,
+  backup: BackupSchema,
+  logRetentionDays: Type.Integer({ minimum: 1 }),
+})
+
+export type StackSettings = Static<typeof StackConfigSchema>
+export type DatabaseSettings = StackSettings['database']
+export type CacheSettings = StackSettings['cache']
+export type ServiceSettings = StackSettings['service']
+
+export interface StackConfig extends StackSettings {
+  stack: string
+  isProduction: boolean
+  /** Prefix of every physical name, e.g. `whatsapp-saas-staging`. */
+  namePrefix: string
+  /** Tags on every taggable resource; `Environment` is what the policy pack keys production rules on. */
+  tags: Record<string, string>
+}
+
+/** Top-level keys and the namespace Pulumi stores them under. `region` is the AWS provider's own key. */
+const KEY_NAMESPACE: Record<keyof StackSettings, string> = {
+  region: 'aws',
+  network: PROJECT,
+  domain: PROJECT,
+  certificateArn: PROJECT,
+  alertEmail: PROJECT,
+  github: PROJECT,
+  database: PROJECT,
+  cache: PROJECT,
+  service: PROJECT,
+  worker: PROJECT,
+  costControls: PROJECT,
+  backup: PROJECT,
+  logRetentionDays: PROJECT,
+}
+const STRING_KEYS = new Set<keyof StackSettings>(['region', 'domain', 'certificateArn', 'alertEmail'])
+
+export class StackConfigError extends Error {
+  constructor(
+    readonly stackName: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid configuration for stack "${stackName}":\n  - ${problems.join('\n  - ')}`)
+    this.name = 'StackConfigError'
+  }
+}
+
+export const fullKey = (key: keyof StackSettings): string => `${KEY_NAMESPACE[key]}:${key}`
+
+/** Turns a TypeBox error path (`/database/instanceClass`) into the config key an operator sets. */
+function keyOfPath(path: string): string {
+  const [top, ...rest] = path.split('/').filter(Boolean)
+  if (!top) return '(root)'
+  const ns = KEY_NAMESPACE[top as keyof StackSettings] ?? PROJECT
+  return `${ns}:${top}${rest.length > 0 ? `.${rest.join('.')}` : ''}`
+}
+
+// Fargate only accepts these CPU/memory pairs (MiB); a wrong pair fails at deploy time, so catch it here.
+const FARGATE_MEMORY_BY_CPU: Record<number, (memory: number) => boolean> = {
+  256: (m) => [512, 1024, 2048].includes(m),
+  512: (m) => m >= 1024 && m <= 4096 && m % 1024 === 0,
+  1024: (m) => m >= 2048 && m <= 8192 && m % 1024 === 0,
+  2048: (m) => m >= 4096 && m <= 16384 && m % 1024 === 0,
+  4096: (m) => m >= 8192 && m <= 30720 && m % 1024 === 0,
+}
+
+function crossFieldProblems(s: StackSettings): string[] {
+  const problems: string[] = []
+  const svc = s.service
+  if (!(svc.minCount <= svc.desiredCount && svc.desiredCount <= svc.maxCount)) {
+    problems.push(
+      `${PROJECT}:service: need minCount <= desiredCount <= maxCount (got ${svc.minCount}, ${svc.desiredCount}, ${svc.maxCount})`,
+    )
+  }
+  for (const [key, task] of [
+    ['service', svc],
+    ['worker', s.worker],
+  ] as const) {
+    const fits = FARGATE_MEMORY_BY_CPU[task.cpu]
+    if (!fits) problems.push(`${PROJECT}:${key}.cpu: ${task.cpu} is not a Fargate CPU size (256..4096)`)
+    else if (!fits(task.memoryMiB))
+      problems.push(`${PROJECT}:${key}.memoryMiB: ${task.memoryMiB} MiB is not valid with cpu ${task.cpu}`)
+  }
+  for (const az of s.network.availabilityZones) {
+    if (!az.startsWith(s.region))
+      problems.push(`${PROJECT}:network.availabilityZones: ${az} is not in region ${s.region}`)
+  }
+  if (new Set(s.network.availabilityZones).size !== s.network.availabilityZones.length) {
+    problems.push(`${PROJECT}:network.availabilityZones: zones must differ`)
+  }
+  if (s.database.maxAllocatedStorageGb < s.database.allocatedStorageGb) {
+    problems.push(`${PROJECT}:database.maxAllocatedStorageGb: must be >= allocatedStorageGb`)
+  }
+  const major = Number(s.cache.engineVersion.split('.')[0])
+  if (s.cache.engine === 'valkey' && major < 7)
+    problems.push(`${PROJECT}:cache.engineVersion: valkey starts at 7.2`)
+  if (s.cache.engine === 'redis' && major > 7)
+    problems.push(`${PROJECT}:cache.engineVersion: redis OSS stops at 7.x`)
+  if (!s.github.createOidcProvider && !s.github.oidcProviderArn) {
+    problems.push(`${PROJECT}:github.oidcProviderArn: required when github.createOidcProvider is false`)
+  }
+  return problems
+}
+
+/**
+ * Validates raw configuration as Pulumi hands it over: a map of full keys (`aws:region`,
+ * `whatsapp-saas:database`) to strings, structured values JSON-encoded.
+ */
+export function parseStackConfig(
+  stack: string,
+  raw: Readonly<Record<string, string | undefined>>,
+): StackConfig {
+  const problems: string[] = []
+  const candidate: Record<string, unknown> = {}
+  for (const key of Object.keys(KEY_NAMESPACE) as (keyof StackSettings)[]) {
+    const text = raw[fullKey(key)]
+    if (text === undefined) {
+      problems.push(`${fullKey(key)}: missing`)
+      continue
+    }
+    if (STRING_KEYS.has(key)) {
+      candidate[key] = text
+      continue
+    }
+    try {
+      candidate[key] = JSON.parse(text)
+    } catch {
+      problems.push(`${fullKey(key)}: not valid structured config (${JSON.stringify(text.slice(0, 40))})`)
+    }
+  }
+  if (problems.length === 0) {
+    for (const error of Value.Errors(StackConfigSchema, candidate)) {
+      problems.push(`${keyOfPath(error.path)}: ${error.message}`)
+    }
+  }
+  if (problems.length === 0) problems.push(...crossFieldProblems(candidate as StackSettings))
+  if (problems.length > 0) throw new StackConfigError(stack, problems)
+
+  const settings = candidate as StackSettings
+  const isProduction = stack === 'production'
+  return {
+    ...settings,
+    stack,
+    isProduction,
+    namePrefix: `${PROJECT}-${stack}`,
+    tags: { Project: PROJECT, Environment: stack, ManagedBy: 'pulumi' },
+  }
+}
+
+/** Every key the parser reads, for callers that collect raw values from a config source. */
+export const CONFIG_KEYS: readonly string[] = (Object.keys(KEY_NAMESPACE) as (keyof StackSettings)[]).map(
+  fullKey,
+)

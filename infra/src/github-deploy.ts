@@ -1,0 +1,125 @@
+// GitHub Actions deploys with short-lived credentials: an OIDC provider and a role whose trust is
+// pinned to one repository AND one GitHub environment named like the stack, so a workflow run that is
+// not in the `production` environment (with its reviewers) cannot assume the production role.
+import * as aws from '@pulumi/aws'
+import * as pulumi from '@pulumi/pulumi'
+import type { StackConfig } from './config.js'
+
+export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com'
+
+export const githubSubject = (config: StackConfig) =>
+  `repo:${config.github.repository}:environment:${config.stack}`
+
+export function createDeployRole(
+  config: StackConfig,
+  args: {
+    accountId: pulumi.Input<string>
+    repositoryArn: pulumi.Input<string>
+    clusterArn: pulumi.Input<string>
+    passRoleArns: pulumi.Input<string>[]
+    logGroupArn: pulumi.Input<string>
+  },
+): aws.iam.Role {
+  const p = config.namePrefix
+  const providerArn = config.github.createOidcProvider
+    ? new aws.iam.OpenIdConnectProvider(`${p}-github-oidc`, {
+        url: `https://${GITHUB_OIDC_HOST}`,
+        clientIdLists: ['sts.amazonaws.com'],
+        tags: config.tags,
+      }).arn
+    : pulumi.output(config.github.oidcProviderArn!)
+
+  const role = new aws.iam.Role(`${p}-github-deploy-role`, {
+    name: `${p}-github-deploy`,
+    description: `GitHub Actions deploys of ${config.github.repository} to ${config.stack}`,
+    maxSessionDuration: 3600,
+    assumeRolePolicy: pulumi.jsonStringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Federated: providerArn },
+          Action: 'sts:AssumeRoleWithWebIdentity',
+          Condition: {
+            StringEquals: {
+              [`${GITHUB_OIDC_HOST}:aud`]: 'sts.amazonaws.com',
+              [`${GITHUB_OIDC_HOST}:sub`]: githubSubject(config),
+            },
+          },
+        },
+      ],
+    }),
+    tags: config.tags,
+  })
+
+  const ecsResource = (kind: string) =>
+    pulumi.interpolate`arn:aws:ecs:${config.region}:${args.accountId}:${kind}/${config.namePrefix}*`
+  new aws.iam.RolePolicy(`${p}-github-deploy-policy`, {
+    role: role.id,
+    policy: pulumi.jsonStringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Sid: 'EcrLogin', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
+        {
+          Sid: 'PushImage',
+          Effect: 'Allow',
+          Action: [
+            'ecr:BatchCheckLayerAvailability',
+            'ecr:BatchGetImage',
+            'ecr:CompleteLayerUpload',
+            'ecr:DescribeImages',
+            'ecr:DescribeImageScanFindings',
+            'ecr:GetDownloadUrlForLayer',
+            'ecr:InitiateLayerUpload',
+            'ecr:PutImage',
+            'ecr:UploadLayerPart',
+          ],
+          Resource: args.repositoryArn,
+        },
+        {
+          // Register/Describe task definitions have no resource-level permissions.
+          Sid: 'TaskDefinitions',
+          Effect: 'Allow',
+          Action: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions'],
+          Resource: '*',
+        },
+        {
+          Sid: 'RolloutAndOps',
+          Effect: 'Allow',
+          Action: [
+            'ecs:UpdateService',
+            'ecs:DescribeServices',
+            'ecs:RunTask',
+            'ecs:DescribeTasks',
+            'ecs:StopTask',
+            'ecs:ListTasks',
+            'ecs:TagResource',
+          ],
+          Resource: [
+            args.clusterArn,
+            ecsResource('service'),
+            ecsResource('task'),
+            ecsResource('task-definition'),
+          ],
+        },
+        { Sid: 'PassTaskRoles', Effect: 'Allow', Action: 'iam:PassRole', Resource: args.passRoleArns },
+        {
+          Sid: 'ReadOpsLogs',
+          Effect: 'Allow',
+          Action: ['logs:GetLogEvents', 'logs:FilterLogEvents'],
+          Resource: pulumi.interpolate`${args.logGroupArn}:*`,
+        },
+        {
+          Sid: 'ObserveRollout',
+          Effect: 'Allow',
+          Action: ['elasticloadbalancing:DescribeTargetHealth', 'cloudwatch:DescribeAlarms'],
+          Resource: '*',
+        },
+      ],
+    }),
+  })
+  config.github.provisioningPolicyArns.forEach((policyArn, i) => {
+    new aws.iam.RolePolicyAttachment(`${p}-github-provisioning-${i + 1}`, { role: role.name, policyArn })
+  })
+  return role
+}

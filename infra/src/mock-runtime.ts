@@ -1,0 +1,148 @@
+// Runs the Pulumi program without an engine: Pulumi's own mocks stand in for AWS, every resource
+// registration is recorded as `{ type, name, inputs }`. Shared by the inventory command and the tests.
+import * as pulumi from '@pulumi/pulumi'
+import { readStackFile } from './stack-file.js'
+
+export interface InventoryItem {
+  type: string
+  name: string
+  inputs: Record<string, unknown>
+}
+
+export const MOCK_ACCOUNT_ID = '123456789012'
+export const REDACTED = '[secret]'
+
+// Pulumi's wire marker for a secret value (sdk/nodejs/runtime/rpc.ts: specialSecretSig).
+const SECRET_SIGNATURE = '1b47061264138c4ac30d75fd1eb44270'
+const SIG_KEY = '4dabf18193072939515e22adb298388d'
+
+/** Replaces every secret-marked input by a placeholder: the inventory is printed and stored. */
+export function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets)
+  if (value && typeof value === 'object') {
+    const record = value as Record<string, unknown>
+    if (record[SIG_KEY] === SECRET_SIGNATURE) return REDACTED
+    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, redactSecrets(v)]))
+  }
+  return value
+}
+
+/** Outputs AWS would compute, so that downstream interpolations produce realistic strings. */
+const ARN_SERVICE: Record<string, string> = {
+  lb: 'elasticloadbalancing',
+  cloudwatch: 'cloudwatch',
+  vpc: 'ec2',
+}
+const ID_PREFIX: Record<string, string> = {
+  'aws:ec2/subnet:Subnet': 'subnet-',
+  'aws:ec2/securityGroup:SecurityGroup': 'sg-',
+  'aws:ec2/vpc:Vpc': 'vpc-',
+}
+
+/** A stable hex id per name, shaped like AWS's (`subnet-0a1b...`). */
+function hexOf(name: string): string {
+  let hash = 2166136261
+  for (const char of name) hash = Math.imul(hash ^ char.charCodeAt(0), 16777619) >>> 0
+  return hash.toString(16).padStart(8, '0') + '0'.repeat(9)
+}
+
+export function mockId(type: string, name: string): string {
+  const prefix = ID_PREFIX[type]
+  return prefix ? `${prefix}${hexOf(name)}` : `${name}-id`
+}
+
+function computedState(type: string, name: string, inputs: Record<string, unknown>, region: string) {
+  const module = type.split(':')[1]?.split('/')[0] ?? 'mock'
+  const arn = `arn:aws:${ARN_SERVICE[module] ?? module}:${region}:${MOCK_ACCOUNT_ID}:${name}`
+  const state: Record<string, unknown> = { arn, name: inputs.name ?? name }
+  switch (type) {
+    case 'aws:rds/instance:Instance':
+      state.address = `${inputs.identifier}.abcdefghij.${region}.rds.amazonaws.com`
+      state.port = inputs.port ?? 5432
+      state.endpoint = `${state.address}:${state.port}`
+      break
+    case 'aws:elasticache/replicationGroup:ReplicationGroup':
+      state.primaryEndpointAddress = `master.${inputs.replicationGroupId}.abcdef.use1.cache.amazonaws.com`
+      break
+    case 'aws:lb/loadBalancer:LoadBalancer':
+      state.dnsName = `${inputs.name}-1234567890.${region}.elb.amazonaws.com`
+      state.arnSuffix = `app/${inputs.name}/0123456789abcdef`
+      break
+    case 'aws:lb/targetGroup:TargetGroup':
+      state.arnSuffix = `targetgroup/${inputs.name}/0123456789abcdef`
+      break
+    case 'aws:ecr/repository:Repository':
+      state.repositoryUrl = `${MOCK_ACCOUNT_ID}.dkr.ecr.${region}.amazonaws.com/${inputs.name}`
+      break
+    case 'aws:s3/bucket:Bucket':
+      state.bucket = inputs.bucket
+      break
+    case 'aws:kms/key:Key':
+      state.keyId = `${name}-key-id`
+      break
+    case 'random:index/randomPassword:RandomPassword':
+      state.result = `mock-${name}-${'x'.repeat(Number(inputs.length ?? 16))}`.slice(
+        0,
+        Number(inputs.length ?? 16),
+      )
+      break
+  }
+  return state
+}
+
+/**
+ * Sets mocks and the stack's configuration (from `Pulumi.<stack>.yaml`). Call BEFORE importing the
+ * program. Returns the list that fills up as resources register.
+ */
+export async function installMocks(stack: string): Promise<InventoryItem[]> {
+  const raw = readStackFile(stack)
+  const region = raw['aws:region'] ?? 'us-east-1'
+  const inventory: InventoryItem[] = []
+  pulumi.runtime.setAllConfig(raw)
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        inventory.push({
+          type: args.type,
+          name: args.name,
+          inputs: redactSecrets(args.inputs) as Record<string, unknown>,
+        })
+        return {
+          id: mockId(args.type, args.name),
+          state: { ...args.inputs, ...computedState(args.type, args.name, args.inputs, region) },
+        }
+      },
+      call(args) {
+        switch (args.token) {
+          case 'aws:index/getCallerIdentity:getCallerIdentity':
+            return {
+              accountId: MOCK_ACCOUNT_ID,
+              arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/mock`,
+              userId: 'mock',
+            }
+          default:
+            throw new Error(`no mock for call ${args.token}`)
+        }
+      },
+    },
+    'whatsapp-saas',
+    stack,
+    false,
+  )
+  return inventory
+}
+
+/** Waits until every registration the program started has reached the mocks. */
+export async function settle(): Promise<void> {
+  await pulumi.runtime.disconnect()
+}
+
+/** Resolves a Pulumi output (or plain value) under mocks. */
+export function resolve<T>(value: pulumi.Input<T>): Promise<T> {
+  return new Promise((done) => {
+    pulumi.output(value).apply((v) => {
+      done(v as T)
+      return v
+    })
+  })
+}

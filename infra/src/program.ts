@@ -1,0 +1,161 @@
+// Wires the concerns together and returns the stack outputs the pipeline and operators need.
+import * as aws from '@pulumi/aws'
+import * as pulumi from '@pulumi/pulumi'
+import { createBackupSchedule } from './backup-schedule.js'
+import { createCache } from './cache.js'
+import { API_CONTAINER, createAutoscaling, createCompute } from './compute.js'
+import { CONFIG_KEYS, parseStackConfig, type StackConfig } from './config.js'
+import { createCostControls } from './cost-controls.js'
+import { createDatabase } from './database.js'
+import { createDeployRole } from './github-deploy.js'
+import { createTaskRoles } from './iam.js'
+import { createKeys } from './kms.js'
+import { createLoadBalancer } from './load-balancer.js'
+import { createMonitoring } from './monitoring.js'
+import { createInterfaceEndpoints, createNetwork } from './network.js'
+import { createSecrets } from './secrets.js'
+import { createSecurityGroups } from './security-groups.js'
+import { createStorage } from './storage.js'
+
+/** Reads this stack's configuration from Pulumi and validates it (see config.ts). */
+export function readStackConfig(): StackConfig {
+  const raw: Record<string, string | undefined> = {}
+  for (const key of CONFIG_KEYS) {
+    const [namespace, name] = key.split(':') as [string, string]
+    raw[key] = new pulumi.Config(namespace).get(name)
+  }
+  return parseStackConfig(pulumi.getStack(), raw)
+}
+
+export function createInfrastructure(config: StackConfig) {
+  const accountId = aws.getCallerIdentityOutput({}).accountId
+  const network = createNetwork(config)
+  const keys = createKeys(config, accountId)
+  const groups = createSecurityGroups(config, network.vpc.id)
+  createInterfaceEndpoints(config, network, groups.endpoints?.id ?? '')
+  const secrets = createSecrets(config, keys.data.arn)
+
+  const database = createDatabase(config, {
+    subnetIds: network.databaseSubnetIds,
+    securityGroupId: groups.database.id,
+    kmsKeyArn: keys.data.arn,
+    password: secrets.databasePassword,
+    secret: secrets.database,
+  })
+  const cache = createCache(config, {
+    subnetIds: network.databaseSubnetIds,
+    securityGroupId: groups.cache.id,
+    kmsKeyArn: keys.data.arn,
+    authToken: secrets.redisAuthToken,
+    secret: secrets.redis,
+  })
+  const storage = createStorage(config, {
+    backupKeyArn: keys.backup.arn,
+    dataKeyArn: keys.data.arn,
+    accountId,
+  })
+  const lb = createLoadBalancer(config, {
+    vpcId: network.vpc.id,
+    subnetIds: network.publicSubnetIds,
+    securityGroupId: groups.alb.id,
+  })
+
+  // The log group is created by compute; its ARN is known up front, which breaks the role ↔ group cycle.
+  const logGroupArn = pulumi.interpolate`arn:aws:logs:${config.region}:${accountId}:log-group:/ecs/${config.namePrefix}`
+  const secretArns = [secrets.database.arn, secrets.redis.arn, secrets.adminToken.arn, secrets.meta.arn]
+  const roles = createTaskRoles(config, {
+    secretArns,
+    dataKeyArn: keys.data.arn,
+    logGroupArn,
+    repositoryArn: storage.repository.arn,
+    backupBucketArn: storage.backupBucket.arn,
+    backupKeyArn: keys.backup.arn,
+  })
+  const compute = createCompute(config, {
+    image: config.service.image ?? pulumi.interpolate`${storage.repository.repositoryUrl}:bootstrap`,
+    secrets,
+    logsKeyArn: keys.logs.arn,
+    executionRoleArn: roles.execution.arn,
+    taskRoleArn: roles.task.arn,
+    backupBucketName: storage.backupBucket.bucket,
+    backupKeyArn: keys.backup.arn,
+    privateSubnetIds: network.privateSubnetIds,
+    publicSubnetIds: network.publicSubnetIds,
+    taskSecurityGroupId: groups.tasks.id,
+    targetGroupArn: lb.targetGroup.arn,
+    listener: lb.httpsListener,
+  })
+  createAutoscaling(config, {
+    clusterName: compute.cluster.name,
+    serviceName: compute.apiService.name,
+    albArnSuffix: lb.alb.arnSuffix,
+    targetGroupArnSuffix: lb.targetGroup.arnSuffix,
+  })
+  const backupSchedule = createBackupSchedule(config, {
+    accountId,
+    clusterArn: compute.cluster.arn,
+    taskFamily: compute.apiFamily,
+    executionRoleArn: roles.execution.arn,
+    taskRoleArn: roles.task.arn,
+    subnetIds: compute.taskSubnetIds,
+    securityGroupId: groups.tasks.id,
+    assignPublicIp: compute.assignPublicIp,
+  })
+  const deployRole = createDeployRole(config, {
+    accountId,
+    repositoryArn: storage.repository.arn,
+    clusterArn: compute.cluster.arn,
+    passRoleArns: [roles.execution.arn, roles.task.arn],
+    logGroupArn,
+  })
+  const monitoring = createMonitoring(config, {
+    dbInstanceId: database.instance.identifier,
+    cacheMemberClusterIds: cache.memberClusterIds,
+    albArnSuffix: lb.alb.arnSuffix,
+    targetGroupArnSuffix: lb.targetGroup.arnSuffix,
+    clusterName: compute.cluster.name,
+    apiServiceName: compute.apiService.name,
+    workerServiceName: compute.workerService.name,
+    logGroupName: compute.logGroup.name,
+  })
+  const costControls = createCostControls(config)
+
+  return {
+    region: config.region,
+    url: `https://${config.domain}`,
+    clusterName: compute.cluster.name,
+    serviceName: compute.apiService.name,
+    apiServiceName: compute.apiService.name,
+    workerServiceName: compute.workerService.name,
+    taskFamily: compute.apiFamily,
+    workerTaskFamily: compute.workerFamily,
+    containerName: API_CONTAINER,
+    privateSubnetIds: network.privateSubnetIds,
+    taskSubnetIds: compute.taskSubnetIds,
+    taskAssignPublicIp: compute.assignPublicIp ? 'ENABLED' : 'DISABLED',
+    taskSecurityGroupId: groups.tasks.id,
+    albDnsName: lb.alb.dnsName,
+    targetGroupArn: lb.targetGroup.arn,
+    ecrRepositoryUrl: storage.repository.repositoryUrl,
+    backupBucket: storage.backupBucket.bucket,
+    backupKmsKeyArn: keys.backup.arn,
+    backupScheduleName: backupSchedule.name,
+    databaseSecretArn: secrets.database.arn,
+    redisSecretArn: secrets.redis.arn,
+    adminTokenSecretArn: secrets.adminToken.arn,
+    metaSecretArn: secrets.meta.arn,
+    databaseEndpoint: database.instance.endpoint,
+    redisEndpoint: cache.replicationGroup.primaryEndpointAddress,
+    deployRoleArn: deployRole.arn,
+    logGroupName: compute.logGroup.name,
+    alertTopicArn: monitoring.topic.arn,
+    vpcId: network.vpc.id,
+    dbInstanceId: database.instance.identifier,
+    redisReplicationGroupId: cache.replicationGroup.replicationGroupId,
+    budgetName: costControls.budget.name,
+    certificateArn: config.certificateArn,
+    domain: config.domain,
+  }
+}
+
+export type InfrastructureOutputs = ReturnType<typeof createInfrastructure>

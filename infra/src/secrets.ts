@@ -1,0 +1,50 @@
+// Secrets Manager entries the tasks read at start (ECS injects them; they never appear as plain
+// environment values in a task definition). Generated values (database password, Redis AUTH token,
+// admin token) come from @pulumi/random and are kept as Pulumi secrets in state; Meta's credentials
+// come from outside, so Pulumi creates only the container and operators put the value.
+import * as aws from '@pulumi/aws'
+import type * as pulumi from '@pulumi/pulumi'
+import * as random from '@pulumi/random'
+import { PROJECT, type StackConfig } from './config.js'
+
+export interface AppSecrets {
+  database: aws.secretsmanager.Secret
+  redis: aws.secretsmanager.Secret
+  adminToken: aws.secretsmanager.Secret
+  meta: aws.secretsmanager.Secret
+  databasePassword: pulumi.Output<string>
+  redisAuthToken: pulumi.Output<string>
+}
+
+/** JSON keys operators must put in the `meta` secret. */
+export const META_SECRET_KEYS = ['appSecret', 'verifyToken', 'accessToken'] as const
+
+export function createSecrets(config: StackConfig, kmsKeyArn: pulumi.Input<string>): AppSecrets {
+  const p = config.namePrefix
+  const secret = (name: string, description: string) =>
+    new aws.secretsmanager.Secret(`${p}-${name}-secret`, {
+      name: `${PROJECT}/${config.stack}/${name}`,
+      description,
+      kmsKeyId: kmsKeyArn,
+      recoveryWindowInDays: config.isProduction ? 30 : 7,
+      tags: { ...config.tags, Name: `${p}-${name}` },
+    })
+  // URL-safe alphabets: both values end up inside connection URLs.
+  const databasePassword = new random.RandomPassword(`${p}-database-password`, { length: 40, special: false })
+  const redisAuthToken = new random.RandomPassword(`${p}-redis-auth-token`, { length: 64, special: false })
+  const adminTokenValue = new random.RandomPassword(`${p}-admin-token`, { length: 48, special: false })
+
+  const adminToken = secret('admin-token', 'Platform admin bearer token of the API')
+  new aws.secretsmanager.SecretVersion(`${p}-admin-token-version`, {
+    secretId: adminToken.id,
+    secretString: adminTokenValue.result,
+  })
+  return {
+    database: secret('database', 'PostgreSQL master credentials and connection URL (JSON)'),
+    redis: secret('redis', 'Redis AUTH token and connection URL (JSON)'),
+    adminToken,
+    meta: secret('meta', `Meta app credentials (JSON: ${META_SECRET_KEYS.join(', ')}), set by operators`),
+    databasePassword: databasePassword.result,
+    redisAuthToken: redisAuthToken.result,
+  }
+}

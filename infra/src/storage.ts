@@ -1,0 +1,131 @@
+// Backup bucket (KMS, versioning, no public access, TLS only, lifecycle) and the image repository
+// (scan on push, immutable tags, lifecycle).
+import * as aws from '@pulumi/aws'
+import * as pulumi from '@pulumi/pulumi'
+import type { StackConfig } from './config.js'
+
+export interface Storage {
+  backupBucket: aws.s3.Bucket
+  repository: aws.ecr.Repository
+}
+
+/** Days before a backup moves to STANDARD_IA; S3 refuses fewer than 30 for that class. */
+export const INFREQUENT_ACCESS_AFTER_DAYS = 30
+
+export function createStorage(
+  config: StackConfig,
+  args: {
+    backupKeyArn: pulumi.Input<string>
+    dataKeyArn: pulumi.Input<string>
+    accountId: pulumi.Input<string>
+  },
+): Storage {
+  const p = config.namePrefix
+  const tags = (name: string) => ({ ...config.tags, Name: name })
+
+  const backupBucket = new aws.s3.Bucket(
+    `${p}-backups`,
+    {
+      bucket: pulumi.interpolate`${p}-backups-${args.accountId}`,
+      forceDestroy: false,
+      tags: tags(`${p}-backups`),
+    },
+    { protect: config.isProduction },
+  )
+  new aws.s3.BucketPublicAccessBlock(`${p}-backups-public-access`, {
+    bucket: backupBucket.id,
+    blockPublicAcls: true,
+    blockPublicPolicy: true,
+    ignorePublicAcls: true,
+    restrictPublicBuckets: true,
+  })
+  new aws.s3.BucketOwnershipControls(`${p}-backups-ownership`, {
+    bucket: backupBucket.id,
+    rule: { objectOwnership: 'BucketOwnerEnforced' },
+  })
+  new aws.s3.BucketVersioning(`${p}-backups-versioning`, {
+    bucket: backupBucket.id,
+    versioningConfiguration: { status: 'Enabled' },
+  })
+  new aws.s3.BucketServerSideEncryptionConfiguration(`${p}-backups-encryption`, {
+    bucket: backupBucket.id,
+    rules: [
+      {
+        applyServerSideEncryptionByDefault: { sseAlgorithm: 'aws:kms', kmsMasterKeyId: args.backupKeyArn },
+        bucketKeyEnabled: true,
+      },
+    ],
+  })
+  new aws.s3.BucketPolicy(`${p}-backups-tls-only`, {
+    bucket: backupBucket.id,
+    policy: pulumi.jsonStringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'DenyInsecureTransport',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 's3:*',
+          Resource: [backupBucket.arn, pulumi.interpolate`${backupBucket.arn}/*`],
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        },
+      ],
+    }),
+  })
+  // Backups expire after backup.retentionDays (30 by default). A backup deleted or expired before that
+  // stays restorable as a noncurrent version: STANDARD_IA after 30 days, gone after retention + 30.
+  const retention = config.backup.retentionDays
+  new aws.s3.BucketLifecycleConfiguration(`${p}-backups-lifecycle`, {
+    bucket: backupBucket.id,
+    rules: [
+      {
+        id: 'expire-backups',
+        status: 'Enabled',
+        filter: {},
+        expiration: { days: retention },
+        ...(retention > INFREQUENT_ACCESS_AFTER_DAYS
+          ? { transitions: [{ days: INFREQUENT_ACCESS_AFTER_DAYS, storageClass: 'STANDARD_IA' }] }
+          : {}),
+        noncurrentVersionTransitions: [
+          { noncurrentDays: INFREQUENT_ACCESS_AFTER_DAYS, storageClass: 'STANDARD_IA' },
+        ],
+        noncurrentVersionExpiration: { noncurrentDays: INFREQUENT_ACCESS_AFTER_DAYS * 2 },
+        abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+      },
+    ],
+  })
+
+  const repository = new aws.ecr.Repository(`${p}-api`, {
+    name: `${p}-api`,
+    imageTagMutability: 'IMMUTABLE',
+    imageScanningConfiguration: { scanOnPush: true },
+    encryptionConfigurations: [{ encryptionType: 'KMS', kmsKey: args.dataKeyArn }],
+    forceDelete: false,
+    tags: tags(`${p}-api`),
+  })
+  new aws.ecr.LifecyclePolicy(`${p}-api-lifecycle`, {
+    repository: repository.name,
+    policy: JSON.stringify({
+      rules: [
+        {
+          rulePriority: 1,
+          description: 'Drop untagged layers after 7 days',
+          selection: {
+            tagStatus: 'untagged',
+            countType: 'sinceImagePushed',
+            countUnit: 'days',
+            countNumber: 7,
+          },
+          action: { type: 'expire' },
+        },
+        {
+          rulePriority: 2,
+          description: 'Keep the 30 newest images (rollback range)',
+          selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 30 },
+          action: { type: 'expire' },
+        },
+      ],
+    }),
+  })
+  return { backupBucket, repository }
+}
