@@ -1,0 +1,132 @@
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { K6_INSTALL_HINT, runLoad } from '../src/index.js'
+import { findK6 } from '../src/k6-runner.js'
+
+const secrets = {
+  apiKey: 'wsk_k6_secret_key',
+  appSecret: 'k6-app-secret',
+  phoneNumberId: '777',
+  fakeGraphUrl: 'http://127.0.0.1:4004',
+}
+const baseUrl = 'http://127.0.0.1:3999'
+
+let dir: string | undefined
+afterEach(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true })
+  dir = undefined
+})
+
+/**
+ * A stand-in `k6` on PATH: records its arguments and the environment the scripts read, writes a summary export
+ * like k6's (p95 42.5 ms, no failures, 95.2 req/s) and exits with the given code, or runs until killed.
+ */
+async function fakeK6(behaviour: { exitCode: number } | 'hang'): Promise<string> {
+  dir = await mkdtemp(join(tmpdir(), 'fake-k6-'))
+  const tail =
+    behaviour === 'hang'
+      ? 'exec sleep 30'
+      : `cat > "$4" <<JSON
+{"metrics":{"http_req_duration{scenario:$name}":{"avg":10,"p(95)":42.5},"http_req_failed{scenario:$name}":{"passes":0,"fails":100,"value":0},"http_reqs{scenario:$name}":{"count":100,"rate":95.2}}}
+JSON
+exit ${behaviour.exitCode}`
+  await writeFile(
+    join(dir, 'k6'),
+    `#!/bin/sh
+name=$(basename "$5" .ts)
+printf '%s\\n' "$@" > "${dir}/args-$name"
+env | grep -E '^(BASE_URL|API_KEY|APP_SECRET|PHONE_NUMBER_ID|FAKE_GRAPH_URL|SCENARIO_DURATION_S)=' | sort > "${dir}/env-$name"
+echo "fake k6 running $name"
+${tail}
+`,
+  )
+  await chmod(join(dir, 'k6'), 0o755)
+  return dir
+}
+
+async function loadWithFakeK6(path: string, maxDurationS = 60) {
+  const lines: string[] = []
+  const report = await runLoad({ baseUrl, env: secrets, maxDurationS, path, log: (line) => lines.push(line) })
+  return { report, lines }
+}
+
+describe('runLoad with k6 on PATH', () => {
+  it('passes when k6 exits 0, with thresholds read from its summary export', async () => {
+    const path = await fakeK6({ exitCode: 0 })
+    expect(await findK6(`/nonexistent:${path}`)).toBe(join(path, 'k6'))
+    const { report, lines } = await loadWithFakeK6(path)
+    expect(report).toMatchObject({ runner: 'k6', passed: true, exitCode: 0, notes: [] })
+    expect(report.scenarios.map((scenario) => scenario.status)).toEqual(['passed', 'passed', 'passed'])
+    expect(report.thresholds['message-send http_req_duration p(95) ms']).toEqual({
+      value: 42.5,
+      limit: '< 300',
+      ok: true,
+    })
+    expect(report.thresholds['read-api http_reqs rate/s']).toEqual({ value: 95.2, limit: '>= 90', ok: true })
+    expect(Object.keys(report.thresholds)).toHaveLength(9)
+    expect(lines).toContain('  k6 | fake k6 running webhook-ingest')
+  })
+
+  it('hands inputs to the scripts through the environment, never the command line', async () => {
+    const path = await fakeK6({ exitCode: 0 })
+    await loadWithFakeK6(path)
+    const args = await readFile(join(path, 'args-message-send'), 'utf8')
+    expect(args.split('\n').slice(0, 3)).toEqual(['run', '--no-color', '--summary-export'])
+    expect(args).toMatch(/loadtests\/k6\/message-send\.ts\n$/)
+    for (const secret of [secrets.apiKey, secrets.appSecret]) expect(args).not.toContain(secret)
+    expect(await readFile(join(path, 'env-message-send'), 'utf8')).toBe(
+      [
+        `API_KEY=${secrets.apiKey}`,
+        `APP_SECRET=${secrets.appSecret}`,
+        `BASE_URL=${baseUrl}`,
+        `FAKE_GRAPH_URL=${secrets.fakeGraphUrl}`,
+        `PHONE_NUMBER_ID=${secrets.phoneNumberId}`,
+        // 60 s shared by three scenarios, less the request timeout kept for draining.
+        'SCENARIO_DURATION_S=15',
+        '',
+      ].join('\n'),
+    )
+  })
+
+  it('fails with exit code 99 when k6 reports a breached threshold, and runs nothing after it', async () => {
+    const { report } = await loadWithFakeK6(await fakeK6({ exitCode: 99 }))
+    expect(report).toMatchObject({ runner: 'k6', passed: false, exitCode: 99 })
+    expect(report.scenarios).toEqual([
+      {
+        name: 'webhook-ingest',
+        status: 'failed',
+        detail: 'k6 exit code 99: a threshold was breached',
+        exitCode: 99,
+      },
+      { name: 'message-send', status: 'skipped', detail: 'not run: webhook-ingest failed', exitCode: 0 },
+      { name: 'read-api', status: 'skipped', detail: 'not run: webhook-ingest failed', exitCode: 0 },
+    ])
+  })
+
+  it('passes any other k6 exit code through as a failure', async () => {
+    const { report } = await loadWithFakeK6(await fakeK6({ exitCode: 107 }))
+    expect(report).toMatchObject({ passed: false, exitCode: 107 })
+    expect(report.scenarios[0]?.detail).toBe('k6 exit code 107: the run itself failed')
+  })
+
+  it('stops a k6 run that outlives the time budget, and fails', async () => {
+    const { report } = await loadWithFakeK6(await fakeK6('hang'), 2)
+    expect(report).toMatchObject({ runner: 'k6', passed: false, exitCode: 124 })
+    expect(report.scenarios[0]?.detail).toMatch(/\(stopped: the 2 s budget ran out\)$/)
+  })
+})
+
+describe('runLoad without k6', () => {
+  it('refuses to force k6 when it is absent, naming what to install', async () => {
+    await expect(runLoad({ baseUrl, env: secrets, maxDurationS: 5, runner: 'k6', path: '' })).rejects.toThrow(
+      `k6 is not on PATH: ${K6_INSTALL_HINT}`,
+    )
+  })
+
+  it('finds no k6 on an empty PATH or one without it', async () => {
+    expect(await findK6('')).toBeUndefined()
+    expect(await findK6(tmpdir())).toBeUndefined()
+  })
+})
