@@ -1,0 +1,36 @@
+import type { Queue } from 'bullmq'
+import type { Redis } from 'ioredis'
+import type { Config } from './config.js'
+import type { PrismaClient } from './db/prisma.js'
+import type { InboundQueue } from './queues/inbound-queue.js'
+import type { Tenant } from './tenancy/authenticate.js'
+
+/** Long-lived resources shared by the routes of one process. */
+export interface AppDeps {
+  prisma: PrismaClient
+  /** Request-time Redis commands (health, rate limits); fails fast while Redis is down. */
+  redis: Redis
+  /** BullMQ connection of the producers. */
+  queueConnection: Redis
+  inboundQueue: InboundQueue
+  /** One producer per queue name, for depth reports and enqueueing by name. */
+  queues: Map<string, Queue>
+}
+
+export interface Readiness {
+  /** Set once shutdown begins: /health answers 503 from then on so load balancers stop routing here. */
+  shuttingDown: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    deps: AppDeps
+    readiness: Readiness
+    startedAt: Date
+  }
+  interface FastifyRequest {
+    /** The authenticated caller of a tenant route (set by the authenticate hook). */
+    tenant: Tenant
+  }
+}

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Queue } from 'bullmq'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import pino from 'pino'
+import type { AppDeps } from './app-context.js'
+import type { Config } from './config.js'
+import { createPrismaClient } from './db/prisma.js'
+import { closeRedis, createQueueConnection, createRedisClient, type RedisErrorLogger } from './db/redis.js'
+import { healthRoutes } from './health/routes.js'
+import { errorHandlerPlugin } from './http/error-handler.js'
+import { loggerOptions } from './logger.js'
+import { messagingRoutes } from './messaging/routes.js'
+import { createInboundQueue } from './queues/inbound-queue.js'
+import { ALL_QUEUE_NAMES } from './queues/names.js'
+import { createQueue } from './queues/producer.js'
+import { statusRoutes } from './status/routes.js'
+import { authenticationPlugin } from './tenancy/authenticate.js'
+
+import './app-context.js'
+
+// ─── Feature plugins ────────────────────────────────────────────────────────────────────────────
+// Every feature of the HTTP API, registered in this order. Add a feature with one line here.
+const FEATURE_PLUGINS: FastifyPluginAsync[] = [healthRoutes, statusRoutes, messagingRoutes]
+// ────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Opens the connections of one API process (closed again by app.close() when buildApp made them). */
+export function createAppDeps(config: Config, log?: RedisErrorLogger): AppDeps {
+  const queueConnection = createQueueConnection(config.redisUrl, 'api-queues', log)
+  const inboundQueue = createInboundQueue(queueConnection)
+  const queues = new Map<string, Queue>()
+  for (const name of ALL_QUEUE_NAMES)
+    queues.set(name, name === inboundQueue.name ? inboundQueue : createQueue(name, queueConnection))
+  return {
+    prisma: createPrismaClient(config.databaseUrl, { maxConnections: 20 }),
+    redis: createRedisClient(config.redisUrl, 'api', log),
+    queueConnection,
+    inboundQueue,
+    queues,
+  }
+}
+
+export async function closeAppDeps(deps: AppDeps): Promise<void> {
+  await Promise.allSettled([...deps.queues.values()].map((queue) => queue.close()))
+  await Promise.allSettled([
+    deps.prisma.$disconnect(),
+    closeRedis(deps.redis),
+    closeRedis(deps.queueConnection),
+  ])
+}
+
+export interface BuildAppOptions {
+  /** Shared connections; when absent buildApp opens its own and app.close() closes them. */
+  deps?: AppDeps
+}
+
+/** The HTTP API as a Fastify instance, ready to inject() or listen() (server.ts listens). */
+export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions)
+  const ownsDeps = !options.deps
+  const deps =
+    options.deps ?? createAppDeps(config, (error) => logger.warn({ err: error }, 'redis connection failing'))
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID()
+    },
+    // The JSON API takes small bodies; the Meta webhook raises its own limit to 3 MB.
+    bodyLimit: 256 * 1024,
+    trustProxy: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('config', config)
+  app.decorate('deps', deps)
+  app.decorate('readiness', { shuttingDown: false })
+  app.decorate('startedAt', new Date())
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  if (ownsDeps) app.addHook('onClose', async () => closeAppDeps(deps))
+  // Warm the pool and Prisma's query compiler before the first probe, which has only
+  // HEALTH_CHECK_TIMEOUT_MS; a database that is down now must not stop the process from starting.
+  app.addHook('onReady', async () => {
+    await deps.prisma.$queryRaw`SELECT 1`.catch((error: unknown) =>
+      app.log.warn({ err: error }, 'database not reachable at start'),
+    )
+  })
+
+  await app.register(errorHandlerPlugin)
+  await app.register(helmet, { global: true })
+  await app.register(rateLimit, {
+    global: true,
+    max: config.rateLimitPerMinute,
+    timeWindow: 60_000,
+    redis: deps.redis,
+    nameSpace: 'rl:api:',
+    // A Redis outage must not take the API down with it: requests pass unthrottled meanwhile.
+    skipOnError: true,
+    // Only the tenant and admin API is throttled (per API key); Meta's webhooks and health probes are not.
+    allowList: (request) => !request.url.startsWith('/api/v1/') || request.url.startsWith('/api/v1/status'),
+    keyGenerator: (request) => {
+      const match = /^Bearer wsk_([a-z0-9]{12})_/i.exec(request.headers.authorization ?? '')
+      return match ? `key:${match[1]}` : `ip:${request.ip}`
+    },
+  })
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'WhatsApp SaaS API', version: config.appVersion },
+      components: {
+        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'wsk_<prefix>_<secret>' } },
+      },
+      security: [{ apiKey: [] }],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await app.register(authenticationPlugin)
+
+  for (const plugin of FEATURE_PLUGINS) await app.register(plugin)
+  return app
+}

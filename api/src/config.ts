@@ -1,0 +1,142 @@
+/**
+ * Service configuration, read from the environment once at start and validated.
+ * A missing or malformed variable throws ConfigError whose message is one line naming the variable
+ * (never its value: several variables are secrets). To add a setting: add a field to Config and one
+ * line to loadConfig().
+ */
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable} ${problem}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  databaseUrl: string
+  redisUrl: string
+  port: number
+  host: string
+  /** Secret: bearer token of the platform administrator. */
+  adminToken: string
+  /** Secret: signs Meta's webhook deliveries (X-Hub-Signature-256). */
+  metaAppSecret: string
+  /** Secret: answered back in Meta's webhook verification handshake. */
+  metaVerifyToken: string
+  /** Secret: 32-byte AES-256-GCM key for access tokens and webhook secrets at rest. */
+  encryptionKey: Buffer
+  appVersion: string
+  logLevel: LogLevel
+  graphApiBaseUrl: string
+  graphApiVersion: string
+  shutdownTimeoutMs: number
+  healthCheckTimeoutMs: number
+  /** Requests per minute allowed for one API key (Redis-backed, shared by every replica). */
+  rateLimitPerMinute: number
+  /** Inbound texts that opt the contact out (compared trimmed, case-insensitive). */
+  optOutKeywords: string[]
+  /** Jobs one worker process runs at the same time per queue. */
+  workerConcurrency: number
+}
+
+type Env = Record<string, string | undefined>
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+class EnvReader {
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name]
+    return value === undefined || value.trim() === '' ? undefined : value.trim()
+  }
+
+  string(name: string, fallback?: string): string {
+    const value = this.raw(name) ?? fallback
+    if (value === undefined) throw new ConfigError(name, 'is required')
+    return value
+  }
+
+  url(name: string, protocols: readonly string[], fallback?: string): string {
+    const value = this.string(name, fallback)
+    let parsed: URL
+    try {
+      parsed = new URL(value)
+    } catch {
+      throw new ConfigError(name, `is not a valid URL (expected ${protocols.join(' or ')}//...)`)
+    }
+    if (!protocols.includes(parsed.protocol))
+      throw new ConfigError(name, `must use ${protocols.join(' or ')} (got ${parsed.protocol})`)
+    return value
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name)
+    if (value === undefined) return fallback
+    if (!/^\d+$/.test(value)) throw new ConfigError(name, `must be an integer between ${min} and ${max}`)
+    const number = Number(value)
+    if (number < min || number > max)
+      throw new ConfigError(name, `must be an integer between ${min} and ${max}`)
+    return number
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name) ?? fallback
+    if (!allowed.includes(value as T)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}`)
+    return value as T
+  }
+
+  /** A secret that must be hard to guess: at least minLength characters. */
+  secret(name: string, minLength: number): string {
+    const value = this.string(name)
+    if (value.length < minLength) throw new ConfigError(name, `must be at least ${minLength} characters`)
+    return value
+  }
+
+  base64Key(name: string, bytes: number): Buffer {
+    const value = this.string(name)
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value))
+      throw new ConfigError(name, `must be ${bytes} bytes encoded as base64`)
+    const key = Buffer.from(value, 'base64')
+    if (key.length !== bytes)
+      throw new ConfigError(name, `must be ${bytes} bytes encoded as base64 (decodes to ${key.length} bytes)`)
+    return key
+  }
+
+  list(name: string, fallback: string[]): string[] {
+    const value = this.raw(name)
+    if (value === undefined) return fallback
+    return value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0)
+  }
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const read = new EnvReader(env)
+  return {
+    databaseUrl: read.url('DATABASE_URL', ['postgresql:', 'postgres:']),
+    redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    port: read.integer('PORT', 3000, 0, 65535),
+    host: read.string('HOST', '0.0.0.0'),
+    adminToken: read.secret('ADMIN_TOKEN', 16),
+    metaAppSecret: read.secret('META_APP_SECRET', 8),
+    metaVerifyToken: read.secret('META_VERIFY_TOKEN', 8),
+    encryptionKey: read.base64Key('ENCRYPTION_KEY', 32),
+    appVersion: read.string('APP_VERSION', 'dev'),
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    graphApiBaseUrl: read.url('GRAPH_API_BASE_URL', ['https:', 'http:'], 'https://graph.facebook.com'),
+    graphApiVersion: read.string('GRAPH_API_VERSION', 'v23.0'),
+    shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 20_000, 0, 25_000),
+    healthCheckTimeoutMs: read.integer('HEALTH_CHECK_TIMEOUT_MS', 1_000, 1, 30_000),
+    rateLimitPerMinute: read.integer('RATE_LIMIT_PER_MINUTE', 1_200, 1, 1_000_000),
+    optOutKeywords: read.list('OPT_OUT_KEYWORDS', ['STOP', 'UNSUBSCRIBE']),
+    workerConcurrency: read.integer('WORKER_CONCURRENCY', 8, 1, 256),
+  }
+}

@@ -1,0 +1,54 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { constantTimeEqual } from '../crypto/digest.js'
+import { ForbiddenError, UnauthorizedError } from '../http/errors.js'
+import { touchApiKey, verifyApiKey } from './api-keys.js'
+import type { ApiKeyScope } from './scopes.js'
+
+export interface Tenant {
+  organizationId: string
+  apiKeyId: string
+  scopes: string[]
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (!header) return undefined
+  const [scheme, token] = header.split(' ', 2)
+  return scheme?.toLowerCase() === 'bearer' && token ? token.trim() : undefined
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** preHandler of tenant routes: a valid API key holding `scope`, else 401/403. */
+    requireTenant(scope: ApiKeyScope): (request: FastifyRequest) => Promise<void>
+    /** preHandler of platform-admin routes: Bearer ADMIN_TOKEN, compared in constant time. */
+    requireAdmin(request: FastifyRequest): Promise<void>
+  }
+}
+
+export const authenticationPlugin = fp(
+  async (app: FastifyInstance) => {
+    app.decorateRequest('tenant', null as unknown as Tenant)
+
+    app.decorate('requireTenant', (scope: ApiKeyScope) => async (request: FastifyRequest) => {
+      const token = bearerToken(request)
+      if (!token) throw new UnauthorizedError('missing Authorization: Bearer <api key>')
+      const key = await verifyApiKey(app.deps.prisma, token)
+      if (!key) throw new UnauthorizedError('invalid, revoked or expired API key')
+      if (!key.scopes.includes(scope)) throw new ForbiddenError(`API key lacks the scope ${scope}`)
+      request.tenant = { organizationId: key.organizationId, apiKeyId: key.id, scopes: key.scopes }
+      // Bookkeeping must not fail or slow the request: it is fire-and-forget.
+      touchApiKey(app.deps.prisma, key).catch((error: unknown) =>
+        request.log.warn({ err: error }, 'could not record API key use'),
+      )
+    })
+
+    app.decorate('requireAdmin', async (request: FastifyRequest) => {
+      const token = bearerToken(request)
+      if (!token || !constantTimeEqual(token, app.config.adminToken))
+        throw new UnauthorizedError('missing or invalid admin token')
+    })
+  },
+  { name: 'authentication' },
+)

@@ -1,0 +1,24 @@
+import type { Processor, Queue } from 'bullmq'
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { Config } from './config.js'
+import type { PrismaClient } from './db/prisma.js'
+
+/** What a queue processor may use; one instance per worker process. */
+export interface WorkerContext {
+  config: Config
+  prisma: PrismaClient
+  /** BullMQ connection (for producers the processor needs). */
+  connection: Redis
+  /** Producers by queue name, for processors that enqueue follow-up work. */
+  queues: Map<string, Queue>
+  log: Logger
+}
+
+/** One BullMQ queue's processor, registered in worker.ts's processor list. */
+export interface QueueProcessor {
+  queue: string
+  /** Jobs run at once by this process for this queue (default WORKER_CONCURRENCY). */
+  concurrency?: number
+  create(context: WorkerContext): Processor
+}

@@ -1,0 +1,60 @@
+import { type Queue, Worker } from 'bullmq'
+import pino from 'pino'
+import type { Config } from './config.js'
+import { createPrismaClient } from './db/prisma.js'
+import { closeRedis, createQueueConnection } from './db/redis.js'
+import { loggerOptions } from './logger.js'
+import { ALL_QUEUE_NAMES } from './queues/names.js'
+import { createQueue } from './queues/producer.js'
+import type { QueueProcessor, WorkerContext } from './worker-context.js'
+
+export interface RunningWorkers {
+  context: WorkerContext
+  workers: Worker[]
+  /** Stops taking jobs, lets running jobs finish, then closes every connection. */
+  close(): Promise<void>
+}
+
+/** Starts one BullMQ Worker per processor, sharing one Prisma client and one producer connection. */
+export async function startWorkers(
+  config: Config,
+  processors: readonly QueueProcessor[],
+): Promise<RunningWorkers> {
+  const log = pino(loggerOptions(config.logLevel) as pino.LoggerOptions)
+  const prisma = createPrismaClient(config.databaseUrl, {
+    maxConnections: Math.max(4, config.workerConcurrency * 2),
+  })
+  const logRedis = (error: Error) => log.warn({ err: error }, 'redis connection failing')
+  const connection = createQueueConnection(config.redisUrl, 'worker-producers', logRedis)
+  const queues = new Map<string, Queue>(ALL_QUEUE_NAMES.map((name) => [name, createQueue(name, connection)]))
+  const context: WorkerContext = { config, prisma, connection, queues, log }
+
+  const workers = processors.map((definition) => {
+    const worker = new Worker(definition.queue, definition.create(context), {
+      connection: createQueueConnection(config.redisUrl, `worker-${definition.queue}`, logRedis),
+      concurrency: definition.concurrency ?? config.workerConcurrency,
+      autorun: true,
+    })
+    worker.on('failed', (job, error) =>
+      log.warn(
+        { queue: definition.queue, jobId: job?.id, attempts: job?.attemptsMade, err: error },
+        'job failed',
+      ),
+    )
+    worker.on('error', (error) => log.error({ queue: definition.queue, err: error }, 'worker error'))
+    return worker
+  })
+  await Promise.all(workers.map((worker) => worker.waitUntilReady()))
+  log.info({ queues: processors.map((p) => p.queue) }, 'workers started')
+
+  return {
+    context,
+    workers,
+    async close() {
+      // Worker.close() waits for the jobs in progress, then releases its blocking connection.
+      await Promise.allSettled(workers.map((worker) => worker.close()))
+      await Promise.allSettled([...queues.values()].map((queue) => queue.close()))
+      await Promise.allSettled([prisma.$disconnect(), closeRedis(connection)])
+    },
+  }
+}

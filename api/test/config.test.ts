@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+const valid = {
+  DATABASE_URL: 'postgresql://app:pw@db.internal:5432/app',
+  REDIS_URL: 'redis://cache.internal:6379',
+  ADMIN_TOKEN: 'admin-token-0123456789',
+  META_APP_SECRET: 'meta-app-secret',
+  META_VERIFY_TOKEN: 'meta-verify-token',
+  ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+}
+
+function errorOf(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error
+    throw error
+  }
+  throw new Error('loadConfig accepted an invalid environment')
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(valid)
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      appVersion: 'dev',
+      logLevel: 'info',
+      graphApiBaseUrl: 'https://graph.facebook.com',
+      graphApiVersion: 'v23.0',
+      shutdownTimeoutMs: 20_000,
+      healthCheckTimeoutMs: 1_000,
+    })
+    expect(config.encryptionKey).toHaveLength(32)
+  })
+
+  it('reads overrides', () => {
+    const config = loadConfig({ ...valid, PORT: '8080', APP_VERSION: 'abc123', LOG_LEVEL: 'debug' })
+    expect(config).toMatchObject({ port: 8080, appVersion: 'abc123', logLevel: 'debug' })
+  })
+
+  it.each([
+    ['DATABASE_URL', { DATABASE_URL: undefined }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://x@y/z' }],
+    ['REDIS_URL', { REDIS_URL: 'not a url' }],
+    ['PORT', { PORT: 'eighty' }],
+    ['PORT', { PORT: '70000' }],
+    ['ADMIN_TOKEN', { ADMIN_TOKEN: '' }],
+    ['ADMIN_TOKEN', { ADMIN_TOKEN: 'short' }],
+    ['META_APP_SECRET', { META_APP_SECRET: undefined }],
+    ['META_VERIFY_TOKEN', { META_VERIFY_TOKEN: undefined }],
+    ['ENCRYPTION_KEY', { ENCRYPTION_KEY: Buffer.alloc(16).toString('base64') }],
+    ['ENCRYPTION_KEY', { ENCRYPTION_KEY: 'not*base64' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    ['SHUTDOWN_TIMEOUT_MS', { SHUTDOWN_TIMEOUT_MS: '40000' }],
+    ['GRAPH_API_BASE_URL', { GRAPH_API_BASE_URL: 'ftp://graph' }],
+  ])('rejects a bad %s with one line naming it', (variable, change) => {
+    const error = errorOf({ ...valid, ...change })
+    expect(error.variable).toBe(variable)
+    expect(error.message.startsWith(`${variable} `)).toBe(true)
+    expect(error.message).not.toContain('\n')
+  })
+
+  it('never repeats a secret value in its message', () => {
+    const error = errorOf({ ...valid, ADMIN_TOKEN: 'tiny' })
+    expect(error.message).not.toContain('tiny')
+  })
+})

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedis } from '../src/local-services/index.js'
+import { startTestEnvironment, type TestEnvironment } from './harness/index.js'
+
+let env: TestEnvironment
+
+beforeAll(async () => {
+  env = await startTestEnvironment()
+})
+afterAll(async () => {
+  await env?.stop()
+})
+
+describe('GET /health', () => {
+  it('answers 200 with both dependencies connected', async () => {
+    const t = await env.startApp()
+    const response = await t.app.inject({ method: 'GET', url: '/health' })
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({ status: 'ok', database: 'connected', redis: 'connected' })
+    expect(response.headers['x-request-id']).toBeTruthy()
+    await t.close()
+  })
+
+  it('answers 503 with redis disconnected when Redis is stopped', async () => {
+    const redis = await startRedis()
+    const t = await env.startApp({ redisUrl: redis.url })
+    expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200)
+    await redis.stop()
+    const response = await t.app.inject({ method: 'GET', url: '/health' })
+    expect(response.statusCode).toBe(503)
+    expect(response.json()).toEqual({ status: 'error', database: 'connected', redis: 'disconnected' })
+    const live = await t.app.inject({ method: 'GET', url: '/health/live' })
+    expect(live.statusCode).toBe(200)
+    await t.close()
+  })
+
+  it('answers 503 with database disconnected when PostgreSQL is stopped', async () => {
+    const { startPostgres } = await import('../src/local-services/index.js')
+    const { applyMigrations } = await import('./harness/index.js')
+    const postgres = await startPostgres()
+    await applyMigrations(postgres.url())
+    const t = await env.startApp({ databaseUrl: postgres.url() })
+    expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200)
+    await postgres.stop()
+    const response = await t.app.inject({ method: 'GET', url: '/health' })
+    expect(response.statusCode).toBe(503)
+    expect(response.json()).toEqual({ status: 'error', database: 'disconnected', redis: 'connected' })
+    await t.close()
+  })
+
+  it('answers 503 at once when shutting down', async () => {
+    const t = await env.startApp()
+    t.app.readiness.shuttingDown = true
+    const response = await t.app.inject({ method: 'GET', url: '/health' })
+    expect(response.statusCode).toBe(503)
+    expect(response.json()).toMatchObject({ status: 'error', shuttingDown: true })
+    await t.close()
+  })
+})
+
+describe('GET /api/v1/status', () => {
+  it('reports version, migrations applied and none pending, and queue depths', async () => {
+    const t = await env.startApp()
+    await t.app.deps.inboundQueue.add(
+      'inbound',
+      { inboundWebhookId: 'x' },
+      { jobId: 'depth-probe', delay: 60_000 },
+    )
+    const response = await t.app.inject({ method: 'GET', url: '/api/v1/status' })
+    expect(response.statusCode).toBe(200)
+    const body = response.json()
+    expect(body.version).toBe('test')
+    expect(body.migrations.applied).toContain('20261125010000_init')
+    expect(body.migrations.pending).toEqual([])
+    expect(body.queues['wa-inbound'].delayed).toBeGreaterThanOrEqual(1)
+    await t.app.deps.inboundQueue.remove('depth-probe')
+    await t.close()
+  })
+
+  it('lists a migration as pending when the database lacks it', async () => {
+    const t = await env.startApp()
+    await t.prisma.$executeRaw`DELETE FROM _prisma_migrations`
+    const body = (await t.app.inject({ method: 'GET', url: '/api/v1/status' })).json()
+    expect(body.migrations.pending).toContain('20261125010000_init')
+    await t.close()
+  })
+})
+
+describe('GET /docs', () => {
+  it('serves the OpenAPI document', async () => {
+    const t = await env.startApp()
+    const response = await t.app.inject({ method: 'GET', url: '/docs/json' })
+    expect(response.statusCode).toBe(200)
+    expect(response.json().paths['/health']).toBeDefined()
+    await t.close()
+  })
+})
