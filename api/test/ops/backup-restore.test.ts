@@ -5,7 +5,13 @@ import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupManifest } from '../../src/ops/backup-manifest.js'
 import { scratchDatabaseName } from '../../src/ops/commands/verify-backup.js'
-import { createTinySchema, type OpsTestDatabase, runCli, startOpsTestDatabase, tempDir } from './ops-harness.js'
+import {
+  createTinySchema,
+  type OpsTestDatabase,
+  runCli,
+  startOpsTestDatabase,
+  tempDir,
+} from './ops-harness.js'
 
 const PASSWORD = 'Sup3r-Secret-pw'
 
@@ -126,6 +132,10 @@ describe('backup, verify-backup and restore against a real PostgreSQL', () => {
 
     const badCommand = await runCli(['frobnicate'], env)
     expect(badCommand.exitCode).toBe(1)
-    expect(badCommand.result).toEqual({ command: 'frobnicate', ok: false, error: 'unknown command "frobnicate"' })
+    expect(badCommand.result).toEqual({
+      command: 'frobnicate',
+      ok: false,
+      error: 'unknown command "frobnicate"',
+    })
   })
 })
