@@ -7,7 +7,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs'
 import { CostExplorerClient } from '@aws-sdk/client-cost-explorer'
 import { EC2Client } from '@aws-sdk/client-ec2'
 import { ECRClient } from '@aws-sdk/client-ecr'
-import { ECSClient } from '@aws-sdk/client-ecs'
+import { ECSClient, type ECSClientConfig } from '@aws-sdk/client-ecs'
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2'
 import { ElastiCacheClient } from '@aws-sdk/client-elasticache'
 import { RDSClient } from '@aws-sdk/client-rds'
@@ -36,6 +36,8 @@ export interface AwsClientOptions {
   region: string
   /** Attempts per call, first one included (AWS_MAX_ATTEMPTS, default 8): throttled calls back off and retry. */
   maxAttempts?: number
+  /** A custom HTTP handler (a proxy agent, or a scripted transport in tests); the SDK's default otherwise. */
+  requestHandler?: ECSClientConfig['requestHandler']
 }
 
 export const DEFAULT_MAX_ATTEMPTS = 8
@@ -51,7 +53,11 @@ export function maxAttemptsFromEnv(env: NodeJS.ProcessEnv = process.env): number
  * a long deploy polling several APIs needs. Cost Explorer and Budgets only answer in us-east-1.
  */
 export function createAwsClients(options: AwsClientOptions): AwsClients {
-  const common = { retryMode: 'adaptive', maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS }
+  const common = {
+    retryMode: 'adaptive',
+    maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    ...(options.requestHandler ? { requestHandler: options.requestHandler } : {}),
+  }
   const regional = { ...common, region: options.region }
   const global = { ...common, region: 'us-east-1' }
   return {
