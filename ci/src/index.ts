@@ -1,0 +1,408 @@
+/**
+ * The whatsapp-saas pipeline as a Dagger module: `dagger call <function>` from the repository root.
+ *
+ * A thin list of functions over the same pipeline the CLI runs (`npm run deploy`): AWS stages run the
+ * repository's CLI inside a container, everything else is assembled in ./dagger/*.ts. Functions with a
+ * side effect are never cached; credentials are Secret arguments (the OIDC session token included).
+ */
+import {
+  argument,
+  type Container,
+  check,
+  type Directory,
+  dag,
+  type File,
+  func,
+  object,
+  type Secret,
+  type Service,
+  up,
+} from '@dagger.io/dagger'
+import { awsSecretVariables } from './dagger/aws-credentials.js'
+import {
+  type CloudAccess,
+  localEnvironment,
+  localSecrets,
+  migrateLocal,
+  reportsOrThrow,
+  runK6,
+  runPipelineCli,
+  serviceImage,
+  toolbox,
+  withCloudAccess,
+} from './dagger/containers.js'
+import { ecrClient, ecrRegistryAuth } from './dagger/ecr-auth.js'
+import { runLocalEnvironmentChecks } from './dagger/end-to-end.js'
+import { awsEnvironment, parseEnvironment } from './dagger/environments.js'
+import { imageTag, parseDigestRef, registryHost, toDigestRef } from './dagger/image-ref.js'
+import { IMAGES } from './dagger/images.js'
+import { k6Verdict } from './dagger/k6.js'
+import { randomSecret } from './dagger/local-secrets.js'
+import { deployCommand, migrateCommand, rollbackCommand } from './dagger/pipeline-cli.js'
+import { previewCommand, provisionCommand } from './dagger/pulumi.js'
+import { smokeCommand, smokeSecretVariables } from './dagger/smoke.js'
+import { SOURCE_IGNORE } from './dagger/source-filter.js'
+
+@object()
+export class WhatsappSaas {
+  /** The service image (api/Dockerfile, repository root as context). */
+  @func()
+  build(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    /** Version baked into the image (APP_VERSION): the git SHA in CI. */
+    version = 'dev',
+    /** Node base image of the service (api/Dockerfile's NODE_IMAGE). */
+    nodeImage = 'node:22-bookworm-slim',
+  ): Container {
+    return serviceImage(source, version, nodeImage)
+  }
+
+  /** Lint and format check (Biome) of the whole repository. */
+  @func()
+  @check()
+  async lint(@argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory): Promise<void> {
+    await toolbox(source).withExec(['npx', 'biome', 'ci', '.']).sync()
+  }
+
+  /** TypeScript type check of every workspace. */
+  @func()
+  @check()
+  async typecheck(@argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory): Promise<void> {
+    await toolbox(source).withExec(['npm', 'run', 'typecheck']).sync()
+  }
+
+  /** The whole vitest suite (unit + integration against real PostgreSQL 15 and Redis 7). */
+  @func()
+  @check()
+  async tests(@argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory): Promise<void> {
+    await toolbox(source, { databases: true }).withExec(['npx', 'vitest', 'run']).sync()
+  }
+
+  /** Lint, type check and the whole suite, exactly the repository's `npm test`; returns its output. */
+  @func()
+  async test(@argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory): Promise<string> {
+    return toolbox(source, { databases: true }).withExec(['npm', 'test']).stdout()
+  }
+
+  /** Builds and pushes the service image to ECR; returns the immutable `repository@sha256:...`. */
+  @func({ cache: 'never' })
+  async publish(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    /** ECR repository URL (infra output `ecrRepositoryUrl`), without tag. */
+    repository: string,
+    awsAccessKeyId: Secret,
+    awsSecretAccessKey: Secret,
+    awsSessionToken?: Secret,
+    awsRegion = 'us-east-1',
+    version = 'dev',
+  ): Promise<string> {
+    const auth = await ecrRegistryAuth(
+      ecrClient(awsRegion, {
+        accessKeyId: await awsAccessKeyId.plaintext(),
+        secretAccessKey: await awsSecretAccessKey.plaintext(),
+        ...(awsSessionToken ? { sessionToken: await awsSessionToken.plaintext() } : {}),
+      }),
+    )
+    if (auth.registry !== registryHost(repository)) {
+      throw new Error(
+        `repository ${repository} is not in the ECR registry of these credentials (${auth.registry})`,
+      )
+    }
+    const published = await serviceImage(source, version)
+      .withRegistryAuth(auth.registry, auth.username, dag.setSecret('ecr-password', auth.password))
+      .publish(imageTag(repository, version))
+    return toDigestRef(published)
+  }
+
+  /** `pulumi preview` of an infra stack (diff only, changes nothing). */
+  @func({ cache: 'never' })
+  async preview(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    stack: string,
+    awsAccessKeyId?: Secret,
+    awsSecretAccessKey?: Secret,
+    awsSessionToken?: Secret,
+    awsRegion = 'us-east-1',
+    pulumiAccessToken?: Secret,
+    pulumiBackendUrl?: string,
+    pulumiConfigPassphrase?: Secret,
+  ): Promise<string> {
+    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
+      pulumiAccessToken,
+      pulumiBackendUrl,
+      pulumiConfigPassphrase,
+    })
+    return withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access)
+      .withExec(previewCommand(awsEnvironment(stack)))
+      .stdout()
+  }
+
+  /** `pulumi up` of an infra stack; returns the stack outputs as JSON (never secrets). */
+  @func({ cache: 'never' })
+  async provision(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    stack: string,
+    awsAccessKeyId: Secret,
+    awsSecretAccessKey: Secret,
+    awsSessionToken?: Secret,
+    awsRegion = 'us-east-1',
+    pulumiAccessToken?: Secret,
+    pulumiBackendUrl?: string,
+    pulumiConfigPassphrase?: Secret,
+  ): Promise<string> {
+    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
+      pulumiAccessToken,
+      pulumiBackendUrl,
+      pulumiConfigPassphrase,
+    })
+    return withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access)
+      .withExec(provisionCommand(awsEnvironment(stack)))
+      .stdout()
+  }
+
+  /**
+   * Backup, verify the backup, then migrate. `local`: against a fresh PostgreSQL service with the image
+   * built from source; staging/production: through the target (ECS one-off tasks with `image`).
+   */
+  @func({ cache: 'never' })
+  async migrate(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    env = 'local',
+    /** `repository@sha256:...` whose migrations run (staging/production). */
+    image?: string,
+    allowDestructive = false,
+    awsAccessKeyId?: Secret,
+    awsSecretAccessKey?: Secret,
+    awsSessionToken?: Secret,
+    awsRegion = 'us-east-1',
+    pulumiAccessToken?: Secret,
+    pulumiBackendUrl?: string,
+    pulumiConfigPassphrase?: Secret,
+    allowFailure = false,
+  ): Promise<Directory> {
+    if (parseEnvironment(env) === 'local') {
+      const environment = localEnvironment(serviceImage(source, 'local'), 'local', localSecrets(randomSecret))
+      const migrated = migrateLocal(environment)
+      const exitCode = await migrated.exitCode()
+      const output = `${await migrated.stdout()}\n${await migrated.stderr()}`
+      if (exitCode !== 0 && !allowFailure)
+        throw new Error(`migrate local failed (exit code ${exitCode}):\n${tail(output)}`)
+      return dag.directory().withNewFile('migrate.log', output).withNewFile('exit-code', `${exitCode}\n`)
+    }
+    if (!image) throw new Error(`--image <repository@sha256:...> is required to migrate ${env}`)
+    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
+      pulumiAccessToken,
+      pulumiBackendUrl,
+      pulumiConfigPassphrase,
+    })
+    const outcome = await runPipelineCli(
+      withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access),
+      migrateCommand(env, image, allowDestructive),
+    )
+    return reportsOrThrow(outcome, `migrate ${env}`, allowFailure)
+  }
+
+  /**
+   * The whole pipeline for one environment; returns the report directory (JSON, Markdown summary,
+   * exit-code). staging/production: builds, tests and publishes unless `image` is given, then runs the
+   * pipeline CLI with that digest. local: the environment is made of Dagger services (see e2e).
+   */
+  @func({ cache: 'never' })
+  async deploy(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    env = 'local',
+    /** Deploy this `repository@sha256:...` without rebuilding (promotion). */
+    image?: string,
+    /** ECR repository URL; needed to publish when no image is given. */
+    repository?: string,
+    version = 'dev',
+    awsAccessKeyId?: Secret,
+    awsSecretAccessKey?: Secret,
+    awsSessionToken?: Secret,
+    awsRegion = 'us-east-1',
+    pulumiAccessToken?: Secret,
+    pulumiBackendUrl?: string,
+    pulumiConfigPassphrase?: Secret,
+    dryRun = false,
+    allowDestructive = false,
+    skipLoad = false,
+    /** Return the reports of a failed run instead of failing (CI uploads them, then fails the job). */
+    allowFailure = false,
+  ): Promise<Directory> {
+    if (parseEnvironment(env) === 'local') return this.e2e(source, version, skipLoad, allowFailure)
+    let artifact = image
+    if (!artifact) {
+      if (!repository) throw new Error(`--repository is required to publish for ${env} (or pass --image)`)
+      if (!awsAccessKeyId || !awsSecretAccessKey)
+        throw new Error(`AWS credentials are required to deploy ${env}`)
+      await this.test(source)
+      artifact = await this.publish(
+        source,
+        repository,
+        awsAccessKeyId,
+        awsSecretAccessKey,
+        awsSessionToken,
+        awsRegion,
+        version,
+      )
+    }
+    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
+      pulumiAccessToken,
+      pulumiBackendUrl,
+      pulumiConfigPassphrase,
+    })
+    const outcome = await runPipelineCli(
+      withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access),
+      deployCommand({ env, image: artifact, dryRun, allowDestructive, skipLoad }),
+    )
+    return reportsOrThrow(outcome, `deploy ${env}`, allowFailure)
+  }
+
+  /** Production receives the given digest (the one staging passed) without rebuilding. */
+  @func({ cache: 'never' })
+  async promote(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    /** `repository@sha256:...` that passed staging. */
+    image: string,
+    awsAccessKeyId: Secret,
+    awsSecretAccessKey: Secret,
+    awsSessionToken?: Secret,
+    awsRegion = 'us-east-1',
+    pulumiAccessToken?: Secret,
+    pulumiBackendUrl?: string,
+    pulumiConfigPassphrase?: Secret,
+    allowDestructive = false,
+    allowFailure = false,
+  ): Promise<Directory> {
+    parseDigestRef(image)
+    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
+      pulumiAccessToken,
+      pulumiBackendUrl,
+      pulumiConfigPassphrase,
+    })
+    const outcome = await runPipelineCli(
+      withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access),
+      deployCommand({ env: 'production', image, allowDestructive }),
+    )
+    return reportsOrThrow(outcome, 'promote to production', allowFailure)
+  }
+
+  /** The smoke suite against any base URL; returns its JSON report. */
+  @func({ cache: 'never' })
+  async smoke(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    baseUrl: string,
+    /** Version `/api/v1/status` must report (the deployed artifact's). */
+    expectVersion?: string,
+    apiKey?: Secret,
+    adminToken?: Secret,
+    appSecret?: Secret,
+    verifyToken?: Secret,
+  ): Promise<string> {
+    let ctr = toolbox(source)
+    for (const { name, secret } of smokeSecretVariables({ apiKey, adminToken, appSecret, verifyToken })) {
+      ctr = ctr.withSecretVariable(name, secret)
+    }
+    return ctr.withExec(smokeCommand({ baseUrl, expectVersion })).stdout()
+  }
+
+  /** One k6 script (official grafana/k6 image) against a base URL; k6's exit code decides. Returns k6's summary. */
+  @func({ cache: 'never' })
+  async loadtest(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    baseUrl: string,
+    /** webhook-ingest, message-send or read-api. */
+    script = 'webhook-ingest',
+    maxDurationSeconds = 60,
+    apiKey?: Secret,
+    appSecret?: Secret,
+    phoneNumberId?: string,
+    fakeGraphUrl?: string,
+  ): Promise<File> {
+    const env: Record<string, string> = { BASE_URL: baseUrl }
+    if (phoneNumberId) env.PHONE_NUMBER_ID = phoneNumberId
+    if (fakeGraphUrl) env.FAKE_GRAPH_URL = fakeGraphUrl
+    const secrets: Record<string, Secret> = {}
+    if (apiKey) secrets.API_KEY = apiKey
+    if (appSecret) secrets.APP_SECRET = appSecret
+    const run = await runK6(source.directory('loadtests/k6'), script, maxDurationSeconds, { env, secrets })
+    const verdict = k6Verdict(run.exitCode)
+    if (!verdict.passed) throw new Error(`${script}: ${verdict.reason}\n${tail(run.output)}`)
+    return run.summary
+  }
+
+  /** Rolls an AWS environment back to the previous version, or to a given digest. */
+  @func({ cache: 'never' })
+  async rollback(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    env: string,
+    /** `repository@sha256:...` to return to; the previous revision when absent. */
+    to?: string,
+    awsAccessKeyId?: Secret,
+    awsSecretAccessKey?: Secret,
+    awsSessionToken?: Secret,
+    awsRegion = 'us-east-1',
+    allowFailure = false,
+  ): Promise<Directory> {
+    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {})
+    const outcome = await runPipelineCli(
+      withCloudAccess(toolbox(source), access),
+      rollbackCommand(awsEnvironment(env), to),
+    )
+    return reportsOrThrow(outcome, `rollback ${env}`, allowFailure)
+  }
+
+  /**
+   * End to end on a throwaway local environment made of Dagger services (PostgreSQL, Redis, fake Graph
+   * API, API, worker): image build, backup → verify → migrate, seed, smoke suite, k6 load. Returns the
+   * reports (migrate.log, smoke.json, k6 summaries, summary.md, exit-code).
+   */
+  @func({ cache: 'never' })
+  async e2e(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    version = 'e2e',
+    skipLoad = false,
+    allowFailure = false,
+  ): Promise<Directory> {
+    const result = await runLocalEnvironmentChecks(source, version, { skipLoad })
+    if (result.exitCode !== 0 && !allowFailure) throw new Error(`e2e failed: ${result.failure}`)
+    return result.reports
+  }
+
+  /**
+   * The local environment for `dagger up`: the API (migrating on start) with its worker, fake Graph
+   * API, PostgreSQL (data kept in a cache volume across runs) and Redis. `dagger up --ports 8080:3000`.
+   */
+  @func()
+  @up()
+  local(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    version = 'local',
+  ): Service {
+    const environment = localEnvironment(serviceImage(source, version), version, localSecrets(randomSecret), {
+      persistent: true,
+      migrateOnStart: true,
+    })
+    return environment.api
+  }
+}
+
+function cloudAccess(
+  awsAccessKeyId: Secret | undefined,
+  awsSecretAccessKey: Secret | undefined,
+  awsSessionToken: Secret | undefined,
+  region: string,
+  pulumi: Pick<CloudAccess, 'pulumiAccessToken' | 'pulumiBackendUrl' | 'pulumiConfigPassphrase'>,
+): CloudAccess {
+  const credentials = {
+    accessKeyId: awsAccessKeyId,
+    secretAccessKey: awsSecretAccessKey,
+    sessionToken: awsSessionToken,
+  }
+  awsSecretVariables(credentials) // refuses half a key pair before any container starts
+  return { credentials, region, ...pulumi }
+}
+
+function tail(output: string, lines = 40): string {
+  return output.trim().split('\n').slice(-lines).join('\n')
+}

@@ -1,0 +1,424 @@
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr'
+import { mockClient } from 'aws-sdk-client-mock'
+import { afterEach, describe, expect, it } from 'vitest'
+import { awsRegionVariables, awsSecretVariables } from '../../src/dagger/aws-credentials.js'
+import { ecrRegistryAuth } from '../../src/dagger/ecr-auth.js'
+import { awsEnvironment, parseEnvironment, pipelineTarget } from '../../src/dagger/environments.js'
+import { imageTag, parseDigestRef, registryHost, toDigestRef } from '../../src/dagger/image-ref.js'
+import { IMAGES } from '../../src/dagger/images.js'
+import { K6_SCRIPTS, k6Command, k6DurationEnv, k6Verdict } from '../../src/dagger/k6.js'
+import {
+  envFilesProgram,
+  LOCAL_URLS,
+  MIGRATE_SEQUENCE,
+  migrateScript,
+  serviceEnvironment,
+} from '../../src/dagger/local-environment.js'
+import { randomSecret } from '../../src/dagger/local-secrets.js'
+import {
+  backupCommand,
+  deployCommand,
+  migrateCommand,
+  recordingExitCode,
+  rollbackCommand,
+} from '../../src/dagger/pipeline-cli.js'
+import { previewCommand, provisionCommand } from '../../src/dagger/pulumi.js'
+import { smokeCommand, smokeSecretVariables } from '../../src/dagger/smoke.js'
+import { SOURCE_IGNORE } from '../../src/dagger/source-filter.js'
+import { summaryMarkdown } from '../../src/dagger/step-summary.js'
+
+const REPO = resolve(import.meta.dirname, '../../..')
+const DIGEST = `sha256:${'ab'.repeat(32)}`
+const ECR = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/whatsapp-saas-api'
+
+describe('environments', () => {
+  it('maps local to the embedded target and staging/production to AWS stacks', () => {
+    expect(pipelineTarget('local')).toEqual({ target: 'local', stack: 'local' })
+    expect(pipelineTarget('staging')).toEqual({ target: 'aws', stack: 'staging' })
+    expect(pipelineTarget('production')).toEqual({ target: 'aws', stack: 'production' })
+  })
+
+  it('refuses unknown environments and local where only AWS makes sense', () => {
+    expect(() => parseEnvironment('prod')).toThrow(
+      /unknown environment "prod": expected one of local, staging, production/,
+    )
+    expect(() => parseEnvironment('toString')).toThrow(/unknown environment/)
+    expect(() => awsEnvironment('local')).toThrow(/staging or production/)
+    expect(awsEnvironment('production')).toBe('production')
+  })
+})
+
+describe('image references', () => {
+  it('turns what Container.publish answers into repository@digest', () => {
+    expect(toDigestRef(`${ECR}:abc1234@${DIGEST}`)).toBe(`${ECR}@${DIGEST}`)
+    expect(toDigestRef(`localhost:5000/api:v1@${DIGEST}`)).toBe(`localhost:5000/api@${DIGEST}`)
+    expect(toDigestRef(`localhost:5000/api@${DIGEST}`)).toBe(`localhost:5000/api@${DIGEST}`)
+  })
+
+  it('refuses tags without a digest and malformed digests', () => {
+    expect(() => parseDigestRef(`${ECR}:latest`)).toThrow(/has no digest/)
+    expect(() => parseDigestRef(`${ECR}@sha256:1234`)).toThrow(/malformed digest/)
+    expect(() => parseDigestRef(`${ECR}@md5:${'ab'.repeat(32)}`)).toThrow(/malformed digest/)
+    expect(parseDigestRef(`${ECR}@${DIGEST}`)).toEqual({ repository: ECR, digest: DIGEST })
+  })
+
+  it('tags a build with its version and refuses repositories that already carry one', () => {
+    expect(imageTag(ECR, 'abc1234')).toBe(`${ECR}:abc1234`)
+    expect(imageTag('localhost:5000/api', 'v1')).toBe('localhost:5000/api:v1')
+    expect(() => imageTag(`${ECR}:x`, 'abc')).toThrow(/must not carry a tag/)
+    expect(() => imageTag(ECR, 'has space')).toThrow(/not a valid image tag/)
+    expect(registryHost(ECR)).toBe('123456789012.dkr.ecr.eu-west-1.amazonaws.com')
+    expect(() => registryHost('api')).toThrow(/no registry host/)
+  })
+})
+
+describe('AWS credentials', () => {
+  it('passes a complete key pair with the OIDC session token as secret variables', () => {
+    expect(awsSecretVariables({ accessKeyId: 'a', secretAccessKey: 's', sessionToken: 't' })).toEqual([
+      { name: 'AWS_ACCESS_KEY_ID', secret: 'a' },
+      { name: 'AWS_SECRET_ACCESS_KEY', secret: 's' },
+      { name: 'AWS_SESSION_TOKEN', secret: 't' },
+    ])
+    expect(awsSecretVariables({ accessKeyId: 'a', secretAccessKey: 's' }).map((v) => v.name)).toEqual([
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+    ])
+    expect(awsSecretVariables({})).toEqual([])
+  })
+
+  it('refuses half a key pair', () => {
+    expect(() => awsSecretVariables({ accessKeyId: 'a' })).toThrow(/incomplete/)
+    expect(() => awsSecretVariables({ secretAccessKey: 's', sessionToken: 't' })).toThrow(/incomplete/)
+  })
+
+  it('sets both region variables and refuses what is not a region', () => {
+    expect(awsRegionVariables('eu-west-1')).toEqual({
+      AWS_REGION: 'eu-west-1',
+      AWS_DEFAULT_REGION: 'eu-west-1',
+    })
+    expect(awsRegionVariables('us-gov-west-1').AWS_REGION).toBe('us-gov-west-1')
+    expect(() => awsRegionVariables('europe')).toThrow(/not an AWS region/)
+  })
+})
+
+describe('ECR registry auth', () => {
+  const ecr = mockClient(ECRClient)
+  afterEach(() => ecr.reset())
+
+  it('decodes the authorization token into user, password and registry host', async () => {
+    ecr.on(GetAuthorizationTokenCommand).resolves({
+      authorizationData: [
+        {
+          authorizationToken: Buffer.from('AWS:pass:with:colons').toString('base64'),
+          proxyEndpoint: 'https://123456789012.dkr.ecr.eu-west-1.amazonaws.com',
+        },
+      ],
+    })
+    await expect(ecrRegistryAuth(new ECRClient({ region: 'eu-west-1' }))).resolves.toEqual({
+      registry: '123456789012.dkr.ecr.eu-west-1.amazonaws.com',
+      username: 'AWS',
+      password: 'pass:with:colons',
+    })
+  })
+
+  it('fails clearly when ECR returns nothing usable', async () => {
+    ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [] })
+    await expect(ecrRegistryAuth(new ECRClient({ region: 'eu-west-1' }))).rejects.toThrow(
+      /ecr:GetAuthorizationToken/,
+    )
+    ecr.on(GetAuthorizationTokenCommand).resolves({
+      authorizationData: [
+        { authorizationToken: Buffer.from('nocolon').toString('base64'), proxyEndpoint: 'https://x.y' },
+      ],
+    })
+    await expect(ecrRegistryAuth(new ECRClient({ region: 'eu-west-1' }))).rejects.toThrow(/<user>:<password>/)
+  })
+})
+
+describe('pipeline CLI command lines', () => {
+  const cli = ['npx', '--no-install', 'tsx', 'ci/src/cli/main.ts']
+
+  it('deploys an environment, optionally a given digest, with the pipeline flags', () => {
+    expect(deployCommand({ env: 'staging', image: `${ECR}@${DIGEST}` })).toEqual([
+      ...cli,
+      'deploy',
+      '--target',
+      'aws',
+      '--stack',
+      'staging',
+      '--image',
+      `${ECR}@${DIGEST}`,
+    ])
+    expect(deployCommand({ env: 'local', dryRun: true, allowDestructive: true, skipLoad: true })).toEqual([
+      ...cli,
+      'deploy',
+      '--target',
+      'local',
+      '--stack',
+      'local',
+      '--dry-run',
+      '--allow-destructive',
+      '--skip-load',
+    ])
+  })
+
+  it('refuses to deploy, migrate or roll back to a tag', () => {
+    expect(() => deployCommand({ env: 'production', image: `${ECR}:latest` })).toThrow(/no digest/)
+    expect(() => migrateCommand('staging', `${ECR}:v1`)).toThrow(/no digest/)
+    expect(() => rollbackCommand('staging', `${ECR}:v1`)).toThrow(/no digest/)
+  })
+
+  it('rolls back, backs up and migrates through the target', () => {
+    expect(rollbackCommand('production')).toEqual([
+      ...cli,
+      'rollback',
+      '--target',
+      'aws',
+      '--stack',
+      'production',
+    ])
+    expect(rollbackCommand('staging', `${ECR}@${DIGEST}`).slice(-2)).toEqual(['--to', `${ECR}@${DIGEST}`])
+    expect(backupCommand('staging')).toEqual([...cli, 'backup', '--target', 'aws', '--stack', 'staging'])
+    expect(migrateCommand('staging', `${ECR}@${DIGEST}`, true).slice(4)).toEqual([
+      'migrate',
+      '--target',
+      'aws',
+      '--stack',
+      'staging',
+      '--image',
+      `${ECR}@${DIGEST}`,
+      '--allow-destructive',
+    ])
+  })
+
+  it('records the exit code next to the reports and exits with it, arguments intact', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'recording-'))
+    try {
+      const printArgs = ['node', '-e', 'console.log(JSON.stringify(process.argv.slice(1))); process.exit(3)']
+      const argv = recordingExitCode([...printArgs, "it's", '$HOME', 'a b'])
+      const run = spawnSync(argv[0]!, argv.slice(1), { cwd: dir, encoding: 'utf8' })
+      expect(run.status).toBe(3)
+      expect(JSON.parse(run.stdout)).toEqual(["it's", '$HOME', 'a b'])
+      expect(readFileSync(join(dir, '.pipeline/reports/exit-code'), 'utf8').trim()).toBe('3')
+      const ok = recordingExitCode(['true'])
+      expect(spawnSync(ok[0]!, ok.slice(1), { cwd: dir }).status).toBe(0)
+      expect(readFileSync(join(dir, '.pipeline/reports/exit-code'), 'utf8').trim()).toBe('0')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('k6', () => {
+  it('runs one of the repository scripts with a summary export and no inputs on the command line', () => {
+    expect(k6Command('webhook-ingest')).toEqual([
+      'k6',
+      'run',
+      '--no-color',
+      '--no-usage-report',
+      '--summary-export',
+      '/out/summary.json',
+      'webhook-ingest.ts',
+    ])
+    expect(() => k6Command('../etc/passwd')).toThrow(/unknown k6 script/)
+    expect(k6DurationEnv(30)).toEqual({ SCENARIO_DURATION_S: '30' })
+    expect(() => k6DurationEnv(0)).toThrow(/positive integer/)
+  })
+
+  it('knows exactly the scripts in loadtests/k6', () => {
+    for (const script of K6_SCRIPTS) {
+      expect(statSync(join(REPO, 'loadtests/k6', `${script}.ts`)).isFile(), script).toBe(true)
+    }
+  })
+
+  it("lets k6's exit code decide: 0 passes, 99 is a threshold breach, anything else a broken run", () => {
+    expect(k6Verdict(0)).toMatchObject({ passed: true })
+    expect(k6Verdict(99)).toMatchObject({
+      passed: false,
+      reason: expect.stringContaining('thresholds breached'),
+    })
+    expect(k6Verdict(107)).toMatchObject({ passed: false, reason: expect.stringContaining('failed to run') })
+  })
+})
+
+describe('local environment inside the engine', () => {
+  it('points the service at the service containers by host name', () => {
+    const env = serviceEnvironment('abc1234')
+    expect(env.DATABASE_URL).toBe('postgresql://postgres@postgres:5432/whatsapp_saas')
+    expect(env.REDIS_URL).toBe('redis://redis:6379')
+    expect(env.GRAPH_API_BASE_URL).toBe(LOCAL_URLS.fakeGraph)
+    expect(env.APP_VERSION).toBe('abc1234')
+    expect(Object.keys(env)).not.toEqual(expect.arrayContaining(['ADMIN_TOKEN']))
+  })
+
+  it('migrates only after a backup that was verified', () => {
+    expect(MIGRATE_SEQUENCE.map((argv) => argv[2])).toEqual(['backup', 'verify-backup', 'migrate'])
+    expect(migrateScript()).toBe(
+      'node dist/ops/main.js backup && node dist/ops/main.js verify-backup --backup latest && node dist/ops/main.js migrate',
+    )
+  })
+
+  it('writes env.json for the smoke suite and k6 exports from the seed and the secrets, mode 0600', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'local-env-'))
+    try {
+      const files = {
+        seed: join(dir, 'seed.json'),
+        envJson: join(dir, 'env.json'),
+        k6Exports: join(dir, 'k6.env'),
+      }
+      writeFileSync(files.seed, JSON.stringify({ apiKey: "wsk_ab_c'd", phoneNumberId: 1234 }))
+      execFileSync('node', ['-e', envFilesProgram(files)], {
+        env: {
+          PATH: process.env.PATH,
+          ADMIN_TOKEN: 'adm',
+          META_APP_SECRET: 'app $secret',
+          META_VERIFY_TOKEN: 'ver',
+        },
+      })
+      expect(JSON.parse(readFileSync(files.envJson, 'utf8'))).toEqual({
+        baseUrl: 'http://api:3000',
+        adminToken: 'adm',
+        apiKey: "wsk_ab_c'd",
+        appSecret: 'app $secret',
+        verifyToken: 'ver',
+        fakeGraphUrl: 'http://fake-graph:4100',
+        phoneNumberId: '1234',
+      })
+      expect(statSync(files.envJson).mode & 0o777).toBe(0o600)
+      expect(statSync(files.k6Exports).mode & 0o777).toBe(0o600)
+      const sourced = execFileSync(
+        'sh',
+        [
+          '-c',
+          `. '${files.k6Exports}' && node -e 'const e=process.env;console.log(JSON.stringify([e.API_KEY,e.APP_SECRET,e.BASE_URL,e.PHONE_NUMBER_ID,e.FAKE_GRAPH_URL]))'`,
+        ],
+        { encoding: 'utf8', env: { PATH: process.env.PATH } },
+      )
+      expect(JSON.parse(sourced)).toEqual([
+        "wsk_ab_c'd",
+        'app $secret',
+        'http://api:3000',
+        '1234',
+        'http://fake-graph:4100',
+      ])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses a seed output without the API key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'local-env-'))
+    try {
+      const files = {
+        seed: join(dir, 'seed.json'),
+        envJson: join(dir, 'env.json'),
+        k6Exports: join(dir, 'k6.env'),
+      }
+      writeFileSync(files.seed, JSON.stringify({ phoneNumberId: '1' }))
+      const run = spawnSync('node', ['-e', envFilesProgram(files)], { encoding: 'utf8' })
+      expect(run.status).not.toBe(0)
+      expect(run.stderr).toContain('seed output has no apiKey/phoneNumberId')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('generates a 32-byte base64 encryption key and opaque tokens, different every time', () => {
+    expect(Buffer.from(randomSecret('ENCRYPTION_KEY'), 'base64')).toHaveLength(32)
+    expect(randomSecret('ADMIN_TOKEN')).toMatch(/^[0-9a-f]{48}$/)
+    expect(randomSecret('ADMIN_TOKEN')).not.toBe(randomSecret('ADMIN_TOKEN'))
+  })
+})
+
+describe('smoke and Pulumi command lines', () => {
+  it('runs the smoke suite with the URL and version as flags and secrets only as SMOKE_* env', () => {
+    expect(smokeCommand({ baseUrl: 'https://api.example.com', expectVersion: 'abc' })).toEqual([
+      'npm',
+      'run',
+      '--silent',
+      'smoke',
+      '-w',
+      'smoke',
+      '--',
+      '--base-url',
+      'https://api.example.com',
+      '--expect-version',
+      'abc',
+      '--json',
+    ])
+    expect(() => smokeCommand({ baseUrl: 'not a url' })).toThrow()
+    expect(() => smokeCommand({ baseUrl: 'ftp://x' })).toThrow(/http/)
+    expect(smokeSecretVariables({ apiKey: 'k', verifyToken: 'v', adminToken: null })).toEqual([
+      { name: 'SMOKE_API_KEY', secret: 'k' },
+      { name: 'SMOKE_VERIFY_TOKEN', secret: 'v' },
+    ])
+  })
+
+  it('previews and provisions a stack of infra/ non-interactively', () => {
+    expect(previewCommand('staging')).toEqual([
+      'pulumi',
+      'preview',
+      '--stack',
+      'staging',
+      '--diff',
+      '--cwd',
+      'infra',
+      '--non-interactive',
+      '--color',
+      'never',
+    ])
+    const provision = provisionCommand('production')
+    expect(provision[2]).toContain('pulumi up --stack production --yes')
+    expect(provision[2]).toContain('&& pulumi stack output --stack production --json')
+    expect(provision[2]).not.toContain('--show-secrets')
+  })
+})
+
+describe('job summary of module runs', () => {
+  it('renders a table, escapes pipes and says failed when a step failed', () => {
+    const markdown = summaryMarkdown('e2e abc', [
+      { name: 'migrate', passed: true, detail: 'a | b' },
+      { name: 'smoke', passed: false, detail: 'health' },
+    ])
+    expect(markdown).toContain('### e2e abc: failed')
+    expect(markdown).toContain('| migrate | passed | a \\| b |')
+    expect(markdown).toContain('| smoke | **failed** | health |')
+    expect(summaryMarkdown('x', [{ name: 'a', passed: true, detail: '' }])).toContain(': passed')
+    expect(summaryMarkdown('x', [])).toContain(': failed')
+  })
+})
+
+describe('image build inputs', () => {
+  it('ignores for Dagger exactly what api/.dockerignore keeps out of the Docker build context', () => {
+    const dockerignore = readFileSync(join(REPO, 'api/.dockerignore'), 'utf8')
+      .split('\n')
+      .map((line) => line.replace(/#.*/, '').trim())
+      .filter(Boolean)
+    expect([...SOURCE_IGNORE].sort()).toEqual([...dockerignore].sort())
+  })
+
+  it('builds the service from the same Node base the Dockerfile defaults to', () => {
+    const dockerfile = readFileSync(join(REPO, 'api/Dockerfile'), 'utf8')
+    expect(dockerfile).toContain(`ARG NODE_IMAGE=${IMAGES.nodeSlim}`)
+    const index = readFileSync(join(REPO, 'ci/src/index.ts'), 'utf8')
+    expect(index).toContain(`nodeImage = '${IMAGES.nodeSlim}'`)
+  })
+
+  it('keeps the image on production dependencies, a non-root user, a health check and the server command', () => {
+    const dockerfile = readFileSync(join(REPO, 'api/Dockerfile'), 'utf8')
+    const runtime = dockerfile.slice(dockerfile.indexOf('AS runtime'))
+    expect(dockerfile).toMatch(/npm ci -w api --omit=dev/)
+    expect(runtime).toMatch(/COPY --from=deps [^\n]*\/app\/node_modules/)
+    expect(runtime).not.toMatch(/COPY --from=build [^\n]*node_modules/)
+    expect(runtime).toMatch(/^USER app$/m)
+    expect(runtime).toMatch(/postgresql-client-15/)
+    expect(runtime).toMatch(/^HEALTHCHECK .*\n.*\/health/m)
+    expect(runtime).toMatch(/^CMD \["node", "dist\/server.js"\]$/m)
+    expect(runtime).toMatch(/prisma\/migrations|\/app\/api\/prisma /)
+    expect(runtime).toMatch(/ARG APP_VERSION/)
+  })
+})

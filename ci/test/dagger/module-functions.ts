@@ -1,0 +1,113 @@
+// Reads the functions of the Dagger module (ci/src/index.ts) with the TypeScript compiler API, the way
+// the Dagger CLI exposes them: `dagger call <kebab-name> --<kebab-arg>=...`. Shared by the tests that
+// hold the workflows and docs to what the module really offers.
+import { readFileSync } from 'node:fs'
+import ts from 'typescript'
+
+export interface ModuleArgument {
+  name: string
+  /** The type as written (`Directory`, `Secret`, `string`, ...), or inferred from the default. */
+  type: string
+  optional: boolean
+}
+
+export interface ModuleFunction {
+  name: string
+  arguments: ModuleArgument[]
+}
+
+function decoratorNames(node: ts.Node): string[] {
+  return (ts.canHaveDecorators(node) ? (ts.getDecorators(node) ?? []) : []).map((decorator) => {
+    const expression = ts.isCallExpression(decorator.expression)
+      ? decorator.expression.expression
+      : decorator.expression
+    return expression.getText()
+  })
+}
+
+function hasDefaultPath(parameter: ts.ParameterDeclaration): boolean {
+  return (ts.getDecorators(parameter) ?? []).some((decorator) =>
+    /\bdefaultPath\s*:/.test(decorator.getText()),
+  )
+}
+
+function argumentType(parameter: ts.ParameterDeclaration): string {
+  if (parameter.type) return parameter.type.getText().replace(/\s*\|\s*(undefined|null)/g, '')
+  const initializer = parameter.initializer
+  if (!initializer) return 'unknown'
+  if (ts.isStringLiteral(initializer) || ts.isNoSubstitutionTemplateLiteral(initializer)) return 'string'
+  if (ts.isNumericLiteral(initializer)) return 'number'
+  if (initializer.kind === ts.SyntaxKind.TrueKeyword || initializer.kind === ts.SyntaxKind.FalseKeyword) {
+    return 'boolean'
+  }
+  return 'unknown'
+}
+
+/** The `@func()` methods of the `@object()` class of a module entry file. */
+export function readModuleFunctions(path: string): ModuleFunction[] {
+  const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.ES2022, true)
+  const functions: ModuleFunction[] = []
+  for (const statement of source.statements) {
+    if (!ts.isClassDeclaration(statement) || !decoratorNames(statement).includes('object')) continue
+    for (const member of statement.members) {
+      if (!ts.isMethodDeclaration(member) || !decoratorNames(member).includes('func')) continue
+      functions.push({
+        name: member.name.getText(),
+        arguments: member.parameters.map((parameter) => ({
+          name: parameter.name.getText(),
+          type: argumentType(parameter),
+          // A context argument (`@argument({ defaultPath })`) is loaded from the repository when omitted.
+          optional: Boolean(parameter.questionToken || parameter.initializer || hasDefaultPath(parameter)),
+        })),
+      })
+    }
+  }
+  return functions
+}
+
+export function kebabCase(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
+}
+
+export interface DaggerCall {
+  /** Where the call was found, for messages: `file:line`. */
+  location: string
+  functionName: string
+  /** Flags given to the function itself (chained calls after it are not included). */
+  flags: { name: string; value?: string }[]
+}
+
+/**
+ * Every `dagger call <function> --flag=value ...` in a text (workflow YAML, Markdown, shell), with
+ * backslash line continuations joined. Flags after the first bare word belong to a chained call
+ * (`export --path=...`, `contents`) and are not the function's.
+ */
+export function findDaggerCalls(text: string, file: string): DaggerCall[] {
+  const calls: DaggerCall[] = []
+  const lines = text.split('\n')
+  for (let index = 0; index < lines.length; index++) {
+    const match = /\bdagger\s+call\s+(.*)$/.exec(lines[index]!)
+    if (!match) continue
+    let command = match[1]!
+    let next = index
+    while (command.trimEnd().endsWith('\\') && next + 1 < lines.length) {
+      next++
+      command = `${command.trimEnd().slice(0, -1)} ${lines[next]!.trim()}`
+    }
+    const tokens = command
+      .replace(/`.*$/, '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .filter((token) => token !== '|' && !token.startsWith('#'))
+    const [functionName, ...rest] = tokens
+    if (!functionName || functionName.startsWith('-') || functionName.startsWith('<')) continue
+    const flags: DaggerCall['flags'] = []
+    for (const token of rest) {
+      if (!token.startsWith('--')) break
+      const [name, ...value] = token.slice(2).split('=')
+      flags.push({ name: name!, ...(value.length ? { value: value.join('=') } : {}) })
+    }
+    calls.push({ location: `${file}:${index + 1}`, functionName, flags })
+  }
+  return calls
+}

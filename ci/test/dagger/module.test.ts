@@ -1,0 +1,185 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import ts from 'typescript'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { SOURCE_IGNORE } from '../../src/dagger/source-filter.js'
+import {
+  type IntrospectedFunction,
+  type IntrospectedModule,
+  introspectModule,
+} from './dagger-introspection.js'
+import { readModuleFunctions } from './module-functions.js'
+
+const REPO = resolve(import.meta.dirname, '../../..')
+const MODULE_SOURCE = join(REPO, 'ci')
+const daggerJson = JSON.parse(readFileSync(join(REPO, 'dagger.json'), 'utf8')) as {
+  name: string
+  engineVersion: string
+  sdk: { source: string }
+  source: string
+  include: string[]
+}
+
+/** The module's .ts files the engine loads: ci/src minus the `!` patterns of dagger.json. */
+function moduleFiles(): string[] {
+  const excluded = daggerJson.include.filter((p) => p.startsWith('!')).map((p) => join(REPO, p.slice(1)))
+  const walk = (dir: string): string[] =>
+    readdirSync(dir).flatMap((entry) => {
+      const path = join(dir, entry)
+      if (excluded.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) return []
+      if (statSync(path).isDirectory()) return walk(path)
+      return path.endsWith('.ts') ? [path] : []
+    })
+  return walk(join(MODULE_SOURCE, 'src'))
+}
+
+const SIDE_EFFECTS = [
+  'publish',
+  'preview',
+  'provision',
+  'migrate',
+  'deploy',
+  'promote',
+  'smoke',
+  'loadtest',
+  'rollback',
+  'e2e',
+]
+const CHECKS = ['lint', 'typecheck', 'tests']
+
+describe('dagger.json', () => {
+  it('makes ci/ the TypeScript module source with a pinned engine matching the installed SDK', () => {
+    expect(daggerJson.source).toBe('ci')
+    expect(daggerJson.sdk.source).toBe('typescript')
+    const sdk = JSON.parse(readFileSync(join(REPO, 'node_modules/@dagger.io/dagger/package.json'), 'utf8'))
+    expect(daggerJson.engineVersion).toBe(`v${sdk.version}`)
+    const ci = JSON.parse(readFileSync(join(MODULE_SOURCE, 'package.json'), 'utf8'))
+    // A version (not ./sdk) in dependencies: the engine installs the SDK from npm for the module.
+    expect(ci.dependencies['@dagger.io/dagger']).toMatch(/^\^?\d/)
+  })
+
+  it('keeps every ci/src folder but the module out of the module (the runtime imports every file it loads)', () => {
+    const loaded = readdirSync(join(MODULE_SOURCE, 'src')).filter(
+      (entry) => !daggerJson.include.includes(`!ci/src/${entry}`),
+    )
+    expect(loaded.sort()).toEqual(['biome.json', 'dagger', 'index.ts'])
+  })
+
+  it('loads the root tsconfig.json that ci/tsconfig.json extends', () => {
+    const tsconfig = readFileSync(join(MODULE_SOURCE, 'tsconfig.json'), 'utf8')
+    expect(tsconfig).toContain('"../tsconfig.json"')
+    expect(daggerJson.include).toContain('tsconfig.json')
+  })
+
+  it('has module files that import only each other or packages (nothing excluded from the module)', () => {
+    const files = moduleFiles()
+    expect(files.map((file) => relative(REPO, file))).toContain('ci/src/index.ts')
+    for (const file of files) {
+      const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022)
+      for (const statement of source.statements) {
+        if (!ts.isImportDeclaration(statement) && !ts.isExportDeclaration(statement)) continue
+        const specifier = statement.moduleSpecifier
+        if (!specifier || !ts.isStringLiteral(specifier) || !specifier.text.startsWith('.')) continue
+        if (ts.isImportDeclaration(statement) && statement.importClause?.isTypeOnly) continue
+        const target = resolve(dirname(file), specifier.text.replace(/\.js$/, '.ts'))
+        expect(files, `${relative(REPO, file)} imports ${specifier.text}`).toContain(target)
+      }
+    }
+  })
+})
+
+describe('the module as the Dagger SDK introspects it', () => {
+  let module: IntrospectedModule
+  let functions: Record<string, IntrospectedFunction>
+
+  beforeAll(async () => {
+    module = await introspectModule(moduleFiles(), daggerJson.name)
+    functions = module.objects.WhatsappSaas!.methods
+  }, 120_000)
+
+  it('exposes the main object named after the module', () => {
+    expect(module.name).toBe('WhatsappSaas')
+    expect(Object.keys(module.objects)).toEqual(['WhatsappSaas'])
+  })
+
+  it('has every function of the pipeline', () => {
+    expect(Object.keys(functions).sort()).toEqual(
+      ['build', 'test', 'local', ...CHECKS, ...SIDE_EFFECTS].sort(),
+    )
+  })
+
+  it('never caches a function with a side effect', () => {
+    for (const name of SIDE_EFFECTS) expect(functions[name]!.cache, name).toBe('never')
+    expect(functions.build!.cache).toBeUndefined()
+  })
+
+  it('exposes lint, type check and tests to `dagger check`, and the local environment to `dagger up`', () => {
+    for (const name of Object.keys(functions)) {
+      expect(functions[name]!.isCheck, name).toBe(CHECKS.includes(name))
+      expect(functions[name]!.isUp, name).toBe(name === 'local')
+    }
+    expect(functions.local!.returnType).toEqual({ kind: 'OBJECT_KIND', name: 'Service' })
+    for (const name of CHECKS) expect(functions[name]!.returnType?.kind).toBe('VOID_KIND')
+  })
+
+  it('loads the repository from the context directory without dependencies, build outputs or state', () => {
+    for (const [name, fn] of Object.entries(functions)) {
+      const source = fn.arguments.source
+      expect(source, `${name} has a source argument`).toBeDefined()
+      expect(source!.type).toEqual({ kind: 'OBJECT_KIND', name: 'Directory' })
+      expect(source!.defaultPath).toBe('/')
+      expect(source!.ignore).toEqual(SOURCE_IGNORE)
+      expect(source!.ignore).toEqual(expect.arrayContaining(['**/node_modules', '.git', '**/.pipeline']))
+    }
+  })
+
+  it('takes every credential as a Secret, the OIDC session token included', () => {
+    const credential =
+      /^(aws(AccessKeyId|SecretAccessKey|SessionToken)|pulumi(AccessToken|ConfigPassphrase)|apiKey|adminToken|appSecret|verifyToken)$/
+    let seen = 0
+    for (const [name, fn] of Object.entries(functions)) {
+      for (const argument of Object.values(fn.arguments)) {
+        if (!credential.test(argument.name)) continue
+        seen++
+        expect(argument.type, `${name} --${argument.name}`).toEqual({ kind: 'OBJECT_KIND', name: 'Secret' })
+      }
+    }
+    expect(seen).toBeGreaterThan(20)
+    expect(Object.keys(functions.deploy!.arguments)).toContain('awsSessionToken')
+  })
+
+  it('returns images, digests and reports as the workflows use them', () => {
+    expect(functions.build!.returnType).toEqual({ kind: 'OBJECT_KIND', name: 'Container' })
+    expect(functions.publish!.returnType).toEqual({ kind: 'STRING_KIND' })
+    for (const name of ['deploy', 'promote', 'rollback', 'migrate', 'e2e']) {
+      expect(functions[name]!.returnType, name).toEqual({ kind: 'OBJECT_KIND', name: 'Directory' })
+    }
+    expect(functions.loadtest!.returnType).toEqual({ kind: 'OBJECT_KIND', name: 'File' })
+  })
+
+  it('agrees with the compiler-API reading used to check workflows and docs', () => {
+    const read = readModuleFunctions(join(MODULE_SOURCE, 'src/index.ts'))
+    expect(read.map((fn) => fn.name).sort()).toEqual(Object.keys(functions).sort())
+    for (const fn of read) {
+      const introspected = functions[fn.name]!
+      expect(
+        fn.arguments.map((a) => a.name),
+        fn.name,
+      ).toEqual(Object.keys(introspected.arguments))
+      for (const argument of fn.arguments) {
+        const other = introspected.arguments[argument.name]!
+        const hasDefault =
+          other.isOptional || other.defaultValue !== undefined || other.defaultPath !== undefined
+        expect(argument.optional, `${fn.name} --${argument.name}`).toBe(hasDefault)
+      }
+    }
+  })
+})
+
+describe('module layout', () => {
+  it('keeps index.ts a thin list of wrappers (logic lives in ci/src/dagger)', () => {
+    const index = readFileSync(join(MODULE_SOURCE, 'src/index.ts'), 'utf8')
+    expect(index).not.toMatch(/withExec\(\s*\[\s*'(sh|apt-get|npm ci)/)
+    expect(existsSync(join(MODULE_SOURCE, 'src/dagger'))).toBe(true)
+  })
+})
