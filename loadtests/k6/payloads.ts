@@ -62,7 +62,8 @@ export function fakeInboundBody(phoneNumberId: string, from: string): string {
     phoneNumberId,
     from,
     type: 'text',
-    text: { body: 'load test hello' },
+    // The fake Graph API takes the message body itself as `text`.
+    text: 'load test hello',
     profileName: 'Load Test',
   })
 }

@@ -14,7 +14,11 @@ afterEach(async () => {
   standIn = undefined
 })
 
-async function loadAgainst(behaviour: StandInBehaviour, scenario?: 'read-api' | 'webhook-ingest') {
+async function loadAgainst(
+  behaviour: StandInBehaviour,
+  scenario?: 'read-api' | 'webhook-ingest',
+  thresholds: Parameters<typeof smallScenarios>[0] = {},
+) {
   standIn = await startLoadStandIn(behaviour)
   return runLoad({
     baseUrl: standIn.baseUrl,
@@ -22,7 +26,7 @@ async function loadAgainst(behaviour: StandInBehaviour, scenario?: 'read-api' | 
     scenario,
     maxDurationS: 60,
     path: '',
-    scenarios: smallScenarios(),
+    scenarios: smallScenarios(thresholds),
   })
 }
 
@@ -56,11 +60,11 @@ describe('runLoad with autocannon (no k6 on PATH)', () => {
   })
 
   it('fails with exit code 99 when the service is too slow for the p95 threshold', async () => {
-    const report = await loadAgainst({ delayMs: 900 }, 'read-api')
+    const report = await loadAgainst({ delayMs: 600 }, 'read-api', { p95Ms: 300 })
     expect(report.passed).toBe(false)
     expect(report.exitCode).toBe(99)
     expect(report.thresholds['read-api http_req_duration p(95) ms']?.ok).toBe(false)
-    expect(report.thresholds['read-api http_req_duration p(95) ms']?.value).toBeGreaterThanOrEqual(900)
+    expect(report.thresholds['read-api http_req_duration p(95) ms']?.value).toBeGreaterThanOrEqual(600)
     expect(report.scenarios[0]?.detail).toMatch(
       /^threshold breached: read-api http_req_duration p\(95\) ms = /,
     )

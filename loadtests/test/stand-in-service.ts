@@ -54,7 +54,9 @@ export async function startLoadStandIn(behaviour: StandInBehaviour = {}): Promis
     const send = (status: number, payload: unknown) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload))
     if (req.method === 'POST' && req.url === '/__fake/inbound') {
-      const inbound = JSON.parse(body.toString()) as { phoneNumberId: string; from: string }
+      const inbound = JSON.parse(body.toString()) as { phoneNumberId: string; from: string; text?: unknown }
+      // The fake Graph API's shape: `text` is the message body itself.
+      if (typeof inbound.text !== 'string') return send(400, { error: 'body/text must be string' })
       openWindows.add(`${inbound.phoneNumberId}:${inbound.from}`)
       return send(200, { wamid: 'wamid.in' })
     }

@@ -88,6 +88,7 @@ describe('each check fails when the service breaks its part of the contract', ()
     ['message-delivery', { deliveredAs: 'failed' }],
     ['message-delivery', { deliveredAs: 'sent' }],
     ['message-delivery', { dropInbound: true }],
+    ['message-delivery', { inboundRefusedByService: true }],
   ])('%s fails (%#)', async (name, faults) => {
     const report = await smokeAgainst(faults)
     expect(statusOf(report, name)).toBe('failed')

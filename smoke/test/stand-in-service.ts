@@ -16,6 +16,8 @@ export interface StandInFaults {
   deliveredAs?: 'delivered' | 'read' | 'sent' | 'failed'
   /** Ignore /__fake/inbound, so the 24-hour window never opens. */
   dropInbound?: boolean
+  /** /__fake/inbound reports that the service refused the webhook it relayed. */
+  inboundRefusedByService?: boolean
 }
 
 export interface StandInSecrets {
@@ -81,9 +83,14 @@ export async function startStandIn(secrets: StandInSecrets, faults: StandInFault
       return send(200, { received: true })
     }
     if (route === 'POST /__fake/inbound') {
-      const inbound = JSON.parse(body) as { phoneNumberId: string; from: string }
+      // The fake Graph API's shape: `text` is the message body itself.
+      const inbound = JSON.parse(body) as { phoneNumberId: string; from: string; text?: unknown }
+      if (typeof inbound.text !== 'string') return send(400, { error: 'body/text must be string' })
+      if (faults.inboundRefusedByService) {
+        return send(200, { wamid: `wamid.in${++sequence}`, webhook: { ok: false, status: 401, attempts: 6 } })
+      }
       if (!faults.dropInbound) openWindows.add(`${inbound.phoneNumberId}:${inbound.from}`)
-      return send(200, { wamid: `wamid.in${++sequence}` })
+      return send(200, { wamid: `wamid.in${++sequence}`, webhook: { ok: true, status: 200, attempts: 1 } })
     }
     if (url.pathname.startsWith('/api/v1/')) {
       if (route === 'GET /api/v1/messages') {

@@ -25,13 +25,20 @@ export const messageDeliveryCheck: SmokeCheck = {
         phoneNumberId: ctx.env.phoneNumberId,
         from: recipient,
         type: 'text',
-        text: { body: 'smoke hello' },
+        text: 'smoke hello',
         profileName: 'Smoke Check',
       }),
       timeoutMs: ctx.requestTimeoutMs,
     })
     if (inbound.status < 200 || inbound.status > 299) {
       return failed(`fake Graph POST /__fake/inbound answered ${inbound.status}: ${excerpt(inbound.text)}`)
+    }
+    // The fake reports whether the service accepted the inbound webhook it sent on our behalf.
+    const relayed = (inbound.json as { webhook?: { ok?: unknown; status?: unknown } } | undefined)?.webhook
+    if (relayed && relayed.ok === false) {
+      return failed(
+        `the fake Graph API's inbound webhook was not accepted by the service (status ${String(relayed.status)})`,
+      )
     }
 
     const sent = await sendUntilWindowOpen(ctx, recipient, deadline)
