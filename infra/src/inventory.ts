@@ -1,7 +1,8 @@
 // `npm run inventory -w infra -- --stack <name>`: prints, under Pulumi mocks, a JSON array of every
 // resource the stack declares: `{ "type": "<pulumi type token>", "name", "inputs": {...} }`.
+// Secret inputs are printed as "[secret]".
 import { parseArgs } from 'node:util'
-import { installMocks, settle } from './mock-runtime.js'
+import { readStackFile } from './stack-file.js'
 
 const { values } = parseArgs({ options: { stack: { type: 'string' } } })
 if (!values.stack) {
@@ -9,6 +10,8 @@ if (!values.stack) {
   process.exit(2)
 }
 try {
+  readStackFile(values.stack) // fails fast, before loading Pulumi, on an unknown stack
+  const { installMocks, settle } = await import('./mock-runtime.js')
   const inventory = await installMocks(values.stack)
   await import('../index.js')
   await settle()

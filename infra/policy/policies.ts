@@ -1,0 +1,256 @@
+// The policy pack's rules, apart from `new PolicyPack(...)` so each can be unit-tested by calling
+// `validateResource` directly. Rules read resource inputs by Pulumi type token (no SDK classes needed).
+// "Production" is the `Environment` tag every resource of this program carries (see src/config.ts).
+import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from '@pulumi/policy'
+
+type Props = Record<string, unknown>
+type Check = (props: Props, type: string) => string[]
+
+export const TYPES = {
+  rdsInstance: 'aws:rds/instance:Instance',
+  rdsCluster: 'aws:rds/cluster:Cluster',
+  replicationGroup: 'aws:elasticache/replicationGroup:ReplicationGroup',
+  bucketEncryption: 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration',
+  bucketPublicAccessBlock: 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock',
+  ecrRepository: 'aws:ecr/repository:Repository',
+  logGroup: 'aws:cloudwatch/logGroup:LogGroup',
+  securityGroup: 'aws:ec2/securityGroup:SecurityGroup',
+  securityGroupRule: 'aws:ec2/securityGroupRule:SecurityGroupRule',
+  ingressRule: 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule',
+  listener: 'aws:lb/listener:Listener',
+} as const
+
+/** Listener policies that refuse anything below TLS 1.2. */
+export const TLS12_POLICIES = new Set([
+  'ELBSecurityPolicy-TLS13-1-2-2021-06',
+  'ELBSecurityPolicy-TLS13-1-2-Res-2021-06',
+  'ELBSecurityPolicy-TLS13-1-3-2021-06',
+  'ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06',
+  'ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06',
+  'ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-2-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-3-PQ-2025-09',
+  'ELBSecurityPolicy-TLS-1-2-2017-01',
+  'ELBSecurityPolicy-TLS-1-2-Ext-2018-06',
+  'ELBSecurityPolicy-FS-1-2-2019-08',
+  'ELBSecurityPolicy-FS-1-2-Res-2019-08',
+  'ELBSecurityPolicy-FS-1-2-Res-2020-10',
+])
+export const MIN_BACKUP_RETENTION_DAYS = 7
+/** The only ports open to the internet: the load balancer's HTTPS and its HTTP redirect. */
+export const PUBLIC_PORTS = new Set([80, 443])
+
+const isProduction = (props: Props) =>
+  (props.tags as Record<string, string> | undefined)?.Environment?.toLowerCase() === 'production'
+
+function policy(
+  name: string,
+  description: string,
+  types: readonly string[],
+  check: Check,
+): ResourceValidationPolicy {
+  return {
+    name,
+    description,
+    enforcementLevel: 'mandatory',
+    validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
+      if (!types.includes(args.type)) return
+      for (const message of check(args.props, args.type)) reportViolation(`${args.name}: ${message}`)
+    },
+  }
+}
+
+const when = (failed: boolean, message: string) => (failed ? [message] : [])
+const isOpenCidr = (cidr: unknown) => cidr === '0.0.0.0/0' || cidr === '::/0'
+
+export const databaseEncrypted = policy(
+  'database-encrypted-with-kms',
+  'RDS storage is encrypted with a customer-managed KMS key',
+  [TYPES.rdsInstance, TYPES.rdsCluster],
+  (p) => [
+    ...when(p.storageEncrypted !== true, 'storageEncrypted must be true'),
+    ...when(!p.kmsKeyId, 'kmsKeyId must name a customer-managed key'),
+  ],
+)
+
+export const cacheEncrypted = policy(
+  'cache-encrypted',
+  'ElastiCache is encrypted at rest (KMS) and in transit',
+  [TYPES.replicationGroup],
+  (p) => [
+    ...when(p.atRestEncryptionEnabled !== true, 'atRestEncryptionEnabled must be true'),
+    ...when(!p.kmsKeyId, 'kmsKeyId must name a customer-managed key'),
+    ...when(p.transitEncryptionEnabled !== true, 'transitEncryptionEnabled must be true'),
+  ],
+)
+
+export const bucketEncryptedWithKms = policy(
+  'bucket-encrypted-with-kms',
+  'S3 default encryption is aws:kms with a named key',
+  [TYPES.bucketEncryption],
+  (p) => {
+    const rules = (p.rules as { applyServerSideEncryptionByDefault?: Props }[] | undefined) ?? []
+    const defaults = rules.map((rule) => rule.applyServerSideEncryptionByDefault ?? {})
+    return when(
+      defaults.length === 0 || defaults.some((d) => d.sseAlgorithm !== 'aws:kms' || !d.kmsMasterKeyId),
+      'every rule must apply sseAlgorithm aws:kms with kmsMasterKeyId',
+    )
+  },
+)
+
+export const repositoryEncryptedWithKms = policy(
+  'ecr-encrypted-with-kms',
+  'ECR repositories are encrypted with KMS',
+  [TYPES.ecrRepository],
+  (p) => {
+    const configs = (p.encryptionConfigurations as Props[] | undefined) ?? []
+    return when(
+      configs.length === 0 || configs.some((c) => c.encryptionType !== 'KMS'),
+      'encryptionConfigurations must use encryptionType KMS',
+    )
+  },
+)
+
+export const logsEncryptedWithKms = policy(
+  'logs-encrypted-with-kms',
+  'CloudWatch log groups are encrypted with a KMS key',
+  [TYPES.logGroup],
+  (p) => when(!p.kmsKeyId, 'kmsKeyId must be set'),
+)
+
+export const noPublicDatabase = policy(
+  'no-public-database-or-cache',
+  'Databases and caches are not publicly accessible and live in explicit private subnet groups',
+  [TYPES.rdsInstance, TYPES.replicationGroup],
+  (p, type) =>
+    type !== TYPES.replicationGroup
+      ? [
+          ...when(p.publiclyAccessible === true, 'publiclyAccessible must be false'),
+          ...when(!p.dbSubnetGroupName, 'dbSubnetGroupName must name the private database subnets'),
+        ]
+      : [
+          ...when(!p.subnetGroupName, 'subnetGroupName must name the private database subnets'),
+          ...when(
+            !Array.isArray(p.securityGroupIds) || p.securityGroupIds.length === 0,
+            'securityGroupIds must be explicit (not the default security group)',
+          ),
+        ],
+)
+
+interface RuleShape {
+  protocol?: unknown
+  ipProtocol?: unknown
+  fromPort?: unknown
+  toPort?: unknown
+  cidrBlocks?: unknown
+  ipv6CidrBlocks?: unknown
+  cidrIpv4?: unknown
+  cidrIpv6?: unknown
+  type?: unknown
+}
+function openIngressProblems(rule: RuleShape): string[] {
+  const cidrs = [
+    ...((rule.cidrBlocks as unknown[]) ?? []),
+    ...((rule.ipv6CidrBlocks as unknown[]) ?? []),
+    rule.cidrIpv4,
+    rule.cidrIpv6,
+  ]
+  if (!cidrs.some(isOpenCidr)) return []
+  const protocol = String(rule.ipProtocol ?? rule.protocol ?? '')
+  const from = Number(rule.fromPort)
+  const to = Number(rule.toPort)
+  const onlyPublicPort = (protocol === 'tcp' || protocol === '6') && from === to && PUBLIC_PORTS.has(from)
+  return when(
+    !onlyPublicPort,
+    `ingress from anywhere is allowed only on tcp 80/443 (got ${protocol} ${from}-${to})`,
+  )
+}
+
+export const noOpenIngress = policy(
+  'no-open-ingress',
+  'No ingress from 0.0.0.0/0 or ::/0 except the load balancer on tcp 80 and 443',
+  [TYPES.securityGroup, TYPES.securityGroupRule, TYPES.ingressRule],
+  (p) => {
+    if (p.type !== undefined && p.type !== 'ingress') return [] // aws.ec2.SecurityGroupRule of type egress
+    const rules =
+      p.ingress !== undefined
+        ? (p.ingress as RuleShape[])
+        : p.cidrIpv4 || p.cidrBlocks || p.cidrIpv6
+          ? [p]
+          : []
+    return rules.flatMap(openIngressProblems)
+  },
+)
+
+export const listenerTls12 = policy(
+  'listener-tls-1-2-or-newer',
+  'HTTPS listeners use a TLS 1.2+ policy; plain HTTP listeners only redirect to HTTPS',
+  [TYPES.listener],
+  (p) => {
+    if (p.protocol === 'HTTPS' || p.protocol === 'TLS') {
+      return when(
+        !TLS12_POLICIES.has(String(p.sslPolicy)),
+        `sslPolicy ${String(p.sslPolicy)} allows TLS below 1.2`,
+      )
+    }
+    const actions = (p.defaultActions as { type?: string; redirect?: Props }[] | undefined) ?? []
+    return when(
+      actions.length === 0 || actions.some((a) => a.type !== 'redirect' || a.redirect?.protocol !== 'HTTPS'),
+      'a non-TLS listener must only redirect to HTTPS',
+    )
+  },
+)
+
+export const bucketPublicAccessBlocked = policy(
+  's3-public-access-block',
+  'S3 public access blocks turn on all four settings',
+  [TYPES.bucketPublicAccessBlock],
+  (p) =>
+    (['blockPublicAcls', 'blockPublicPolicy', 'ignorePublicAcls', 'restrictPublicBuckets'] as const)
+      .filter((key) => p[key] !== true)
+      .map((key) => `${key} must be true`),
+)
+
+export const productionResilience = policy(
+  'production-deletion-protection-and-multi-az',
+  'In production, databases have deletion protection and Multi-AZ; caches are Multi-AZ with failover',
+  [TYPES.rdsInstance, TYPES.replicationGroup],
+  (p, type) => {
+    if (!isProduction(p)) return []
+    if (type === TYPES.replicationGroup) {
+      return [
+        ...when(p.multiAzEnabled !== true, 'multiAzEnabled must be true in production'),
+        ...when(p.automaticFailoverEnabled !== true, 'automaticFailoverEnabled must be true in production'),
+      ]
+    }
+    return [
+      ...when(p.deletionProtection !== true, 'deletionProtection must be true in production'),
+      ...when(p.multiAz !== true, 'multiAz must be true in production'),
+    ]
+  },
+)
+
+export const backupRetention = policy(
+  'backup-retention-7-days',
+  `Automated backups and snapshots are kept at least ${MIN_BACKUP_RETENTION_DAYS} days`,
+  [TYPES.rdsInstance, TYPES.rdsCluster, TYPES.replicationGroup],
+  (p, type) => {
+    const key = type === TYPES.replicationGroup ? 'snapshotRetentionLimit' : 'backupRetentionPeriod'
+    const days = Number(p[key] ?? 0)
+    return when(days < MIN_BACKUP_RETENTION_DAYS, `${key} is ${days}, needs >= ${MIN_BACKUP_RETENTION_DAYS}`)
+  },
+)
+
+export const policies: ResourceValidationPolicy[] = [
+  databaseEncrypted,
+  cacheEncrypted,
+  bucketEncryptedWithKms,
+  repositoryEncryptedWithKms,
+  logsEncryptedWithKms,
+  noPublicDatabase,
+  noOpenIngress,
+  listenerTls12,
+  bucketPublicAccessBlocked,
+  productionResilience,
+  backupRetention,
+]

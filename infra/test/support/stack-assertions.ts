@@ -1,0 +1,455 @@
+// The assertions every stack must satisfy, registered by each stack's own test file.
+import { beforeAll, describe, expect, it } from 'vitest'
+import { type InventoryItem, mockId } from '../../src/mock-runtime.js'
+import { runStackProgram, type StackRun } from './stack-program.js'
+
+export interface StackExpectations {
+  natGateways: number
+  databaseMultiAz: boolean
+  minTasks: number
+  maxTasks: number
+  workerTasks: number
+  protectedInProduction: boolean
+}
+
+const T = {
+  vpc: 'aws:ec2/vpc:Vpc',
+  subnet: 'aws:ec2/subnet:Subnet',
+  route: 'aws:ec2/route:Route',
+  routeTable: 'aws:ec2/routeTable:RouteTable',
+  association: 'aws:ec2/routeTableAssociation:RouteTableAssociation',
+  nat: 'aws:ec2/natGateway:NatGateway',
+  endpoint: 'aws:ec2/vpcEndpoint:VpcEndpoint',
+  sg: 'aws:ec2/securityGroup:SecurityGroup',
+  ingress: 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule',
+  egress: 'aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule',
+  rds: 'aws:rds/instance:Instance',
+  rdsParams: 'aws:rds/parameterGroup:ParameterGroup',
+  cache: 'aws:elasticache/replicationGroup:ReplicationGroup',
+  service: 'aws:ecs/service:Service',
+  taskDef: 'aws:ecs/taskDefinition:TaskDefinition',
+  cluster: 'aws:ecs/cluster:Cluster',
+  scalingTarget: 'aws:appautoscaling/target:Target',
+  scalingPolicy: 'aws:appautoscaling/policy:Policy',
+  targetGroup: 'aws:lb/targetGroup:TargetGroup',
+  listener: 'aws:lb/listener:Listener',
+  lifecycle: 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration',
+  ecr: 'aws:ecr/repository:Repository',
+  ecrLifecycle: 'aws:ecr/lifecyclePolicy:LifecyclePolicy',
+  alarm: 'aws:cloudwatch/metricAlarm:MetricAlarm',
+  budget: 'aws:budgets/budget:Budget',
+  role: 'aws:iam/role:Role',
+  rolePolicy: 'aws:iam/rolePolicy:RolePolicy',
+  schedule: 'aws:scheduler/schedule:Schedule',
+  key: 'aws:kms/key:Key',
+  query: 'aws:cloudwatch/queryDefinition:QueryDefinition',
+  dashboard: 'aws:cloudwatch/dashboard:Dashboard',
+  anomalySubscription: 'aws:costexplorer/anomalySubscription:AnomalySubscription',
+} as const
+
+/** Keys the pipeline (ci/src/aws/stack-outputs.ts) and operators read. */
+const REQUIRED_OUTPUTS = [
+  'clusterName',
+  'serviceName',
+  'apiServiceName',
+  'workerServiceName',
+  'taskFamily',
+  'privateSubnetIds',
+  'taskSecurityGroupId',
+  'albDnsName',
+  'targetGroupArn',
+  'ecrRepositoryUrl',
+  'backupBucket',
+  'backupKmsKeyArn',
+  'databaseSecretArn',
+  'redisSecretArn',
+  'adminTokenSecretArn',
+  'metaSecretArn',
+  'databaseEndpoint',
+  'redisEndpoint',
+  'deployRoleArn',
+  'logGroupName',
+  'region',
+  'url',
+  'vpcId',
+  'dbInstanceId',
+  'redisReplicationGroupId',
+  'budgetName',
+  'alertTopicArn',
+  'certificateArn',
+  'domain',
+]
+
+export function describeStack(stack: string, expected: StackExpectations): void {
+  let run: StackRun
+  const p = `whatsapp-saas-${stack}`
+  /** Resource name by the id the mocks gave it (`<name>-id`, `subnet-…`, `sg-…`). */
+  let nameById: Map<string, string>
+  const nameOf = (id: unknown) => nameById.get(String(id)) ?? `?${String(id)}`
+
+  beforeAll(async () => {
+    run = await runStackProgram(stack)
+    nameById = new Map(run.items.map((i: InventoryItem) => [mockId(i.type, i.name), i.name]))
+  })
+
+  describe(`${stack}: network`, () => {
+    it('has the VPC and three tiers of subnets over two AZs with the documented CIDRs', () => {
+      expect(run.one(T.vpc).inputs.cidrBlock).toBe('10.0.0.0/16')
+      const subnets = Object.fromEntries(
+        run
+          .ofType(T.subnet)
+          .map((s) => [s.name.replace(`${p}-`, ''), [s.inputs.cidrBlock, s.inputs.availabilityZone]]),
+      )
+      expect(subnets).toEqual({
+        'public-1': ['10.0.1.0/24', 'us-east-1a'],
+        'public-2': ['10.0.2.0/24', 'us-east-1b'],
+        'private-1': ['10.0.11.0/24', 'us-east-1a'],
+        'private-2': ['10.0.12.0/24', 'us-east-1b'],
+        'database-1': ['10.0.21.0/24', 'us-east-1a'],
+        'database-2': ['10.0.22.0/24', 'us-east-1b'],
+      })
+      for (const s of run.ofType(T.subnet)) expect(s.inputs.mapPublicIpOnLaunch).toBe(false)
+    })
+
+    it('gives the database subnets a route table without any route out of the VPC', () => {
+      const databaseSubnetIds = run
+        .ofType(T.subnet)
+        .filter((s) => s.name.includes('-database-'))
+        .map((s) => mockId(T.subnet, s.name))
+      const tables = run
+        .ofType(T.association)
+        .filter((a) => databaseSubnetIds.includes(String(a.inputs.subnetId)))
+        .map((a) => String(a.inputs.routeTableId))
+      expect(tables).toHaveLength(2)
+      expect(new Set(tables)).toEqual(new Set([`${p}-database-rt-id`]))
+      expect(run.ofType(T.route).filter((r) => tables.includes(String(r.inputs.routeTableId)))).toEqual([])
+      expect(run.one(T.routeTable, 'database-rt').inputs.routes).toBeUndefined()
+      // Nor may an endpoint attach to it.
+      for (const e of run.ofType(T.endpoint))
+        expect(e.inputs.routeTableIds ?? []).not.toContain(`${p}-database-rt-id`)
+    })
+
+    it(`routes private subnets through ${expected.natGateways} NAT gateway(s) and public ones through the IGW`, () => {
+      expect(run.ofType(T.nat)).toHaveLength(expected.natGateways)
+      const privateDefaults = run.ofType(T.route).filter((r) => r.name.includes('private-default'))
+      expect(privateDefaults).toHaveLength(2)
+      for (const route of privateDefaults) {
+        expect(route.inputs.destinationCidrBlock).toBe('0.0.0.0/0')
+        expect(nameOf(route.inputs.natGatewayId)).toMatch(new RegExp(`^${p}-nat-\\d$`))
+      }
+      const natsUsed = new Set(privateDefaults.map((r) => r.inputs.natGatewayId))
+      expect(natsUsed.size).toBe(expected.natGateways)
+      const publicDefault = run.one(T.route, 'public-default')
+      expect(nameOf(publicDefault.inputs.gatewayId)).toBe(`${p}-igw`)
+      const s3 = run.one(T.endpoint, 's3-endpoint')
+      expect(s3.inputs.vpcEndpointType).toBe('Gateway')
+    })
+
+    it('opens exactly the listed security-group rules', () => {
+      const describeRule = (r: InventoryItem) =>
+        `${nameOf(r.inputs.securityGroupId).replace(`${p}-`, '').replace('-sg', '')} ${r.inputs.ipProtocol}/${r.inputs.fromPort}-${r.inputs.toPort} ${
+          r.inputs.cidrIpv4 ??
+          nameOf(r.inputs.referencedSecurityGroupId).replace(`${p}-`, '').replace('-sg', '')
+        }`
+      expect(run.ofType(T.ingress).map(describeRule).sort()).toEqual([
+        'alb tcp/443-443 0.0.0.0/0',
+        'alb tcp/80-80 0.0.0.0/0',
+        'cache tcp/6379-6379 tasks',
+        'database tcp/5432-5432 tasks',
+        'tasks tcp/3000-3000 alb',
+      ])
+      expect(run.ofType(T.egress).map(describeRule).sort()).toEqual([
+        'alb tcp/3000-3000 tasks',
+        'tasks tcp/443-443 0.0.0.0/0',
+        'tasks tcp/5432-5432 database',
+        'tasks tcp/6379-6379 cache',
+      ])
+      for (const sg of run.ofType(T.sg)) {
+        expect(sg.inputs.ingress).toBeUndefined()
+        expect(sg.inputs.egress).toBeUndefined()
+      }
+    })
+  })
+
+  describe(`${stack}: data stores`, () => {
+    it('runs an encrypted, private, deletion-protected PostgreSQL with 7-day backups', () => {
+      const db = run.one(T.rds).inputs
+      expect(db).toMatchObject({
+        engine: 'postgres',
+        engineVersion: '15',
+        multiAz: expected.databaseMultiAz,
+        storageEncrypted: true,
+        kmsKeyId: expect.stringContaining(':kms:'),
+        publiclyAccessible: false,
+        deletionProtection: true,
+        backupRetentionPeriod: 7,
+        performanceInsightsEnabled: true,
+        skipFinalSnapshot: false,
+      })
+      const params = Object.fromEntries(
+        (run.one(T.rdsParams).inputs.parameters as { name: string; value: string }[]).map((x) => [
+          x.name,
+          x.value,
+        ]),
+      )
+      expect(params).toMatchObject({
+        max_connections: '100',
+        shared_preload_libraries: 'pg_stat_statements',
+        'rds.force_ssl': '1',
+      })
+      expect(run.one(T.rdsParams).inputs.family).toBe('postgres15')
+    })
+
+    it('runs a two-node Multi-AZ cache with failover, encryption and 7 daily snapshots at 02:00 UTC', () => {
+      expect(run.one(T.cache).inputs).toMatchObject({
+        numCacheClusters: 2,
+        automaticFailoverEnabled: true,
+        multiAzEnabled: true,
+        atRestEncryptionEnabled: true,
+        transitEncryptionEnabled: true,
+        kmsKeyId: expect.stringContaining(':kms:'),
+        authToken: '[secret]',
+        snapshotWindow: '02:00-03:00',
+        snapshotRetentionLimit: 7,
+      })
+    })
+
+    it('keeps backups in a versioned bucket that moves them to STANDARD_IA and expires them', () => {
+      const rule = (run.one(T.lifecycle).inputs.rules as Record<string, unknown>[])[0]!
+      expect(rule.status).toBe('Enabled')
+      expect(rule.expiration).toEqual({ days: 30 })
+      expect(rule.noncurrentVersionTransitions).toEqual([{ noncurrentDays: 30, storageClass: 'STANDARD_IA' }])
+      expect(rule.noncurrentVersionExpiration).toEqual({ noncurrentDays: 60 })
+      const ecr = run.one(T.ecr).inputs
+      expect(ecr.imageTagMutability).toBe('IMMUTABLE')
+      expect(ecr.imageScanningConfiguration).toEqual({ scanOnPush: true })
+      const ecrRules = JSON.parse(String(run.one(T.ecrLifecycle).inputs.policy)).rules
+      expect(ecrRules.map((r: { selection: { tagStatus: string } }) => r.selection.tagStatus)).toEqual([
+        'untagged',
+        'any',
+      ])
+    })
+
+    it('rotates every KMS key', () => {
+      expect(run.ofType(T.key)).toHaveLength(3)
+      for (const key of run.ofType(T.key)) expect(key.inputs.enableKeyRotation).toBe(true)
+    })
+  })
+
+  describe(`${stack}: compute and load balancing`, () => {
+    it('enables Container Insights', () => {
+      expect(run.one(T.cluster).inputs.settings).toEqual([{ name: 'containerInsights', value: 'enabled' }])
+    })
+
+    it('rolls services out with a circuit breaker, 100/200 % and a health-check grace period', () => {
+      const services = run.ofType(T.service)
+      expect(services.map((s) => s.inputs.name).sort()).toEqual([`${p}-api`, `${p}-worker`])
+      for (const s of services) {
+        expect(s.inputs).toMatchObject({
+          deploymentCircuitBreaker: { enable: true, rollback: true },
+          deploymentMinimumHealthyPercent: 100,
+          deploymentMaximumPercent: 200,
+          launchType: 'FARGATE',
+        })
+        expect((s.inputs.networkConfiguration as { assignPublicIp: boolean }).assignPublicIp).toBe(false)
+      }
+      const api = run.one(T.service, 'api-service').inputs
+      expect(api.desiredCount).toBe(2)
+      expect(api.healthCheckGracePeriodSeconds).toBe(60)
+      expect(run.one(T.service, 'worker-service').inputs.desiredCount).toBe(expected.workerTasks)
+    })
+
+    it(`autoscales the API between ${expected.minTasks} and ${expected.maxTasks} on CPU and requests per target`, () => {
+      expect(run.one(T.scalingTarget).inputs).toMatchObject({
+        minCapacity: expected.minTasks,
+        maxCapacity: expected.maxTasks,
+        scalableDimension: 'ecs:service:DesiredCount',
+        resourceId: `service/${p}/${p}-api`,
+      })
+      const metrics = run.ofType(T.scalingPolicy).map((x) => {
+        const c = x.inputs.targetTrackingScalingPolicyConfiguration as {
+          predefinedMetricSpecification: { predefinedMetricType: string; resourceLabel?: string }
+        }
+        return c.predefinedMetricSpecification
+      })
+      expect(metrics.map((m) => m.predefinedMetricType).sort()).toEqual([
+        'ALBRequestCountPerTarget',
+        'ECSServiceAverageCPUUtilization',
+      ])
+      expect(metrics.find((m) => m.resourceLabel)?.resourceLabel).toMatch(/^app\/.+\/targetgroup\/.+$/)
+    })
+
+    it('injects secrets from Secrets Manager, never as plain environment values', () => {
+      for (const def of run.ofType(T.taskDef)) {
+        const [container] = JSON.parse(String(def.inputs.containerDefinitions)) as {
+          environment: { name: string; value: string }[]
+          secrets: { name: string; valueFrom: string }[]
+          stopTimeout: number
+          command: string[]
+        }[]
+        const env = container!.environment
+        for (const { name, value } of env) {
+          expect(name).not.toMatch(/PASSWORD|TOKEN|SECRET|DATABASE_URL|REDIS_URL/)
+          expect(value).not.toMatch(/postgres(ql)?:\/\/|rediss?:\/\/|\[secret\]|mock-/)
+        }
+        expect(container!.secrets.map((s) => s.name).sort()).toEqual([
+          'ADMIN_TOKEN',
+          'DATABASE_URL',
+          'META_ACCESS_TOKEN',
+          'META_APP_SECRET',
+          'META_VERIFY_TOKEN',
+          'REDIS_URL',
+        ])
+        for (const s of container!.secrets) expect(s.valueFrom).toMatch(/^arn:aws:secretsmanager:/)
+        expect(container!.stopTimeout).toBe(30)
+        expect(def.inputs.runtimePlatform).toEqual({
+          operatingSystemFamily: 'LINUX',
+          cpuArchitecture: 'X86_64',
+        })
+      }
+      const commands = run
+        .ofType(T.taskDef)
+        .map((d) => JSON.parse(String(d.inputs.containerDefinitions))[0].command.join(' '))
+      expect(commands.sort()).toEqual(['node dist/server.js', 'node dist/worker.js'])
+    })
+
+    it('checks /health, drains for 30 s, serves TLS 1.2+ and redirects HTTP', () => {
+      const tg = run.one(T.targetGroup).inputs
+      expect(tg.deregistrationDelay).toBe(30)
+      expect(tg.targetType).toBe('ip')
+      expect((tg.healthCheck as { path: string }).path).toBe('/health')
+      const https = run.one(T.listener, 'https').inputs
+      expect(https).toMatchObject({
+        port: 443,
+        protocol: 'HTTPS',
+        sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+      })
+      expect(https.certificateArn).toMatch(/^arn:aws:acm:/)
+      const http = run.one(T.listener, 'http-redirect').inputs
+      expect(http.defaultActions).toEqual([
+        { type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } },
+      ])
+    })
+
+    it('runs the backup command daily at 02:00 UTC through EventBridge Scheduler', () => {
+      const schedule = run.one(T.schedule).inputs as {
+        scheduleExpression: string
+        scheduleExpressionTimezone: string
+        target: { input: string; ecsParameters: { taskDefinitionArn: string; launchType: string } }
+      }
+      expect(schedule.scheduleExpression).toBe('cron(0 2 * * ? *)')
+      expect(schedule.scheduleExpressionTimezone).toBe('UTC')
+      expect(JSON.parse(schedule.target.input)).toEqual({
+        containerOverrides: [{ name: 'api', command: ['node', 'dist/ops/main.js', 'backup'] }],
+      })
+      expect(schedule.target.ecsParameters.taskDefinitionArn).toMatch(
+        new RegExp(`:task-definition/${p}-api$`),
+      )
+    })
+  })
+
+  describe(`${stack}: access`, () => {
+    it('limits the execution role to its secrets and log group, the task role to the backup bucket', () => {
+      const policyOf = (suffix: string) =>
+        JSON.parse(String(run.one(T.rolePolicy, suffix).inputs.policy)) as {
+          Statement: { Action: string | string[]; Resource: string | string[] }[]
+        }
+      const execution = policyOf('task-execution-policy').Statement
+      const secretResources = execution.find((s) => s.Action === 'secretsmanager:GetSecretValue')!
+        .Resource as string[]
+      expect(secretResources).toHaveLength(4)
+      for (const arn of secretResources)
+        expect(arn).toMatch(/^arn:aws:secretsmanager:.*-(database|redis|admin-token|meta)-secret$/)
+      const logs = execution.find((s) => Array.isArray(s.Action) && s.Action.includes('logs:PutLogEvents'))!
+      expect(logs.Resource).toBe(`arn:aws:logs:us-east-1:123456789012:log-group:/ecs/${p}:*`)
+      // Only ecr:GetAuthorizationToken may use '*' (it has no resource-level permissions).
+      expect(execution.filter((s) => s.Resource === '*').map((s) => s.Action)).toEqual([
+        'ecr:GetAuthorizationToken',
+      ])
+      const task = policyOf(`${p}-task-policy`).Statement
+      for (const s of task) expect(String(s.Resource)).toMatch(/backups|backup-key/)
+    })
+
+    it('pins the GitHub deploy role to the repository and the environment named like the stack', () => {
+      const trust = JSON.parse(String(run.one(T.role, 'github-deploy-role').inputs.assumeRolePolicy))
+      expect(trust.Statement[0].Action).toBe('sts:AssumeRoleWithWebIdentity')
+      expect(trust.Statement[0].Condition.StringEquals).toEqual({
+        'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+        'token.actions.githubusercontent.com:sub': `repo:example-org/whatsapp-saas:environment:${stack}`,
+      })
+    })
+  })
+
+  describe(`${stack}: monitoring and cost`, () => {
+    it('raises the listed alarms at their thresholds, all to the SNS topic', () => {
+      const alarms = Object.fromEntries(
+        run
+          .ofType(T.alarm)
+          .map((a) => [
+            String(a.inputs.name).replace(`${p}-`, ''),
+            [a.inputs.comparisonOperator, a.inputs.threshold, a.inputs.metricName ?? 'math'],
+          ]),
+      )
+      expect(alarms).toEqual({
+        'rds-cpu-high': ['GreaterThanThreshold', 80, 'CPUUtilization'],
+        'rds-connections-high': ['GreaterThanThreshold', 80, 'DatabaseConnections'],
+        'redis-memory-high-1': ['GreaterThanThreshold', 90, 'DatabaseMemoryUsagePercentage'],
+        'redis-memory-high-2': ['GreaterThanThreshold', 90, 'DatabaseMemoryUsagePercentage'],
+        'alb-5xx-high': ['GreaterThanThreshold', 10, 'math'],
+        'ecs-api-running-tasks-low': ['LessThanThreshold', 2, 'RunningTaskCount'],
+        'ecs-worker-running-tasks-low': ['LessThanThreshold', expected.workerTasks, 'RunningTaskCount'],
+        'alb-unhealthy-targets': ['GreaterThanThreshold', 0, 'UnHealthyHostCount'],
+      })
+      const cpu = run.ofType(T.alarm).find((a) => String(a.inputs.name).endsWith('rds-cpu-high'))!.inputs
+      expect(Number(cpu.period) * Number(cpu.evaluationPeriods)).toBe(600)
+      for (const a of run.ofType(T.alarm)) {
+        expect(a.inputs.alarmActions).toEqual([`arn:aws:sns:us-east-1:123456789012:${p}-alerts`])
+      }
+    })
+
+    it('has the main and cost dashboards and the three saved log queries', () => {
+      expect(
+        run
+          .ofType(T.dashboard)
+          .map((d) => d.inputs.dashboardName)
+          .sort(),
+      ).toEqual([`${p}-cost`, `${p}-main`])
+      expect(
+        run
+          .ofType(T.query)
+          .map((q) => q.inputs.name)
+          .sort(),
+      ).toEqual([`${p}/connection-pool-errors`, `${p}/errors`, `${p}/slow-requests`])
+      const slow = run.ofType(T.query).find((q) => String(q.inputs.name).endsWith('slow-requests'))!
+      expect(slow.inputs.queryString).toContain('responseTime > 1000')
+    })
+
+    it('alerts on the monthly budget at 50, 80 and 100 % and on cost anomalies', () => {
+      const budget = run.one(T.budget).inputs as {
+        timeUnit: string
+        notifications: { threshold: number; notificationType: string }[]
+      }
+      expect(budget.timeUnit).toBe('MONTHLY')
+      expect(
+        budget.notifications.filter((n) => n.notificationType === 'ACTUAL').map((n) => n.threshold),
+      ).toEqual([50, 80, 100])
+      expect(run.ofType(T.anomalySubscription)).toHaveLength(1)
+    })
+  })
+
+  describe(`${stack}: outputs`, () => {
+    it('exports everything the pipeline and operators need, without secrets', () => {
+      for (const key of REQUIRED_OUTPUTS) {
+        expect(run.outputs[key], key).toBeTruthy()
+      }
+      expect(run.outputs.url).toMatch(/^https:\/\//)
+      expect(run.outputs.taskFamily).toBe(`${p}-api`)
+      expect(JSON.stringify(run.outputs)).not.toMatch(/mock-|postgresql:\/\//)
+    })
+
+    it(`${expected.protectedInProduction ? 'protects' : 'does not protect'} stateful resources and sets the ALB deletion flag accordingly`, () => {
+      const alb = run.one('aws:lb/loadBalancer:LoadBalancer').inputs
+      expect(alb.enableDeletionProtection).toBe(expected.protectedInProduction)
+    })
+  })
+}
