@@ -68,12 +68,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
 
   const budget = AbortSignal.timeout(options.maxDurationS * 1000)
   const signal = options.signal ? AbortSignal.any([budget, options.signal]) : budget
-  const sliceS = Math.floor(options.maxDurationS / selected.length)
+  const deadline = Date.now() + options.maxDurationS * 1000
+  const runnable = (scenario: Scenario) => scenario.requires.every((key) => env[key])
   const thresholds: ThresholdVerdicts = {}
   const scenarios: ScenarioOutcome[] = []
   let failure: ScenarioOutcome | undefined
 
-  for (const scenario of selected) {
+  for (const [index, scenario] of selected.entries()) {
     const missing = scenario.requires.filter((key) => !env[key])
     if (failure || missing.length > 0) {
       const detail = failure ? `not run: ${failure.name} failed` : `not run: needs ${missing.join(', ')}`
@@ -81,14 +82,20 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       log(`${scenario.name}: ${detail}`)
       continue
     }
-    // Each scenario gets an equal slice of the budget, keeping its request timeout for the last answers to drain.
-    const durationS = Math.max(1, Math.min(scenario.durationS, sliceS - scenario.requestTimeoutS))
-    log(
-      `${scenario.name}: ${runner}, ${scenario.ratePerSecond} req/s for ${durationS} s (${scenario.description})`,
-    )
+    // Decided when the load phase starts (after any setup): an equal share of what is left of the budget for this
+    // and every later runnable scenario, less what k6 may spend draining (its gracefulStop) at the end.
+    const durationFor = (): number => {
+      const shareS = (deadline - Date.now()) / 1000 / selected.slice(index).filter(runnable).length
+      const drainS = k6 ? Math.min(scenario.requestTimeoutS, shareS * 0.3) : Math.min(1, shareS * 0.1)
+      const durationS = Math.max(1, Math.min(scenario.durationS, Math.floor(shareS - drainS)))
+      log(
+        `${scenario.name}: ${runner}, ${scenario.ratePerSecond} req/s for ${durationS} s (${scenario.description})`,
+      )
+      return durationS
+    }
     const outcome = k6
-      ? await runWithK6(k6, scenario, env, durationS, signal, log, thresholds)
-      : await runWithAutocannon(scenario, env, durationS, signal, thresholds)
+      ? await runWithK6(k6, scenario, env, durationFor(), signal, log, thresholds)
+      : await runWithAutocannon(scenario, env, durationFor, signal, thresholds)
     if (budget.aborted && outcome.status === 'passed') {
       Object.assign(outcome, { status: 'failed', exitCode: TIME_BUDGET_EXCEEDED_EXIT_CODE })
     }
@@ -146,7 +153,7 @@ async function runWithK6(
 async function runWithAutocannon(
   scenario: Scenario,
   env: TargetEnv,
-  durationS: number,
+  durationFor: () => number,
   signal: AbortSignal,
   thresholds: ThresholdVerdicts,
 ): Promise<ScenarioOutcome> {
@@ -158,7 +165,7 @@ async function runWithAutocannon(
       return { name: scenario.name, status: 'failed', detail, exitCode: SETUP_FAILED_EXIT_CODE }
     }
   }
-  const observed = await runScenarioWithAutocannon(scenario, env, durationS, signal)
+  const observed = await runScenarioWithAutocannon(scenario, env, durationFor(), signal)
   const verdicts = evaluateThresholds(scenario, observed)
   Object.assign(thresholds, verdicts)
   const ok = allThresholdsMet(verdicts)

@@ -83,11 +83,13 @@ describe('runLoad with k6 on PATH', () => {
         `BASE_URL=${baseUrl}`,
         `FAKE_GRAPH_URL=${secrets.fakeGraphUrl}`,
         `PHONE_NUMBER_ID=${secrets.phoneNumberId}`,
-        // 60 s shared by three scenarios, less the request timeout kept for draining.
-        'SCENARIO_DURATION_S=15',
+        // The first scenario ended at once, leaving ~60 s for two: the scenario's own 20 s fit.
+        'SCENARIO_DURATION_S=20',
         '',
       ].join('\n'),
     )
+    // The first scenario had a third of 60 s, less the request timeout kept for k6 to drain.
+    expect(await readFile(join(path, 'env-webhook-ingest'), 'utf8')).toContain('SCENARIO_DURATION_S=15\n')
   })
 
   it('fails with exit code 99 when k6 reports a breached threshold, and runs nothing after it', async () => {
