@@ -37,6 +37,7 @@ export async function violations(
 ): Promise<string[]> {
   const found: string[] = []
   const validate = policy.validateResource
+  if (!validate) throw new Error(`${policy.name} has no validateResource`)
   const validators = Array.isArray(validate) ? validate : [validate]
   for (const fn of validators) await fn(validationArgs(type, props, name), (message) => found.push(message))
   return found
