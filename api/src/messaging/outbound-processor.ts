@@ -1,0 +1,236 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { DelayedError, type Job, type Processor } from 'bullmq'
+import type { Logger } from 'pino'
+import { decryptSecret } from '../crypto/secret-box.js'
+import type { PrismaClient } from '../db/prisma.js'
+import type { GraphClient, SendOutcome } from './graph-client.js'
+import type { MessagingSettings } from './messaging-settings.js'
+import type { OutboundJobData } from './outbound-queue.js'
+import { graphPayload } from './outbound-request.js'
+import type { SendRateLimiter } from './send-rate-limiter.js'
+
+/** What the processor tells the rest of the service. */
+export interface OutboundHooks {
+  /** After a wamid is stored: applies status webhooks that overtook the send answer. */
+  wamidStored(prisma: PrismaClient, wamid: string): Promise<void>
+  /** After the processor itself changed a message's status (sent on acceptance, failed). */
+  statusChanged(
+    prisma: PrismaClient,
+    message: { id: string; organizationId: string; wamid: string | null },
+    status: 'sent' | 'failed',
+    error?: { code: number | null; title: string; details?: string | null },
+  ): Promise<void>
+}
+
+export interface OutboundProcessorDeps {
+  prisma: PrismaClient
+  graph: GraphClient
+  limiter: SendRateLimiter
+  settings: MessagingSettings
+  encryptionKey: Buffer
+  hooks: OutboundHooks
+  log: Logger
+}
+
+/** Longest wait for a reserved rate slot spent sleeping in the job; longer ones reschedule it. */
+const MAX_SLOT_SLEEP_MS = 1_000
+/** How often an unconfirmed send looks for its status webhook before its deadline. */
+const RECONCILE_POLL_MS = 5_000
+
+/**
+ * Sends one QUEUED message to the Graph API at Meta's limits (README.md "Sending policy").
+ * Returns a short word for the job's result; reschedules itself with moveToDelayed + DelayedError,
+ * which does not spend a BullMQ attempt.
+ */
+export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<OutboundJobData> {
+  const { prisma, settings } = deps
+
+  async function reschedule(job: Job<OutboundJobData>, token: string | undefined, ms: number, patch = {}) {
+    if (Object.keys(patch).length > 0) await job.updateData({ ...job.data, ...patch })
+    await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token)
+    throw new DelayedError()
+  }
+
+  async function fail(
+    message: { id: string; organizationId: string; wamid: string | null },
+    error: { code: number | null; title: string; details?: string | null },
+  ): Promise<string> {
+    const now = new Date()
+    const changed = await prisma.message.updateMany({
+      where: { id: message.id, status: { in: ['QUEUED', 'SENDING'] } },
+      data: {
+        status: 'FAILED',
+        failedAt: now,
+        nextAttemptAt: null,
+        errorCode: error.code,
+        errorTitle: error.title,
+        errorDetails: error.details ?? null,
+      },
+    })
+    if (changed.count > 0) await deps.hooks.statusChanged(prisma, message, 'failed', error)
+    return 'failed'
+  }
+
+  /** Back to QUEUED: Meta definitely did not take the message. */
+  const requeue = (id: string) =>
+    prisma.message.updateMany({
+      where: { id, status: 'SENDING', wamid: null },
+      data: { status: 'QUEUED', nextAttemptAt: null },
+    })
+
+  /** The wamid of an earlier, unconfirmed send, known from a status webhook that echoed our id. */
+  async function wamidFromStatusWebhooks(messageId: string): Promise<string | undefined> {
+    const rows = await prisma.$queryRaw<Array<{ wamid: string }>>`
+      SELECT "wamid" FROM "MessageStatusEvent"
+      WHERE "raw"->>'biz_opaque_callback_data' = ${messageId} LIMIT 1`
+    return rows[0]?.wamid
+  }
+
+  async function accepted(message: { id: string; organizationId: string }, wamid: string): Promise<string> {
+    const now = new Date()
+    const stored = await prisma.message.updateMany({
+      where: { id: message.id, status: { in: ['QUEUED', 'SENDING'] }, wamid: null },
+      data: { wamid, status: 'SENT', sentAt: now, nextAttemptAt: null, errorCode: null, errorTitle: null },
+    })
+    if (stored.count > 0) await deps.hooks.statusChanged(prisma, { ...message, wamid }, 'sent')
+    // A status webhook got there first (reconciliation): only the wamid may be missing.
+    else await prisma.message.updateMany({ where: { id: message.id, wamid: null }, data: { wamid } })
+    await deps.hooks.wamidStored(prisma, wamid)
+    return 'sent'
+  }
+
+  return async (job, token) => {
+    const message = await prisma.message.findUnique({
+      where: { id: job.data.messageId },
+      include: { phoneNumber: true, conversation: { include: { contact: true } } },
+    })
+    if (message?.direction !== 'OUTBOUND') return 'missing'
+    if (message.wamid || !['QUEUED', 'SENDING'].includes(message.status)) return 'done-already'
+    const ref = { id: message.id, organizationId: message.organizationId, wamid: null }
+
+    if (message.status === 'SENDING') {
+      // An earlier run may have reached Meta (it died mid-call, or the answer was lost). Never
+      // resend blindly: Meta's status webhooks carry our id in biz_opaque_callback_data.
+      const known = await wamidFromStatusWebhooks(message.id)
+      if (known) return accepted(ref, known)
+      const deadline = message.nextAttemptAt?.getTime() ?? 0
+      // Look again every few seconds until the deadline: a status webhook usually comes quickly.
+      if (Date.now() < deadline)
+        return reschedule(job, token, Math.min(deadline - Date.now(), RECONCILE_POLL_MS))
+      if ((job.data.unconfirmedResends ?? 0) >= 1)
+        return fail(ref, {
+          code: null,
+          title: 'UNCONFIRMED',
+          details: 'no answer and no status after one resend',
+        })
+      await job.updateData({ ...job.data, unconfirmedResends: (job.data.unconfirmedResends ?? 0) + 1 })
+      deps.log.warn({ messageId: message.id }, 'no status for an unconfirmed send: resending once')
+    }
+
+    const phone = message.phoneNumber
+    if (phone.status !== 'ACTIVE' || phone.deletedAt)
+      return fail(ref, { code: null, title: `phone number ${phone.deletedAt ? 'DELETED' : phone.status}` })
+    const to = message.conversation.contact.waId
+    if (!to) return fail(ref, { code: null, title: 'contact has no WhatsApp number' })
+    if (message.conversation.contact.optedOutAt) return fail(ref, { code: null, title: 'CONTACT_OPTED_OUT' })
+
+    const slot = await deps.limiter.acquire(phone.phoneNumberId, to, phone.throughputMps)
+    if (!slot.reserved || slot.waitMs > MAX_SLOT_SLEEP_MS) return reschedule(job, token, slot.waitMs)
+    if (slot.waitMs > 0) await sleep(slot.waitMs)
+
+    // SENDING with a deadline is written BEFORE the call: if this process dies during it, the
+    // next run knows the request may have reached Meta and reconciles first.
+    const claimed = await prisma.message.updateMany({
+      where: { id: message.id, status: { in: ['QUEUED', 'SENDING'] }, wamid: null },
+      data: {
+        status: 'SENDING',
+        attempts: { increment: 1 },
+        nextAttemptAt: new Date(Date.now() + settings.outboundReconcileAfterMs),
+      },
+    })
+    if (claimed.count === 0) return 'done-already'
+
+    const accessToken = decryptSecret(phone.accessTokenEnc, deps.encryptionKey)
+    const outcome: SendOutcome = await deps.graph.sendMessage(
+      phone.phoneNumberId,
+      accessToken,
+      graphPayload(message, to),
+    )
+    const attempts = message.attempts + 1
+
+    switch (outcome.kind) {
+      case 'accepted':
+        return accepted(ref, outcome.wamid)
+      case 'ambiguous':
+        deps.log.warn({ messageId: message.id, reason: outcome.reason }, 'send outcome unknown: reconciling')
+        return reschedule(job, token, Math.min(settings.outboundReconcileAfterMs, RECONCILE_POLL_MS))
+      case 'not-sent':
+        await requeue(message.id)
+        if (attempts >= settings.outboundMaxAttempts)
+          return fail(ref, { code: null, title: 'GRAPH_UNREACHABLE', details: outcome.reason })
+        return reschedule(job, token, backoff(settings.outboundBackoffBaseMs, attempts))
+      case 'error': {
+        const error = { code: outcome.code ?? null, title: outcome.title, details: outcome.details ?? null }
+        switch (outcome.errorClass) {
+          case 'throttle-number': {
+            // Throttling is not the message's fault: the attempt is given back.
+            await prisma.message.update({
+              where: { id: message.id },
+              data: { status: 'QUEUED', nextAttemptAt: null, attempts: { decrement: 1 } },
+            })
+            const n = (job.data.numberThrottles ?? 0) + 1
+            const pauseMs = Math.min(1_000 * 2 ** (n - 1), 5_000)
+            await deps.limiter.pauseNumber(phone.phoneNumberId, pauseMs)
+            return reschedule(job, token, pauseMs, { numberThrottles: n })
+          }
+          case 'throttle-pair': {
+            await prisma.message.update({
+              where: { id: message.id },
+              data: { status: 'QUEUED', nextAttemptAt: null, attempts: { decrement: 1 } },
+            })
+            const n = (job.data.pairThrottles ?? 0) + 1
+            const waitMs = Math.min(4 ** n * 1_000, 15 * 60_000)
+            await deps.limiter.backOffPair(phone.phoneNumberId, to, waitMs)
+            return reschedule(job, token, waitMs, { pairThrottles: n })
+          }
+          case 'throttle-app': {
+            await prisma.message.update({
+              where: { id: message.id },
+              data: { status: 'QUEUED', nextAttemptAt: null, attempts: { decrement: 1 } },
+            })
+            return reschedule(
+              job,
+              token,
+              backoff(settings.outboundBackoffBaseMs, (job.data.numberThrottles ?? 0) + 1),
+            )
+          }
+          case 'transient':
+            if (attempts >= settings.outboundMaxAttempts) return fail(ref, error)
+            await requeue(message.id)
+            return reschedule(job, token, backoff(settings.outboundBackoffBaseMs, attempts))
+          case 'auth':
+            await prisma.phoneNumber.update({ where: { id: phone.id }, data: { status: 'AUTH_INVALID' } })
+            deps.log.error(
+              { phoneNumberId: phone.phoneNumberId, code: outcome.code },
+              'access token refused: number marked AUTH_INVALID',
+            )
+            return fail(ref, error)
+          case 'opt-out':
+            await prisma.contact.update({
+              where: { id: message.conversation.contact.id },
+              data: { optedOutAt: new Date(), optOutSource: 'meta_131050' },
+            })
+            return fail(ref, error)
+          default:
+            return fail(ref, error)
+        }
+      }
+    }
+  }
+}
+
+/** Exponential backoff with full jitter in [base·2^(n-1)/2, base·2^(n-1)]. */
+export function backoff(baseMs: number, attempt: number): number {
+  const ceiling = baseMs * 2 ** Math.max(0, attempt - 1)
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2))
+}

@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify'
+import { OUTBOUND_QUEUE } from './outbound-queue.js'
+import { IdempotencyHeaders, SendMessageAccepted, SendMessageBody } from './outbound-request.js'
+import { acceptOutboundMessage } from './outbound-service.js'
+
+/** POST /api/v1/messages: validates, stores QUEUED, enqueues; 202, or 200 for an idempotent replay. */
+export async function outboundRoutes(app: FastifyInstance): Promise<void> {
+  const outboundQueue = app.deps.queues.get(OUTBOUND_QUEUE)
+  if (!outboundQueue) throw new Error(`queue ${OUTBOUND_QUEUE} is not configured`)
+
+  app.post(
+    '/api/v1/messages',
+    {
+      preHandler: app.requireTenant('messages:write'),
+      schema: {
+        tags: ['messages'],
+        summary: 'Send a WhatsApp message (text, template, or media by link or id)',
+        headers: IdempotencyHeaders,
+        body: SendMessageBody,
+        response: { 200: SendMessageAccepted, 202: SendMessageAccepted },
+      },
+    },
+    async (request, reply) => {
+      const key = request.headers['idempotency-key']
+      const result = await acceptOutboundMessage(
+        { prisma: app.deps.prisma, outboundQueue },
+        request.tenant.organizationId,
+        request.body as SendMessageBody,
+        typeof key === 'string' ? key : undefined,
+      )
+      return reply.code(result.replay ? 200 : 202).send({ id: result.id, status: result.status })
+    },
+  )
+}

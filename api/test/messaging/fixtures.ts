@@ -1,0 +1,150 @@
+import { Worker } from 'bullmq'
+import { Redis } from 'ioredis'
+import pino from 'pino'
+import { encryptSecret } from '../../src/crypto/secret-box.js'
+import type { PrismaClient } from '../../src/db/prisma.js'
+import { DEFAULT_WABA_ID } from '../../src/fake-graph/index.js'
+import { GraphClient } from '../../src/messaging/graph-client.js'
+import { DEFAULT_MESSAGING_SETTINGS, type MessagingSettings } from '../../src/messaging/messaging-settings.js'
+import { createOutboundProcessor, type OutboundHooks } from '../../src/messaging/outbound-processor.js'
+import { OUTBOUND_QUEUE } from '../../src/messaging/outbound-queue.js'
+import { SendRateLimiter } from '../../src/messaging/send-rate-limiter.js'
+import { TEST_SECRETS } from '../harness/index.js'
+
+export const GRAPH_TOKEN = 'graph-token-for-tests'
+
+export async function seedPhoneNumber(
+  prisma: PrismaClient,
+  organizationId: string,
+  phoneNumberId: string,
+  extra: { throughputMps?: number; wabaId?: string } = {},
+) {
+  return prisma.phoneNumber.create({
+    data: {
+      organizationId,
+      wabaId: extra.wabaId ?? DEFAULT_WABA_ID,
+      phoneNumberId,
+      displayPhoneNumber: `1555${phoneNumberId.slice(-7).padStart(7, '0')}`,
+      accessTokenEnc: encryptSecret(GRAPH_TOKEN, TEST_SECRETS.encryptionKey),
+      throughputMps: extra.throughputMps ?? 80,
+    },
+  })
+}
+
+export async function seedTemplate(
+  prisma: PrismaClient,
+  organizationId: string,
+  template: { name: string; language: string; status: string; wabaId?: string },
+) {
+  return prisma.template.create({
+    data: {
+      organizationId,
+      wabaId: template.wabaId ?? DEFAULT_WABA_ID,
+      name: template.name,
+      language: template.language,
+      status: template.status,
+      category: 'UTILITY',
+      components: [],
+      syncedAt: new Date(),
+    },
+  })
+}
+
+/** A contact whose last inbound message was at `lastInboundAt` (opens the 24-hour window). */
+export async function seedConversation(
+  prisma: PrismaClient,
+  organizationId: string,
+  phoneNumberDbId: string,
+  waId: string,
+  lastInboundAt: Date | null,
+  optedOut = false,
+) {
+  const contact = await prisma.contact.create({
+    data: { organizationId, waId, ...(optedOut ? { optedOutAt: new Date(), optOutSource: 'api' } : {}) },
+  })
+  return prisma.conversation.create({
+    data: { organizationId, phoneNumberId: phoneNumberDbId, contactId: contact.id, lastInboundAt },
+  })
+}
+
+export interface RecordingHooks extends OutboundHooks {
+  stored: string[]
+  changes: Array<{ id: string; status: string; code?: number | null }>
+}
+
+export function recordingHooks(): RecordingHooks {
+  const stored: string[] = []
+  const changes: RecordingHooks['changes'] = []
+  return {
+    stored,
+    changes,
+    async wamidStored(_prisma, wamid) {
+      stored.push(wamid)
+    },
+    async statusChanged(_prisma, message, status, error) {
+      changes.push({ id: message.id, status, code: error?.code })
+    },
+  }
+}
+
+/** An outbound worker in this process, as worker.ts would run it. */
+export async function startOutboundWorker(options: {
+  prisma: PrismaClient
+  redisUrl: string
+  graphUrl: string
+  hooks: OutboundHooks
+  settings?: Partial<MessagingSettings>
+  concurrency?: number
+}) {
+  const settings = { ...DEFAULT_MESSAGING_SETTINGS, ...options.settings }
+  const limiterRedis = new Redis(options.redisUrl)
+  const graph = new GraphClient({
+    baseUrl: options.graphUrl,
+    version: 'v23.0',
+    timeoutMs: settings.graphTimeoutMs,
+  })
+  const processor = createOutboundProcessor({
+    prisma: options.prisma,
+    graph,
+    limiter: new SendRateLimiter(limiterRedis, {
+      pairIntervalMs: settings.pairRateIntervalMs,
+      pairBurst: settings.pairRateBurst,
+      maxReserveMs: 1_000,
+      utilization: settings.outboundRateUtilization,
+    }),
+    settings,
+    encryptionKey: TEST_SECRETS.encryptionKey,
+    hooks: options.hooks,
+    log: pino({ level: 'silent' }),
+  })
+  const workerRedis = new Redis(options.redisUrl, { maxRetriesPerRequest: null })
+  const worker = new Worker(OUTBOUND_QUEUE, processor, {
+    connection: workerRedis,
+    concurrency: options.concurrency ?? 8,
+  })
+  await worker.waitUntilReady()
+  return {
+    worker,
+    async close() {
+      await worker.close()
+      await graph.close()
+      await Promise.allSettled([limiterRedis.quit(), workerRedis.quit()])
+    },
+  }
+}
+
+/** Polls until `read` returns a value that passes `done` (bounded), and returns it. */
+export async function waitFor<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await read()
+    if (done(value)) return value
+    if (Date.now() > deadline)
+      throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(value)}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
