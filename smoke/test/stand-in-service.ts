@@ -79,7 +79,16 @@ export async function startStandIn(secrets: StandInSecrets, faults: StandInFault
       const given = Buffer.from(String(req.headers['x-hub-signature-256'] ?? ''))
       const valid = given.length === expected.length && timingSafeEqual(given, expected)
       if (!valid && !faults.acceptBadSignature) return send(401, { error: { code: 'INVALID_SIGNATURE' } })
-      webhookPhoneNumberIds.push(JSON.parse(body).entry[0].changes[0].value.metadata.phone_number_id)
+      // Like the service, an inbound message opens that user's 24-hour window.
+      const value = JSON.parse(body).entry[0].changes[0].value as {
+        metadata: { phone_number_id: string }
+        messages?: { from: string }[]
+      }
+      webhookPhoneNumberIds.push(value.metadata.phone_number_id)
+      if (!faults.dropInbound) {
+        for (const message of value.messages ?? [])
+          openWindows.add(`${value.metadata.phone_number_id}:${message.from}`)
+      }
       return send(200, { received: true })
     }
     if (route === 'POST /__fake/inbound') {
