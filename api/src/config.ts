@@ -5,6 +5,8 @@
  * line to loadConfig().
  */
 
+import type { MessagingSettings } from './messaging/messaging-settings.js'
+
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,
@@ -42,6 +44,8 @@ export interface Config {
   optOutKeywords: string[]
   /** Jobs one worker process runs at the same time per queue. */
   workerConcurrency: number
+  /** Sending and customer-webhook tunables (src/messaging/README.md); absent fields take defaults. */
+  messaging?: Partial<MessagingSettings>
 }
 
 type Env = Record<string, string | undefined>
@@ -138,5 +142,18 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerMinute: read.integer('RATE_LIMIT_PER_MINUTE', 1_200, 1, 1_000_000),
     optOutKeywords: read.list('OPT_OUT_KEYWORDS', ['STOP', 'UNSUBSCRIBE']),
     workerConcurrency: read.integer('WORKER_CONCURRENCY', 8, 1, 256),
+    messaging: {
+      graphTimeoutMs: read.integer('GRAPH_TIMEOUT_MS', 10_000, 100, 60_000),
+      outboundMaxAttempts: read.integer('OUTBOUND_MAX_ATTEMPTS', 5, 1, 20),
+      outboundBackoffBaseMs: read.integer('OUTBOUND_BACKOFF_BASE_MS', 1_000, 1, 600_000),
+      outboundReconcileAfterMs: read.integer('OUTBOUND_RECONCILE_AFTER_MS', 300_000, 1_000, 86_400_000),
+      outboundRateUtilization: read.integer('OUTBOUND_RATE_UTILIZATION_PERCENT', 98, 10, 100) / 100,
+      pairRateIntervalMs: read.integer('PAIR_RATE_INTERVAL_MS', 6_000, 1, 600_000),
+      pairRateBurst: read.integer('PAIR_RATE_BURST', 45, 1, 1_000),
+      customerWebhookTimeoutMs: read.integer('CUSTOMER_WEBHOOK_TIMEOUT_MS', 5_000, 100, 60_000),
+      customerWebhookMaxAttempts: read.integer('CUSTOMER_WEBHOOK_MAX_ATTEMPTS', 10, 1, 50),
+      customerWebhookRetryBaseMs: read.integer('CUSTOMER_WEBHOOK_RETRY_BASE_MS', 10_000, 1, 3_600_000),
+      customerWebhookDisableAfter: read.integer('CUSTOMER_WEBHOOK_DISABLE_AFTER', 50, 1, 100_000),
+    },
   }
 }

@@ -1,0 +1,107 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { NotFoundError, ServiceUnavailableError } from '../http/errors.js'
+import { GraphClient, GraphRequestError } from './graph-client.js'
+import { messagingSettings } from './messaging-settings.js'
+import { syncTemplates } from './template-sync.js'
+
+const TemplateView = Type.Object({
+  id: Type.String(),
+  wabaId: Type.String(),
+  metaTemplateId: Type.Union([Type.String(), Type.Null()]),
+  name: Type.String(),
+  language: Type.String(),
+  category: Type.String(),
+  status: Type.String(),
+  components: Type.Unknown(),
+  rejectedReason: Type.Union([Type.String(), Type.Null()]),
+  syncedAt: Type.String({ format: 'date-time' }),
+})
+
+const ListQuery = Type.Object({
+  phoneNumberId: Type.Optional(
+    Type.String({ description: "Meta's phone_number_id: that number's WABA only" }),
+  ),
+  status: Type.Optional(Type.String()),
+  name: Type.Optional(Type.String()),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+})
+
+/** GET /api/v1/templates and POST /api/v1/templates/sync. */
+export async function templateRoutes(app: FastifyInstance): Promise<void> {
+  const graph = new GraphClient({
+    baseUrl: app.config.graphApiBaseUrl,
+    version: app.config.graphApiVersion,
+    timeoutMs: messagingSettings(app.config).graphTimeoutMs,
+    connections: 4,
+  })
+  app.addHook('onClose', async () => graph.close())
+
+  app.get(
+    '/api/v1/templates',
+    {
+      preHandler: app.requireTenant('templates:read'),
+      schema: {
+        tags: ['templates'],
+        querystring: ListQuery,
+        response: { 200: Type.Object({ data: Type.Array(TemplateView) }) },
+      },
+    },
+    async (request) => {
+      const query = request.query as typeof ListQuery.static
+      const { organizationId } = request.tenant
+      let wabaId: string | undefined
+      if (query.phoneNumberId) {
+        const phone = await app.deps.prisma.phoneNumber.findFirst({
+          where: { organizationId, phoneNumberId: query.phoneNumberId, deletedAt: null },
+          select: { wabaId: true },
+        })
+        if (!phone) throw new NotFoundError('phone number')
+        wabaId = phone.wabaId
+      }
+      const rows = await app.deps.prisma.template.findMany({
+        where: {
+          organizationId,
+          ...(wabaId ? { wabaId } : {}),
+          ...(query.status ? { status: query.status.toUpperCase() } : {}),
+          ...(query.name ? { name: query.name } : {}),
+        },
+        orderBy: [{ name: 'asc' }, { language: 'asc' }],
+        take: query.limit ?? 100,
+      })
+      return { data: rows.map((r) => ({ ...r, syncedAt: r.syncedAt.toISOString() })) }
+    },
+  )
+
+  app.post(
+    '/api/v1/templates/sync',
+    {
+      preHandler: app.requireTenant('templates:write'),
+      schema: {
+        tags: ['templates'],
+        summary: "Pulls the templates of every WABA of the caller's numbers from the Graph API",
+        response: {
+          200: Type.Object({
+            data: Type.Array(Type.Object({ wabaId: Type.String(), templates: Type.Integer() })),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      try {
+        return {
+          data: await syncTemplates(
+            app.deps.prisma,
+            graph,
+            app.config.encryptionKey,
+            request.tenant.organizationId,
+          ),
+        }
+      } catch (error) {
+        if (error instanceof GraphRequestError)
+          throw new ServiceUnavailableError(`Graph API refused the template list: ${error.message}`)
+        throw error
+      }
+    },
+  )
+}
