@@ -324,7 +324,11 @@ export async function runPipeline(options: PipelineOptions): Promise<Report> {
         throw new GateError(
           `backup ${verifiedBackup.id} is ${ageMinutes.toFixed(1)} min old (limit ${maxBackupAgeMinutes} min)`,
         )
-      const migrated = await target.runOps({ name: 'migrate', maxBackupAgeMinutes }, release, ctx)
+      const migrated = await target.runOps(
+        { name: 'migrate', maxBackupAgeMinutes, ...(findings.length > 0 ? { allowDestructive: true } : {}) },
+        release,
+        ctx,
+      )
       if (migrated.exitCode !== 0) {
         throw new Error(
           `migration failed (exit ${migrated.exitCode}): ${migrated.output.at(-1) ?? ''}; backup ${verifiedBackup.id} restores the database`,
@@ -434,8 +438,7 @@ export async function runPipeline(options: PipelineOptions): Promise<Report> {
   }
 
   for (const name of STAGES) {
-    if (name !== 'report' && !stages.some((s) => s.name === name))
-      skip(name, `not run: ${reason ?? 'stopped'}`)
+    if (name !== 'report' && !stages.some((s) => s.name === name)) skip(name, 'not run')
   }
   const reportStart = Date.now()
   const report: Report = {

@@ -47,7 +47,8 @@ export type OpsCommand =
   | { name: 'backup' }
   | { name: 'verify-backup'; backupId: string }
   | { name: 'restore'; backupId: string; force?: boolean }
-  | { name: 'migrate'; maxBackupAgeMinutes: number }
+  /** allowDestructive: the operator approved the destructive pending migrations (`--allow-destructive`). */
+  | { name: 'migrate'; maxBackupAgeMinutes: number; allowDestructive?: boolean }
   | { name: 'migration-status' }
   | { name: 'seed' }
 

@@ -1,0 +1,36 @@
+import type { Artifact } from '../core/types.js'
+import { readJson, writeJson } from './json-file.js'
+
+export interface ProcessRecord {
+  pid: number
+  port?: number
+  logFile: string
+  startedAt: string
+}
+
+/** One version of the service as it runs: its replicas behind the entry URL and its worker. */
+export interface Deployment {
+  artifact: Artifact
+  replicas: (ProcessRecord & { port: number })[]
+  worker?: ProcessRecord
+  since: string
+}
+
+/** `processes.json`: what the local environment runs, written after every change. */
+export interface EnvironmentState {
+  proxy?: ProcessRecord & { port: number }
+  fakeGraph?: ProcessRecord & { port: number }
+  postgresPort?: number
+  redisPort?: number
+  serving?: Deployment
+  /** What served before `serving`: where a rollback returns to. */
+  previous?: Artifact
+}
+
+export function readState(path: string): EnvironmentState {
+  return readJson<EnvironmentState>(path, {})
+}
+
+export function writeState(path: string, state: EnvironmentState): void {
+  writeJson(path, state)
+}
