@@ -75,9 +75,14 @@ export async function startLoadStandIn(behaviour: StandInBehaviour = {}): Promis
         return send(401, { error: { code: 'INVALID_SIGNATURE' } })
       }
       stats.webhooksAccepted++
-      stats.webhookPhoneNumberIds.add(
-        JSON.parse(body.toString()).entry[0].changes[0].value.metadata.phone_number_id,
-      )
+      // Like the service, an inbound message opens that user's 24-hour window.
+      const value = JSON.parse(body.toString()).entry[0].changes[0].value as {
+        metadata: { phone_number_id: string }
+        messages?: { from: string }[]
+      }
+      stats.webhookPhoneNumberIds.add(value.metadata.phone_number_id)
+      for (const message of value.messages ?? [])
+        openWindows.add(`${value.metadata.phone_number_id}:${message.from}`)
       return send(200, {})
     }
     if (req.headers.authorization !== `Bearer ${standInSecrets.apiKey}`) {
