@@ -1,0 +1,193 @@
+// Operator backups and restores on AWS: a logical dump through the image's ops commands (one-off tasks),
+// or RDS snapshots and point-in-time restores into a NEW instance (the serving one is never overwritten).
+import {
+  CreateDBSnapshotCommand,
+  DescribeDBInstancesCommand,
+  DescribeDBSnapshotsCommand,
+  RestoreDBInstanceFromDBSnapshotCommand,
+  RestoreDBInstanceToPointInTimeCommand,
+} from '@aws-sdk/client-rds'
+import type { RunContext } from '../core/types.js'
+import { AwsTargetError } from './errors.js'
+import { type AwsRuntime, waitOptions } from './runtime.js'
+import type { StackOutputs } from './stack-outputs.js'
+import type { AwsTarget } from './target.js'
+import { waitFor } from './waiting.js'
+
+/** `20261125-010203`: sortable, valid in RDS identifiers. */
+export function timestampId(now: number): string {
+  return new Date(now).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
+}
+
+function backupIdOf(result: Record<string, unknown> | undefined): string | undefined {
+  const id = result?.backupId ?? result?.id
+  return typeof id === 'string' ? id : undefined
+}
+
+/** Dump with the serving image's `backup`, then `verify-backup` of that dump. */
+export async function manualBackup(
+  target: AwsTarget,
+  ctx: RunContext,
+): Promise<{ backupId: string; verified: boolean }> {
+  const artifact = await target.current(ctx)
+  if (!artifact) throw new AwsTargetError('no version is serving: nothing to run the backup command with')
+  const backup = await target.runOps({ name: 'backup' }, artifact, ctx)
+  const backupId = backupIdOf(backup.result)
+  if (backup.exitCode !== 0 || !backupId) {
+    throw new AwsTargetError(
+      `backup failed (exit ${backup.exitCode}): ${backup.output.at(-1) ?? 'no output'}`,
+    )
+  }
+  const verify = await target.runOps({ name: 'verify-backup', backupId }, artifact, ctx)
+  if (verify.exitCode !== 0) {
+    throw new AwsTargetError(
+      `backup ${backupId} did not verify (exit ${verify.exitCode}): ${verify.output.at(-1) ?? ''}`,
+    )
+  }
+  return { backupId, verified: true }
+}
+
+/** RDS CreateDBSnapshot, waited until available (bounded). */
+export async function snapshotDatabase(
+  runtime: AwsRuntime,
+  outputs: StackOutputs,
+  ctx: RunContext,
+): Promise<{ snapshotId: string }> {
+  const snapshotId = `${outputs.dbInstanceId}-manual-${timestampId(runtime.clock.now())}`
+  await runtime.clients.rds.send(
+    new CreateDBSnapshotCommand({
+      DBInstanceIdentifier: outputs.dbInstanceId,
+      DBSnapshotIdentifier: snapshotId,
+    }),
+  )
+  ctx.log.info(`snapshot ${snapshotId} requested`)
+  await waitFor(
+    async () => {
+      const { DBSnapshots: snapshots } = await runtime.clients.rds.send(
+        new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: snapshotId }),
+      )
+      const snapshot = snapshots?.[0]
+      if (snapshot?.Status === 'failed') throw new AwsTargetError(`snapshot ${snapshotId} failed`)
+      if (snapshot?.Status === 'available') return snapshot
+      ctx.log.info(
+        `snapshot ${snapshotId}: ${snapshot?.Status ?? 'pending'} ${snapshot?.PercentProgress ?? 0} %`,
+      )
+      return undefined
+    },
+    waitOptions(runtime, `snapshot ${snapshotId}`, runtime.timeouts.databaseTimeoutMs, ctx.signal, ctx.log),
+  )
+  return { snapshotId }
+}
+
+/** A forced restore overwrites the database: a verified dump of what is there now is taken first. */
+export async function restoreBackup(
+  target: AwsTarget,
+  backupId: string,
+  force: boolean,
+  ctx: RunContext,
+): Promise<{ restored: string; safetyBackupId?: string }> {
+  const artifact = await target.current(ctx)
+  if (!artifact) throw new AwsTargetError('no version is serving: nothing to run the restore command with')
+  let safetyBackupId: string | undefined
+  if (force) {
+    safetyBackupId = (await manualBackup(target, ctx)).backupId
+    ctx.log.info(`safety backup ${safetyBackupId} taken before overwriting the database`)
+  }
+  const restore = await target.runOps({ name: 'restore', backupId, force }, artifact, ctx)
+  if (restore.exitCode !== 0) {
+    throw new AwsTargetError(
+      `restore of ${backupId} failed (exit ${restore.exitCode}): ${restore.output.at(-1) ?? ''}`,
+    )
+  }
+  return { restored: backupId, safetyBackupId }
+}
+
+async function waitForInstance(runtime: AwsRuntime, instanceId: string, ctx: RunContext) {
+  return waitFor(
+    async () => {
+      const { DBInstances: instances } = await runtime.clients.rds.send(
+        new DescribeDBInstancesCommand({ DBInstanceIdentifier: instanceId }),
+      )
+      const instance = instances?.[0]
+      if (instance?.DBInstanceStatus === 'available') return instance
+      if (instance?.DBInstanceStatus === 'failed' || instance?.DBInstanceStatus === 'incompatible-restore') {
+        throw new AwsTargetError(`restored instance ${instanceId} is ${instance.DBInstanceStatus}`)
+      }
+      ctx.log.info(`${instanceId}: ${instance?.DBInstanceStatus ?? 'creating'}`)
+      return undefined
+    },
+    waitOptions(
+      runtime,
+      `restored instance ${instanceId}`,
+      runtime.timeouts.databaseTimeoutMs,
+      ctx.signal,
+      ctx.log,
+    ),
+  )
+}
+
+export interface RestoredInstance {
+  instanceId: string
+  endpoint: string
+  source: string
+}
+
+/**
+ * Restores a snapshot, or the source instance at a point in time, into a new instance with the source's
+ * network, security groups, class, parameter group and Multi-AZ setting.
+ */
+export async function restoreDatabaseInstance(
+  runtime: AwsRuntime,
+  outputs: StackOutputs,
+  from: { snapshotId: string } | { pointInTime: Date | 'latest' },
+  ctx: RunContext,
+): Promise<RestoredInstance> {
+  const { DBInstances: instances } = await runtime.clients.rds.send(
+    new DescribeDBInstancesCommand({ DBInstanceIdentifier: outputs.dbInstanceId }),
+  )
+  const source = instances?.[0]
+  if (!source) throw new AwsTargetError(`source instance ${outputs.dbInstanceId} not found`)
+  const instanceId = `${outputs.dbInstanceId}-restore-${timestampId(runtime.clock.now())}`.slice(0, 63)
+  const shape = {
+    DBInstanceClass: source.DBInstanceClass,
+    DBSubnetGroupName: source.DBSubnetGroup?.DBSubnetGroupName,
+    VpcSecurityGroupIds: (source.VpcSecurityGroups ?? [])
+      .map((group) => group.VpcSecurityGroupId!)
+      .filter(Boolean),
+    DBParameterGroupName: source.DBParameterGroups?.[0]?.DBParameterGroupName,
+    MultiAZ: source.MultiAZ,
+    PubliclyAccessible: false,
+    DeletionProtection: true,
+    CopyTagsToSnapshot: true,
+  }
+  let description: string
+  if ('snapshotId' in from) {
+    await runtime.clients.rds.send(
+      new RestoreDBInstanceFromDBSnapshotCommand({
+        ...shape,
+        DBInstanceIdentifier: instanceId,
+        DBSnapshotIdentifier: from.snapshotId,
+      }),
+    )
+    description = `snapshot ${from.snapshotId}`
+  } else {
+    await runtime.clients.rds.send(
+      new RestoreDBInstanceToPointInTimeCommand({
+        ...shape,
+        SourceDBInstanceIdentifier: outputs.dbInstanceId,
+        TargetDBInstanceIdentifier: instanceId,
+        ...(from.pointInTime === 'latest'
+          ? { UseLatestRestorableTime: true }
+          : { RestoreTime: from.pointInTime }),
+      }),
+    )
+    description = `${outputs.dbInstanceId} at ${from.pointInTime === 'latest' ? 'the latest restorable time' : from.pointInTime.toISOString()}`
+  }
+  ctx.log.info(`restoring ${description} into ${instanceId}`)
+  const restored = await waitForInstance(runtime, instanceId, ctx)
+  return {
+    instanceId,
+    endpoint: `${restored.Endpoint?.Address ?? '?'}:${restored.Endpoint?.Port ?? 5432}`,
+    source: description,
+  }
+}
