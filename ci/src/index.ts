@@ -24,6 +24,7 @@ import {
   localEnvironment,
   localSecrets,
   migrateLocal,
+  migrationSafetyRun,
   reportsOrThrow,
   runK6,
   runPipelineCli,
@@ -38,6 +39,7 @@ import { imageTag, parseDigestRef, registryHost, toDigestRef } from './dagger/im
 import { IMAGES } from './dagger/images.js'
 import { k6Verdict } from './dagger/k6.js'
 import { randomSecret } from './dagger/local-secrets.js'
+import { migrationSafetyMarkdown, parseMigrationStatus } from './dagger/migration-safety.js'
 import { deployCommand, migrateCommand, rollbackCommand } from './dagger/pipeline-cli.js'
 import { previewCommand, provisionCommand } from './dagger/pulumi.js'
 import { smokeCommand, smokeSecretVariables } from './dagger/smoke.js'
@@ -200,6 +202,20 @@ export class WhatsappSaas {
       migrateCommand(env, image, allowDestructive),
     )
     return reportsOrThrow(outcome, `migrate ${env}`, allowFailure)
+  }
+
+  /**
+   * Safety verdict of the migrations this change adds: `base` is the target branch's tree (or its
+   * api/prisma); its migrations are applied to an empty PostgreSQL, then the head's pending ones are
+   * analysed. Returns Markdown for the job summary.
+   */
+  @func()
+  async migrationSafety(
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    base: Directory,
+  ): Promise<string> {
+    const stdout = await migrationSafetyRun(source, base.directory('api/prisma/migrations')).stdout()
+    return migrationSafetyMarkdown(parseMigrationStatus(stdout))
   }
 
   /**

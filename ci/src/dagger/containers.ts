@@ -22,6 +22,7 @@ import {
   type ServiceSecretName,
   serviceEnvironment,
 } from './local-environment.js'
+import { BASE_MIGRATIONS_MOUNT, migrationSafetyScript } from './migration-safety.js'
 import { EXIT_CODE_FILE, REPORTS_DIR, recordingExitCode, SUMMARY_FILE } from './pipeline-cli.js'
 
 export const WORKDIR = '/src'
@@ -287,4 +288,16 @@ export async function runK6(
   const ran = ctr.withExec(argv, { expect: ReturnType.Any })
   const exitCode = await ran.exitCode()
   return { exitCode, summary: ran.file(K6_SUMMARY), output: `${await ran.stdout()}\n${await ran.stderr()}` }
+}
+
+// --- migration safety ------------------------------------------------------------------------------
+
+/** `migration-status` of the head branch against a database migrated to the base branch. */
+export function migrationSafetyRun(source: Directory, baseMigrations: Directory): Container {
+  const postgres = postgresService(false)
+  return toolbox(source)
+    .withServiceBinding(SERVICE_HOSTS.postgres, postgres)
+    .withEnvVariable('DATABASE_URL', serviceEnvironment('migration-safety').DATABASE_URL!)
+    .withMountedDirectory(BASE_MIGRATIONS_MOUNT, baseMigrations)
+    .withExec(['sh', '-c', migrationSafetyScript()])
 }

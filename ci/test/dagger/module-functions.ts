@@ -86,28 +86,32 @@ export function findDaggerCalls(text: string, file: string): DaggerCall[] {
   const calls: DaggerCall[] = []
   const lines = text.split('\n')
   for (let index = 0; index < lines.length; index++) {
-    const match = /\bdagger\s+call\s+(.*)$/.exec(lines[index]!)
-    if (!match) continue
-    let command = match[1]!
-    let next = index
-    while (command.trimEnd().endsWith('\\') && next + 1 < lines.length) {
-      next++
-      command = `${command.trimEnd().slice(0, -1)} ${lines[next]!.trim()}`
-    }
-    const tokens = command
-      .replace(/`.*$/, '')
-      .split(/\s+/)
-      .filter(Boolean)
-      .filter((token) => token !== '|' && !token.startsWith('#'))
-    const [functionName, ...rest] = tokens
-    if (!functionName || functionName.startsWith('-') || functionName.startsWith('<')) continue
-    const flags: DaggerCall['flags'] = []
-    for (const token of rest) {
-      if (!token.startsWith('--')) break
-      const [name, ...value] = token.slice(2).split('=')
-      flags.push({ name: name!, ...(value.length ? { value: value.join('=') } : {}) })
-    }
-    calls.push({ location: `${file}:${index + 1}`, functionName, flags })
+    const line = lines[index]!
+    const matches = [...line.matchAll(/\bdagger\s+call\s+/g)]
+    matches.forEach((match, position) => {
+      // A workflow step's `name:` mentions the call it runs; the command itself is in `run:`.
+      if (/\bname:\s*$/.test(line.slice(0, match.index))) return
+      const isLast = position === matches.length - 1
+      let command = line.slice(
+        match.index + match[0].length,
+        isLast ? undefined : matches[position + 1]!.index,
+      )
+      let next = index
+      while (isLast && command.trimEnd().endsWith('\\') && next + 1 < lines.length) {
+        next++
+        command = `${command.trimEnd().slice(0, -1)} ${lines[next]!.trim()}`
+      }
+      const tokens = command.replace(/`.*$/, '').split(/\s+/).filter(Boolean)
+      const [functionName, ...rest] = tokens
+      if (!functionName || functionName.startsWith('-') || functionName.startsWith('<')) return
+      const flags: DaggerCall['flags'] = []
+      for (const token of rest) {
+        if (!token.startsWith('--')) break
+        const [name, ...value] = token.slice(2).split('=')
+        flags.push({ name: name!, ...(value.length ? { value: value.join('=') } : {}) })
+      }
+      calls.push({ location: `${file}:${index + 1}`, functionName, flags })
+    })
   }
   return calls
 }

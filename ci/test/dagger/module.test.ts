@@ -104,7 +104,7 @@ describe('the module as the Dagger SDK introspects it', () => {
 
   it('has every function of the pipeline', () => {
     expect(Object.keys(functions).sort()).toEqual(
-      ['build', 'test', 'local', ...CHECKS, ...SIDE_EFFECTS].sort(),
+      ['build', 'test', 'migrationSafety', 'local', ...CHECKS, ...SIDE_EFFECTS].sort(),
     )
   })
 

