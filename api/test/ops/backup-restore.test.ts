@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupManifest } from '../../src/ops/backup-manifest.js'
 import { scratchDatabaseName } from '../../src/ops/commands/verify-backup.js'
@@ -102,6 +103,35 @@ describe('backup, verify-backup and restore against a real PostgreSQL', () => {
     expect(tables.map((t) => t.tablename)).toEqual(['message', 'organization'])
     const [count] = await db.query<{ n: string }>(targetUrl, 'SELECT count(*) AS n FROM message')
     expect(Number(count?.n)).toBe(2_000)
+  })
+
+  it('records row counts of the exact snapshot it dumps while the service keeps writing', async () => {
+    const url = await db.createDatabase()
+    await createTinySchema(db, url, 5_000)
+    const writer = new pg.Client({ connectionString: url })
+    await writer.connect()
+    let writing = true
+    let inserted = 0
+    // Bounded writer: at most 20,000 single-row inserts, stopped as soon as the backup returns.
+    const writes = (async () => {
+      while (writing && inserted < 20_000) {
+        await writer.query(`INSERT INTO message (organization_id, body) VALUES (1, 'concurrent')`)
+        inserted += 1
+      }
+    })()
+    const backup = await runCli(['backup'], { ...env, DATABASE_URL: url })
+    writing = false
+    await writes
+    await writer.end()
+    expect(backup.exitCode).toBe(0)
+    expect(inserted).toBeGreaterThan(0)
+
+    const verify = await runCli(['verify-backup', '--backup', backup.result.backupId as string], {
+      ...env,
+      DATABASE_URL: url,
+    })
+    expect(verify.result.error ?? null).toBeNull()
+    expect(verify.exitCode).toBe(0)
   })
 
   it('rejects a corrupted dump on verify and leaves the backup unverified', async () => {
