@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { resolveTargetEnv } from '@whatsapp-saas/smoke/target-env'
+import { resolveCliPath, resolveTargetEnv } from '@whatsapp-saas/smoke/target-env'
 import { SCENARIO_NAMES, type ScenarioName } from '../k6/scenarios.js'
 import { formatLoadReport } from './report-format.js'
 import { runLoad } from './run-load.js'
@@ -12,6 +12,7 @@ const USAGE = `usage: npm run load -- [--base-url <url> | --env-file <path>] [--
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
+    args: scriptArguments(),
     options: {
       'base-url': { type: 'string' },
       'env-file': { type: 'string' },
@@ -44,7 +45,7 @@ async function main(): Promise<number> {
     },
     env: process.env,
     envPrefix: 'LOAD',
-    envFile: values['env-file'],
+    envFile: values['env-file'] === undefined ? undefined : resolveCliPath(values['env-file']),
   })
   const report = await runLoad({
     baseUrl: env.baseUrl,
@@ -57,6 +58,15 @@ async function main(): Promise<number> {
   })
   console.log(values.json ? JSON.stringify(report, null, 2) : formatLoadReport(report).join('\n'))
   return report.exitCode
+}
+
+/**
+ * The npm script ends in `--` so that Node 20 does not take our `--env-file` for its own (it reads that flag
+ * anywhere on the command line, even after the script, and exits when the file is not found relative to it).
+ */
+function scriptArguments(): string[] {
+  const args = process.argv.slice(2)
+  return args[0] === '--' ? args.slice(1) : args
 }
 
 main().then(

@@ -15,7 +15,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }))
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run('npx', ['tsx', 'src/main.ts', ...args], {
+    const { stdout, stderr } = await run('node', ['--import', 'tsx', 'src/main.ts', '--', ...args], {
       cwd: join(import.meta.dirname, '..'),
     })
     return { code: 0, stdout, stderr }

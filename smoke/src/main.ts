@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { formatCheckLine, formatSummaryLine } from './report-format.js'
 import { runSmoke } from './run-smoke.js'
-import { resolveTargetEnv } from './target-env.js'
+import { resolveCliPath, resolveTargetEnv } from './target-env.js'
 
 const USAGE = `usage: npm run smoke -- [--base-url <url> | --env-file <path>] [--expect-version <v>] [--json]
   options: --api-key --admin-token --app-secret --verify-token --fake-graph-url --phone-number-id
@@ -11,6 +11,7 @@ const USAGE = `usage: npm run smoke -- [--base-url <url> | --env-file <path>] [-
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
+    args: scriptArguments(),
     options: {
       'base-url': { type: 'string' },
       'env-file': { type: 'string' },
@@ -43,7 +44,7 @@ async function main(): Promise<number> {
     },
     env: process.env,
     envPrefix: 'SMOKE',
-    envFile: values['env-file'],
+    envFile: values['env-file'] === undefined ? undefined : resolveCliPath(values['env-file']),
   })
   const json = values.json
   const report = await runSmoke({
@@ -62,6 +63,15 @@ function positiveInteger(value: string | undefined, name: string): number | unde
   const parsed = Number(value)
   if (!Number.isInteger(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive integer`)
   return parsed
+}
+
+/**
+ * The npm script ends in `--` so that Node 20 does not take our `--env-file` for its own (it reads that flag
+ * anywhere on the command line, even after the script, and exits when the file is not found relative to it).
+ */
+function scriptArguments(): string[] {
+  const args = process.argv.slice(2)
+  return args[0] === '--' ? args.slice(1) : args
 }
 
 main().then(

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
 
 /**
  * Everything a smoke or load run needs to know about the deployment it exercises.
@@ -116,4 +117,12 @@ export function redactTargetEnv(env: TargetEnv): Record<string, string> {
     if (value !== undefined) shown[key] = SECRET_KEYS.includes(key) ? '***' : value
   }
   return shown
+}
+
+/**
+ * A path given on the command line, relative to where the user typed the command: `npm run -w <ws>` runs the
+ * script inside the workspace directory and keeps the original directory in INIT_CWD.
+ */
+export function resolveCliPath(path: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.INIT_CWD ?? process.cwd(), path)
 }

@@ -2,7 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { envVarName, isLoopbackUrl, redactTargetEnv, resolveTargetEnv } from '../src/target-env.js'
+import {
+  envVarName,
+  isLoopbackUrl,
+  redactTargetEnv,
+  resolveCliPath,
+  resolveTargetEnv,
+} from '../src/target-env.js'
 
 let dir: string
 let envFile: string
@@ -62,6 +68,14 @@ describe('resolveTargetEnv', () => {
 })
 
 describe('helpers', () => {
+  it('resolves command-line paths from where npm was invoked', () => {
+    expect(resolveCliPath('.pipeline/local/env.json', { INIT_CWD: '/repo' })).toBe(
+      '/repo/.pipeline/local/env.json',
+    )
+    expect(resolveCliPath('/abs/env.json', { INIT_CWD: '/repo' })).toBe('/abs/env.json')
+    expect(resolveCliPath('env.json', {})).toBe(join(process.cwd(), 'env.json'))
+  })
+
   it('derives environment variable names', () => {
     expect(envVarName('SMOKE', 'fakeGraphUrl')).toBe('SMOKE_FAKE_GRAPH_URL')
     expect(envVarName('LOAD', 'baseUrl')).toBe('LOAD_BASE_URL')
