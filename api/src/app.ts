@@ -20,12 +20,19 @@ import { ALL_QUEUE_NAMES } from './queues/names.js'
 import { createQueue } from './queues/producer.js'
 import { statusRoutes } from './status/routes.js'
 import { authenticationPlugin } from './tenancy/authenticate.js'
+import { metaWebhookRoutes } from './webhooks/routes.js'
 
 import './app-context.js'
 
 // ─── Feature plugins ────────────────────────────────────────────────────────────────────────────
 // Every feature of the HTTP API, registered in this order. Add a feature with one line here.
-const FEATURE_PLUGINS: FastifyPluginAsync[] = [healthRoutes, statusRoutes, messagingRoutes]
+// biome-ignore format: one feature per line keeps additions one-line edits
+const FEATURE_PLUGINS: FastifyPluginAsync[] = [
+  healthRoutes,
+  statusRoutes,
+  metaWebhookRoutes,
+  messagingRoutes,
+]
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** Opens the connections of one API process (closed again by app.close() when buildApp made them). */

@@ -1,11 +1,15 @@
 import closeWithGrace from 'close-with-grace'
+import { inboundWebhookProcessor } from './inbound/processor.js'
 import { loadConfigOrExit } from './process-start.js'
 import type { QueueProcessor } from './worker-context.js'
 import { startWorkers } from './worker-runtime.js'
 
 // ─── Queue processors ───────────────────────────────────────────────────────────────────────────
 // Every BullMQ queue this worker process consumes. Add a processor with one line here.
-const QUEUE_PROCESSORS: QueueProcessor[] = []
+// biome-ignore format: one processor per line keeps additions one-line edits
+const QUEUE_PROCESSORS: QueueProcessor[] = [
+  inboundWebhookProcessor,
+]
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 
 // Worker entry point: `node dist/worker.js` (or `tsx src/worker.ts`).

@@ -1,0 +1,89 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { constantTimeEqual } from '../crypto/digest.js'
+import { UnauthorizedError, ValidationError } from '../http/errors.js'
+import { ingestWebhook } from './ingest.js'
+import { isValidMetaSignature } from './signature.js'
+
+const HandshakeQuery = Type.Object({
+  'hub.mode': Type.Optional(Type.String()),
+  'hub.verify_token': Type.Optional(Type.String()),
+  'hub.challenge': Type.Optional(Type.String({ maxLength: 512 })),
+})
+
+const Ack = Type.Object({ status: Type.Union([Type.Literal('queued'), Type.Literal('duplicate')]) })
+
+/** Meta's WhatsApp webhooks: the verification handshake and signed event deliveries. */
+export async function metaWebhookRoutes(app: FastifyInstance): Promise<void> {
+  // Signatures cover the exact bytes Meta sent, so this plugin (and only this one) keeps JSON bodies
+  // as Buffers; re-serialising parsed JSON would change \u escapes and break every non-ASCII message.
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer', bodyLimit: 3 * 1024 * 1024 },
+    (_request, body, done) => done(null, body),
+  )
+
+  app.get(
+    '/webhooks/whatsapp',
+    {
+      schema: {
+        tags: ['meta'],
+        summary: "Meta's verification handshake: echoes hub.challenge when hub.verify_token matches",
+        querystring: HandshakeQuery,
+      },
+    },
+    async (request, reply) => {
+      const query = request.query as Record<string, string | undefined>
+      const token = query['hub.verify_token']
+      const challenge = query['hub.challenge']
+      const valid =
+        query['hub.mode'] === 'subscribe' &&
+        typeof token === 'string' &&
+        typeof challenge === 'string' &&
+        constantTimeEqual(token, app.config.metaVerifyToken)
+      if (!valid) {
+        return reply
+          .status(403)
+          .send({ error: { code: 'FORBIDDEN', message: 'verification failed', details: null } })
+      }
+      return reply.status(200).type('text/plain; charset=utf-8').send(challenge)
+    },
+  )
+
+  app.post(
+    '/webhooks/whatsapp',
+    {
+      bodyLimit: 3 * 1024 * 1024,
+      schema: {
+        tags: ['meta'],
+        summary: 'Signed event delivery from Meta (X-Hub-Signature-256 over the raw body)',
+        response: { 200: Ack },
+      },
+    },
+    async (request) => {
+      const raw = request.body
+      if (!Buffer.isBuffer(raw)) throw new ValidationError('body must be application/json')
+      const signature = request.headers['x-hub-signature-256']
+      if (
+        !isValidMetaSignature(
+          raw,
+          typeof signature === 'string' ? signature : undefined,
+          app.config.metaAppSecret,
+        )
+      )
+        throw new UnauthorizedError('missing or invalid X-Hub-Signature-256')
+      const json = raw.toString('utf8')
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(json)
+      } catch {
+        throw new ValidationError('body is not valid JSON')
+      }
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+        throw new ValidationError('body must be a JSON object')
+      const status = await ingestWebhook(app.deps.prisma, app.deps.inboundQueue, raw, json)
+      return { status }
+    },
+  )
+}
