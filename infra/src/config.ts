@@ -1,7 +1,7 @@
 // Stack configuration: read and validated in ONE place. Every other module receives the typed
 // `StackConfig`; nothing else reads Pulumi config. The same parser serves the Pulumi program, the
 // inventory command (mocks) and the cost model, so all three agree on what a stack file means.
-import { type Static, Type } from '@sinclair/typebox'
+import { type Static, type TLiteral, type TUnion, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
 export const PROJECT = 'whatsapp-saas'
@@ -9,7 +9,9 @@ export const PROJECT = 'whatsapp-saas'
 export const EGRESS_MODES = ['nat-per-az', 'single-nat', 'vpc-endpoints', 'public-task-ips'] as const
 export type EgressMode = (typeof EGRESS_MODES)[number]
 
-const Literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)))
+// TypeBox loses the literal types when the union is built from an array; the cast restores them.
+const Literals = <T extends string>(values: readonly T[]) =>
+  Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<TLiteral<T>[]>
 
 const NetworkSchema = Type.Object({
   availabilityZones: Type.Array(Type.String({ pattern: '^[a-z]{2}-[a-z]+-\\d[a-z]$' }), {

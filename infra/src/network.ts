@@ -4,13 +4,13 @@
 import * as aws from '@pulumi/aws'
 import type * as pulumi from '@pulumi/pulumi'
 import type { StackConfig } from './config.js'
-
-export const VPC_CIDR = '10.0.0.0/16'
-export const PUBLIC_CIDRS = ['10.0.1.0/24', '10.0.2.0/24'] as const
-export const PRIVATE_CIDRS = ['10.0.11.0/24', '10.0.12.0/24'] as const
-export const DATABASE_CIDRS = ['10.0.21.0/24', '10.0.22.0/24'] as const
-/** Interface endpoints the tasks need when there is no NAT: image pull, secrets, logs. */
-export const INTERFACE_ENDPOINT_SERVICES = ['ecr.api', 'ecr.dkr', 'secretsmanager', 'logs'] as const
+import {
+  DATABASE_CIDRS,
+  INTERFACE_ENDPOINT_SERVICES,
+  PRIVATE_CIDRS,
+  PUBLIC_CIDRS,
+  VPC_CIDR,
+} from './network-layout.js'
 
 export interface Network {
   vpc: aws.ec2.Vpc
