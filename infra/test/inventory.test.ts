@@ -10,7 +10,9 @@ const inventories = new Map<string, InventoryItem[]>()
 
 beforeAll(async () => {
   const results = await Promise.all(STACKS.map(runInventory))
-  STACKS.forEach((stack, i) => inventories.set(stack, results[i]!))
+  STACKS.forEach((stack, i) => {
+    inventories.set(stack, results[i]!)
+  })
 })
 
 describe.each(STACKS)('inventory of %s', (stack) => {
