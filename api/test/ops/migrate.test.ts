@@ -174,6 +174,13 @@ describe('migrate and migration-status', { timeout: PRISMA_BOUND_MS }, () => {
     expect((await runCli(['migrate', ...flags], env)).exitCode).toBe(0)
     workspace.addMigration('20260104000000_drop_phone', DROP_PHONE)
 
+    // The backup taken before 20260101000000_contact ran no longer covers the database.
+    const predates = await runCli(['migrate', ...flags, '--allow-destructive'], env)
+    expect(predates.exitCode).toBe(1)
+    expect(predates.result.error).toMatch(
+      /^refusing to migrate: backup \S+ predates migration 20260101000000_contact;/,
+    )
+
     const status = await runCli(['migration-status', ...flags], env)
     expect(status.result.destructive).toBe(true)
     expect(status.result.pending).toEqual([

@@ -81,6 +81,17 @@ export async function migrate(options: MigrateOptions): Promise<MigrateOutcome> 
       { backupId: backup.id, restoreCommand },
     )
   }
+  // A backup taken before earlier migrations ran would, once restored, silently undo them too.
+  const finishedAtBackup = new Set(
+    backup.migrations.applied.filter((m) => m.finishedAt && !m.rolledBackAt).map((m) => m.name),
+  )
+  const newerThanBackup = before.applied.filter((name) => !finishedAtBackup.has(name))
+  if (newerThanBackup.length > 0) {
+    throw new OpsError(
+      `refusing to migrate: backup ${backup.id} predates migration ${newerThanBackup.join(', ')}; take a new backup and verify it`,
+      { backupId: backup.id },
+    )
+  }
   const verdicts = await analyzeMigrations(before.pending)
   const destructive = verdicts.filter((v) => v.verdict === 'destructive')
   if (destructive.length > 0 && !options.allowDestructive) {
