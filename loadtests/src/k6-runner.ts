@@ -79,7 +79,7 @@ export async function runScenarioWithK6(input: {
     input.signal.removeEventListener('abort', stop)
     return {
       exitCode: stopped && exitCode === 0 ? TIME_BUDGET_EXCEEDED_EXIT_CODE : exitCode,
-      observed: await readSummary(summaryPath, input.scenario),
+      observed: await readSummary(summaryPath, input.scenario, input.durationS),
     }
   } finally {
     await rm(dir, { recursive: true, force: true })
@@ -105,7 +105,11 @@ interface K6SummaryExport {
 }
 
 /** Reads k6's `--summary-export` (values of the scenario-tagged metrics); undefined when absent or unreadable. */
-export async function readSummary(path: string, scenario: Scenario): Promise<ObservedMetrics | undefined> {
+export async function readSummary(
+  path: string,
+  scenario: Scenario,
+  durationS: number,
+): Promise<ObservedMetrics | undefined> {
   let summary: K6SummaryExport
   try {
     summary = JSON.parse(await readFile(path, 'utf8')) as K6SummaryExport
@@ -117,12 +121,14 @@ export async function readSummary(path: string, scenario: Scenario): Promise<Obs
   const failed = metric('http_req_failed')
   const requests = metric('http_reqs')
   if (!duration || !failed || !requests) return undefined
-  const count = requests.count ?? 0
+  // k6's own rate divides by the whole test time (setup included); the arrival rate less the iterations k6 had
+  // to drop is what the scenario achieved.
+  const dropped = metric('dropped_iterations')?.count ?? 0
   return {
-    requests: count,
-    errors: (failed.passes ?? 0) as number,
+    requests: requests.count ?? 0,
+    errors: failed.passes ?? 0,
     p95Ms: duration['p(95)'] ?? Number.NaN,
     errorRate: failed.value ?? 1,
-    requestsPerSecond: requests.rate ?? 0,
+    requestsPerSecond: Math.max(0, scenario.ratePerSecond - dropped / durationS),
   }
 }

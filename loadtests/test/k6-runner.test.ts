@@ -2,8 +2,9 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { K6_INSTALL_HINT, runLoad } from '../src/index.js'
-import { findK6 } from '../src/k6-runner.js'
+import { SCENARIOS } from '../k6/scenarios.js'
+import { evaluateThresholds, K6_INSTALL_HINT, runLoad } from '../src/index.js'
+import { findK6, readSummary } from '../src/k6-runner.js'
 
 const secrets = {
   apiKey: 'wsk_k6_secret_key',
@@ -21,7 +22,7 @@ afterEach(async () => {
 
 /**
  * A stand-in `k6` on PATH: records its arguments and the environment the scripts read, writes a summary export
- * like k6's (p95 42.5 ms, no failures, 95.2 req/s) and exits with the given code, or runs until killed.
+ * like k6's (p95 42.5 ms, no failures, 10 dropped iterations) and exits with the given code, or runs until killed.
  */
 async function fakeK6(behaviour: { exitCode: number } | 'hang'): Promise<string> {
   dir = await mkdtemp(join(tmpdir(), 'fake-k6-'))
@@ -29,7 +30,7 @@ async function fakeK6(behaviour: { exitCode: number } | 'hang'): Promise<string>
     behaviour === 'hang'
       ? 'exec sleep 30'
       : `cat > "$4" <<JSON
-{"metrics":{"http_req_duration{scenario:$name}":{"avg":10,"p(95)":42.5},"http_req_failed{scenario:$name}":{"passes":0,"fails":100,"value":0},"http_reqs{scenario:$name}":{"count":100,"rate":95.2}}}
+{"metrics":{"http_req_duration{scenario:$name}":{"avg":10,"p(95)":42.5},"http_req_failed{scenario:$name}":{"passes":0,"fails":100,"value":0},"http_reqs{scenario:$name}":{"count":100,"rate":95.2},"dropped_iterations{scenario:$name}":{"count":10,"rate":0.4}}}
 JSON
 exit ${behaviour.exitCode}`
   await writeFile(
@@ -64,7 +65,8 @@ describe('runLoad with k6 on PATH', () => {
       limit: '< 300',
       ok: true,
     })
-    expect(report.thresholds['read-api http_reqs rate/s']).toEqual({ value: 95.2, limit: '>= 90', ok: true })
+    // The last scenario ran its full 20 s: 100 req/s less 10 dropped iterations over 20 s.
+    expect(report.thresholds['read-api http_reqs rate/s']).toEqual({ value: 99.5, limit: '>= 90', ok: true })
     expect(Object.keys(report.thresholds)).toHaveLength(9)
     expect(lines).toContain('  k6 | fake k6 running webhook-ingest')
   })
@@ -117,6 +119,43 @@ describe('runLoad with k6 on PATH', () => {
     const { report } = await loadWithFakeK6(await fakeK6('hang'), 2)
     expect(report).toMatchObject({ runner: 'k6', passed: false, exitCode: 124 })
     expect(report.scenarios[0]?.detail).toMatch(/\(stopped: the 2 s budget ran out\)$/)
+  })
+})
+
+describe('readSummary', () => {
+  it('reads the scenario-tagged metrics, taking the achieved rate from the dropped iterations', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'k6-summary-'))
+    const path = join(dir, 'summary.json')
+    const tag = '{scenario:read-api}'
+    await writeFile(
+      path,
+      JSON.stringify({
+        metrics: {
+          http_req_duration: { 'p(95)': 1 },
+          [`http_req_duration${tag}`]: { 'p(95)': 180.4 },
+          [`http_req_failed${tag}`]: { passes: 3, fails: 1697, value: 0.0018 },
+          // k6's own rate includes setup time: ignored.
+          [`http_reqs${tag}`]: { count: 1700, rate: 42 },
+          [`dropped_iterations${tag}`]: { count: 300, rate: 15 },
+        },
+      }),
+    )
+    const observed = await readSummary(path, SCENARIOS['read-api'], 20)
+    expect(observed).toEqual({
+      requests: 1700,
+      errors: 3,
+      p95Ms: 180.4,
+      errorRate: 0.0018,
+      requestsPerSecond: 85,
+    })
+    expect(evaluateThresholds(SCENARIOS['read-api'], observed!)['read-api http_reqs rate/s']?.ok).toBe(false)
+  })
+
+  it('is undefined when k6 wrote no summary or not the scenario metrics', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'k6-summary-'))
+    expect(await readSummary(join(dir, 'absent.json'), SCENARIOS['read-api'], 20)).toBeUndefined()
+    await writeFile(join(dir, 'other.json'), JSON.stringify({ metrics: { http_reqs: { count: 1 } } }))
+    expect(await readSummary(join(dir, 'other.json'), SCENARIOS['read-api'], 20)).toBeUndefined()
   })
 })
 
