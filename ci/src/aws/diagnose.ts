@@ -45,20 +45,20 @@ export function explainStoppedTask(
   ) {
     return undefined
   }
-  if (/CannotPullContainer|pull image manifest|ECR/i.test(text)) {
-    return {
-      severity: 'error',
-      cause:
-        'the task cannot pull its image: ECR unreachable from the private subnets (NAT gateway or VPC endpoints) or the digest is missing',
-      next: next.verify,
-    }
-  }
   if (/ResourceInitializationError|secret|ssm|unable to retrieve/i.test(text)) {
     return {
       severity: 'error',
       cause:
         'the execution role cannot read a secret, or Secrets Manager/CloudWatch Logs is unreachable from the private subnets',
       next: next.preview,
+    }
+  }
+  if (/CannotPullContainer|pull image manifest/i.test(text) || /\bECR\b/.test(text)) {
+    return {
+      severity: 'error',
+      cause:
+        'the task cannot pull its image: ECR unreachable from the private subnets (NAT gateway or VPC endpoints) or the digest is missing',
+      next: next.verify,
     }
   }
   if (/OutOfMemory|exit 137/i.test(text)) {
