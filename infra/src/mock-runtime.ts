@@ -92,10 +92,14 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
 
 /**
  * Sets mocks and the stack's configuration (from `Pulumi.<stack>.yaml`). Call BEFORE importing the
- * program. Returns the list that fills up as resources register.
+ * program. `overrides` replace raw config values (full keys, structured values JSON-encoded).
+ * Returns the list that fills up as resources register.
  */
-export async function installMocks(stack: string): Promise<InventoryItem[]> {
-  const raw = readStackFile(stack)
+export async function installMocks(
+  stack: string,
+  overrides: Record<string, string> = {},
+): Promise<InventoryItem[]> {
+  const raw = { ...readStackFile(stack), ...overrides }
   const region = raw['aws:region'] ?? 'us-east-1'
   const inventory: InventoryItem[] = []
   pulumi.runtime.setAllConfig(raw)

@@ -9,8 +9,11 @@ export interface StackRun {
   one(type: string, nameSuffix?: string): InventoryItem
 }
 
-export async function runStackProgram(stack: string): Promise<StackRun> {
-  const items = await installMocks(stack)
+export async function runStackProgram(
+  stack: string,
+  overrides: Record<string, string> = {},
+): Promise<StackRun> {
+  const items = await installMocks(stack, overrides)
   const program = (await import('../../index.js')) as Record<string, unknown>
   await settle()
   const { resolve } = await import('../../src/mock-runtime.js')
