@@ -24,12 +24,12 @@ export const BASE_MIGRATIONS_MOUNT = '/base/migrations'
  * migrations applied with the Prisma CLI, head migrations restored, then `migration-status`, whose
  * JSON line is the last line of stdout.
  */
-export function migrationSafetyScript(): string {
+export function migrationSafetyScript(baseMigrations: string = BASE_MIGRATIONS_MOUNT): string {
   return [
     'set -e',
     'cd api',
     'mv prisma/migrations /tmp/head-migrations',
-    `cp -r ${BASE_MIGRATIONS_MOUNT} prisma/migrations`,
+    `cp -r '${baseMigrations}' prisma/migrations`,
     'npx --no-install prisma migrate deploy >&2',
     'rm -rf prisma/migrations',
     'mv /tmp/head-migrations prisma/migrations',

@@ -1,0 +1,77 @@
+// The migration-safety run end to end against a real PostgreSQL: the same shell the module runs in its
+// toolbox container, here in a copy of the api workspace (the script moves migration folders around).
+import { spawnSync } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type PostgresServer, startPostgres } from '../../../api/src/local-services/index.js'
+import {
+  migrationSafetyMarkdown,
+  migrationSafetyScript,
+  parseMigrationStatus,
+} from '../../src/dagger/migration-safety.js'
+
+const REPO = resolve(import.meta.dirname, '../../..')
+
+describe('migration safety verdict', () => {
+  let postgres: PostgresServer
+  let work: string
+  let base: string
+
+  beforeAll(async () => {
+    postgres = await startPostgres()
+    work = mkdtempSync(join(tmpdir(), 'migration-safety-'))
+    for (const entry of ['package.json', 'prisma.config.ts', 'prisma', 'src']) {
+      cpSync(join(REPO, 'api', entry), join(work, 'api', entry), { recursive: true })
+    }
+    symlinkSync(join(REPO, 'node_modules'), join(work, 'node_modules'))
+    symlinkSync(join(REPO, 'api/node_modules'), join(work, 'api/node_modules'))
+    base = join(work, 'base-migrations')
+    cpSync(join(REPO, 'api/prisma/migrations'), base, { recursive: true })
+  }, 120_000)
+
+  afterAll(async () => {
+    await postgres?.stop()
+    if (work) rmSync(work, { recursive: true, force: true })
+  })
+
+  function run() {
+    const result = spawnSync('sh', ['-c', migrationSafetyScript(base)], {
+      cwd: work,
+      encoding: 'utf8',
+      env: { ...process.env, DATABASE_URL: postgres.url() },
+      timeout: 120_000,
+    })
+    expect(result.status, result.stderr).toBe(0)
+    return parseMigrationStatus(result.stdout)
+  }
+
+  it('finds nothing new when the head adds no migration', () => {
+    const status = run()
+    expect(status.pending).toEqual([])
+    expect(status.applied).toEqual(readdirSync(base).filter((name) => !name.endsWith('.toml')))
+    expect(migrationSafetyMarkdown(status)).toContain('No new migrations in this change.')
+  }, 120_000)
+
+  it('flags a new destructive migration with its statement, and leaves the head migrations in place', () => {
+    const added = join(work, 'api/prisma/migrations/29990101000000_drop_contacts')
+    mkdirSync(added)
+    writeFileSync(join(added, 'migration.sql'), 'DROP TABLE "Contact";\n')
+    const status = run()
+    expect(status.destructive).toBe(true)
+    expect(status.pending).toEqual([
+      expect.objectContaining({ migration: '29990101000000_drop_contacts', verdict: 'destructive' }),
+    ])
+    const markdown = migrationSafetyMarkdown(status)
+    expect(markdown).toContain('**Destructive migrations pending**')
+    expect(markdown).toContain('`29990101000000_drop_contacts` | **destructive** | drop-table')
+    expect(markdown).toContain('`DROP TABLE "Contact"`')
+    expect(readdirSync(join(work, 'api/prisma/migrations'))).toContain('29990101000000_drop_contacts')
+  }, 120_000)
+
+  it('refuses output that does not end with the JSON line', () => {
+    expect(() => parseMigrationStatus('applied x\nnot json')).toThrow(/did not end with a JSON line/)
+    expect(() => parseMigrationStatus('{"ok":true}')).toThrow(/no applied\/pending lists/)
+  })
+})
