@@ -20,9 +20,9 @@ export interface Scenario {
   /** Target arrival rate (k6 constant-arrival-rate; autocannon overallRate), requests per second. */
   ratePerSecond: number
   durationS: number
-  /** Pre-allocated k6 VUs; autocannon connections. */
+  /** Pre-allocated k6 VUs. */
   vus: number
-  /** k6 may add VUs up to this to keep the rate when responses slow down. */
+  /** k6 may add VUs up to this to keep the rate when responses slow down; autocannon opens this many connections. */
   maxVus: number
   /** Every response should carry this status; anything else counts as an error. */
   expectedStatus: number

@@ -88,11 +88,12 @@ export async function runScenarioWithAutocannon(
       const instance = autocannon(
         {
           url: env.baseUrl,
-          connections: scenario.vus,
+          // As many connections as k6 may use VUs: like constant-arrival-rate, the rate holds while responses slow down.
+          connections: scenario.maxVus,
           overallRate: scenario.ratePerSecond,
           duration: durationS,
           // A hard cap on top of the duration: the rate over the duration, plus the connections' first requests.
-          maxOverallRequests: Math.ceil(scenario.ratePerSecond * durationS * 1.1) + scenario.vus,
+          maxOverallRequests: Math.ceil(scenario.ratePerSecond * durationS * 1.1) + scenario.maxVus,
           timeout: scenario.requestTimeoutS,
           requests: [requestFor(scenario, env)],
         },

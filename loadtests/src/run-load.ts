@@ -11,7 +11,7 @@ import {
 import { openServiceWindows } from './service-windows.js'
 import { allThresholdsMet, evaluateThresholds, type ThresholdVerdicts } from './thresholds.js'
 
-export const K6_INSTALL_HINT = 'install k6 (https://grafana.com/docs/k6/latest/set-up/install-k6/)'
+export const K6_INSTALL_HINT = 'install k6: https://grafana.com/docs/k6/latest/set-up/install-k6/'
 /** A scenario set up but not run (e.g. the 24-hour windows never opened); k6 uses 108 for a script abort. */
 const SETUP_FAILED_EXIT_CODE = 108
 
@@ -60,7 +60,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   if (options.runner === 'k6' && !k6) throw new Error(`k6 is not on PATH: ${K6_INSTALL_HINT}`)
   if (!k6 && options.runner !== 'autocannon') {
     notes.push(
-      `k6 not found on PATH: ran the same scenarios and thresholds with autocannon (${K6_INSTALL_HINT})`,
+      `k6 not found on PATH, so autocannon ran the same scenarios and thresholds (to use k6, ${K6_INSTALL_HINT})`,
     )
   }
   const runner = k6 ? 'k6' : 'autocannon'

@@ -35,7 +35,7 @@ describe('runLoad with autocannon (no k6 on PATH)', () => {
     const report = await loadAgainst({})
     expect(report.runner).toBe('autocannon')
     expect(report.notes[0]).toMatch(
-      /^k6 not found on PATH: ran the same scenarios and thresholds with autocannon/,
+      /^k6 not found on PATH, so autocannon ran the same scenarios and thresholds \(to use k6, install k6: https:/,
     )
     expect(report.scenarios.map((scenario) => [scenario.name, scenario.status])).toEqual([
       ['webhook-ingest', 'passed'],
