@@ -65,12 +65,6 @@ describe('dagger.json', () => {
     expect(loaded.sort()).toEqual(['biome.json', 'dagger', 'index.ts'])
   })
 
-  it('loads the root tsconfig.json that ci/tsconfig.json extends', () => {
-    const tsconfig = readFileSync(join(MODULE_SOURCE, 'tsconfig.json'), 'utf8')
-    expect(tsconfig).toContain('"../tsconfig.json"')
-    expect(daggerJson.include).toContain('tsconfig.json')
-  })
-
   it('has module files that import only each other or packages (nothing excluded from the module)', () => {
     const files = moduleFiles()
     expect(files.map((file) => relative(REPO, file))).toContain('ci/src/index.ts')
