@@ -137,6 +137,10 @@ export async function runOpsTask(
   }
   const container = serviceContainers(revision.definition, outputs.ecrRepositoryUrl)[0]!
   const containerName = container.name!
+  // Same network placement as the services' tasks: private subnets without public IP unless the stack's
+  // egress mode puts tasks in public subnets (then ECR is only reachable through the public IP).
+  const subnets = outputs.taskSubnetIds ?? outputs.privateSubnetIds
+  const assignPublicIp = outputs.taskAssignPublicIp ?? 'DISABLED'
   const started = await runtime.clients.ecs.send(
     new RunTaskCommand({
       cluster: outputs.clusterName,
@@ -146,9 +150,9 @@ export async function runOpsTask(
       startedBy: `pipeline-${ctx.runId}`.slice(0, 128),
       networkConfiguration: {
         awsvpcConfiguration: {
-          subnets: outputs.privateSubnetIds,
+          subnets,
           securityGroups: [outputs.taskSecurityGroupId],
-          assignPublicIp: 'DISABLED',
+          assignPublicIp,
         },
       },
       overrides: {
@@ -175,6 +179,8 @@ export async function runOpsTask(
     )
   }
   const id = taskId(taskArn)
+  if (assignPublicIp === 'ENABLED')
+    ctx.log.info('tasks run with public IPs (egress mode public-task-ips), like the services')
   ctx.log.info(`${command.name}: task ${id} on ${revisionName(revision.arn)}`)
 
   const output: string[] = []

@@ -29,6 +29,13 @@ export interface StackOutputs {
   alertTopicArn: string
   certificateArn: string
   domain: string
+  /**
+   * Optional: where the services' tasks run. The infra's `public-task-ips` egress mode puts them in public
+   * subnets with a public IP (no NAT); ops tasks must then run the same way to reach ECR. Default: the
+   * private subnets without public IP.
+   */
+  taskSubnetIds?: string[]
+  taskAssignPublicIp?: 'ENABLED' | 'DISABLED'
 }
 
 type Rule = (value: string) => string | undefined
@@ -40,7 +47,9 @@ const pattern =
     regex.test(value) ? undefined : `must be ${expected} (got "${value}")`
 const arn = (service: string) => pattern(new RegExp(`^arn:aws[a-z-]*:${service}:`), `an ${service} ARN`)
 
-const RULES: Record<keyof StackOutputs, Rule> = {
+type RequiredKey = Exclude<keyof StackOutputs, 'taskSubnetIds' | 'taskAssignPublicIp'>
+
+const RULES: Record<RequiredKey, Rule> = {
   clusterName: nonEmpty,
   apiServiceName: nonEmpty,
   workerServiceName: nonEmpty,
@@ -68,7 +77,12 @@ const RULES: Record<keyof StackOutputs, Rule> = {
   domain: pattern(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name'),
 }
 
-export const STACK_OUTPUT_KEYS = Object.keys(RULES) as (keyof StackOutputs)[]
+const OPTIONAL_RULES: Record<'taskSubnetIds' | 'taskAssignPublicIp', Rule> = {
+  taskSubnetIds: pattern(/^subnet-[0-9a-f]+(,subnet-[0-9a-f]+)*$/, 'comma-separated subnet ids'),
+  taskAssignPublicIp: pattern(/^(ENABLED|DISABLED)$/, 'ENABLED or DISABLED'),
+}
+
+export const STACK_OUTPUT_KEYS = Object.keys(RULES) as RequiredKey[]
 
 /** Every problem with raw outputs, one line each; empty when they are complete and well formed. */
 export function checkStackOutputs(raw: Record<string, unknown>): string[] {
@@ -84,6 +98,12 @@ export function checkStackOutputs(raw: Record<string, unknown>): string[] {
       continue
     }
     const problem = RULES[key](value)
+    if (problem) problems.push(`stack output "${key}" ${problem}`)
+  }
+  for (const [key, rule] of Object.entries(OPTIONAL_RULES)) {
+    const value = raw[key]
+    if (value === undefined || value === null || value === '') continue
+    const problem = typeof value === 'string' ? rule(value) : 'must be a string'
     if (problem) problems.push(`stack output "${key}" ${problem}`)
   }
   return problems
@@ -102,17 +122,18 @@ export function parseStackOutputs(raw: Record<string, unknown>): StackOutputs {
     unknown
   >
   outputs.privateSubnetIds = text.privateSubnetIds!.split(',')
+  if (text.taskSubnetIds) outputs.taskSubnetIds = text.taskSubnetIds.split(',')
+  if (text.taskAssignPublicIp) outputs.taskAssignPublicIp = text.taskAssignPublicIp
   return outputs as unknown as StackOutputs
 }
 
 /** Outputs flattened back to strings, the form `ProvisionResult.outputs` carries. */
 export function stackOutputsToRecord(outputs: StackOutputs): Record<string, string> {
-  return Object.fromEntries(
-    STACK_OUTPUT_KEYS.map((key) => {
-      const value = outputs[key]
-      return [key, Array.isArray(value) ? value.join(',') : value]
-    }),
-  )
+  const record: Record<string, string> = {}
+  for (const [key, value] of Object.entries(outputs)) {
+    if (value !== undefined) record[key] = Array.isArray(value) ? value.join(',') : String(value)
+  }
+  return record
 }
 
 /** Where the last provision of a stack left its outputs, so operator verbs work without the Pulumi CLI. */

@@ -1,5 +1,6 @@
 // The AWS target: the pipeline's Target port implemented over ECR, Pulumi, ECS one-off tasks and ECS
 // service deployments of one stack (staging or production).
+import { join } from 'node:path'
 import type {
   Artifact,
   DeployLock,
@@ -34,6 +35,8 @@ import { type Clock, systemClock } from './waiting.js'
 
 export interface AwsTargetOptions {
   stack: string
+  /** Repository root: infra/ and .pipeline/ are found under it (default the working directory). */
+  repoRoot?: string
   /** Region of the clients; default AWS_REGION, then the cached outputs' region, then us-east-1. */
   region?: string
   /** Stack outputs given up front (e.g. `--outputs file.json`) instead of reading them from Pulumi. */
@@ -70,7 +73,8 @@ function rolloutResult(outcome: DeployOutcome, previous?: Artifact, current?: Ar
 }
 
 export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTarget> {
-  const stateDir = options.stateDir ?? '.pipeline'
+  const repoRoot = options.repoRoot ?? process.cwd()
+  const stateDir = options.stateDir ?? join(repoRoot, '.pipeline')
   const cachePath = outputsCachePath(options.stack, stateDir)
   const cached = options.outputs ?? (await readOutputsFile(cachePath))
   const region =
@@ -82,7 +86,8 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
   const clients =
     options.clients ?? createAwsClients({ region, maxAttempts: options.maxAttempts ?? maxAttemptsFromEnv() })
   const runtime = createRuntime(clients, options.timeouts, options.clock ?? systemClock)
-  const provisioner = options.provisioner ?? pulumiProvisioner(options.stack, options.infraDir)
+  const provisioner =
+    options.provisioner ?? pulumiProvisioner(options.stack, options.infraDir ?? join(repoRoot, 'infra'))
   const containerCli = options.containerCli ?? (() => detectContainerCli())
 
   let raw: Record<string, string> | undefined = options.outputs

@@ -3,7 +3,17 @@ import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, describe, expect, it } from 'vitest'
 import { opsCommandLine, runOpsTask } from '../../src/aws/ops-task.js'
-import { arnOf, IMAGE_NEW, IMAGE_OLD, OUTPUTS, taskDefinition, testContext, testRuntime } from './fixtures.js'
+import { parseStackOutputs } from '../../src/aws/stack-outputs.js'
+import {
+  arnOf,
+  IMAGE_NEW,
+  IMAGE_OLD,
+  OUTPUTS,
+  RAW_OUTPUTS,
+  taskDefinition,
+  testContext,
+  testRuntime,
+} from './fixtures.js'
 import { scriptedEcs } from './scripted-ecs.js'
 
 const logs = mockClient(CloudWatchLogsClient)
@@ -167,6 +177,28 @@ describe('ops commands as ECS one-off tasks', () => {
     await expect(
       runOpsTask(testRuntime(), OUTPUTS, { name: 'seed' }, IMAGE_NEW, testContext()),
     ).rejects.toThrow('RunTask for seed started nothing: RESOURCE:ENI (subnet exhausted)')
+    ecs.mock.restore()
+  })
+
+  it('runs like the services when the stack puts tasks in public subnets (egress mode public-task-ips)', async () => {
+    const ecs = opsEcs()
+    ecs.mock.on(DescribeTasksCommand).resolves({
+      tasks: [{ taskArn: TASK_ARN, lastStatus: 'STOPPED', containers: [{ name: 'api', exitCode: 0 }] }],
+    })
+    scriptLogs(['{"ok":true}'])
+    const outputs = parseStackOutputs({
+      ...RAW_OUTPUTS,
+      taskSubnetIds: 'subnet-0c3,subnet-0d4',
+      taskAssignPublicIp: 'ENABLED',
+    })
+    await runOpsTask(testRuntime(), outputs, { name: 'seed' }, IMAGE_NEW, testContext())
+    expect(
+      ecs.mock.commandCalls(RunTaskCommand)[0]!.args[0].input.networkConfiguration?.awsvpcConfiguration,
+    ).toEqual({
+      subnets: ['subnet-0c3', 'subnet-0d4'],
+      securityGroups: ['sg-0a5f'],
+      assignPublicIp: 'ENABLED',
+    })
     ecs.mock.restore()
   })
 
