@@ -14,6 +14,8 @@ export interface HttpRequest {
   body?: string
   /** Whole-call budget: connect, headers and body. */
   timeoutMs: number
+  /** Cancels the call early (e.g. the pipeline stage was aborted). */
+  signal?: AbortSignal
 }
 
 /** One HTTP call with a hard deadline; a timeout or connection error rejects with a message naming the URL. */
@@ -26,7 +28,9 @@ export async function httpCall(url: string, options: HttpRequest): Promise<HttpR
       body: options.body,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
-      signal: AbortSignal.timeout(options.timeoutMs),
+      signal: options.signal
+        ? AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.signal])
+        : AbortSignal.timeout(options.timeoutMs),
     })
     const text = await response.body.text()
     return { status: response.statusCode, headers: response.headers, text, json: parseJson(text) }

@@ -3,6 +3,7 @@ import { healthCheck, livenessCheck } from './checks/health.js'
 import { messageDeliveryCheck } from './checks/message-delivery.js'
 import { versionCheck } from './checks/version.js'
 import { webhookHandshakeCheck, webhookSignatureCheck } from './checks/webhook.js'
+import { httpCall } from './http-client.js'
 import type { CheckStatus, SmokeCheck, SmokeContext } from './smoke-check.js'
 import { isLoopbackUrl, type TargetEnv } from './target-env.js'
 
@@ -26,6 +27,8 @@ export interface SmokeOptions {
   deliveryTimeoutMs?: number
   /** Default 250. */
   pollIntervalMs?: number
+  /** Cancels the run (e.g. the pipeline stage's signal): the check under way and the rest fail as cancelled. */
+  signal?: AbortSignal
   /** Called once per finished check (the CLI prints it live). */
   onCheck?: (result: SmokeCheckResult) => void
 }
@@ -50,22 +53,28 @@ export interface SmokeReport {
 export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   const started = Date.now()
   const baseUrl = options.env.baseUrl.replace(/\/+$/, '')
+  const signal = options.signal ?? new AbortController().signal
+  const requestTimeoutMs = options.requestTimeoutMs ?? 5_000
   const ctx: SmokeContext = {
     env: { ...options.env, baseUrl },
     expectVersion: options.expectVersion,
-    requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
+    requestTimeoutMs,
     deliveryTimeoutMs: options.deliveryTimeoutMs ?? 20_000,
     pollIntervalMs: options.pollIntervalMs ?? 250,
     isLocal: isLoopbackUrl(baseUrl),
     url: (path) => `${baseUrl}${path}`,
+    http: (url, request = {}) => httpCall(url, { timeoutMs: requestTimeoutMs, ...request, signal }),
+    signal,
   }
   const checks: SmokeCheckResult[] = []
   for (const check of SMOKE_CHECKS) {
     const checkStarted = performance.now()
-    const verdict = await check.run(ctx).catch((error: unknown) => ({
-      status: 'failed' as const,
-      detail: error instanceof Error ? error.message : String(error),
-    }))
+    const verdict = signal.aborted
+      ? { status: 'failed' as const, detail: 'not run: the smoke run was cancelled' }
+      : await check.run(ctx).catch((error: unknown) => ({
+          status: 'failed' as const,
+          detail: signal.aborted ? 'cancelled' : error instanceof Error ? error.message : String(error),
+        }))
     const result = { name: check.name, ...verdict, durationMs: Math.round(performance.now() - checkStarted) }
     checks.push(result)
     options.onCheck?.(result)

@@ -1,3 +1,4 @@
+import type { HttpRequest, HttpResponse } from './http-client.js'
 import type { TargetEnv } from './target-env.js'
 
 export type CheckStatus = 'passed' | 'failed' | 'skipped'
@@ -20,6 +21,13 @@ export interface SmokeContext {
   /** Loopback targets may receive tenant data (an inbound message on the demo number); others never do. */
   isLocal: boolean
   url(path: string): string
+  /** An HTTP call with the run's cancellation and (unless given) its per-call timeout applied. */
+  http(
+    url: string,
+    request?: Omit<HttpRequest, 'timeoutMs' | 'signal'> & { timeoutMs?: number },
+  ): Promise<HttpResponse>
+  /** Cancels the run: stops waits and HTTP calls. */
+  signal: AbortSignal
 }
 
 export interface SmokeCheck {

@@ -125,3 +125,37 @@ describe('checks without their inputs', () => {
     ])
   })
 })
+
+describe('cancellation', () => {
+  it('fails every check as not run when the run is cancelled before it starts', async () => {
+    standIn = await startStandIn(secrets)
+    const report = await runSmoke({
+      env: { baseUrl: standIn.baseUrl, ...secrets },
+      signal: AbortSignal.abort(),
+    })
+    expect(report.passed).toBe(false)
+    expect(new Set(report.checks.map((check) => `${check.status}: ${check.detail}`))).toEqual(
+      new Set(['failed: not run: the smoke run was cancelled']),
+    )
+  })
+
+  it('stops waiting for delivery when cancelled', async () => {
+    standIn = await startStandIn(secrets, { deliveredAs: 'sent' })
+    const controller = new AbortController()
+    const report = await runSmoke({
+      env: { baseUrl: standIn.baseUrl, fakeGraphUrl: standIn.baseUrl, ...secrets },
+      // Far longer than the test may take: only the cancellation can end the wait.
+      deliveryTimeoutMs: 600_000,
+      pollIntervalMs: 20,
+      onCheck: (check) => {
+        if (check.name === 'authenticated-read') setTimeout(() => controller.abort(), 200)
+      },
+      signal: controller.signal,
+    })
+    expect(report.checks.at(-1)).toMatchObject({
+      name: 'message-delivery',
+      status: 'failed',
+      detail: 'cancelled',
+    })
+  })
+})

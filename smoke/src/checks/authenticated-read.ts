@@ -1,4 +1,3 @@
-import { httpCall } from '../http-client.js'
 import { failed, missingInputs, passed, type SmokeCheck } from '../smoke-check.js'
 
 /** The tenant API answers with the API key and refuses the same call without it. */
@@ -8,13 +7,12 @@ export const authenticatedReadCheck: SmokeCheck = {
     const missing = missingInputs(ctx.env, ['apiKey'])
     if (missing) return missing
     const url = ctx.url('/api/v1/messages?limit=1')
-    const withKey = await httpCall(url, {
+    const withKey = await ctx.http(url, {
       headers: { authorization: `Bearer ${ctx.env.apiKey!}` },
-      timeoutMs: ctx.requestTimeoutMs,
     })
     if (withKey.status !== 200)
       return failed(`GET /api/v1/messages with the API key answered ${withKey.status}`)
-    const withoutKey = await httpCall(url, { timeoutMs: ctx.requestTimeoutMs })
+    const withoutKey = await ctx.http(url)
     if (withoutKey.status !== 401) {
       return failed(`GET /api/v1/messages without a key answered ${withoutKey.status}, expected 401`)
     }

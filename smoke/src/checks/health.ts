@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util'
-import { excerpt, httpCall } from '../http-client.js'
+import { excerpt } from '../http-client.js'
 import { failed, passed, type SmokeCheck } from '../smoke-check.js'
 
 const HEALTHY = { status: 'ok', database: 'connected', redis: 'connected' }
@@ -8,7 +8,7 @@ const HEALTHY = { status: 'ok', database: 'connected', redis: 'connected' }
 export const healthCheck: SmokeCheck = {
   name: 'health',
   async run(ctx) {
-    const response = await httpCall(ctx.url('/health'), { timeoutMs: ctx.requestTimeoutMs })
+    const response = await ctx.http(ctx.url('/health'))
     if (response.status !== 200)
       return failed(`GET /health answered ${response.status}: ${excerpt(response.text)}`)
     if (!isDeepStrictEqual(response.json, HEALTHY)) {
@@ -21,7 +21,7 @@ export const healthCheck: SmokeCheck = {
 export const livenessCheck: SmokeCheck = {
   name: 'liveness',
   async run(ctx) {
-    const response = await httpCall(ctx.url('/health/live'), { timeoutMs: ctx.requestTimeoutMs })
+    const response = await ctx.http(ctx.url('/health/live'))
     if (response.status !== 200) return failed(`GET /health/live answered ${response.status}`)
     return passed('GET /health/live 200')
   },

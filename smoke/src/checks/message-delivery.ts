@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { excerpt, type HttpResponse, httpCall } from '../http-client.js'
+import { excerpt, type HttpResponse } from '../http-client.js'
 import { failed, missingInputs, passed, type SmokeCheck, type SmokeContext } from '../smoke-check.js'
 import { smokeRecipient } from '../webhook-payload.js'
 
@@ -18,7 +18,7 @@ export const messageDeliveryCheck: SmokeCheck = {
     const deadline = Date.now() + ctx.deliveryTimeoutMs
     const recipient = smokeRecipient()
 
-    const inbound = await httpCall(`${ctx.env.fakeGraphUrl!.replace(/\/+$/, '')}/__fake/inbound`, {
+    const inbound = await ctx.http(`${ctx.env.fakeGraphUrl!.replace(/\/+$/, '')}/__fake/inbound`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -28,7 +28,8 @@ export const messageDeliveryCheck: SmokeCheck = {
         text: 'smoke hello',
         profileName: 'Smoke Check',
       }),
-      timeoutMs: ctx.requestTimeoutMs,
+      // The fake answers once the service took its signed webhook, retrying it for several seconds if refused.
+      timeoutMs: Math.max(ctx.requestTimeoutMs, 15_000),
     })
     if (inbound.status < 200 || inbound.status > 299) {
       return failed(`fake Graph POST /__fake/inbound answered ${inbound.status}: ${excerpt(inbound.text)}`)
@@ -49,15 +50,14 @@ export const messageDeliveryCheck: SmokeCheck = {
 
     let lastStatus = 'unknown'
     while (Date.now() < deadline) {
-      const current = await httpCall(ctx.url(`/api/v1/messages/${encodeURIComponent(id)}`), {
+      const current = await ctx.http(ctx.url(`/api/v1/messages/${encodeURIComponent(id)}`), {
         headers: { authorization: `Bearer ${ctx.env.apiKey!}` },
-        timeoutMs: ctx.requestTimeoutMs,
       })
       if (current.status !== 200) return failed(`GET /api/v1/messages/${id} answered ${current.status}`)
       lastStatus = String((current.json as { status?: unknown } | undefined)?.status)
       if (DELIVERED.has(lastStatus)) return passed(`message ${id} sent and ${lastStatus}`)
       if (lastStatus === 'failed') return failed(`message ${id} failed: ${excerpt(current.text)}`)
-      await sleep(ctx.pollIntervalMs)
+      await sleep(ctx.pollIntervalMs, undefined, { signal: ctx.signal })
     }
     return failed(`message ${id} still ${lastStatus} after ${ctx.deliveryTimeoutMs} ms`)
   },
@@ -73,7 +73,7 @@ async function sendUntilWindowOpen(
   deadline: number,
 ): Promise<HttpResponse> {
   for (;;) {
-    const response = await httpCall(ctx.url('/api/v1/messages'), {
+    const response = await ctx.http(ctx.url('/api/v1/messages'), {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${ctx.env.apiKey!}` },
       body: JSON.stringify({
@@ -82,9 +82,8 @@ async function sendUntilWindowOpen(
         type: 'text',
         text: { body: 'smoke reply' },
       }),
-      timeoutMs: ctx.requestTimeoutMs,
     })
     if (response.status !== 422 || Date.now() + ctx.pollIntervalMs >= deadline) return response
-    await sleep(ctx.pollIntervalMs)
+    await sleep(ctx.pollIntervalMs, undefined, { signal: ctx.signal })
   }
 }

@@ -1,11 +1,11 @@
-import { excerpt, httpCall } from '../http-client.js'
+import { excerpt } from '../http-client.js'
 import { failed, passed, type SmokeCheck } from '../smoke-check.js'
 
 /** `/api/v1/status` answers, and reports the version that was just deployed (when the caller knows it). */
 export const versionCheck: SmokeCheck = {
   name: 'version',
   async run(ctx) {
-    const response = await httpCall(ctx.url('/api/v1/status'), { timeoutMs: ctx.requestTimeoutMs })
+    const response = await ctx.http(ctx.url('/api/v1/status'))
     if (response.status !== 200) return failed(`GET /api/v1/status answered ${response.status}`)
     const version = (response.json as { version?: unknown } | undefined)?.version
     if (typeof version !== 'string' || version === '') {

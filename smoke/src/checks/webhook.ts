@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { excerpt, httpCall } from '../http-client.js'
+import { excerpt } from '../http-client.js'
 import { failed, missingInputs, passed, type SmokeCheck } from '../smoke-check.js'
 import {
   hubSignature,
@@ -19,12 +19,12 @@ export const webhookHandshakeCheck: SmokeCheck = {
       ctx.url(
         `/webhooks/whatsapp?${new URLSearchParams({ 'hub.mode': 'subscribe', 'hub.verify_token': token, 'hub.challenge': challenge })}`,
       )
-    const accepted = await httpCall(handshakeUrl(ctx.env.verifyToken!), { timeoutMs: ctx.requestTimeoutMs })
+    const accepted = await ctx.http(handshakeUrl(ctx.env.verifyToken!))
     if (accepted.status !== 200) return failed(`handshake with the verify token answered ${accepted.status}`)
     if (accepted.text !== challenge) {
       return failed(`handshake echoed ${JSON.stringify(excerpt(accepted.text, 40))}, not the challenge`)
     }
-    const refused = await httpCall(handshakeUrl(`wrong-${challenge}`), { timeoutMs: ctx.requestTimeoutMs })
+    const refused = await ctx.http(handshakeUrl(`wrong-${challenge}`))
     if (refused.status !== 403)
       return failed(`handshake with a wrong token answered ${refused.status}, expected 403`)
     return passed('challenge echoed exactly; wrong token refused with 403')
@@ -44,11 +44,10 @@ export const webhookSignatureCheck: SmokeCheck = {
       ctx.isLocal && ctx.env.phoneNumberId ? ctx.env.phoneNumberId : UNKNOWN_PHONE_NUMBER_ID
     const body = inboundTextWebhook({ phoneNumberId, from: smokeRecipient(), body: 'smoke check' })
     const post = (signature: string) =>
-      httpCall(ctx.url('/webhooks/whatsapp'), {
+      ctx.http(ctx.url('/webhooks/whatsapp'), {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
         body,
-        timeoutMs: ctx.requestTimeoutMs,
       })
     const signed = await post(hubSignature(ctx.env.appSecret!, body))
     if (signed.status !== 200)
