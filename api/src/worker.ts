@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { inboundWebhookProcessor } from './inbound/processor.js'
+import { outboundProcessor, webhookDeliveryProcessor } from './messaging/queue-processors.js'
 import { loadConfigOrExit } from './process-start.js'
 import type { QueueProcessor } from './worker-context.js'
 import { startWorkers } from './worker-runtime.js'
@@ -9,6 +10,8 @@ import { startWorkers } from './worker-runtime.js'
 // biome-ignore format: one processor per line keeps additions one-line edits
 const QUEUE_PROCESSORS: QueueProcessor[] = [
   inboundWebhookProcessor,
+  outboundProcessor,
+  webhookDeliveryProcessor,
 ]
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 

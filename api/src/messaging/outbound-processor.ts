@@ -2,21 +2,31 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { DelayedError, type Job, type Processor } from 'bullmq'
 import type { Logger } from 'pino'
 import { decryptSecret } from '../crypto/secret-box.js'
-import type { PrismaClient } from '../db/prisma.js'
+import type { Db, PrismaClient } from '../db/prisma.js'
 import type { GraphClient, SendOutcome } from './graph-client.js'
 import type { MessagingSettings } from './messaging-settings.js'
 import type { OutboundJobData } from './outbound-queue.js'
 import { graphPayload } from './outbound-request.js'
 import type { SendRateLimiter } from './send-rate-limiter.js'
 
+export interface MessageRef {
+  id: string
+  organizationId: string
+  conversationId: string
+  wamid: string | null
+}
+
 /** What the processor tells the rest of the service. */
 export interface OutboundHooks {
   /** After a wamid is stored: applies status webhooks that overtook the send answer. */
   wamidStored(prisma: PrismaClient, wamid: string): Promise<void>
-  /** After the processor itself changed a message's status (sent on acceptance, failed). */
+  /**
+   * After the processor itself changed a message's status (sent on acceptance, failed); runs in the
+   * transaction of the change, so an event is published exactly when the change commits.
+   */
   statusChanged(
-    prisma: PrismaClient,
-    message: { id: string; organizationId: string; wamid: string | null },
+    tx: Db,
+    message: MessageRef,
     status: 'sent' | 'failed',
     error?: { code: number | null; title: string; details?: string | null },
   ): Promise<void>
@@ -52,22 +62,23 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
   }
 
   async function fail(
-    message: { id: string; organizationId: string; wamid: string | null },
+    message: MessageRef,
     error: { code: number | null; title: string; details?: string | null },
   ): Promise<string> {
-    const now = new Date()
-    const changed = await prisma.message.updateMany({
-      where: { id: message.id, status: { in: ['QUEUED', 'SENDING'] } },
-      data: {
-        status: 'FAILED',
-        failedAt: now,
-        nextAttemptAt: null,
-        errorCode: error.code,
-        errorTitle: error.title,
-        errorDetails: error.details ?? null,
-      },
+    await prisma.$transaction(async (tx) => {
+      const changed = await tx.message.updateMany({
+        where: { id: message.id, status: { in: ['QUEUED', 'SENDING'] } },
+        data: {
+          status: 'FAILED',
+          failedAt: new Date(),
+          nextAttemptAt: null,
+          errorCode: error.code,
+          errorTitle: error.title,
+          errorDetails: error.details ?? null,
+        },
+      })
+      if (changed.count > 0) await deps.hooks.statusChanged(tx, message, 'failed', error)
     })
-    if (changed.count > 0) await deps.hooks.statusChanged(prisma, message, 'failed', error)
     return 'failed'
   }
 
@@ -86,15 +97,23 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
     return rows[0]?.wamid
   }
 
-  async function accepted(message: { id: string; organizationId: string }, wamid: string): Promise<string> {
-    const now = new Date()
-    const stored = await prisma.message.updateMany({
-      where: { id: message.id, status: { in: ['QUEUED', 'SENDING'] }, wamid: null },
-      data: { wamid, status: 'SENT', sentAt: now, nextAttemptAt: null, errorCode: null, errorTitle: null },
+  async function accepted(message: MessageRef, wamid: string): Promise<string> {
+    await prisma.$transaction(async (tx) => {
+      const stored = await tx.message.updateMany({
+        where: { id: message.id, status: { in: ['QUEUED', 'SENDING'] }, wamid: null },
+        data: {
+          wamid,
+          status: 'SENT',
+          sentAt: new Date(),
+          nextAttemptAt: null,
+          errorCode: null,
+          errorTitle: null,
+        },
+      })
+      if (stored.count > 0) await deps.hooks.statusChanged(tx, { ...message, wamid }, 'sent')
+      // Otherwise the message already moved on: at most its wamid is missing.
+      else await tx.message.updateMany({ where: { id: message.id, wamid: null }, data: { wamid } })
     })
-    if (stored.count > 0) await deps.hooks.statusChanged(prisma, { ...message, wamid }, 'sent')
-    // A status webhook got there first (reconciliation): only the wamid may be missing.
-    else await prisma.message.updateMany({ where: { id: message.id, wamid: null }, data: { wamid } })
     await deps.hooks.wamidStored(prisma, wamid)
     return 'sent'
   }
@@ -106,7 +125,12 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
     })
     if (message?.direction !== 'OUTBOUND') return 'missing'
     if (message.wamid || !['QUEUED', 'SENDING'].includes(message.status)) return 'done-already'
-    const ref = { id: message.id, organizationId: message.organizationId, wamid: null }
+    const ref: MessageRef = {
+      id: message.id,
+      organizationId: message.organizationId,
+      conversationId: message.conversationId,
+      wamid: null,
+    }
 
     if (message.status === 'SENDING') {
       // An earlier run may have reached Meta (it died mid-call, or the answer was lost). Never

@@ -1,0 +1,66 @@
+import type { QueueProcessor } from '../worker-context.js'
+import { DISPATCH_JOB, WEBHOOK_DELIVERY_QUEUE } from './customer-webhook-queue.js'
+import { dispatchPendingEvents } from './event-dispatch.js'
+import { GraphClient } from './graph-client.js'
+import { messagingSettings } from './messaging-settings.js'
+import { serviceOutboundHooks } from './outbound-hooks.js'
+import { createOutboundProcessor } from './outbound-processor.js'
+import { OUTBOUND_QUEUE } from './outbound-queue.js'
+import { SendRateLimiter } from './send-rate-limiter.js'
+import { createWebhookDeliveryProcessor } from './webhook-delivery-processor.js'
+
+/** How often new domain events are turned into customer webhook deliveries. */
+const DISPATCH_EVERY_MS = 500
+
+/** `wa-outbound`: sends queued messages to the Graph API at Meta's limits. */
+export const outboundProcessor: QueueProcessor = {
+  queue: OUTBOUND_QUEUE,
+  create(context) {
+    const settings = messagingSettings(context.config)
+    const graph = new GraphClient({
+      baseUrl: context.config.graphApiBaseUrl,
+      version: context.config.graphApiVersion,
+      timeoutMs: settings.graphTimeoutMs,
+    })
+    const limiter = new SendRateLimiter(context.connection, {
+      pairIntervalMs: settings.pairRateIntervalMs,
+      pairBurst: settings.pairRateBurst,
+      maxReserveMs: 1_000,
+      utilization: settings.outboundRateUtilization,
+    })
+    return createOutboundProcessor({
+      prisma: context.prisma,
+      graph,
+      limiter,
+      settings,
+      encryptionKey: context.config.encryptionKey,
+      hooks: serviceOutboundHooks,
+      log: context.log.child({ queue: OUTBOUND_QUEUE }),
+    })
+  },
+}
+
+/** `webhook-delivery`: dispatches domain events to endpoints and delivers them, signed. */
+export const webhookDeliveryProcessor: QueueProcessor = {
+  queue: WEBHOOK_DELIVERY_QUEUE,
+  create(context) {
+    const settings = messagingSettings(context.config)
+    const queue = context.queues.get(WEBHOOK_DELIVERY_QUEUE)
+    if (!queue) throw new Error(`queue ${WEBHOOK_DELIVERY_QUEUE} is not configured`)
+    // One scheduler for every worker process (upsert by id): the dispatch job runs on one of them at a time.
+    queue
+      .upsertJobScheduler(
+        DISPATCH_JOB,
+        { every: DISPATCH_EVERY_MS },
+        { name: DISPATCH_JOB, opts: { removeOnComplete: true, removeOnFail: 100 } },
+      )
+      .catch((error: unknown) => context.log.error({ err: error }, 'could not schedule event dispatch'))
+    return createWebhookDeliveryProcessor({
+      prisma: context.prisma,
+      settings,
+      encryptionKey: context.config.encryptionKey,
+      log: context.log.child({ queue: WEBHOOK_DELIVERY_QUEUE }),
+      dispatch: () => dispatchPendingEvents(context.prisma, queue, settings),
+    })
+  },
+}
