@@ -1,5 +1,8 @@
 // Policy pack entry point: `pulumi preview --policy-pack policy` (from infra/) enforces every rule.
 import { PolicyPack } from '@pulumi/policy'
-import { policies } from './policies.js'
+import { policies, stackPolicies } from './policies.js'
 
-new PolicyPack('whatsapp-saas-aws', { enforcementLevel: 'mandatory', policies })
+new PolicyPack('whatsapp-saas-aws', {
+  enforcementLevel: 'mandatory',
+  policies: [...policies, ...stackPolicies],
+})

@@ -1,7 +1,14 @@
 // The policy pack's rules, apart from `new PolicyPack(...)` so each can be unit-tested by calling
 // `validateResource` directly. Rules read resource inputs by Pulumi type token (no SDK classes needed).
 // "Production" is the `Environment` tag every resource of this program carries (see src/config.ts).
-import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from '@pulumi/policy'
+import type {
+  PolicyResource,
+  ReportViolation,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from '@pulumi/policy'
 
 type Props = Record<string, unknown>
 type Check = (props: Props, type: string) => string[]
@@ -18,6 +25,7 @@ export const TYPES = {
   securityGroupRule: 'aws:ec2/securityGroupRule:SecurityGroupRule',
   ingressRule: 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule',
   listener: 'aws:lb/listener:Listener',
+  loadBalancer: 'aws:lb/loadBalancer:LoadBalancer',
 } as const
 
 /** Listener policies that refuse anything below TLS 1.2. */
@@ -240,6 +248,54 @@ export const backupRetention = policy(
     return when(days < MIN_BACKUP_RETENTION_DAYS, `${key} is ${days}, needs >= ${MIN_BACKUP_RETENTION_DAYS}`)
   },
 )
+
+/**
+ * The resource rule above cannot know whose security group a rule opens; this stack rule can: every
+ * rule open to the internet must sit on a security group a load balancer uses. The group is matched
+ * by dependency (during a real preview ids are still unknown) or, failing that, by id.
+ */
+export const openIngressOnlyOnLoadBalancer: StackValidationPolicy = {
+  name: 'open-ingress-only-on-load-balancer',
+  description: 'Ingress from 0.0.0.0/0 or ::/0 only on security groups attached to a load balancer',
+  enforcementLevel: 'mandatory',
+  validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
+    const balancers = args.resources.filter((r) => r.type === TYPES.loadBalancer)
+    const groupUrns = new Set(
+      balancers.flatMap((lb) => (lb.propertyDependencies?.securityGroups ?? []).map((d) => d.urn)),
+    )
+    const groupIds = new Set(
+      balancers.flatMap((lb) => (lb.props.securityGroups as string[] | undefined) ?? []),
+    )
+    const opensToAnyone = (r: PolicyResource) => {
+      const rules: RuleShape[] =
+        r.type === TYPES.securityGroup ? ((r.props.ingress as RuleShape[] | undefined) ?? []) : [r.props]
+      return rules.some((rule) =>
+        [
+          ...((rule.cidrBlocks as unknown[]) ?? []),
+          ...((rule.ipv6CidrBlocks as unknown[]) ?? []),
+          rule.cidrIpv4,
+          rule.cidrIpv6,
+        ].some(isOpenCidr),
+      )
+    }
+    for (const r of args.resources) {
+      const isIngress =
+        r.type === TYPES.ingressRule ||
+        r.type === TYPES.securityGroup ||
+        (r.type === TYPES.securityGroupRule && r.props.type === 'ingress')
+      if (!isIngress || !opensToAnyone(r)) continue
+      const attached =
+        r.type === TYPES.securityGroup
+          ? groupUrns.has(r.urn)
+          : (r.propertyDependencies?.securityGroupId ?? []).some((d) => groupUrns.has(d.urn)) ||
+            groupIds.has(String(r.props.securityGroupId))
+      if (!attached)
+        reportViolation(`${r.name}: open to the internet on a security group no load balancer uses`, r.urn)
+    }
+  },
+}
+
+export const stackPolicies: StackValidationPolicy[] = [openIngressOnlyOnLoadBalancer]
 
 export const policies: ResourceValidationPolicy[] = [
   databaseEncrypted,

@@ -9,12 +9,13 @@ import {
   logsEncryptedWithKms,
   noOpenIngress,
   noPublicDatabase,
+  openIngressOnlyOnLoadBalancer,
   policies,
   productionResilience,
   repositoryEncryptedWithKms,
   TYPES,
 } from '../policy/policies.js'
-import { violations } from './support/policy-harness.js'
+import { stackViolations, violations } from './support/policy-harness.js'
 
 const rds = {
   engine: 'postgres',
@@ -204,5 +205,47 @@ describe('policy pack', () => {
 
   it('ignores resource types a policy does not cover', async () => {
     expect(await violations(databaseEncrypted, TYPES.logGroup, {})).toEqual([])
+  })
+
+  it('allows open ingress only on a security group a load balancer uses', async () => {
+    const lb = {
+      type: TYPES.loadBalancer,
+      name: 'alb',
+      inputs: { securityGroups: [undefined] },
+      dependsOn: { securityGroups: ['alb-sg'] },
+    }
+    const groups = [
+      { type: TYPES.securityGroup, name: 'alb-sg', inputs: {} },
+      { type: TYPES.securityGroup, name: 'tasks-sg', inputs: {} },
+    ]
+    const open = (name: string, group: string) => ({
+      type: TYPES.ingressRule,
+      name,
+      inputs: { cidrIpv4: '0.0.0.0/0', ipProtocol: 'tcp', fromPort: 443, toPort: 443 },
+      dependsOn: { securityGroupId: [group] },
+    })
+    expect(
+      await stackViolations(openIngressOnlyOnLoadBalancer, [lb, ...groups, open('alb-https', 'alb-sg')]),
+    ).toEqual([])
+    expect(
+      await stackViolations(openIngressOnlyOnLoadBalancer, [lb, ...groups, open('tasks-https', 'tasks-sg')]),
+    ).toEqual(['tasks-https: open to the internet on a security group no load balancer uses'])
+    // Matched by id when no dependency information is available (as under mocks).
+    const byId = [
+      { type: TYPES.loadBalancer, name: 'alb', inputs: { securityGroups: ['sg-1'] } },
+      {
+        type: TYPES.ingressRule,
+        name: 'r1',
+        inputs: { securityGroupId: 'sg-1', cidrIpv4: '0.0.0.0/0', fromPort: 80, toPort: 80 },
+      },
+      {
+        type: TYPES.ingressRule,
+        name: 'r2',
+        inputs: { securityGroupId: 'sg-2', cidrIpv6: '::/0', fromPort: 443, toPort: 443 },
+      },
+    ]
+    expect(await stackViolations(openIngressOnlyOnLoadBalancer, byId)).toEqual([
+      'r2: open to the internet on a security group no load balancer uses',
+    ])
   })
 })

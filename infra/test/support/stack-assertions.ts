@@ -1,6 +1,8 @@
 // The assertions every stack must satisfy, registered by each stack's own test file.
 import { beforeAll, describe, expect, it } from 'vitest'
+import { policies, stackPolicies } from '../../policy/policies.js'
 import { type InventoryItem, mockId } from '../../src/mock-runtime.js'
+import { stackViolations, violations } from './policy-harness.js'
 import { runStackProgram, type StackRun } from './stack-program.js'
 
 export interface StackExpectations {
@@ -434,6 +436,24 @@ export function describeStack(stack: string, expected: StackExpectations): void 
         budget.notifications.filter((n) => n.notificationType === 'ACTUAL').map((n) => n.threshold),
       ).toEqual([50, 80, 100])
       expect(run.ofType(T.anomalySubscription)).toHaveLength(1)
+    })
+  })
+
+  describe(`${stack}: policy pack`, () => {
+    it('passes every resource and stack policy with zero violations', async () => {
+      const found: string[] = []
+      for (const item of run.items) {
+        for (const policy of policies) {
+          for (const message of await violations(policy, item.type, item.inputs, item.name))
+            found.push(`${policy.name}: ${message}`)
+        }
+      }
+      for (const policy of stackPolicies) {
+        for (const message of await stackViolations(policy, run.items))
+          found.push(`${policy.name}: ${message}`)
+      }
+      expect(found).toEqual([])
+      expect(run.items.length).toBeGreaterThan(90)
     })
   })
 
