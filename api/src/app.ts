@@ -9,17 +9,23 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPlug
 import pino from 'pino'
 import type { AppDeps } from './app-context.js'
 import type { Config } from './config.js'
+import { contactRoutes } from './contacts/routes.js'
+import { conversationRoutes } from './conversations/routes.js'
 import { createPrismaClient } from './db/prisma.js'
 import { closeRedis, createQueueConnection, createRedisClient, type RedisErrorLogger } from './db/redis.js'
 import { healthRoutes } from './health/routes.js'
 import { errorHandlerPlugin } from './http/error-handler.js'
 import { loggerOptions } from './logger.js'
+import { messageRoutes } from './messages/routes.js'
 import { messagingRoutes } from './messaging/routes.js'
+import { phoneNumberRoutes } from './phone-numbers/routes.js'
 import { createInboundQueue } from './queues/inbound-queue.js'
 import { ALL_QUEUE_NAMES } from './queues/names.js'
 import { createQueue } from './queues/producer.js'
 import { statusRoutes } from './status/routes.js'
+import { adminRoutes } from './tenancy/admin-routes.js'
 import { authenticationPlugin } from './tenancy/authenticate.js'
+import { tenantRoutes } from './tenancy/tenant-routes.js'
 import { metaWebhookRoutes } from './webhooks/routes.js'
 
 import './app-context.js'
@@ -31,6 +37,12 @@ const FEATURE_PLUGINS: FastifyPluginAsync[] = [
   healthRoutes,
   statusRoutes,
   metaWebhookRoutes,
+  adminRoutes,
+  tenantRoutes,
+  phoneNumberRoutes,
+  contactRoutes,
+  conversationRoutes,
+  messageRoutes,
   messagingRoutes,
 ]
 // ────────────────────────────────────────────────────────────────────────────────────────────────

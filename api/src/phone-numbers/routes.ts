@@ -1,0 +1,212 @@
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { encryptSecret } from '../crypto/secret-box.js'
+import type { PhoneNumber } from '../generated/prisma/client.js'
+import { ConflictError, NotFoundError } from '../http/errors.js'
+import { DateTime, IdParams } from '../http/schemas.js'
+import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
+
+const Status = Type.Union([Type.Literal('ACTIVE'), Type.Literal('DISABLED'), Type.Literal('AUTH_INVALID')])
+const MetaId = Type.String({ pattern: '^[0-9A-Za-z_-]{1,64}$' })
+const Mps = Type.Integer({ minimum: 1, maximum: 1000 })
+
+const PhoneNumberView = Type.Object({
+  id: Type.String(),
+  wabaId: Type.String(),
+  phoneNumberId: Type.String({ description: "Meta's phone_number_id" }),
+  displayPhoneNumber: Type.String(),
+  verifiedName: Type.Union([Type.String(), Type.Null()]),
+  qualityRating: Type.Union([Type.String(), Type.Null()]),
+  status: Status,
+  throughputMps: Type.Integer(),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+})
+
+const CreateBody = Type.Object(
+  {
+    wabaId: MetaId,
+    phoneNumberId: MetaId,
+    displayPhoneNumber: Type.String({ minLength: 3, maxLength: 32 }),
+    accessToken: Type.String({
+      minLength: 8,
+      maxLength: 4096,
+      description: 'Stored encrypted, never returned',
+    }),
+    verifiedName: Type.Optional(Type.String({ maxLength: 200 })),
+    throughputMps: Type.Optional(Mps),
+  },
+  { additionalProperties: false },
+)
+
+const UpdateBody = Type.Object(
+  {
+    displayPhoneNumber: Type.Optional(Type.String({ minLength: 3, maxLength: 32 })),
+    accessToken: Type.Optional(Type.String({ minLength: 8, maxLength: 4096 })),
+    verifiedName: Type.Optional(Type.String({ maxLength: 200 })),
+    throughputMps: Type.Optional(Mps),
+    status: Type.Optional(Type.Union([Type.Literal('ACTIVE'), Type.Literal('DISABLED')])),
+  },
+  { additionalProperties: false, minProperties: 1 },
+)
+
+function view(phone: PhoneNumber): Static<typeof PhoneNumberView> {
+  return {
+    id: phone.id,
+    wabaId: phone.wabaId,
+    phoneNumberId: phone.phoneNumberId,
+    displayPhoneNumber: phone.displayPhoneNumber,
+    verifiedName: phone.verifiedName,
+    qualityRating: phone.qualityRating,
+    status: phone.status,
+    throughputMps: phone.throughputMps,
+    createdAt: phone.createdAt.toISOString(),
+    updatedAt: phone.updatedAt.toISOString(),
+  }
+}
+
+/** WhatsApp phone numbers of the caller's organization (Graph credentials encrypted at rest). */
+export async function phoneNumberRoutes(app: FastifyInstance): Promise<void> {
+  const prisma = app.deps.prisma
+  const key = app.config.encryptionKey
+
+  async function owned(organizationId: string, id: string): Promise<PhoneNumber> {
+    const phone = await prisma.phoneNumber.findFirst({ where: { id, organizationId, deletedAt: null } })
+    if (!phone) throw new NotFoundError('phone number')
+    return phone
+  }
+
+  app.post(
+    '/api/v1/phone-numbers',
+    {
+      preHandler: app.requireTenant('phone_numbers:write'),
+      schema: {
+        tags: ['phone-numbers'],
+        summary: 'Register a phone number',
+        body: CreateBody,
+        response: { 201: PhoneNumberView },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as Static<typeof CreateBody>
+      const organizationId = request.tenant.organizationId
+      const fields = {
+        wabaId: body.wabaId,
+        displayPhoneNumber: body.displayPhoneNumber,
+        verifiedName: body.verifiedName ?? null,
+        accessTokenEnc: encryptSecret(body.accessToken, key),
+        throughputMps: body.throughputMps ?? 80,
+        status: 'ACTIVE' as const,
+        deletedAt: null,
+      }
+      const existing = await prisma.phoneNumber.findUnique({ where: { phoneNumberId: body.phoneNumberId } })
+      if (existing && (existing.organizationId !== organizationId || existing.deletedAt === null))
+        throw new ConflictError(
+          'PHONE_NUMBER_TAKEN',
+          `phone number ${body.phoneNumberId} is already registered`,
+        )
+      // A number this organization deleted earlier is registered again in place (its history stays linked).
+      const phone = existing
+        ? await prisma.phoneNumber.update({ where: { id: existing.id }, data: fields })
+        : await prisma.phoneNumber
+            .create({ data: { organizationId, phoneNumberId: body.phoneNumberId, ...fields } })
+            .catch((error: { code?: string }) => {
+              if (error.code === 'P2002')
+                throw new ConflictError(
+                  'PHONE_NUMBER_TAKEN',
+                  `phone number ${body.phoneNumberId} is already registered`,
+                )
+              throw error
+            })
+      return reply.status(201).send(view(phone))
+    },
+  )
+
+  app.get(
+    '/api/v1/phone-numbers',
+    {
+      preHandler: app.requireTenant('phone_numbers:read'),
+      schema: {
+        tags: ['phone-numbers'],
+        summary: 'Phone numbers of the organization',
+        querystring: PageQuery,
+        response: { 200: pageOf(PhoneNumberView) },
+      },
+    },
+    async (request) => {
+      const query = request.query as PageQuery
+      const page = keyset('createdAt', query)
+      const rows = await prisma.phoneNumber.findMany({
+        where: { organizationId: request.tenant.organizationId, deletedAt: null, ...page.where },
+        orderBy: page.orderBy,
+        take: page.take,
+      })
+      return toPage(rows, query, (row) => row.createdAt, view)
+    },
+  )
+
+  app.get(
+    '/api/v1/phone-numbers/:id',
+    {
+      preHandler: app.requireTenant('phone_numbers:read'),
+      schema: {
+        tags: ['phone-numbers'],
+        summary: 'One phone number',
+        params: IdParams,
+        response: { 200: PhoneNumberView },
+      },
+    },
+    async (request) =>
+      view(await owned(request.tenant.organizationId, (request.params as Static<typeof IdParams>).id)),
+  )
+
+  app.patch(
+    '/api/v1/phone-numbers/:id',
+    {
+      preHandler: app.requireTenant('phone_numbers:write'),
+      schema: {
+        tags: ['phone-numbers'],
+        summary: 'Change throughput, status or credentials',
+        params: IdParams,
+        body: UpdateBody,
+        response: { 200: PhoneNumberView },
+      },
+    },
+    async (request) => {
+      const phone = await owned(request.tenant.organizationId, (request.params as Static<typeof IdParams>).id)
+      const body = request.body as Static<typeof UpdateBody>
+      const { accessToken, ...rest } = body
+      const updated = await prisma.phoneNumber.update({
+        where: { id: phone.id },
+        // New credentials also clear AUTH_INVALID.
+        data: {
+          ...rest,
+          ...(accessToken
+            ? { accessTokenEnc: encryptSecret(accessToken, key), status: body.status ?? 'ACTIVE' }
+            : {}),
+        },
+      })
+      return view(updated)
+    },
+  )
+
+  app.delete(
+    '/api/v1/phone-numbers/:id',
+    {
+      preHandler: app.requireTenant('phone_numbers:write'),
+      schema: {
+        tags: ['phone-numbers'],
+        summary: 'Remove a phone number (its messages are kept)',
+        params: IdParams,
+      },
+    },
+    async (request, reply) => {
+      const phone = await owned(request.tenant.organizationId, (request.params as Static<typeof IdParams>).id)
+      await prisma.phoneNumber.update({
+        where: { id: phone.id },
+        data: { deletedAt: new Date(), status: 'DISABLED' },
+      })
+      return reply.status(204).send()
+    },
+  )
+}

@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto'
+import { type Static, Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { Prisma } from '../generated/prisma/client.js'
+import { ConflictError, NotFoundError } from '../http/errors.js'
+import { DateTime, IdParams } from '../http/schemas.js'
+import { issueApiKey } from './api-keys.js'
+import { API_KEY_SCOPES } from './scopes.js'
+
+export const Scope = Type.Union(API_KEY_SCOPES.map((scope) => Type.Literal(scope)))
+
+export const CreateApiKeyBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    scopes: Type.Optional(Type.Array(Scope, { minItems: 1, uniqueItems: true })),
+    expiresAt: Type.Optional(DateTime),
+  },
+  { additionalProperties: false },
+)
+export type CreateApiKeyBody = Static<typeof CreateApiKeyBody>
+
+export const IssuedKey = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  prefix: Type.String(),
+  scopes: Type.Array(Type.String()),
+  createdAt: DateTime,
+  expiresAt: Type.Union([DateTime, Type.Null()]),
+  key: Type.String({ description: 'The plaintext key, shown only in this response' }),
+})
+
+export const OrganizationView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  slug: Type.String(),
+  createdAt: DateTime,
+})
+
+const CreateOrganizationBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    slug: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,62}$' })),
+  },
+  { additionalProperties: false },
+)
+
+function slugFrom(name: string): string {
+  const base = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+  return `${base || 'org'}-${randomBytes(3).toString('hex')}`
+}
+
+export function organizationView(org: { id: string; name: string; slug: string; createdAt: Date }) {
+  return { id: org.id, name: org.name, slug: org.slug, createdAt: org.createdAt.toISOString() }
+}
+
+export function issuedKeyView(key: Awaited<ReturnType<typeof issueApiKey>>) {
+  return { ...key, createdAt: key.createdAt.toISOString(), expiresAt: key.expiresAt?.toISOString() ?? null }
+}
+
+/** Platform administration (Bearer ADMIN_TOKEN): organizations and their first API keys. */
+export async function adminRoutes(app: FastifyInstance): Promise<void> {
+  app.post(
+    '/api/v1/organizations',
+    {
+      preHandler: app.requireAdmin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Create an organization (platform admin)',
+        body: CreateOrganizationBody,
+        response: { 201: OrganizationView },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as Static<typeof CreateOrganizationBody>
+      try {
+        const org = await app.deps.prisma.organization.create({
+          data: { name: body.name, slug: body.slug ?? slugFrom(body.name) },
+        })
+        return reply.status(201).send(organizationView(org))
+      } catch (error) {
+        if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')
+          throw new ConflictError('SLUG_TAKEN', `slug ${body.slug} is already used`)
+        throw error
+      }
+    },
+  )
+
+  app.post(
+    '/api/v1/organizations/:id/api-keys',
+    {
+      preHandler: app.requireAdmin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Issue an API key for an organization (platform admin); the key is shown once',
+        params: IdParams,
+        body: CreateApiKeyBody,
+        response: { 201: IssuedKey },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as Static<typeof IdParams>
+      const body = request.body as CreateApiKeyBody
+      const org = await app.deps.prisma.organization.findUnique({ where: { id }, select: { id: true } })
+      if (!org) throw new NotFoundError('organization')
+      const key = await issueApiKey(app.deps.prisma, {
+        organizationId: org.id,
+        name: body.name,
+        scopes: body.scopes,
+        expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
+      })
+      return reply.status(201).send(issuedKeyView(key))
+    },
+  )
+}
