@@ -6,8 +6,8 @@
 #
 # Steps: start a private dockerd (no bridge, no iptables) -> make a Debian bookworm base image with
 # debootstrap + this machine's node/npm (no image can be pulled) -> docker build api/Dockerfile with
-# NODE_IMAGE=<that base> -> start PostgreSQL + Redis (api/src/local-services) -> prisma migrate deploy
-# in the image -> run the service container (--network host) -> poll /health and the image's own
+# NODE_IMAGE=<that base> -> start PostgreSQL + Redis (api/src/local-services) -> backup, verify-backup
+# and migrate with the image's ops commands -> run the service container (--network host) -> poll /health and the image's own
 # HEALTHCHECK -> print the image size -> clean up everything it started.
 #
 # Env: CHECK_IMAGE_KEEP_DOCKERD=1 leaves the private dockerd running for the next run (default: stopped).
@@ -167,11 +167,13 @@ port="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>
 chmod 600 "$WORK/container.env"
 
 # --- 5. migrations from the image, then the service -------------------------------------------------
-step "prisma migrate deploy (in the image)"
-docker run --rm --network host --env-file "$WORK/container.env" "$IMAGE" \
-  node /app/node_modules/prisma/build/index.js migrate deploy >"$WORK/migrate.log" 2>&1 ||
-  { tail -n 30 "$WORK/migrate.log" >&2; die "migrations failed in the image"; }
-grep -E "applied|No pending" "$WORK/migrate.log" | tail -n 3
+# Exactly what the pipeline runs next to the database: a backup (pg_dump in the image), its
+# verification (pg_restore into a scratch database), then the migration that refuses without it.
+step "backup -> verify-backup -> migrate (ops commands in the image)"
+docker run --rm --network host --env-file "$WORK/container.env" -e BACKUP_STORE=file:///tmp/backups "$IMAGE" \
+  sh -c 'node dist/ops/main.js backup && node dist/ops/main.js verify-backup --backup latest && node dist/ops/main.js migrate' \
+  >"$WORK/migrate.log" 2>&1 || { tail -n 30 "$WORK/migrate.log" >&2; die "ops commands failed in the image"; }
+grep -E '^\{' "$WORK/migrate.log" | sed -E 's/"(apiKey|password)":"[^"]*"/"\1":"***"/g' | cut -c1-200
 
 step "service container on 127.0.0.1:$port"
 docker run -d --name "$CONTAINER" --network host --env-file "$WORK/container.env" "$IMAGE" >/dev/null
