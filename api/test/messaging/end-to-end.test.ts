@@ -1,0 +1,115 @@
+import { Webhook } from 'standardwebhooks'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createFakeGraph, type FakeGraph } from '../../src/fake-graph/index.js'
+import { inboundWebhookProcessor } from '../../src/inbound/processor.js'
+import { outboundProcessor, webhookDeliveryProcessor } from '../../src/messaging/queue-processors.js'
+import { type RunningWorkers, startWorkers } from '../../src/worker-runtime.js'
+import {
+  startTestEnvironment,
+  TEST_SECRETS,
+  type TestApp,
+  type TestEnvironment,
+  type TestTenant,
+} from '../harness/index.js'
+import { startCustomerReceiver } from './customer-receiver.js'
+import { GRAPH_TOKEN, seedPhoneNumber, waitFor } from './fixtures.js'
+
+let env: TestEnvironment
+let fake: FakeGraph
+let t: TestApp
+let tenant: TestTenant
+let workers: RunningWorkers
+let receiver: Awaited<ReturnType<typeof startCustomerReceiver>>
+
+beforeAll(async () => {
+  env = await startTestEnvironment()
+  fake = await createFakeGraph({ accessToken: GRAPH_TOKEN, appSecret: TEST_SECRETS.metaAppSecret })
+  t = await env.startApp({ graphApiBaseUrl: fake.url })
+  await t.app.listen({ port: 0, host: '127.0.0.1' })
+  const address = t.app.server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  fake.state.emitter.setUrl(`http://127.0.0.1:${port}/webhooks/whatsapp`)
+  tenant = await t.createTenant()
+  receiver = await startCustomerReceiver()
+  workers = await startWorkers(env.config({ databaseUrl: t.databaseUrl, graphApiBaseUrl: fake.url }), [
+    inboundWebhookProcessor,
+    outboundProcessor,
+    webhookDeliveryProcessor,
+  ])
+})
+afterAll(async () => {
+  await workers?.close()
+  await t?.close()
+  await fake?.close()
+  await receiver?.close()
+  await env?.stop()
+})
+
+describe('end to end through the fake Graph API', () => {
+  it('a user writes, we answer once through the API, the answer is delivered and read, the customer hears it all signed', async () => {
+    await seedPhoneNumber(t.prisma, tenant.organizationId, '4000001')
+    const endpoint = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/webhook-endpoints',
+      headers: tenant.headers,
+      payload: { url: receiver.url, events: ['message.received', 'message.status'] },
+    })
+    const secret = endpoint.json().secret as string
+
+    // The user writes first: a signed inbound webhook opens the 24-hour window.
+    const inbound = await fake.app.inject({
+      method: 'POST',
+      url: '/__fake/inbound',
+      payload: { phoneNumberId: '4000001', from: '4915300000001', text: 'Hallo 👋', profileName: 'Ana' },
+    })
+    expect(inbound.json().webhook.ok).toBe(true)
+    await waitFor(
+      () => t.prisma.conversation.findFirst({ where: { organizationId: tenant.organizationId } }),
+      (c) => c?.lastInboundAt != null,
+    )
+
+    const sent = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/messages',
+      headers: tenant.headers,
+      payload: { phoneNumberId: '4000001', to: '+4915300000001', type: 'text', text: { body: 'Hi Ana' } },
+    })
+    expect(sent.statusCode).toBe(202)
+    const id = sent.json().id as string
+
+    const read = await waitFor(
+      async () =>
+        (
+          await t.app.inject({ method: 'GET', url: `/api/v1/messages/${id}`, headers: tenant.headers })
+        ).json(),
+      (m) => m.status === 'read',
+    )
+    expect(read.wamid).toMatch(/^wamid\./)
+    const graphCalls = fake.state.requests.list({ path: '/messages' }).filter((r) => r.callbackData === id)
+    expect(graphCalls).toHaveLength(1)
+    const row = await t.prisma.message.findUniqueOrThrow({ where: { id } })
+    expect(row.sentAt && row.deliveredAt && row.readAt).toBeTruthy()
+
+    // The customer endpoint receives message.received and the statuses, each signed.
+    const events = await waitFor(
+      async () =>
+        receiver.requests.map((r) => {
+          const verified = new Webhook(secret).verify(r.body, {
+            'webhook-id': String(r.headers['webhook-id']),
+            'webhook-timestamp': String(r.headers['webhook-timestamp']),
+            'webhook-signature': String(r.headers['webhook-signature']),
+          }) as { type: string; data: { status?: string; messageId: string } }
+          return verified
+        }),
+      (list) => list.some((e) => e.type === 'message.status' && e.data.status === 'read'),
+    )
+    expect(events.filter((e) => e.type === 'message.received')).toHaveLength(1)
+    const statuses = events
+      .filter((e) => e.type === 'message.status' && e.data.messageId === id)
+      .map((e) => e.data.status)
+    expect(statuses).toContain('sent')
+    expect(statuses).toContain('delivered')
+    expect(statuses).toContain('read')
+    expect(new Set(statuses).size).toBe(statuses.length)
+  })
+})
