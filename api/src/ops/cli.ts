@@ -14,7 +14,7 @@ import { type OpsIo, OpsOutput } from './output.js'
 import { DEFAULT_MIGRATIONS_DIR, DEFAULT_PRISMA_CONFIG } from './prisma-migrations.js'
 import { secretsOfUrl } from './redaction.js'
 
-export const COMMANDS = ['backup', 'verify-backup', 'restore', 'migrate', 'migration-status'] as const
+export const COMMANDS = ['backup', 'verify-backup', 'restore', 'migrate', 'migration-status', 'seed'] as const
 export type CommandName = (typeof COMMANDS)[number]
 
 /** How operators are told to run a command again (restore hints); the image's entry point. */
@@ -26,7 +26,8 @@ const USAGE = `usage: ${OPS_ENTRY} <command> [flags]
   restore --backup <id|latest> [--force]
   migrate [--max-backup-age <minutes>] [--allow-destructive]
   migration-status
-  seed
+  seed --phone-number-id <id> --waba-id <id> [--access-token-env <VAR>] [--display-phone-number <n>]
+       [--organization-slug <slug>] [--organization-name <name>]
 common flags: --prisma-config <file> --migrations-dir <dir> (migrate, migration-status)`
 
 const FLAGS = {
@@ -36,6 +37,12 @@ const FLAGS = {
   'allow-destructive': { type: 'boolean', default: false },
   'prisma-config': { type: 'string' },
   'migrations-dir': { type: 'string' },
+  'phone-number-id': { type: 'string' },
+  'waba-id': { type: 'string' },
+  'access-token-env': { type: 'string', default: 'FAKE_GRAPH_ACCESS_TOKEN' },
+  'display-phone-number': { type: 'string' },
+  'organization-slug': { type: 'string' },
+  'organization-name': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const
 
@@ -131,6 +138,24 @@ const handlers: Record<CommandName, CommandHandler> = {
     })
     return { ...report }
   },
+
+  async seed(ctx) {
+    // Loaded on demand: the generated Prisma client is only needed by this command.
+    const { seed } = await import('./commands/seed.js')
+    ctx.output.addSecret(ctx.env[ctx.flags['access-token-env']])
+    const seeded = await seed({
+      target: ctx.target(),
+      log: ctx.output,
+      graphPhoneNumberId: ctx.flags['phone-number-id'],
+      wabaId: ctx.flags['waba-id'],
+      accessTokenEnv: ctx.flags['access-token-env'],
+      displayPhoneNumber: ctx.flags['display-phone-number'],
+      organizationSlug: ctx.flags['organization-slug'],
+      organizationName: ctx.flags['organization-name'],
+      env: ctx.env,
+    })
+    return { ...seeded }
+  },
 }
 
 function isCommand(name: string | undefined): name is CommandName {
@@ -142,9 +167,17 @@ function isCommand(name: string | undefined): name is CommandName {
  * (`{ command, ok, ... }`), and the exit code (0 only on success). Never throws.
  */
 export async function runOpsCli(argv: string[], env: NodeJS.ProcessEnv, io: OpsIo): Promise<number> {
-  const output = new OpsOutput(io, secretsOfUrl(env.DATABASE_URL))
+  const output = new OpsOutput(
+    io,
+    [...secretsOfUrl(env.DATABASE_URL), env.ENCRYPTION_KEY ?? ''].filter(Boolean),
+  )
   const name = argv[0]
   try {
+    if (name === '--help' || name === '-h') {
+      output.info(USAGE)
+      output.result({ command: null, ok: true, commands: [...COMMANDS] })
+      return 0
+    }
     if (!isCommand(name)) {
       output.info(USAGE)
       throw new OpsError(name ? `unknown command "${name}"` : 'missing command')
@@ -154,6 +187,11 @@ export async function runOpsCli(argv: string[], env: NodeJS.ProcessEnv, io: OpsI
       flags = parseArgs({ args: argv.slice(1), options: FLAGS, allowPositionals: false, strict: true }).values
     } catch (error) {
       throw new OpsError((error as Error).message)
+    }
+    if (flags.help) {
+      output.info(USAGE)
+      output.result({ command: name, ok: true, commands: [...COMMANDS] })
+      return 0
     }
     const settings = readOpsSettings(env)
     let target: DatabaseTarget | undefined

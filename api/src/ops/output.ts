@@ -17,10 +17,19 @@ export interface OpsLog {
 }
 
 export class OpsOutput implements OpsLog {
+  private readonly secrets: string[]
+
   constructor(
     private readonly io: OpsIo,
-    private readonly secrets: readonly string[],
-  ) {}
+    secrets: readonly string[],
+  ) {
+    this.secrets = [...secrets]
+  }
+
+  /** A secret learnt while the command runs (e.g. a token read from a variable a flag names). */
+  addSecret(value: string | undefined): void {
+    if (value) this.secrets.push(value)
+  }
 
   info(line: string): void {
     this.io.stderr(redact(line, this.secrets))
