@@ -18,6 +18,9 @@ export function createDeployRole(
     clusterArn: pulumi.Input<string>
     passRoleArns: pulumi.Input<string>[]
     logGroupArn: pulumi.Input<string>
+    backupBucketArn: pulumi.Input<string>
+    backupKeyArn: pulumi.Input<string>
+    databaseArn: pulumi.Input<string>
   },
 ): aws.iam.Role {
   const p = config.namePrefix
@@ -110,9 +113,58 @@ export function createDeployRole(
           Resource: pulumi.interpolate`${args.logGroupArn}:*`,
         },
         {
-          Sid: 'ObserveRollout',
+          // The pipeline's one-deploy-per-environment lock lives in the backup bucket (SSE-KMS).
+          Sid: 'DeployLock',
           Effect: 'Allow',
-          Action: ['elasticloadbalancing:DescribeTargetHealth', 'cloudwatch:DescribeAlarms'],
+          Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+          Resource: pulumi.interpolate`${args.backupBucketArn}/locks/*`,
+        },
+        {
+          Sid: 'CheckBackupBucket',
+          Effect: 'Allow',
+          Action: 's3:GetEncryptionConfiguration',
+          Resource: args.backupBucketArn,
+        },
+        {
+          Sid: 'LockEncryption',
+          Effect: 'Allow',
+          Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          Resource: args.backupKeyArn,
+        },
+        {
+          Sid: 'SnapshotBeforeRiskyChanges',
+          Effect: 'Allow',
+          Action: 'rds:CreateDBSnapshot',
+          Resource: [
+            args.databaseArn,
+            pulumi.interpolate`arn:aws:rds:${config.region}:${args.accountId}:snapshot:${config.namePrefix}-*`,
+          ],
+        },
+        {
+          // Read-only calls of preflight, rollout and report; most have no resource-level permissions.
+          Sid: 'ObserveStack',
+          Effect: 'Allow',
+          Action: [
+            'acm:DescribeCertificate',
+            'budgets:ViewBudget',
+            'ce:GetCostAndUsage',
+            'ce:GetCostForecast',
+            'cloudwatch:DescribeAlarms',
+            'cloudwatch:GetMetricStatistics',
+            'ec2:DescribeSecurityGroups',
+            'ec2:DescribeSubnets',
+            'ec2:DescribeVpcs',
+            'ecr:DescribeRepositories',
+            'elasticache:DescribeCacheClusters',
+            'elasticache:DescribeReplicationGroups',
+            'elasticloadbalancing:DescribeLoadBalancers',
+            'elasticloadbalancing:DescribeTargetGroups',
+            'elasticloadbalancing:DescribeTargetHealth',
+            'logs:DescribeLogGroups',
+            'rds:DescribeDBInstances',
+            'rds:DescribeDBSnapshots',
+            'sns:ListSubscriptionsByTopic',
+          ],
           Resource: '*',
         },
       ],

@@ -107,6 +107,9 @@ export function createInfrastructure(config: StackConfig) {
     clusterArn: compute.cluster.arn,
     passRoleArns: [roles.execution.arn, roles.task.arn],
     logGroupArn,
+    backupBucketArn: storage.backupBucket.arn,
+    backupKeyArn: keys.backup.arn,
+    databaseArn: database.instance.arn,
   })
   const monitoring = createMonitoring(config, {
     dbInstanceId: database.instance.identifier,

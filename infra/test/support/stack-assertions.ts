@@ -372,6 +372,24 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       for (const s of task) expect(String(s.Resource)).toMatch(/backups|backup-key/)
     })
 
+    it('lets the deploy role write only to its own stack; "*" is for reads (and task-definition registration)', () => {
+      const statements = (
+        JSON.parse(String(run.one(T.rolePolicy, 'github-deploy-policy').inputs.policy)) as {
+          Statement: { Action: string | string[]; Resource: string | string[] }[]
+        }
+      ).Statement
+      const wildcardActions = statements.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat())
+      for (const action of wildcardActions) {
+        expect(action).toMatch(/^[a-z0-9-]+:(Describe|Get|List|View)|^ecs:RegisterTaskDefinition$/)
+      }
+      for (const s of statements.filter((x) => x.Resource !== '*')) {
+        for (const resource of [s.Resource].flat())
+          expect(resource).toMatch(new RegExp(`${p}|arn:aws:(ecr|ecs|iam|logs|kms|s3|rds):`))
+      }
+      const lock = statements.find((s) => [s.Action].flat().includes('s3:PutObject'))!
+      expect(lock.Resource).toMatch(/-backups\/locks\/\*$/)
+    })
+
     it('pins the GitHub deploy role to the repository and the environment named like the stack', () => {
       const trust = JSON.parse(String(run.one(T.role, 'github-deploy-role').inputs.assumeRolePolicy))
       expect(trust.Statement[0].Action).toBe('sts:AssumeRoleWithWebIdentity')
