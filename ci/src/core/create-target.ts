@@ -46,7 +46,7 @@ export async function createTarget(selection: TargetSelection): Promise<Target> 
       stack: selection.stack ?? 'local',
       entryPort: selection.entryPort ?? numberFrom('LOCAL_ENTRY_PORT', 8080),
       replicas: selection.replicas ?? numberFrom('LOCAL_REPLICAS', 2),
-      readyTimeoutMs: selection.readyTimeoutMs ?? numberFrom('LOCAL_READY_TIMEOUT_MS', 30_000),
+      readyTimeoutMs: selection.readyTimeoutMs ?? numberFrom('LOCAL_READY_TIMEOUT_MS', 60_000),
     })
   }
   if (!selection.stack) throw new Error('--target aws needs --stack staging|production')

@@ -5,6 +5,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
@@ -76,7 +77,7 @@ export class ReleaseStore {
         if (existsSync(join(apiDir, entry)))
           cpSync(join(apiDir, entry), join(staging, entry), { recursive: true })
       }
-      symlinkSync(join(repoRoot, 'node_modules'), join(staging, 'node_modules'), 'dir')
+      symlinkSync(realpathSync(join(repoRoot, 'node_modules')), join(staging, 'node_modules'), 'dir')
       writeJson(join(staging, 'release.json'), {
         ref: LOCAL_REF,
         digest,

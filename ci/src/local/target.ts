@@ -46,7 +46,7 @@ export interface LocalTargetOptions {
   entryPort?: number
   /** API replicas per version (default 2). */
   replicas?: number
-  /** How long a new version may take to answer /health 200 (default 30 s). */
+  /** How long a new version may take to answer /health 200 (default 60 s). */
   readyTimeoutMs?: number
   /** How long an old replica may take to finish its requests after SIGTERM (default 25 s). */
   drainTimeoutMs?: number
@@ -67,7 +67,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
   const store = new ReleaseStore(layout.releases, layout.registry)
   const entryPort = options.entryPort ?? 8080
   const replicaCount = options.replicas ?? 2
-  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000
   const drainTimeoutMs = options.drainTimeoutMs ?? 25_000
   const entryUrl = `http://127.0.0.1:${entryPort}`
   mkdirSync(layout.root, { recursive: true })
@@ -429,9 +429,13 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
       if (!destination) return { status: 'failed', summary: 'no previous version to roll back to' }
       const record = store.find(destination.digest)
       if (!record) return { status: 'failed', summary: `${destination.digest} is not in the local registry` }
-      const result = await replaceVersion(record, ctx)
+      // Same content can carry several versions (digest = content): roll back to the version that served.
+      const result = await replaceVersion(
+        { ref: record.ref, digest: record.digest, version: destination.version },
+        ctx,
+      )
       if (result.status !== 'succeeded') return { ...result, status: 'failed' }
-      return { ...result, summary: `rolled back to ${record.version}: ${result.summary}` }
+      return { ...result, summary: `rolled back to ${destination.version}: ${result.summary}` }
     },
 
     async current() {
