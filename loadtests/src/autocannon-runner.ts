@@ -80,6 +80,11 @@ export async function runScenarioWithAutocannon(
   signal: AbortSignal,
 ): Promise<ObservedMetrics> {
   const latenciesMs: number[] = []
+  // What the errors were, e.g. { '500': 12, '429': 3, 'timeout': 2 }, to say why a run failed.
+  const errorKinds: Record<string, number> = {}
+  const countError = (kind: string) => {
+    errorKinds[kind] = (errorKinds[kind] ?? 0) + 1
+  }
   let unexpectedStatus = 0
   let requestErrors = 0
   const signalHandlers: (() => void)[] = []
@@ -101,22 +106,33 @@ export async function runScenarioWithAutocannon(
       )
       instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
         latenciesMs.push(responseTimeMs)
-        if (statusCode !== scenario.expectedStatus) unexpectedStatus++
+        if (statusCode !== scenario.expectedStatus) {
+          unexpectedStatus++
+          countError(String(statusCode))
+        }
       })
-      instance.on('reqError', () => {
+      instance.on('reqError', (error: { code?: string; message?: string }) => {
         requestErrors++
+        countError(
+          error?.code === 'UND_ERR_RESPONSE_TIMEOUT' || /timeout/i.test(error?.message ?? '')
+            ? 'timeout'
+            : (error?.code ?? 'error'),
+        )
       })
       const stop = () => instance.stop()
       signalHandlers.push(stop)
       if (signal.aborted) stop()
       else signal.addEventListener('abort', stop, { once: true })
     })
-    return observedMetrics({
-      latenciesMs,
-      requests: latenciesMs.length + requestErrors,
-      errors: unexpectedStatus + requestErrors,
-      elapsedS: result.duration,
-    })
+    return {
+      ...observedMetrics({
+        latenciesMs,
+        requests: latenciesMs.length + requestErrors,
+        errors: unexpectedStatus + requestErrors,
+        elapsedS: result.duration,
+      }),
+      errorKinds,
+    }
   } finally {
     for (const stop of signalHandlers) signal.removeEventListener('abort', stop)
   }

@@ -177,7 +177,15 @@ async function runWithAutocannon(
     status: ok ? 'passed' : 'failed',
     detail: ok
       ? `${observed.requests} requests, p95 ${Math.round(observed.p95Ms)} ms, every threshold met`
-      : `threshold breached: ${breached.join('; ')}`,
+      : `threshold breached: ${breached.join('; ')}${describeErrors(observed.errorKinds)}`,
     exitCode: ok ? 0 : THRESHOLDS_BREACHED_EXIT_CODE,
   }
+}
+
+/** ` (errors: 500 ×12, timeout ×2)`, most frequent first; empty without errors. */
+export function describeErrors(kinds: Record<string, number> = {}): string {
+  const entries = Object.entries(kinds).sort((a, b) => b[1] - a[1])
+  return entries.length === 0
+    ? ''
+    : ` (errors: ${entries.map(([kind, count]) => `${kind} ×${count}`).join(', ')})`
 }

@@ -12,6 +12,8 @@ export interface ObservedMetrics {
   /** errors / requests; 1 when nothing was sent. */
   errorRate: number
   requestsPerSecond: number
+  /** Errors by status code or failure kind (`timeout`, `ECONNRESET`, ...), when the runner knows them. */
+  errorKinds?: Record<string, number>
 }
 
 export type ThresholdVerdicts = LoadOutcome['thresholds']

@@ -76,6 +76,7 @@ describe('runLoad with autocannon (no k6 on PATH)', () => {
     expect(report.exitCode).toBe(99)
     expect(report.thresholds['webhook-ingest http_req_failed rate']).toMatchObject({ ok: false })
     expect(report.thresholds['webhook-ingest http_req_failed rate']?.value).toBeGreaterThanOrEqual(0.15)
+    expect(report.scenarios[0]?.detail).toMatch(/\(errors: 500 ×\d+\)$/)
   })
 
   it('stops at the first failing scenario', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { SCENARIOS } from '../k6/scenarios.js'
+import { describeErrors } from '../src/run-load.js'
 import { allThresholdsMet, evaluateThresholds, observedMetrics, percentile } from '../src/thresholds.js'
 
 const scenario = SCENARIOS['read-api']
@@ -69,5 +70,13 @@ describe('evaluateThresholds', () => {
     expect(verdicts[name]?.ok).toBe(false)
     expect(Object.values(verdicts).filter((verdict) => !verdict.ok)).toHaveLength(1)
     expect(allThresholdsMet(verdicts)).toBe(false)
+  })
+})
+
+describe('describeErrors', () => {
+  it('lists error kinds, most frequent first', () => {
+    expect(describeErrors({ timeout: 2, '500': 12, '429': 3 })).toBe(' (errors: 500 ×12, 429 ×3, timeout ×2)')
+    expect(describeErrors({})).toBe('')
+    expect(describeErrors()).toBe('')
   })
 })
