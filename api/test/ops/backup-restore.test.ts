@@ -146,6 +146,14 @@ describe('backup, verify-backup and restore against a real PostgreSQL', () => {
     expect(verify.exitCode).toBe(1)
     expect(verify.result.error).toMatch(/corrupted: sha256/)
     expect(readManifest(id).verifiedAt).toBeNull()
+
+    // Restore checks the checksum before touching the database, even with --force.
+    const targetUrl = await db.createDatabase()
+    await db.query(targetUrl, 'CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (7)')
+    const restore = await runCli(['restore', '--backup', id, '--force'], { ...env, DATABASE_URL: targetUrl })
+    expect(restore.exitCode).toBe(1)
+    expect(restore.result.error).toMatch(/corrupted: sha256/)
+    expect(await db.query(targetUrl, 'SELECT x FROM keep_me')).toEqual([{ x: 7 }])
   })
 
   it('fails with one line for an unknown backup, a missing flag and a missing BACKUP_STORE', async () => {
