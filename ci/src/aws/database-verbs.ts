@@ -7,12 +7,51 @@ import {
   RestoreDBInstanceFromDBSnapshotCommand,
   RestoreDBInstanceToPointInTimeCommand,
 } from '@aws-sdk/client-rds'
+import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import type { RunContext } from '../core/types.js'
 import { AwsTargetError } from './errors.js'
+import { BACKUP_PREFIX } from './ops-task.js'
 import { type AwsRuntime, waitOptions } from './runtime.js'
 import type { StackOutputs } from './stack-outputs.js'
 import type { AwsTarget } from './target.js'
 import { waitFor } from './waiting.js'
+
+const MANIFEST_SUFFIX = '.manifest.json'
+
+export interface ListedBackup {
+  id: string
+  at: string
+}
+
+/** Dumps in the backup bucket, newest first (bounded to `limit`), by their manifests. */
+export async function listBackups(
+  runtime: AwsRuntime,
+  outputs: StackOutputs,
+  limit = 20,
+): Promise<ListedBackup[]> {
+  const found: ListedBackup[] = []
+  let token: string | undefined
+  // Bounded: 20 pages of 1,000 keys is far beyond 30 days of daily dumps.
+  for (let page = 0; page < 20; page++) {
+    const response = await runtime.clients.s3.send(
+      new ListObjectsV2Command({
+        Bucket: outputs.backupBucket,
+        Prefix: `${BACKUP_PREFIX}/`,
+        ContinuationToken: token,
+      }),
+    )
+    for (const object of response.Contents ?? []) {
+      if (!object.Key?.endsWith(MANIFEST_SUFFIX)) continue
+      found.push({
+        id: object.Key.slice(BACKUP_PREFIX.length + 1, -MANIFEST_SUFFIX.length),
+        at: object.LastModified?.toISOString() ?? '',
+      })
+    }
+    token = response.NextContinuationToken
+    if (!token) break
+  }
+  return found.sort((a, b) => b.id.localeCompare(a.id)).slice(0, limit)
+}
 
 /** `20261125-010203`: sortable, valid in RDS identifiers. */
 export function timestampId(now: number): string {

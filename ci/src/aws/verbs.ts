@@ -4,7 +4,13 @@ import { parseArgs } from 'node:util'
 import type { RunContext } from '../core/types.js'
 import { renderChecklist } from './checklist.js'
 import { costReport, renderCostReport } from './cost-report.js'
-import { manualBackup, restoreBackup, restoreDatabaseInstance, snapshotDatabase } from './database-verbs.js'
+import {
+  listBackups,
+  manualBackup,
+  restoreBackup,
+  restoreDatabaseInstance,
+  snapshotDatabase,
+} from './database-verbs.js'
 import { diagnoseStack, renderFindings } from './diagnose.js'
 import { describeAwsError } from './errors.js'
 import { readOutputsFile } from './stack-outputs.js'
@@ -36,7 +42,11 @@ const VERB_OPTIONS = {
     forecast: { type: 'boolean', default: false },
     recommend: { type: 'boolean', default: false },
   },
-  backup: { manual: { type: 'boolean', default: false }, snapshot: { type: 'boolean', default: false } },
+  backup: {
+    manual: { type: 'boolean', default: false },
+    snapshot: { type: 'boolean', default: false },
+    list: { type: 'boolean', default: false },
+  },
   restore: {
     backup: { type: 'string' },
     snapshot: { type: 'string' },
@@ -52,7 +62,7 @@ export const AWS_VERB_USAGE = `AWS verbs (all take --stack <name> (default stagi
   verify                                  checklist of the deployed stack against its design
   costs [--detailed] [--forecast] [--recommend]
   diagnose                                stopped tasks, events, unhealthy targets, alarms, connections
-  backup --manual | --snapshot            verified dump through the image, or an RDS snapshot
+  backup --manual | --snapshot | --list   verified dump through the image, an RDS snapshot, or the dumps kept
   restore --backup <id> [--force] | --snapshot <id> | --point-in-time <iso|latest>
   rollback [--to <ref@sha256:digest>] [--dry-run]`
 
@@ -107,8 +117,9 @@ async function dispatch(
   const print = (value: unknown, text: string) => io.stdout(json ? JSON.stringify(value, null, 2) : text)
 
   // Usage is checked before anything talks to AWS.
-  if (verb === 'backup' && flags.manual === flags.snapshot)
-    throw new UsageError('backup needs exactly one of --manual, --snapshot')
+  if (verb === 'backup' && [flags.manual, flags.snapshot, flags.list].filter(Boolean).length !== 1) {
+    throw new UsageError('backup needs exactly one of --manual, --snapshot, --list')
+  }
   if (
     verb === 'restore' &&
     [flags.backup, flags.snapshot, flags['point-in-time']].filter(Boolean).length !== 1
@@ -150,7 +161,15 @@ async function dispatch(
       return 0
     }
     case 'backup': {
-      if (flags.manual) {
+      if (flags.list) {
+        const backups = await listBackups(target.runtime, outputs)
+        print(
+          { backups },
+          backups.length === 0
+            ? `no backups in s3://${outputs.backupBucket}/`
+            : backups.map((backup) => `${backup.id}  ${backup.at}`).join('\n'),
+        )
+      } else if (flags.manual) {
         const result = await manualBackup(target, ctx)
         print(result, `backup ${result.backupId} taken and verified`)
       } else {

@@ -4,7 +4,11 @@ import {
   DescribeAlarmsCommand,
   GetMetricStatisticsCommand,
 } from '@aws-sdk/client-cloudwatch'
-import { CloudWatchLogsClient, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs'
+import {
+  CloudWatchLogsClient,
+  DescribeLogGroupsCommand,
+  GetLogEventsCommand,
+} from '@aws-sdk/client-cloudwatch-logs'
 import {
   CostExplorerClient,
   GetCostAndUsageCommand,
@@ -16,13 +20,14 @@ import {
   DescribeVpcsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2'
-import { DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr'
+import { DescribeImagesCommand, DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr'
 import {
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
   ListTasksCommand,
+  RunTaskCommand,
 } from '@aws-sdk/client-ecs'
 import {
   DescribeLoadBalancersCommand,
@@ -42,12 +47,21 @@ import {
   RDSClient,
   RestoreDBInstanceToPointInTimeCommand,
 } from '@aws-sdk/client-rds'
-import { GetBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3'
+import { GetBucketEncryptionCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { runAwsVerb } from '../../src/aws/verbs.js'
-import { ACCOUNT, CLUSTER, IMAGE_OLD, RAW_OUTPUTS, TG_ARN, taskDefinition, testRuntime } from './fixtures.js'
+import {
+  ACCOUNT,
+  CLUSTER,
+  DIGEST_OLD,
+  IMAGE_OLD,
+  RAW_OUTPUTS,
+  TG_ARN,
+  taskDefinition,
+  testRuntime,
+} from './fixtures.js'
 
 const mocks = {
   ec2: mockClient(EC2Client),
@@ -492,6 +506,64 @@ describe('backup and restore verbs', () => {
     expect(out).toContain(
       'into NEW instance whatsapp-saas-staging-db-restore-20261125-010000 (restored.rds.amazonaws.com:5432)',
     )
+  })
+
+  it('a forced restore of a dump first takes a verified safety backup, all as one-off tasks of the serving digest', async () => {
+    healthyStack()
+    const ran: string[][] = []
+    mocks.ecs.on(RunTaskCommand).callsFake((input) => {
+      ran.push(input.overrides.containerOverrides[0].command.slice(2))
+      return { tasks: [{ taskArn: `arn:aws:ecs:us-east-1:1:task/c/t${ran.length}` }] }
+    })
+    mocks.ecs.on(DescribeTasksCommand).callsFake((input) => ({
+      tasks: [{ taskArn: input.tasks[0], lastStatus: 'STOPPED', containers: [{ name: 'api', exitCode: 0 }] }],
+    }))
+    mocks.logs.on(GetLogEventsCommand).callsFake((input) => {
+      const last = ran.at(-1)![0]!
+      const line =
+        last === 'backup'
+          ? '{"id":"safety-1"}'
+          : last === 'verify-backup'
+            ? '{"verified":true}'
+            : '{"restored":true}'
+      return input.nextToken
+        ? { events: [], nextForwardToken: input.nextToken }
+        : { events: [{ message: line }], nextForwardToken: 'f/1' }
+    })
+    mocks.ecr
+      .on(DescribeImagesCommand)
+      .resolves({ imageDetails: [{ imageDigest: DIGEST_OLD, imageTags: ['old0001'] }] })
+
+    const { code, out } = await run('restore', ['--backup', '20261124T020000Z-b7', '--force'])
+    expect(code).toBe(0)
+    expect(ran).toEqual([
+      ['backup'],
+      ['verify-backup', '--backup', 'safety-1'],
+      ['restore', '--backup', '20261124T020000Z-b7', '--force'],
+    ])
+    expect(out).toBe('restored backup 20261124T020000Z-b7 (the previous data is in backup safety-1)')
+    const environment =
+      mocks.ecs.commandCalls(RunTaskCommand)[0]!.args[0].input.overrides?.containerOverrides?.[0]?.environment
+    expect(environment).toContainEqual({
+      name: 'BACKUP_STORE',
+      value: `s3://${RAW_OUTPUTS.backupBucket}/backups`,
+    })
+  })
+
+  it('lists the dumps in the backup bucket, newest first', async () => {
+    mocks.s3.on(ListObjectsV2Command).resolves({
+      Contents: [
+        { Key: 'backups/20261123T020000Z-a1.dump', LastModified: new Date('2026-11-23T02:00:05Z') },
+        { Key: 'backups/20261123T020000Z-a1.manifest.json', LastModified: new Date('2026-11-23T02:00:06Z') },
+        { Key: 'backups/20261124T020000Z-b7.manifest.json', LastModified: new Date('2026-11-24T02:00:06Z') },
+      ],
+    })
+    const { code, out } = await run('backup', ['--list'])
+    expect(code).toBe(0)
+    expect(out.split('\n')).toEqual([
+      '20261124T020000Z-b7  2026-11-24T02:00:06.000Z',
+      '20261123T020000Z-a1  2026-11-23T02:00:06.000Z',
+    ])
   })
 
   it('refuses ambiguous or malformed usage before calling AWS', async () => {
