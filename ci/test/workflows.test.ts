@@ -3,7 +3,13 @@ import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import { findDaggerCalls, kebabCase, readModuleFunctions } from './dagger/module-functions.js'
+import {
+  callFlags,
+  type DaggerCall,
+  findDaggerCalls,
+  kebabCase,
+  readModuleFunctions,
+} from './dagger/module-functions.js'
 
 const REPO = resolve(import.meta.dirname, '../..')
 const WORKFLOWS = join(REPO, '.github/workflows')
@@ -156,6 +162,39 @@ describe('GitHub workflows', () => {
   })
 })
 
+type ModuleFunctions = Map<string, ReturnType<typeof readModuleFunctions>[number]>
+
+/** What is wrong with one `dagger call` against the module's functions; empty when nothing. */
+function callProblems(call: DaggerCall, functions: ModuleFunctions): string[] {
+  const fn = functions.get(call.functionName)
+  if (!fn) return [`${call.location}: no function "${call.functionName}"`]
+  const problems: string[] = []
+  const byFlag = new Map(fn.arguments.map((argument) => [kebabCase(argument.name), argument]))
+  const flags = callFlags(call.tokens, fn)
+  for (const flag of flags) {
+    const argument = byFlag.get(flag.name)
+    if (!argument) {
+      problems.push(`${call.location}: ${call.functionName} has no --${flag.name}`)
+      continue
+    }
+    if (flag.value === undefined && argument.type !== 'boolean') {
+      problems.push(`${call.location}: --${flag.name} needs a value`)
+    }
+    if (argument.type === 'Secret' && flag.value !== undefined && !/^(env|file|cmd):/.test(flag.value)) {
+      problems.push(`${call.location}: --${flag.name} must come from env:, file: or cmd:, never a literal`)
+    }
+  }
+  const given = new Set(flags.map((flag) => flag.name))
+  // Prose may abbreviate a call (`…`, `...`): what it names must exist, what it leaves out may be elided.
+  const abbreviated = call.tokens.some((token) => token.includes('…') || token.includes('...'))
+  for (const argument of abbreviated ? [] : fn.arguments) {
+    if (!argument.optional && !given.has(kebabCase(argument.name))) {
+      problems.push(`${call.location}: ${call.functionName} misses required --${kebabCase(argument.name)}`)
+    }
+  }
+  return problems
+}
+
 describe('every `dagger call` in the workflows and docs exists in the module', () => {
   const functions = new Map(
     readModuleFunctions(join(REPO, 'ci/src/index.ts')).map((fn) => [kebabCase(fn.name), fn]),
@@ -175,52 +214,36 @@ describe('every `dagger call` in the workflows and docs exists in the module', (
     const deploy = calls.find(
       (call) => call.location.startsWith('.github/workflows/deploy.yml') && call.functionName === 'deploy',
     )
-    expect(deploy?.flags.map((f) => f.name)).toEqual(
-      expect.arrayContaining(['env', 'image', 'aws-session-token', 'allow-failure']),
-    )
-    expect(deploy?.flags.map((f) => f.name)).not.toContain('path')
+    const flags = callFlags(deploy!.tokens, functions.get('deploy')).map((f) => f.name)
+    expect(flags).toEqual(expect.arrayContaining(['env', 'image', 'aws-session-token', 'allow-failure']))
+    expect(flags).not.toContain('path')
+    // Both spellings of a value; a bare word after a boolean starts a chained call.
+    const [spaced] = findDaggerCalls('dagger call deploy --env staging --dry-run export --path x\n', 'x.md')
+    expect(callFlags(spaced!.tokens, functions.get('deploy'))).toEqual([
+      { name: 'env', value: 'staging' },
+      { name: 'dry-run' },
+    ])
   })
 
   it('calls only functions and arguments the module has, secrets through a provider, no missing required argument', () => {
-    const problems: string[] = []
-    for (const call of calls) {
-      const fn = functions.get(call.functionName)
-      if (!fn) {
-        problems.push(`${call.location}: no function "${call.functionName}"`)
-        continue
-      }
-      const byFlag = new Map(fn.arguments.map((argument) => [kebabCase(argument.name), argument]))
-      for (const flag of call.flags) {
-        const argument = byFlag.get(flag.name)
-        if (!argument) {
-          problems.push(`${call.location}: ${call.functionName} has no --${flag.name}`)
-          continue
-        }
-        if (flag.value === undefined && argument.type !== 'boolean') {
-          problems.push(`${call.location}: --${flag.name} needs a value (write --${flag.name}=...)`)
-        }
-        if (argument.type === 'Secret' && flag.value !== undefined && !/^(env|file|cmd):/.test(flag.value)) {
-          problems.push(
-            `${call.location}: --${flag.name} must come from env:, file: or cmd:, never a literal`,
-          )
-        }
-      }
-      const given = new Set(call.flags.map((flag) => flag.name))
-      for (const argument of fn.arguments) {
-        if (!argument.optional && !given.has(kebabCase(argument.name))) {
-          problems.push(
-            `${call.location}: ${call.functionName} misses required --${kebabCase(argument.name)}`,
-          )
-        }
-      }
-    }
-    expect(problems).toEqual([])
+    expect(calls.flatMap((call) => callProblems(call, functions))).toEqual([])
   })
 
-  it('flags a call to a function or argument that does not exist (the check can fail)', () => {
-    const [bogus] = findDaggerCalls('dagger call deploy --no-such-flag=1\n', 'x.md')
-    const fn = functions.get(bogus!.functionName)!
-    expect(fn.arguments.map((a) => kebabCase(a.name))).not.toContain('no-such-flag')
-    expect(functions.has('deploy-everything')).toBe(false)
+  it('reports unknown functions and flags, literal secrets and missing arguments (the check can fail)', () => {
+    const problems = (text: string) =>
+      findDaggerCalls(text, 'x.md').flatMap((call) => callProblems(call, functions))
+    expect(problems('dagger call deploy-everything\n')).toEqual(['x.md:1: no function "deploy-everything"'])
+    expect(problems('dagger call deploy --no-such-flag=1\n')).toEqual([
+      'x.md:1: deploy has no --no-such-flag',
+    ])
+    expect(
+      problems(
+        'dagger call promote --image=r@sha256:1 --aws-access-key-id=AKIA --aws-secret-access-key=env:S\n',
+      ),
+    ).toEqual(['x.md:1: --aws-access-key-id must come from env:, file: or cmd:, never a literal'])
+    expect(problems('dagger call preview\n')).toEqual(['x.md:1: preview misses required --stack'])
+    expect(problems('dagger call preview --stack\n')).toEqual(['x.md:1: --stack needs a value'])
+    expect(problems('dagger call promote --image=<ref@sha256:…>\n')).toEqual([])
+    expect(problems('dagger call promote --imag=<ref@sha256:…>\n')).toEqual(['x.md:1: promote has no --imag'])
   })
 })

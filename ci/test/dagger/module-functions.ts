@@ -73,14 +73,45 @@ export interface DaggerCall {
   /** Where the call was found, for messages: `file:line`. */
   location: string
   functionName: string
-  /** Flags given to the function itself (chained calls after it are not included). */
-  flags: { name: string; value?: string }[]
+  /** Everything after the function name, split on spaces (flags, their values, chained calls). */
+  tokens: string[]
+}
+
+export interface CallFlag {
+  name: string
+  value?: string
 }
 
 /**
- * Every `dagger call <function> --flag=value ...` in a text (workflow YAML, Markdown, shell), with
- * backslash line continuations joined. Flags after the first bare word belong to a chained call
- * (`export --path=...`, `contents`) and are not the function's.
+ * The flags a call gives its function: `--name=value`, `--name value` (for a non-boolean argument) or a
+ * bare boolean `--name`. The first other word starts a chained call (`export --path=...`), whose flags
+ * are not the function's.
+ */
+export function callFlags(tokens: string[], fn: ModuleFunction | undefined): CallFlag[] {
+  const flags: CallFlag[] = []
+  for (let index = 0; index < tokens.length; index++) {
+    const token = tokens[index]!
+    if (!token.startsWith('--')) break
+    const [name, ...value] = token.slice(2).split('=')
+    if (value.length) {
+      flags.push({ name: name!, value: value.join('=') })
+      continue
+    }
+    const argument = fn?.arguments.find((a) => kebabCase(a.name) === name)
+    const next = tokens[index + 1]
+    if (argument && argument.type !== 'boolean' && next !== undefined && !next.startsWith('--')) {
+      flags.push({ name: name!, value: next })
+      index++
+    } else {
+      flags.push({ name: name! })
+    }
+  }
+  return flags
+}
+
+/**
+ * Every `dagger call <function> ...` in a text (workflow YAML, Markdown, shell), with backslash line
+ * continuations joined; `callFlags` tells the function's flags from a chained call's.
  */
 export function findDaggerCalls(text: string, file: string): DaggerCall[] {
   const calls: DaggerCall[] = []
@@ -103,14 +134,9 @@ export function findDaggerCalls(text: string, file: string): DaggerCall[] {
       }
       const tokens = command.replace(/`.*$/, '').split(/\s+/).filter(Boolean)
       const [functionName, ...rest] = tokens
-      if (!functionName || functionName.startsWith('-') || functionName.startsWith('<')) return
-      const flags: DaggerCall['flags'] = []
-      for (const token of rest) {
-        if (!token.startsWith('--')) break
-        const [name, ...value] = token.slice(2).split('=')
-        flags.push({ name: name!, ...(value.length ? { value: value.join('=') } : {}) })
-      }
-      calls.push({ location: `${file}:${index + 1}`, functionName, flags })
+      // `dagger call <function>` / `dagger call …` stand for any call in prose.
+      if (!functionName || /^(-|<|…|\.\.\.)/.test(functionName)) return
+      calls.push({ location: `${file}:${index + 1}`, functionName, tokens: rest })
     })
   }
   return calls
