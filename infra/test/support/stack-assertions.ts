@@ -1,7 +1,9 @@
 // The assertions every stack must satisfy, registered by each stack's own test file.
 import { beforeAll, describe, expect, it } from 'vitest'
 import { policies, stackPolicies } from '../../policy/policies.js'
+import { alarmCount, estimate, PROGRAM_COUNTS } from '../../src/cost/model.js'
 import { type InventoryItem, mockId } from '../../src/mock-runtime.js'
+import { loadStackConfig } from '../../src/stack-file.js'
 import { stackViolations, violations } from './policy-harness.js'
 import { runStackProgram, type StackRun } from './stack-program.js'
 
@@ -454,6 +456,18 @@ export function describeStack(stack: string, expected: StackExpectations): void 
         budget.notifications.filter((n) => n.notificationType === 'ACTUAL').map((n) => n.threshold),
       ).toEqual([50, 80, 100])
       expect(run.ofType(T.anomalySubscription)).toHaveLength(1)
+    })
+  })
+
+  describe(`${stack}: cost model agrees with the program`, () => {
+    it('counts the same keys, secrets, dashboards, alarms and NAT gateways the program creates', () => {
+      const config = loadStackConfig(stack)
+      expect(run.ofType(T.key)).toHaveLength(PROGRAM_COUNTS.kmsKeys)
+      expect(run.ofType('aws:secretsmanager/secret:Secret')).toHaveLength(PROGRAM_COUNTS.secrets)
+      expect(run.ofType(T.dashboard)).toHaveLength(PROGRAM_COUNTS.dashboards)
+      expect(run.ofType(T.alarm)).toHaveLength(alarmCount(config))
+      const natHours = estimate(config).items.find((i) => i.item.startsWith('NAT gateway ×'))?.quantity ?? 0
+      expect(natHours / 730).toBe(run.ofType(T.nat).length)
     })
   })
 
