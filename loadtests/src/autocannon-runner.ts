@@ -113,11 +113,7 @@ export async function runScenarioWithAutocannon(
       })
       instance.on('reqError', (error: { code?: string; message?: string }) => {
         requestErrors++
-        countError(
-          error?.code === 'UND_ERR_RESPONSE_TIMEOUT' || /timeout/i.test(error?.message ?? '')
-            ? 'timeout'
-            : (error?.code ?? 'error'),
-        )
+        countError(/timed out|timeout/i.test(error?.message ?? '') ? 'timeout' : (error?.code ?? 'error'))
       })
       const stop = () => instance.stop()
       signalHandlers.push(stop)

@@ -131,3 +131,22 @@ describe('runLoad with autocannon (no k6 on PATH)', () => {
     )
   })
 })
+
+describe('errors that are not answers', () => {
+  it('counts requests that time out as errors, named as timeouts', async () => {
+    standIn = await startLoadStandIn({ delayMs: 2_500 })
+    const scenarios = smallScenarios()
+    const report = await runLoad({
+      baseUrl: standIn.baseUrl,
+      env: standInSecrets,
+      scenario: 'read-api',
+      maxDurationS: 30,
+      path: '',
+      // A request timeout shorter than the stand-in's answers, and a run longer than both.
+      scenarios: { ...scenarios, 'read-api': { ...scenarios['read-api'], durationS: 4, requestTimeoutS: 1 } },
+    })
+    expect(report.exitCode).toBe(99)
+    expect(report.thresholds['read-api http_req_failed rate']?.ok).toBe(false)
+    expect(report.scenarios[0]?.detail).toMatch(/\(errors: timeout ×\d+\)$/)
+  })
+})
