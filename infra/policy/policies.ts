@@ -26,6 +26,7 @@ export const TYPES = {
   ingressRule: 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule',
   listener: 'aws:lb/listener:Listener',
   loadBalancer: 'aws:lb/loadBalancer:LoadBalancer',
+  taskDefinition: 'aws:ecs/taskDefinition:TaskDefinition',
 } as const
 
 /** Listener policies that refuse anything below TLS 1.2. */
@@ -249,6 +250,29 @@ export const backupRetention = policy(
   },
 )
 
+/** Names that only secrets carry, and values that embed credentials (`scheme://user:password@`). */
+const SECRET_NAME = /(PASSWORD|SECRET|TOKEN|PRIVATE_KEY|ACCESS_KEY|DATABASE_URL|REDIS_URL)/i
+const CREDENTIALS_IN_URL = /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/i
+
+export const noSecretsInTaskEnvironment = policy(
+  'no-secrets-in-task-environment',
+  'Task definitions take secrets from Secrets Manager (`secrets`), never as plain `environment` values',
+  [TYPES.taskDefinition],
+  (p) => {
+    // During a preview the definitions may still hold unknown outputs; the rule applies once they are known.
+    if (typeof p.containerDefinitions !== 'string') return []
+    const containers = JSON.parse(p.containerDefinitions) as {
+      name?: string
+      environment?: { name: string; value: string }[]
+    }[]
+    return containers.flatMap((c) =>
+      (c.environment ?? [])
+        .filter((e) => SECRET_NAME.test(e.name) || CREDENTIALS_IN_URL.test(String(e.value)))
+        .map((e) => `container ${c.name ?? '?'}: ${e.name} looks like a secret; move it to "secrets"`),
+    )
+  },
+)
+
 /**
  * The resource rule above cannot know whose security group a rule opens; this stack rule can: every
  * rule open to the internet must sit on a security group a load balancer uses. The group is matched
@@ -309,4 +333,5 @@ export const policies: ResourceValidationPolicy[] = [
   bucketPublicAccessBlocked,
   productionResilience,
   backupRetention,
+  noSecretsInTaskEnvironment,
 ]

@@ -9,6 +9,7 @@ import {
   logsEncryptedWithKms,
   noOpenIngress,
   noPublicDatabase,
+  noSecretsInTaskEnvironment,
   openIngressOnlyOnLoadBalancer,
   policies,
   productionResilience,
@@ -43,7 +44,7 @@ const cache = {
 
 describe('policy pack', () => {
   it('enforces every policy as mandatory', () => {
-    expect(policies).toHaveLength(11)
+    expect(policies).toHaveLength(12)
     for (const p of policies) expect(p.enforcementLevel).toBe('mandatory')
     expect(new Set(policies.map((p) => p.name)).size).toBe(policies.length)
   })
@@ -247,5 +248,37 @@ describe('policy pack', () => {
     expect(await stackViolations(openIngressOnlyOnLoadBalancer, byId)).toEqual([
       'r2: open to the internet on a security group no load balancer uses',
     ])
+  })
+
+  it('keeps secrets out of plain task environment', async () => {
+    const definition = (environment: { name: string; value: string }[]) => ({
+      containerDefinitions: JSON.stringify([
+        {
+          name: 'api',
+          environment,
+          secrets: [{ name: 'DATABASE_URL', valueFrom: 'arn:aws:secretsmanager:x' }],
+        },
+      ]),
+    })
+    const plain = [
+      { name: 'NODE_ENV', value: 'production' },
+      { name: 'BACKUP_KMS_KEY_ID', value: 'arn:aws:kms:us-east-1:1:key/a' },
+      { name: 'PUBLIC_URL', value: 'https://api.example.com' },
+    ]
+    expect(await violations(noSecretsInTaskEnvironment, TYPES.taskDefinition, definition(plain))).toEqual([])
+    expect(
+      await violations(
+        noSecretsInTaskEnvironment,
+        TYPES.taskDefinition,
+        definition([...plain, { name: 'ADMIN_TOKEN', value: 'x' }]),
+      ),
+    ).toEqual(['resource: container api: ADMIN_TOKEN looks like a secret; move it to "secrets"'])
+    const url = { name: 'QUEUE', value: 'rediss://default:hunter2@cache:6379' }
+    expect(
+      await violations(noSecretsInTaskEnvironment, TYPES.taskDefinition, definition([url])),
+    ).toHaveLength(1)
+    expect(
+      await violations(noSecretsInTaskEnvironment, TYPES.taskDefinition, { containerDefinitions: undefined }),
+    ).toEqual([])
   })
 })
