@@ -420,5 +420,6 @@ describe('image build inputs', () => {
     expect(runtime).toMatch(/^CMD \["node", "dist\/server.js"\]$/m)
     expect(runtime).toMatch(/prisma\/migrations|\/app\/api\/prisma /)
     expect(runtime).toMatch(/ARG APP_VERSION/)
+    expect(runtime).toMatch(/rm -rf \/usr\/local\/lib\/node_modules\/npm/)
   })
 })
