@@ -69,7 +69,13 @@ function cliContext(target: Target, signal: AbortSignal, quiet: boolean): RunCon
 }
 
 async function deploy(flags: ReturnType<typeof parse>['flags'], signal: AbortSignal): Promise<number> {
-  if (flags.image) parseImageRef(flags.image)
+  if (flags.image) {
+    try {
+      parseImageRef(flags.image)
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
+  }
   const selection = { target: flags.target, ...(flags.stack ? { stack: flags.stack } : {}) }
   const target = await createTarget(selection)
   const tools = await createTools(selection)
@@ -161,12 +167,8 @@ async function localVerb(
 
 async function awsVerb(verb: string, argv: string[]): Promise<number> {
   // Loaded only for AWS verbs: the local path never pays for the AWS SDK.
-  const specifier = '../aws/verbs.js'
-  const verbs = (await import(specifier)) as {
-    runAwsVerb?: (verb: string, argv: string[]) => Promise<number>
-  }
-  if (!verbs.runAwsVerb) throw new Error('AWS verbs are not available in this checkout (ci/src/aws/verbs.ts)')
-  return verbs.runAwsVerb(verb, argv)
+  const { runAwsVerb } = await import('../aws/verbs.js')
+  return runAwsVerb(verb, argv)
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -50,13 +50,8 @@ export async function createTarget(selection: TargetSelection): Promise<Target> 
     })
   }
   if (!selection.stack) throw new Error('--target aws needs --stack staging|production')
-  const specifier = '../aws/target.js'
-  const aws = (await import(specifier)) as {
-    createAwsTarget?: (options: { stack: string; repoRoot: string }) => Target | Promise<Target>
-  }
-  if (!aws.createAwsTarget)
-    throw new Error('the AWS target is not available in this checkout (ci/src/aws/target.ts)')
-  return aws.createAwsTarget({ stack: selection.stack, repoRoot })
+  const { createAwsTarget } = await import('../aws/target.js')
+  return createAwsTarget({ stack: selection.stack, repoRoot, stateDir: pipelineDirOf(selection) })
 }
 
 /** Host tools for a target: a local release for `local`, a container image for `aws`. */

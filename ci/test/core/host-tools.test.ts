@@ -1,0 +1,80 @@
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { RunContext } from '../../src/core/types.js'
+import { createHostTools, sourceHash } from '../../src/tools/host-tools.js'
+
+// The build/check fast path: an npm stand-in on PATH records what ran, so the test sees when a build is skipped.
+let root: string
+let calls: string
+const originalPath = process.env.PATH
+
+const ctx: RunContext = {
+  runId: 'r',
+  target: 'local',
+  stack: 'local',
+  dryRun: false,
+  signal: new AbortController().signal,
+  log: { info: () => undefined, warn: () => undefined },
+}
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'ci-tools-'))
+  calls = join(root, 'calls.log')
+  mkdirSync(join(root, 'bin'))
+  for (const tool of ['npm', 'npx']) {
+    writeFileSync(
+      join(root, 'bin', tool),
+      `#!/bin/sh\necho "${tool} $*" >> ${calls}\nmkdir -p api/dist && touch api/dist/server.js\n`,
+    )
+    chmodSync(join(root, 'bin', tool), 0o755)
+  }
+  process.env.PATH = `${join(root, 'bin')}:${originalPath}`
+  mkdirSync(join(root, 'api', 'src', 'generated'), { recursive: true })
+  writeFileSync(join(root, 'api', 'src', 'server.ts'), 'export {}\n')
+  writeFileSync(join(root, 'api', 'package.json'), '{}\n')
+})
+afterEach(() => {
+  process.env.PATH = originalPath
+  rmSync(root, { recursive: true, force: true })
+})
+
+const ran = () => readFileSync(calls, 'utf8').trim().split('\n')
+const tools = () =>
+  createHostTools({
+    repoRoot: root,
+    cacheFile: join(root, 'cache.json'),
+    packager: async (version) => ({ ref: 'x', digest: `sha256:${'0'.repeat(64)}`, version }),
+  })
+
+describe('host tools', () => {
+  it('builds once, then reuses the build while the inputs are unchanged', async () => {
+    expect((await tools().build(ctx)).summary).toContain('npm run build -w api')
+    expect((await tools().build(ctx)).summary).toContain('unchanged since the last build')
+    expect(ran()).toEqual(['npm run build -w api --silent'])
+    writeFileSync(join(root, 'api', 'src', 'server.ts'), 'export const changed = 1\n')
+    await tools().build(ctx)
+    expect(ran()).toHaveLength(2)
+  })
+
+  it('ignores generated code and build output in the input hash', () => {
+    const before = sourceHash(root)
+    writeFileSync(join(root, 'api', 'src', 'generated', 'client.ts'), 'x')
+    expect(sourceHash(root)).toBe(before)
+  })
+
+  it('runs the fast checks and says what ran; skips them on the same inputs', async () => {
+    expect((await tools().test(ctx)).summary).toBe('typecheck and lint of api passed (full suite runs in CI)')
+    expect(ran()).toEqual(['npm run typecheck -w api --silent', 'npx biome check api'])
+    expect((await tools().test(ctx)).summary).toContain('passed before on the same inputs')
+    expect(ran()).toHaveLength(2)
+  })
+
+  it('fails the stage with the failing command and its last lines', async () => {
+    writeFileSync(join(root, 'bin', 'npm'), '#!/bin/sh\necho "src/a.ts(1,1): error TS2304: nope"\nexit 2\n')
+    await expect(tools().build(ctx)).rejects.toThrow(
+      'npm run build -w api --silent exited 2: src/a.ts(1,1): error TS2304: nope',
+    )
+  })
+})
