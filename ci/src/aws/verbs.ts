@@ -13,6 +13,7 @@ import {
 } from './database-verbs.js'
 import { diagnoseStack, renderFindings } from './diagnose.js'
 import { describeAwsError } from './errors.js'
+import { failoverCache, failoverDatabase } from './failover.js'
 import { readOutputsFile } from './stack-outputs.js'
 import { type AwsTarget, type AwsTargetOptions, createAwsTarget } from './target.js'
 import { verifyStack } from './verify.js'
@@ -54,6 +55,7 @@ const VERB_OPTIONS = {
     force: { type: 'boolean', default: false },
   },
   rollback: { to: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+  failover: { database: { type: 'boolean', default: false }, redis: { type: 'boolean', default: false } },
 } as const
 
 export const AWS_VERBS = Object.keys(VERB_OPTIONS) as (keyof typeof VERB_OPTIONS)[]
@@ -64,7 +66,8 @@ export const AWS_VERB_USAGE = `AWS verbs (all take --stack <name> (default stagi
   diagnose                                stopped tasks, events, unhealthy targets, alarms, connections
   backup --manual | --snapshot | --list   verified dump through the image, an RDS snapshot, or the dumps kept
   restore --backup <id> [--force] | --snapshot <id> | --point-in-time <iso|latest>
-  rollback [--to <ref@sha256:digest>] [--dry-run]`
+  rollback [--to <ref@sha256:digest>] [--dry-run]
+  failover --database | --redis           Multi-AZ failover to the standby / replica, waited`
 
 class UsageError extends Error {}
 
@@ -127,6 +130,9 @@ async function dispatch(
     throw new UsageError(
       'restore needs exactly one of --backup <id>, --snapshot <id>, --point-in-time <iso|latest>',
     )
+  }
+  if (verb === 'failover' && flags.database === flags.redis) {
+    throw new UsageError('failover needs exactly one of --database, --redis')
   }
   let pointInTime: Date | 'latest' | undefined
   if (verb === 'restore' && typeof flags['point-in-time'] === 'string') {
@@ -197,6 +203,13 @@ async function dispatch(
           'the serving instance is untouched; to switch, follow docs/runbooks/disaster-recovery.md ("Switch to a restored instance")',
         ].join('\n'),
       )
+      return 0
+    }
+    case 'failover': {
+      const result = flags.database
+        ? await failoverDatabase(target.runtime, outputs, ctx)
+        : await failoverCache(target.runtime, outputs, ctx)
+      print(result, `failover of ${result.resource} done; run verify next`)
       return 0
     }
     case 'rollback': {

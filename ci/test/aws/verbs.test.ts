@@ -45,6 +45,7 @@ import {
   DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
   RDSClient,
+  RebootDBInstanceCommand,
   RestoreDBInstanceToPointInTimeCommand,
 } from '@aws-sdk/client-rds'
 import { GetBucketEncryptionCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
@@ -564,6 +565,34 @@ describe('backup and restore verbs', () => {
       '20261124T020000Z-b7  2026-11-24T02:00:06.000Z',
       '20261123T020000Z-a1  2026-11-23T02:00:06.000Z',
     ])
+  })
+
+  it('fails the database over to its standby and waits until it is available again', async () => {
+    mocks.rds
+      .on(DescribeDBInstancesCommand)
+      .resolvesOnce({ DBInstances: [{ ...DB_INSTANCE, AvailabilityZone: 'us-east-1a' }] })
+      .resolvesOnce({ DBInstances: [{ ...DB_INSTANCE, DBInstanceStatus: 'rebooting' }] })
+      .resolves({ DBInstances: [{ ...DB_INSTANCE, AvailabilityZone: 'us-east-1b' }] })
+    mocks.rds.on(RebootDBInstanceCommand).resolves({})
+    const { code, out } = await run('failover', ['--database', '--json'])
+    expect(code).toBe(0)
+    expect(JSON.parse(out)).toEqual({
+      resource: RAW_OUTPUTS.dbInstanceId,
+      fromZone: 'us-east-1a',
+      toZone: 'us-east-1b',
+    })
+    expect(mocks.rds.commandCalls(RebootDBInstanceCommand)[0]!.args[0].input).toEqual({
+      DBInstanceIdentifier: RAW_OUTPUTS.dbInstanceId,
+      ForceFailover: true,
+    })
+  })
+
+  it('refuses a database failover without a standby', async () => {
+    mocks.rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ ...DB_INSTANCE, MultiAZ: false }] })
+    const { code, err } = await run('failover', ['--database'])
+    expect(code).toBe(1)
+    expect(err).toContain('is not Multi-AZ: there is no standby to fail over to')
+    expect(mocks.rds.commandCalls(RebootDBInstanceCommand)).toHaveLength(0)
   })
 
   it('refuses ambiguous or malformed usage before calling AWS', async () => {
