@@ -3,7 +3,7 @@
 // of this repository to run next.
 import { DescribeAlarmsCommand, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch'
 import { describeService, stoppedTasks, targetHealth } from './ecs-services.js'
-import { describeAwsError } from './errors.js'
+import { describeAwsError, isCredentialsError } from './errors.js'
 import type { AwsRuntime } from './runtime.js'
 import type { StackOutputs } from './stack-outputs.js'
 

@@ -21,7 +21,7 @@ export function certificateCovers(name: string, domain: string): boolean {
 
 export async function callerAccount(runtime: AwsRuntime): Promise<{ account: string; arn: string }> {
   const identity = await runtime.clients.sts.send(new GetCallerIdentityCommand({}))
-  return { account: identity.Account ?? '', arn: identity.Arn ?? '' }
+  return { account: identity?.Account ?? '', arn: identity?.Arn ?? '' }
 }
 
 type Check = (outputs: StackOutputs, account: string) => Promise<string>

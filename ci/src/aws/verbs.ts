@@ -14,6 +14,7 @@ import {
 import { diagnoseStack, renderFindings } from './diagnose.js'
 import { describeAwsError } from './errors.js'
 import { failoverCache, failoverDatabase } from './failover.js'
+import { callerAccount } from './preflight.js'
 import { readOutputsFile } from './stack-outputs.js'
 import { type AwsTarget, type AwsTargetOptions, createAwsTarget } from './target.js'
 import { verifyStack } from './verify.js'
@@ -144,6 +145,8 @@ async function dispatch(
 
   const target = await openTarget(flags, io)
   const ctx = verbContext(verb, stack, io, signal, flags['dry-run'] === true)
+  // Missing or expired credentials are one clear error up front, not a failure in every check.
+  await callerAccount(target.runtime)
   const outputs = await target.stackOutputs(ctx)
   switch (verb) {
     case 'verify': {

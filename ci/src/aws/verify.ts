@@ -18,7 +18,7 @@ import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds'
 import { GetBucketEncryptionCommand } from '@aws-sdk/client-s3'
 import type { CheckResult } from './checklist.js'
 import { describeService, targetHealth } from './ecs-services.js'
-import { describeAwsError } from './errors.js'
+import { describeAwsError, isCredentialsError } from './errors.js'
 import { ecrRepositoryName } from './image-reference.js'
 import type { AwsRuntime } from './runtime.js'
 import type { StackOutputs } from './stack-outputs.js'
@@ -67,6 +67,7 @@ async function guardedProbe(name: string, probe: Probe): Promise<CheckResult[]> 
   try {
     return await probe()
   } catch (error) {
+    if (isCredentialsError(error)) throw error
     return [{ name, ok: false, detail: describeAwsError(error) }]
   }
 }
