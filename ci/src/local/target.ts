@@ -195,7 +195,13 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     log.info(`fake Graph API started on http://127.0.0.1:${port} (pid ${pid})`)
   }
 
-  async function runOps(command: OpsCommand, artifact: Artifact, ctx: RunContext, extra: string[] = []) {
+  async function runOps(
+    command: OpsCommand,
+    artifact: Artifact,
+    ctx: RunContext,
+    extra: string[] = [],
+    extraEnv: NodeJS.ProcessEnv = {},
+  ) {
     const state = readState(layout.processes)
     if (!state.postgresPort || !postgresRunning()) {
       if (command.name === 'migration-status' && ctx.dryRun) return firstDeployStatus(releaseDir(artifact))
@@ -205,7 +211,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     return runOpsProcess({
       releaseDir: releaseDir(artifact),
       args: opsArguments(command, extra),
-      env: { ...serviceEnv(state, artifact.version), MIGRATE_MAX_BACKUP_AGE_MINUTES: '30' },
+      env: { ...serviceEnv(state, artifact.version), MIGRATE_MAX_BACKUP_AGE_MINUTES: '30', ...extraEnv },
       log: ctx.log,
       signal: ctx.signal,
     })
@@ -216,14 +222,20 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     const s = getSecrets()
     if (s.apiKey) return
     const state = readState(layout.processes)
-    const seeded = await runOps({ name: 'seed' }, artifact, ctx, [
-      '--phone-number-id',
-      DEMO_PHONE_NUMBER_ID,
-      '--waba-id',
-      DEMO_WABA_ID,
-      '--access-token-env',
-      'FAKE_GRAPH_ACCESS_TOKEN',
-    ])
+    const seeded = await runOps(
+      { name: 'seed' },
+      artifact,
+      ctx,
+      [
+        '--phone-number-id',
+        DEMO_PHONE_NUMBER_ID,
+        '--waba-id',
+        DEMO_WABA_ID,
+        '--access-token-env',
+        'FAKE_GRAPH_ACCESS_TOKEN',
+      ],
+      { FAKE_GRAPH_ACCESS_TOKEN: s.graphAccessToken },
+    )
     const apiKey = seeded.result?.apiKey
     if (seeded.exitCode !== 0 || typeof apiKey !== 'string') {
       ctx.log.warn(
