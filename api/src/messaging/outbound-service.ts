@@ -88,25 +88,23 @@ export async function acceptOutboundMessage(
   const conversationId = conversation?.id ?? (await openConversation(prisma, organizationId, phone.id, waId))
   let message: { id: string; status: string }
   try {
-    const [created] = await prisma.$transaction([
-      prisma.message.create({
-        data: {
-          organizationId,
-          conversationId,
-          phoneNumberId: phone.id,
-          direction: 'OUTBOUND',
-          type: body.type,
-          content: content as Prisma.InputJsonValue,
-          ...(body.type === 'template'
-            ? { templateName: body.template.name, templateLanguage: body.template.language.code }
-            : {}),
-          ...(idempotencyKey ? { idempotencyKey, requestHash: hash! } : {}),
-          status: 'QUEUED',
-        },
-        select: { id: true, status: true },
-      }),
-      prisma.conversation.update({ where: { id: conversationId }, data: { lastMessageAt: now } }),
-    ])
+    // One statement, no transaction: a burst of sends must not queue for pool connections to BEGIN.
+    const created = await prisma.message.create({
+      data: {
+        organizationId,
+        conversationId,
+        phoneNumberId: phone.id,
+        direction: 'OUTBOUND',
+        type: body.type,
+        content: content as Prisma.InputJsonValue,
+        ...(body.type === 'template'
+          ? { templateName: body.template.name, templateLanguage: body.template.language.code }
+          : {}),
+        ...(idempotencyKey ? { idempotencyKey, requestHash: hash! } : {}),
+        status: 'QUEUED',
+      },
+      select: { id: true, status: true },
+    })
     message = created
   } catch (error) {
     // Two requests with one Idempotency-Key raced: the loser answers with the winner's message.
@@ -121,6 +119,11 @@ export async function acceptOutboundMessage(
     { messageId: message.id },
     { ...outboundJobOptions, jobId: message.id },
   )
+  // Only orders the conversation list; never moves it backwards.
+  await prisma.conversation.updateMany({
+    where: { id: conversationId, lastMessageAt: { lt: now } },
+    data: { lastMessageAt: now },
+  })
   return { id: message.id, status: 'queued', replay: false }
 }
 
@@ -158,17 +161,20 @@ async function openConversation(
   phoneNumberDbId: string,
   waId: string,
 ): Promise<string> {
-  const contact = await prisma.contact.upsert({
+  // INSERT … ON CONFLICT DO NOTHING, then read: concurrent first sends to one user (several API
+  // processes) must not fail on the unique keys that an upsert's select-then-insert would race on.
+  await prisma.contact.createMany({ data: [{ organizationId, waId }], skipDuplicates: true })
+  const contact = await prisma.contact.findUniqueOrThrow({
     where: { organizationId_waId: { organizationId, waId } },
-    create: { organizationId, waId },
-    update: {},
     select: { id: true, optedOutAt: true },
   })
   if (contact.optedOutAt) throw new ConflictError('CONTACT_OPTED_OUT', 'the contact has opted out')
-  const conversation = await prisma.conversation.upsert({
+  await prisma.conversation.createMany({
+    data: [{ organizationId, phoneNumberId: phoneNumberDbId, contactId: contact.id }],
+    skipDuplicates: true,
+  })
+  const conversation = await prisma.conversation.findUniqueOrThrow({
     where: { phoneNumberId_contactId: { phoneNumberId: phoneNumberDbId, contactId: contact.id } },
-    create: { organizationId, phoneNumberId: phoneNumberDbId, contactId: contact.id },
-    update: {},
     select: { id: true },
   })
   return conversation.id

@@ -1,0 +1,148 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createFakeGraph, type FakeGraph } from '../../src/fake-graph/index.js'
+import {
+  startTestEnvironment,
+  TEST_SECRETS,
+  type TestApp,
+  type TestEnvironment,
+  type TestTenant,
+} from '../harness/index.js'
+import { GRAPH_TOKEN, seedPhoneNumber, seedTemplate, waitFor } from './fixtures.js'
+import { maxInRollingWindow } from './rate-window.js'
+
+const LIMIT_MPS = 20
+const PER_NUMBER = 50
+let env: TestEnvironment
+let fake: FakeGraph
+let t: TestApp
+let tenant: TestTenant
+const children: ChildProcess[] = []
+const ports: number[] = []
+
+function startApiProcess(databaseUrl: string): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./api-process.ts', import.meta.url))],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: env.redis.url,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        ADMIN_TOKEN: TEST_SECRETS.adminToken,
+        META_APP_SECRET: TEST_SECRETS.metaAppSecret,
+        META_VERIFY_TOKEN: TEST_SECRETS.metaVerifyToken,
+        ENCRYPTION_KEY: TEST_SECRETS.encryptionKey.toString('base64'),
+        GRAPH_API_BASE_URL: fake.url,
+        LOG_LEVEL: 'error',
+        RATE_LIMIT_PER_MINUTE: '1000000',
+        WORKER_CONCURRENCY: '8',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
+  children.push(child)
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`api process exited with ${code}`)))
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const match = /^listening (\d+)$/.exec(line)
+      if (match) resolve(Number(match[1]))
+      else process.stderr.write(`${line}\n`)
+    })
+  })
+}
+
+async function post(port: number, body: unknown, idempotencyKey?: string) {
+  const response = await request(`http://127.0.0.1:${port}/api/v1/messages`, {
+    method: 'POST',
+    headers: {
+      ...tenant.headers,
+      'content-type': 'application/json',
+      ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+    },
+    body: JSON.stringify(body),
+  })
+  return { status: response.statusCode, body: (await response.body.json()) as { id: string } }
+}
+
+beforeAll(async () => {
+  env = await startTestEnvironment()
+  fake = await createFakeGraph({ accessToken: GRAPH_TOKEN })
+  t = await env.startApp({ graphApiBaseUrl: fake.url })
+  tenant = await t.createTenant()
+  for (const id of ['5000001', '5000002'])
+    await seedPhoneNumber(t.prisma, tenant.organizationId, id, { throughputMps: LIMIT_MPS })
+  await seedTemplate(t.prisma, tenant.organizationId, {
+    name: 'hello_world',
+    language: 'en_US',
+    status: 'APPROVED',
+  })
+  ports.push(...(await Promise.all([startApiProcess(t.databaseUrl), startApiProcess(t.databaseUrl)])))
+}, 120_000)
+afterAll(async () => {
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve()
+          child.once('exit', () => resolve())
+          child.kill('SIGTERM')
+        }),
+    ),
+  )
+  await t?.close()
+  await fake?.close()
+  await env?.stop()
+})
+
+describe('two API processes with workers on one Redis', () => {
+  it('send every message exactly once and hold the per-number limit across processes', async () => {
+    const template = { type: 'template', template: { name: 'hello_world', language: { code: 'en_US' } } }
+    const jobs: Array<() => ReturnType<typeof post>> = []
+    for (const phoneNumberId of ['5000001', '5000002'])
+      for (let i = 0; i < PER_NUMBER; i++) {
+        const body = {
+          phoneNumberId,
+          to: `4915400${phoneNumberId.slice(-1)}${String(i).padStart(4, '0')}`,
+          ...template,
+        }
+        const key = `${phoneNumberId}-${i}`
+        // The same request reaches both processes at once (a client retry through the load balancer).
+        jobs.push(() => post(ports[0]!, body, key))
+        jobs.push(() => post(ports[1]!, body, key))
+      }
+    // A client with a bounded number of requests in flight.
+    const answers: Array<Awaited<ReturnType<typeof post>>> = []
+    let next = 0
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < jobs.length) {
+          const job = jobs[next++]!
+          answers.push(await job())
+        }
+      }),
+    )
+    expect(answers.filter((a) => a.status !== 202 && a.status !== 200)).toEqual([])
+    const ids = new Set(answers.map((a) => a.body.id))
+    expect(ids.size).toBe(2 * PER_NUMBER)
+
+    await waitFor(
+      () => t.prisma.message.count({ where: { organizationId: tenant.organizationId, status: 'SENT' } }),
+      (n) => n === 2 * PER_NUMBER,
+      60_000,
+    )
+    const calls = fake.state.requests.list({ path: '/messages' })
+    expect(calls).toHaveLength(2 * PER_NUMBER)
+    expect(new Set(calls.map((c) => c.callbackData))).toEqual(ids)
+    for (const phoneNumberId of ['5000001', '5000002']) {
+      const times = calls.filter((c) => c.phoneNumberId === phoneNumberId).map((c) => c.at)
+      expect(times).toHaveLength(PER_NUMBER)
+      expect(maxInRollingWindow(times)).toBeLessThanOrEqual(LIMIT_MPS)
+    }
+  }, 120_000)
+})
