@@ -17,6 +17,7 @@ import {
   waitForHealthyTargets,
 } from './ecs-services.js'
 import { AwsTargetError, WaitTimeoutError } from './errors.js'
+import { parseImageReference } from './image-reference.js'
 import type { AwsRuntime } from './runtime.js'
 import type { StackOutputs } from './stack-outputs.js'
 import { diffTaskDefinition, serviceImage, taskDefinitionWithImage } from './task-definition.js'
@@ -284,8 +285,11 @@ export async function previousRevision(
     const revision = Number(candidate.slice(candidate.lastIndexOf(':') + 1))
     if (revision >= (definition.revision ?? 0)) continue
     const { definition: older } = await describeTaskDefinition(runtime, candidate)
-    if (serviceImage(older, outputs.ecrRepositoryUrl) !== currentImage)
+    const olderImage = serviceImage(older, outputs.ecrRepositoryUrl)
+    // Only revisions pinned to a digest were ever deployed by the pipeline (not the infra's placeholder tag).
+    if (olderImage !== currentImage && parseImageReference(olderImage).digest) {
       return { currentArn: arn, previousArn: candidate }
+    }
   }
   throw new AwsTargetError(
     `${serviceName}: no earlier ACTIVE revision of ${definition.family} runs a different image`,

@@ -130,7 +130,8 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
       (reference.tag
         ? (await findEcrImage(runtime, outputs.ecrRepositoryUrl, { imageTag: reference.tag }))?.digest
         : undefined)
-    if (!digest) throw new AwsTargetError(`serving image ${image} has no digest in ECR`)
+    // The infra's placeholder image (`<ecr>:bootstrap`) before the first rollout: nothing real serves yet.
+    if (!digest) return undefined
     return artifactFromImage(
       pinnedImage(reference.repository, digest),
       await versionOf(runtime, outputs.ecrRepositoryUrl, digest),

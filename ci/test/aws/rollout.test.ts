@@ -6,7 +6,16 @@ import {
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { previousRevision, rolloutImage } from '../../src/aws/rollout.js'
-import { arnOf, IMAGE_NEW, IMAGE_OLD, OUTPUTS, taskDefinition, testContext, testRuntime } from './fixtures.js'
+import {
+  arnOf,
+  IMAGE_NEW,
+  IMAGE_OLD,
+  OUTPUTS,
+  REPO,
+  taskDefinition,
+  testContext,
+  testRuntime,
+} from './fixtures.js'
 import { type DeploymentFate, scriptedEcs } from './scripted-ecs.js'
 
 const elbv2 = mockClient(ElasticLoadBalancingV2Client)
@@ -166,12 +175,14 @@ describe('rollout of the API and worker services', () => {
   it('finds the previous revision that runs a different image', async () => {
     const ecs = scriptedEcs({
       definitions: [
+        taskDefinition('app-api', 2, `${REPO}:bootstrap`),
         taskDefinition('app-api', 3, IMAGE_OLD),
         taskDefinition('app-api', 4, IMAGE_NEW),
         taskDefinition('app-api', 5, IMAGE_NEW),
-        taskDefinition('app-worker', 1, IMAGE_NEW),
+        taskDefinition('app-worker', 1, `${REPO}:bootstrap`),
+        taskDefinition('app-worker', 2, IMAGE_NEW),
       ],
-      services: { api: arnOf('app-api', 5), worker: arnOf('app-worker', 1) },
+      services: { api: arnOf('app-api', 5), worker: arnOf('app-worker', 2) },
     })
     await expect(previousRevision(testRuntime(), OUTPUTS, 'api')).resolves.toEqual({
       currentArn: arnOf('app-api', 5),

@@ -353,4 +353,19 @@ describe('provision, current, rollback', () => {
     expect(await aws.baseUrl(ctx)).toBe('https://staging.example.com')
     ecs.mock.restore()
   })
+
+  it('reports nothing serving while the services still run the infra placeholder image', async () => {
+    const ecs = scriptedEcs({
+      definitions: [
+        taskDefinition('app-api', 1, `${REPO}:bootstrap`),
+        taskDefinition('app-worker', 1, `${REPO}:bootstrap`),
+      ],
+      services: { api: arnOf('app-api', 1), worker: arnOf('app-worker', 1) },
+    })
+    ecr
+      .on(DescribeImagesCommand)
+      .rejects(Object.assign(new Error('absent'), { name: 'ImageNotFoundException' }))
+    expect(await (await target()).current(testContext())).toBeUndefined()
+    ecs.mock.restore()
+  })
 })
