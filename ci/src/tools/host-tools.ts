@@ -139,7 +139,7 @@ export function createHostTools(options: HostToolsOptions): Tools {
         }
       }
       await runLogged('npm', ['run', 'typecheck', '-w', 'api', '--silent'], repoRoot, ctx)
-      await runLogged('npx', ['biome', 'check', 'api'], repoRoot, ctx)
+      await runLogged('npx', ['biome', 'lint', 'api'], repoRoot, ctx)
       if (level === 'full') await runLogged('npx', ['vitest', 'run', '--project', 'api'], repoRoot, ctx)
       remember({ checked: { hash, level } })
       return { summary: `${ran} passed${level === 'fast' ? ' (full suite runs in CI)' : ''}` }

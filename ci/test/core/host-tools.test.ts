@@ -66,7 +66,7 @@ describe('host tools', () => {
 
   it('runs the fast checks and says what ran; skips them on the same inputs', async () => {
     expect((await tools().test(ctx)).summary).toBe('typecheck and lint of api passed (full suite runs in CI)')
-    expect(ran()).toEqual(['npm run typecheck -w api --silent', 'npx biome check api'])
+    expect(ran()).toEqual(['npm run typecheck -w api --silent', 'npx biome lint api'])
     expect((await tools().test(ctx)).summary).toContain('passed before on the same inputs')
     expect(ran()).toHaveLength(2)
   })
