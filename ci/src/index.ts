@@ -369,8 +369,8 @@ export class WhatsappSaas {
   }
 
   /**
-   * End to end on a throwaway local environment made of Dagger services (PostgreSQL, Redis, fake Graph
-   * API, API, worker): image build, backup → verify → migrate, seed, smoke suite, k6 load. Returns the
+   * End to end on a throwaway local environment made of Dagger services (PostgreSQL, Redis, and the app:
+   * API, worker, fake Graph API): image build, backup → verify → migrate, seed, smoke suite, k6 load. Returns the
    * reports (migrate.log, smoke.json, k6 summaries, summary.md, exit-code).
    */
   @func({ cache: 'never' })
@@ -386,8 +386,8 @@ export class WhatsappSaas {
   }
 
   /**
-   * The local environment for `dagger up`: the API (migrating on start) with its worker, fake Graph
-   * API, PostgreSQL (data kept in a cache volume across runs) and Redis. `dagger up --ports 8080:3000`.
+   * The local environment for `dagger up`: the app (migrating on start, then API, worker and fake Graph
+   * API), PostgreSQL (data kept in a cache volume across runs) and Redis. `dagger up --ports 8080:3000`.
    */
   @func()
   @up()
@@ -399,7 +399,7 @@ export class WhatsappSaas {
       persistent: true,
       migrateOnStart: true,
     })
-    return environment.api
+    return environment.app
   }
 }
 

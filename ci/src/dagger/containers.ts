@@ -15,11 +15,13 @@ import { type AwsCredentials, awsRegionVariables, awsSecretVariables } from './a
 import { API_PORT, FAKE_GRAPH_PORT, IMAGES, SERVICE_HOSTS } from './images.js'
 import { K6_SUMMARY, K6_WORKDIR, k6Command, k6DurationEnv } from './k6.js'
 import {
+  appCommand,
   fakeGraphEnvironment,
   LOCAL_DATABASE,
+  LOCAL_SECRET_NAMES,
+  type LocalSecretName,
   migrateScript,
   SERVICE_SECRET_NAMES,
-  type ServiceSecretName,
   serviceEnvironment,
 } from './local-environment.js'
 import { BASE_MIGRATIONS_MOUNT, migrationSafetyScript } from './migration-safety.js'
@@ -144,17 +146,17 @@ export { EXIT_CODE_FILE }
 export interface LocalEnvironment {
   postgres: Service
   redis: Service
-  fakeGraph: Service
-  api: Service
-  worker: Service
+  /** API, worker and fake Graph API (ports API_PORT and FAKE_GRAPH_PORT). */
+  app: Service
+  /** The service image with the environment's databases, env and secrets (for ops commands). */
   image: Container
-  secrets: Record<ServiceSecretName, Secret>
+  secrets: Record<LocalSecretName, Secret>
 }
 
 export interface LocalEnvironmentOptions {
   /** Keep PostgreSQL's data in a cache volume across calls (`dagger up`); throwaway otherwise. */
   persistent?: boolean
-  /** Run backup → verify → migrate before the API starts (the service start command). */
+  /** Run backup → verify → migrate before anything starts (the app's start command). */
   migrateOnStart?: boolean
 }
 
@@ -182,48 +184,42 @@ export function redisService(): Service {
 }
 
 /** The secrets of one local environment: random, created in the engine, never printed. */
-export function localSecrets(random: (name: ServiceSecretName) => string): Record<ServiceSecretName, Secret> {
+export function localSecrets(random: (name: LocalSecretName) => string): Record<LocalSecretName, Secret> {
   return Object.fromEntries(
-    SERVICE_SECRET_NAMES.map((name) => [name, dag.setSecret(name, random(name))]),
-  ) as Record<ServiceSecretName, Secret>
+    LOCAL_SECRET_NAMES.map((name) => [name, dag.setSecret(name, random(name))]),
+  ) as Record<LocalSecretName, Secret>
 }
 
-function withServiceSecrets(container: Container, secrets: Record<ServiceSecretName, Secret>): Container {
-  return SERVICE_SECRET_NAMES.reduce((ctr, name) => ctr.withSecretVariable(name, secrets[name]), container)
+function withSecrets(
+  container: Container,
+  secrets: Record<LocalSecretName, Secret>,
+  names: readonly LocalSecretName[],
+): Container {
+  return names.reduce((ctr, name) => ctr.withSecretVariable(name, secrets[name]), container)
 }
 
 export function localEnvironment(
   image: Container,
   version: string,
-  secrets: Record<ServiceSecretName, Secret>,
+  secrets: Record<LocalSecretName, Secret>,
   options: LocalEnvironmentOptions = {},
 ): LocalEnvironment {
   const postgres = postgresService(options.persistent ?? false)
   const redis = redisService()
-  const bound = (ctr: Container) =>
-    withServiceSecrets(
-      withEnv(ctr, serviceEnvironment(version))
-        .withServiceBinding(SERVICE_HOSTS.postgres, postgres)
-        .withServiceBinding(SERVICE_HOSTS.redis, redis),
-      secrets,
-    )
-  const fakeGraph = withEnv(image, fakeGraphEnvironment())
-    .withSecretVariable('META_APP_SECRET', secrets.META_APP_SECRET)
-    .withExposedPort(FAKE_GRAPH_PORT)
-    .asService({ args: ['node', 'dist/fake-graph/main.js'] })
-  const serverCommand = options.migrateOnStart
-    ? ['sh', '-c', `${migrateScript()} && exec node dist/server.js`]
-    : ['node', 'dist/server.js']
-  const worker = bound(image)
-    .withServiceBinding(SERVICE_HOSTS.fakeGraph, fakeGraph)
-    .asService({ args: ['node', 'dist/worker.js'] })
-  // The worker is bound to the API so that starting the API (e.g. `dagger up`) starts the worker too.
-  const api = bound(image)
-    .withServiceBinding(SERVICE_HOSTS.fakeGraph, fakeGraph)
-    .withServiceBinding('worker', worker)
+  // Ops commands get the service's secrets only; the app also runs the fake Graph API, whose token it needs.
+  const withDatabases = withSecrets(
+    withEnv(image, serviceEnvironment(version))
+      .withServiceBinding(SERVICE_HOSTS.postgres, postgres)
+      .withServiceBinding(SERVICE_HOSTS.redis, redis),
+    secrets,
+    SERVICE_SECRET_NAMES,
+  )
+  const app = withEnv(withDatabases, fakeGraphEnvironment())
+    .withSecretVariable('FAKE_GRAPH_ACCESS_TOKEN', secrets.FAKE_GRAPH_ACCESS_TOKEN)
     .withExposedPort(API_PORT)
-    .asService({ args: serverCommand })
-  return { postgres, redis, fakeGraph, api, worker, image: bound(image), secrets }
+    .withExposedPort(FAKE_GRAPH_PORT)
+    .asService({ args: appCommand(options.migrateOnStart ?? false) })
+  return { postgres, redis, app, image: withDatabases, secrets }
 }
 
 /**
@@ -234,16 +230,15 @@ export function migrateLocal(environment: LocalEnvironment): Container {
   return environment.image.withExec(['sh', '-c', migrateScript()], { expect: ReturnType.Any })
 }
 
-/** A toolbox container that can reach the whole local environment by its service host names. */
+/** A toolbox container that reaches the whole local environment by its service host names. */
 export function withLocalEnvironment(container: Container, environment: LocalEnvironment): Container {
-  return withServiceSecrets(
+  return withSecrets(
     withEnv(container, serviceEnvironment('e2e'))
       .withServiceBinding(SERVICE_HOSTS.postgres, environment.postgres)
       .withServiceBinding(SERVICE_HOSTS.redis, environment.redis)
-      .withServiceBinding(SERVICE_HOSTS.fakeGraph, environment.fakeGraph)
-      .withServiceBinding(SERVICE_HOSTS.api, environment.api)
-      .withServiceBinding('worker', environment.worker),
+      .withServiceBinding(SERVICE_HOSTS.api, environment.app),
     environment.secrets,
+    LOCAL_SECRET_NAMES,
   )
 }
 

@@ -13,7 +13,7 @@ import {
 } from './containers.js'
 import { SERVICE_HOSTS } from './images.js'
 import { K6_SCRIPTS, k6Verdict } from './k6.js'
-import { ENV_FILES, envFilesProgram } from './local-environment.js'
+import { ENV_FILES, envFilesProgram, seedCommand } from './local-environment.js'
 import { randomSecret } from './local-secrets.js'
 import { type StepResult, summaryMarkdown } from './step-summary.js'
 
@@ -58,17 +58,11 @@ export async function runLocalEnvironmentChecks(
     })
 
     if (migrateCode === 0) {
-      await start(environment.fakeGraph)
-      await start(environment.worker)
-      await start(environment.api)
+      await start(environment.app)
 
       const seeded = withLocalEnvironment(toolbox(source), environment)
         .withExec(['mkdir', '-p', '/run/local-env'])
-        .withExec([
-          'sh',
-          '-c',
-          `npx --no-install tsx api/src/ops/main.ts seed | tail -n 1 > ${ENV_FILES.seed}`,
-        ])
+        .withExec(['sh', '-c', `${seedCommand().join(' ')} | tail -n 1 > ${ENV_FILES.seed}`])
         .withExec(['node', '-e', envFilesProgram()])
       const smoked = seeded.withExec(
         [
@@ -93,10 +87,7 @@ export async function runLocalEnvironmentChecks(
             env: {},
             secrets: {},
             exportsFile: seeded.file(ENV_FILES.k6Exports),
-            bind: (ctr) =>
-              ctr
-                .withServiceBinding(SERVICE_HOSTS.api, environment.api)
-                .withServiceBinding(SERVICE_HOSTS.fakeGraph, environment.fakeGraph),
+            bind: (ctr) => ctr.withServiceBinding(SERVICE_HOSTS.api, environment.app),
           })
           const verdict = k6Verdict(run.exitCode)
           reports = reports.withNewFile(`k6-${script}.log`, run.output)

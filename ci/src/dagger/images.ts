@@ -17,8 +17,8 @@ export const IMAGES = {
 export const SERVICE_HOSTS = {
   postgres: 'postgres',
   redis: 'redis',
+  /** The app container: API, worker and the fake Graph API (see local-environment.ts). */
   api: 'api',
-  fakeGraph: 'fake-graph',
 } as const
 
 export const API_PORT = 3000

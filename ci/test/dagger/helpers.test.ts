@@ -12,10 +12,14 @@ import { imageTag, parseDigestRef, registryHost, toDigestRef } from '../../src/d
 import { IMAGES } from '../../src/dagger/images.js'
 import { K6_SCRIPTS, k6Command, k6DurationEnv, k6Verdict } from '../../src/dagger/k6.js'
 import {
+  appCommand,
+  DEMO_NUMBER,
   envFilesProgram,
+  fakeGraphEnvironment,
   LOCAL_URLS,
   MIGRATE_SEQUENCE,
   migrateScript,
+  seedCommand,
   serviceEnvironment,
 } from '../../src/dagger/local-environment.js'
 import { randomSecret } from '../../src/dagger/local-secrets.js'
@@ -250,9 +254,78 @@ describe('local environment inside the engine', () => {
     const env = serviceEnvironment('abc1234')
     expect(env.DATABASE_URL).toBe('postgresql://postgres@postgres:5432/whatsapp_saas')
     expect(env.REDIS_URL).toBe('redis://redis:6379')
-    expect(env.GRAPH_API_BASE_URL).toBe(LOCAL_URLS.fakeGraph)
+    // The fake Graph API shares the app container: loopback inside, `api:4100` from bound containers.
+    expect(env.GRAPH_API_BASE_URL).toBe('http://127.0.0.1:4100')
+    expect(LOCAL_URLS.fakeGraph).toBe('http://api:4100')
     expect(env.APP_VERSION).toBe('abc1234')
     expect(Object.keys(env)).not.toEqual(expect.arrayContaining(['ADMIN_TOKEN']))
+  })
+
+  it('seeds the demo number the fake Graph API serves, token by env name only', () => {
+    expect(seedCommand()).toEqual([
+      'npx',
+      '--no-install',
+      'tsx',
+      'api/src/ops/main.ts',
+      'seed',
+      '--phone-number-id',
+      DEMO_NUMBER.phoneNumberId,
+      '--waba-id',
+      DEMO_NUMBER.wabaId,
+      '--access-token-env',
+      'FAKE_GRAPH_ACCESS_TOKEN',
+    ])
+    expect(fakeGraphEnvironment()).toMatchObject({
+      FAKE_GRAPH_WABA_ID: DEMO_NUMBER.wabaId,
+      FAKE_GRAPH_WEBHOOK_URL: 'http://127.0.0.1:3000/webhooks/whatsapp',
+      FAKE_GRAPH_HOST: '0.0.0.0',
+    })
+  })
+
+  it('starts the fake Graph API, the worker and the API in one app container, after a successful migration', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'app-command-'))
+    try {
+      // A stand-in `node` that records what it was asked to run and fails where told to.
+      const log = join(dir, 'started.log')
+      writeFileSync(
+        join(dir, 'node'),
+        `#!/bin/sh\necho "$*" >> '${log}'\ncase "$*" in *"$FAIL_AT"*) [ -n "$FAIL_AT" ] && exit 1;; esac\nexit 0\n`,
+        { mode: 0o755 },
+      )
+      const env = { PATH: `${dir}:${process.env.PATH}`, FAIL_AT: '' }
+      const started = async (expected: number) => {
+        for (let i = 0; i < 100 && readFileSync(log, 'utf8').trim().split('\n').length < expected; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+        return readFileSync(log, 'utf8').trim().split('\n').sort()
+      }
+
+      const [sh, ...args] = appCommand(false)
+      expect(spawnSync(sh!, args, { env }).status).toBe(0)
+      expect(await started(3)).toEqual(['dist/fake-graph/main.js', 'dist/server.js', 'dist/worker.js'])
+
+      rmSync(log)
+      const [msh, ...margs] = appCommand(true)
+      expect(spawnSync(msh!, margs, { env }).status).toBe(0)
+      expect(await started(6)).toEqual([
+        'dist/fake-graph/main.js',
+        'dist/ops/main.js backup',
+        'dist/ops/main.js migrate',
+        'dist/ops/main.js verify-backup --backup latest',
+        'dist/server.js',
+        'dist/worker.js',
+      ])
+
+      rmSync(log)
+      const failing = spawnSync(msh!, margs, { env: { ...env, FAIL_AT: 'verify-backup' } })
+      expect(failing.status).not.toBe(0)
+      expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
+        'dist/ops/main.js backup',
+        'dist/ops/main.js verify-backup --backup latest',
+      ])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('migrates only after a backup that was verified', () => {
@@ -270,7 +343,10 @@ describe('local environment inside the engine', () => {
         envJson: join(dir, 'env.json'),
         k6Exports: join(dir, 'k6.env'),
       }
-      writeFileSync(files.seed, JSON.stringify({ apiKey: "wsk_ab_c'd", phoneNumberId: 1234 }))
+      writeFileSync(
+        files.seed,
+        JSON.stringify({ command: 'seed', ok: true, apiKey: "wsk_ab_c'd", apiKeyId: 'k1' }),
+      )
       execFileSync('node', ['-e', envFilesProgram(files)], {
         env: {
           PATH: process.env.PATH,
@@ -285,8 +361,8 @@ describe('local environment inside the engine', () => {
         apiKey: "wsk_ab_c'd",
         appSecret: 'app $secret',
         verifyToken: 'ver',
-        fakeGraphUrl: 'http://fake-graph:4100',
-        phoneNumberId: '1234',
+        fakeGraphUrl: 'http://api:4100',
+        phoneNumberId: DEMO_NUMBER.phoneNumberId,
       })
       expect(statSync(files.envJson).mode & 0o777).toBe(0o600)
       expect(statSync(files.k6Exports).mode & 0o777).toBe(0o600)
@@ -302,8 +378,8 @@ describe('local environment inside the engine', () => {
         "wsk_ab_c'd",
         'app $secret',
         'http://api:3000',
-        '1234',
-        'http://fake-graph:4100',
+        DEMO_NUMBER.phoneNumberId,
+        'http://api:4100',
       ])
     } finally {
       rmSync(dir, { recursive: true, force: true })
@@ -318,10 +394,10 @@ describe('local environment inside the engine', () => {
         envJson: join(dir, 'env.json'),
         k6Exports: join(dir, 'k6.env'),
       }
-      writeFileSync(files.seed, JSON.stringify({ phoneNumberId: '1' }))
+      writeFileSync(files.seed, JSON.stringify({ command: 'seed', ok: false, error: 'missing --waba-id' }))
       const run = spawnSync('node', ['-e', envFilesProgram(files)], { encoding: 'utf8' })
       expect(run.status).not.toBe(0)
-      expect(run.stderr).toContain('seed output has no apiKey/phoneNumberId')
+      expect(run.stderr).toContain('seed output has no apiKey')
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
