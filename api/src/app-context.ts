@@ -28,6 +28,8 @@ declare module 'fastify' {
     deps: AppDeps
     readiness: Readiness
     startedAt: Date
+    /** Runs fire-and-forget work that close() still waits for (so pools never close under it). */
+    runInBackground(task: Promise<unknown>): void
   }
   interface FastifyRequest {
     /** The authenticated caller of a tenant route (set by the authenticate hook). */

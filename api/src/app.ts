@@ -102,8 +102,20 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   app.decorate('startedAt', new Date())
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
+    // While shutting down, keep-alive sockets close after their response, so close() is not held
+    // open by idle connections until keepAliveTimeout.
+    if (app.readiness.shuttingDown) reply.header('connection', 'close')
   })
-  if (ownsDeps) app.addHook('onClose', async () => closeAppDeps(deps))
+  const background = new Set<Promise<unknown>>()
+  app.decorate('runInBackground', (task: Promise<unknown>) => {
+    const tracked = task.catch((error: unknown) => app.log.warn({ err: error }, 'background task failed'))
+    background.add(tracked)
+    tracked.finally(() => background.delete(tracked))
+  })
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([...background])
+    if (ownsDeps) await closeAppDeps(deps)
+  })
   // Warm the pool and Prisma's query compiler before the first probe, which has only
   // HEALTH_CHECK_TIMEOUT_MS; a database that is down now must not stop the process from starting.
   app.addHook('onReady', async () => {

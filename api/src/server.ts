@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { loadConfigOrExit } from './process-start.js'
+import { shutdownGracefully } from './shutdown.js'
 
 // HTTP API entry point: `node dist/server.js` (or `tsx src/server.ts`).
 const config = loadConfigOrExit()
@@ -9,10 +10,9 @@ const app = await buildApp(config)
 // On SIGTERM/SIGINT: readiness answers 503 at once, the listener closes, in-flight requests finish,
 // then the pools close and the process exits 0; after SHUTDOWN_TIMEOUT_MS it exits 1 regardless.
 closeWithGrace({ delay: config.shutdownTimeoutMs, logger: app.log }, async ({ signal, err }) => {
-  app.readiness.shuttingDown = true
   if (err) app.log.error({ err }, 'shutting down after an unexpected error')
   else app.log.info({ signal }, 'shutting down')
-  await app.close()
+  await shutdownGracefully(app)
 })
 
 await app.listen({ host: config.host, port: config.port })

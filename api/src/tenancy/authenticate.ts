@@ -38,10 +38,8 @@ export const authenticationPlugin = fp(
       if (!key) throw new UnauthorizedError('invalid, revoked or expired API key')
       if (!key.scopes.includes(scope)) throw new ForbiddenError(`API key lacks the scope ${scope}`)
       request.tenant = { organizationId: key.organizationId, apiKeyId: key.id, scopes: key.scopes }
-      // Bookkeeping must not fail or slow the request: it is fire-and-forget.
-      touchApiKey(app.deps.prisma, key).catch((error: unknown) =>
-        request.log.warn({ err: error }, 'could not record API key use'),
-      )
+      // Bookkeeping must not fail or slow the request: it runs in the background.
+      app.runInBackground(touchApiKey(app.deps.prisma, key))
     })
 
     app.decorate('requireAdmin', async (request: FastifyRequest) => {
