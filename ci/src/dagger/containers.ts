@@ -47,16 +47,13 @@ export interface ToolboxOptions {
  */
 export function toolbox(source: Directory, options: ToolboxOptions = {}): Container {
   let ctr = dag.container().from(options.image ?? IMAGES.node)
-  const packages = [
-    'git',
-    'postgresql-client-15',
-    ...(options.databases ? ['postgresql-15', 'redis-server'] : []),
-  ]
-  ctr = ctr.withExec([
-    'sh',
-    '-c',
-    `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${packages.join(' ')} >/dev/null && rm -rf /var/lib/apt/lists/*`,
-  ])
+  if (options.databases) {
+    ctr = ctr.withExec([
+      'sh',
+      '-c',
+      'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 postgresql-client-15 redis-server >/dev/null && rm -rf /var/lib/apt/lists/*',
+    ])
+  }
   return ctr
     .withMountedCache('/root/.npm', dag.cacheVolume(NPM_CACHE), { sharing: CacheSharingMode.Shared })
     .withEnvVariable('NPM_CONFIG_UPDATE_NOTIFIER', 'false')
