@@ -83,9 +83,16 @@ export async function startDeployment(
   cluster: string,
   serviceName: string,
   taskDefinitionArn: string,
+  /** Replace the tasks even though the revision is unchanged (they re-read their secrets). */
+  forceNewDeployment = false,
 ): Promise<string> {
   const response = await runtime.clients.ecs.send(
-    new UpdateServiceCommand({ cluster, service: serviceName, taskDefinition: taskDefinitionArn }),
+    new UpdateServiceCommand({
+      cluster,
+      service: serviceName,
+      taskDefinition: taskDefinitionArn,
+      ...(forceNewDeployment ? { forceNewDeployment: true } : {}),
+    }),
   )
   const deployment = response.service?.deployments?.find(
     (candidate) => candidate.status === 'PRIMARY' && candidate.taskDefinition === taskDefinitionArn,

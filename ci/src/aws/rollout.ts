@@ -28,6 +28,8 @@ export interface ServiceMove {
   serviceName: string
   fromArn: string
   toArn: string
+  /** Start new tasks even when the revision does not change (a restart). */
+  restart?: boolean
 }
 
 interface MoveRecord extends ServiceMove {
@@ -124,7 +126,7 @@ export async function moveServices(
   const since = new Date(runtime.clock.now())
   try {
     for (const record of records) {
-      if (record.fromArn === record.toArn) {
+      if (record.fromArn === record.toArn && !record.restart) {
         ctx.log.info(`${record.serviceName} already runs ${revisionName(record.toArn)}`)
         record.state = 'completed'
         continue
@@ -134,6 +136,7 @@ export async function moveServices(
         outputs.clusterName,
         record.serviceName,
         record.toArn,
+        record.restart === true,
       )
       ctx.log.info(
         `${record.serviceName}: ${revisionName(record.fromArn)} → ${revisionName(record.toArn)}, deployment ${record.deploymentId}`,
@@ -294,4 +297,18 @@ export async function previousRevision(
   throw new AwsTargetError(
     `${serviceName}: no earlier ACTIVE revision of ${definition.family} runs a different image`,
   )
+}
+
+/** Replaces every task of both services with new ones on the same revision (e.g. after a secret changed). */
+export async function restartServices(
+  runtime: AwsRuntime,
+  outputs: StackOutputs,
+  ctx: RunContext,
+): Promise<DeployOutcome> {
+  const moves: ServiceMove[] = []
+  for (const serviceName of serviceNames(outputs)) {
+    const { arn } = await serving(runtime, outputs, serviceName)
+    moves.push({ serviceName, fromArn: arn, toArn: arn, restart: true })
+  }
+  return moveServices(runtime, outputs, moves, ctx)
 }

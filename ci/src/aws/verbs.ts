@@ -15,6 +15,7 @@ import { diagnoseStack, renderFindings } from './diagnose.js'
 import { describeAwsError } from './errors.js'
 import { failoverCache, failoverDatabase } from './failover.js'
 import { callerAccount } from './preflight.js'
+import { restartServices } from './rollout.js'
 import { readOutputsFile } from './stack-outputs.js'
 import { type AwsTarget, type AwsTargetOptions, createAwsTarget } from './target.js'
 import { verifyStack } from './verify.js'
@@ -57,6 +58,7 @@ const VERB_OPTIONS = {
   },
   rollback: { to: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
   failover: { database: { type: 'boolean', default: false }, redis: { type: 'boolean', default: false } },
+  restart: {},
 } as const
 
 export const AWS_VERBS = Object.keys(VERB_OPTIONS) as (keyof typeof VERB_OPTIONS)[]
@@ -68,7 +70,8 @@ export const AWS_VERB_USAGE = `AWS verbs (all take --stack <name> (default stagi
   backup --manual | --snapshot | --list   verified dump through the image, an RDS snapshot, or the dumps kept
   restore --backup <id> [--force] | --snapshot <id> | --point-in-time <iso|latest>
   rollback [--to <ref@sha256:digest>] [--dry-run]
-  failover --database | --redis           Multi-AZ failover to the standby / replica, waited`
+  failover --database | --redis           Multi-AZ failover to the standby / replica, waited
+  restart                                 new tasks on the same revisions (they re-read secrets), followed`
 
 class UsageError extends Error {}
 
@@ -214,6 +217,11 @@ async function dispatch(
         : await failoverCache(target.runtime, outputs, ctx)
       print(result, `failover of ${result.resource} done; run verify next`)
       return 0
+    }
+    case 'restart': {
+      const result = await restartServices(target.runtime, outputs, ctx)
+      print(result, `restart ${result.status}: ${result.summary}`)
+      return result.status === 'succeeded' ? 0 : 1
     }
     case 'rollback': {
       const to = typeof flags.to === 'string' ? await target.resolve!(flags.to, ctx) : undefined

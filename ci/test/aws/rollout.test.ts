@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { previousRevision, rolloutImage } from '../../src/aws/rollout.js'
+import { previousRevision, restartServices, rolloutImage } from '../../src/aws/rollout.js'
 import {
   arnOf,
   IMAGE_NEW,
@@ -169,6 +169,22 @@ describe('rollout of the API and worker services', () => {
     expect((error as Error).message).toContain('registered revision app-api:5')
     expect((error as Error).message).toContain('registered revision app-worker:8')
     expect((error as Error).message).toMatch(/api was updated to app-api:5 \(deployment ecs-svc\/\d+\)/)
+    ecs.mock.restore()
+  })
+
+  it('restarts both services on their serving revisions with a forced new deployment, followed to completion', async () => {
+    const ecs = ecsWith()
+    healthyTargets()
+    const outcome = await restartServices(testRuntime(), OUTPUTS, testContext())
+    expect(outcome.status).toBe('succeeded')
+    expect(ecs.updates).toEqual([
+      { service: 'api', taskDefinition: arnOf('app-api', 4) },
+      { service: 'worker', taskDefinition: arnOf('app-worker', 7) },
+    ])
+    expect(
+      ecs.mock.commandCalls(UpdateServiceCommand).map((call) => call.args[0].input.forceNewDeployment),
+    ).toEqual([true, true])
+    expect(ecs.registered).toHaveLength(0)
     ecs.mock.restore()
   })
 
