@@ -4,6 +4,7 @@ import {
   CreateDBSnapshotCommand,
   DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
+  ModifyDBInstanceCommand,
   RestoreDBInstanceFromDBSnapshotCommand,
   RestoreDBInstanceToPointInTimeCommand,
 } from '@aws-sdk/client-rds'
@@ -229,4 +230,61 @@ export async function restoreDatabaseInstance(
     endpoint: `${restored.Endpoint?.Address ?? '?'}:${restored.Endpoint?.Port ?? 5432}`,
     source: description,
   }
+}
+
+async function renameInstance(runtime: AwsRuntime, from: string, to: string, ctx: RunContext): Promise<void> {
+  await runtime.clients.rds.send(
+    new ModifyDBInstanceCommand({
+      DBInstanceIdentifier: from,
+      NewDBInstanceIdentifier: to,
+      ApplyImmediately: true,
+    }),
+  )
+  ctx.log.info(`renaming ${from} → ${to}`)
+  await waitFor(
+    async () => {
+      try {
+        const { DBInstances: instances } = await runtime.clients.rds.send(
+          new DescribeDBInstancesCommand({ DBInstanceIdentifier: to }),
+        )
+        return instances?.[0]?.DBInstanceStatus === 'available' ? true : undefined
+      } catch (error) {
+        // The new name appears only once RDS has applied the rename.
+        if ((error as { name?: string }).name === 'DBInstanceNotFoundFault') return undefined
+        throw error
+      }
+    },
+    waitOptions(
+      runtime,
+      `rename of ${from} to ${to}`,
+      runtime.timeouts.databaseTimeoutMs,
+      ctx.signal,
+      ctx.log,
+    ),
+  )
+}
+
+/**
+ * Puts a restored instance in place of the serving one by swapping identifiers: the serving instance is
+ * renamed aside (kept, deletion-protected), the restored one takes its identifier and so its endpoint, and
+ * DATABASE_URL stays valid. The caller restarts the services afterwards.
+ */
+export async function switchDatabase(
+  runtime: AwsRuntime,
+  outputs: StackOutputs,
+  restoredId: string,
+  ctx: RunContext,
+): Promise<{ serving: string; replacedBy: string; keptAs: string }> {
+  const { DBInstances: restored } = await runtime.clients.rds.send(
+    new DescribeDBInstancesCommand({ DBInstanceIdentifier: restoredId }),
+  )
+  if (restored?.[0]?.DBInstanceStatus !== 'available') {
+    throw new AwsTargetError(
+      `${restoredId} is ${restored?.[0]?.DBInstanceStatus ?? 'missing'}, not available`,
+    )
+  }
+  const keptAs = `${outputs.dbInstanceId}-replaced-${timestampId(runtime.clock.now())}`.slice(0, 63)
+  await renameInstance(runtime, outputs.dbInstanceId, keptAs, ctx)
+  await renameInstance(runtime, restoredId, outputs.dbInstanceId, ctx)
+  return { serving: outputs.dbInstanceId, replacedBy: restoredId, keptAs }
 }

@@ -10,6 +10,7 @@ import {
   restoreBackup,
   restoreDatabaseInstance,
   snapshotDatabase,
+  switchDatabase,
 } from './database-verbs.js'
 import { diagnoseStack, renderFindings } from './diagnose.js'
 import { describeAwsError } from './errors.js'
@@ -59,6 +60,7 @@ const VERB_OPTIONS = {
   rollback: { to: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
   failover: { database: { type: 'boolean', default: false }, redis: { type: 'boolean', default: false } },
   restart: {},
+  'switch-database': { instance: { type: 'string' } },
 } as const
 
 export const AWS_VERBS = Object.keys(VERB_OPTIONS) as (keyof typeof VERB_OPTIONS)[]
@@ -71,7 +73,8 @@ export const AWS_VERB_USAGE = `AWS verbs (all take --stack <name> (default stagi
   restore --backup <id> [--force] | --snapshot <id> | --point-in-time <iso|latest>
   rollback [--to <ref@sha256:digest>] [--dry-run]
   failover --database | --redis           Multi-AZ failover to the standby / replica, waited
-  restart                                 new tasks on the same revisions (they re-read secrets), followed`
+  restart                                 new tasks on the same revisions (they re-read secrets), followed
+  switch-database --instance <restored>   the restored instance takes the serving identifier; services restarted`
 
 class UsageError extends Error {}
 
@@ -137,6 +140,9 @@ async function dispatch(
   }
   if (verb === 'failover' && flags.database === flags.redis) {
     throw new UsageError('failover needs exactly one of --database, --redis')
+  }
+  if (verb === 'switch-database' && typeof flags.instance !== 'string') {
+    throw new UsageError('switch-database needs --instance <restored instance id>')
   }
   let pointInTime: Date | 'latest' | undefined
   if (verb === 'restore' && typeof flags['point-in-time'] === 'string') {
@@ -217,6 +223,15 @@ async function dispatch(
         : await failoverCache(target.runtime, outputs, ctx)
       print(result, `failover of ${result.resource} done; run verify next`)
       return 0
+    }
+    case 'switch-database': {
+      const switched = await switchDatabase(target.runtime, outputs, flags.instance as string, ctx)
+      const restarted = await restartServices(target.runtime, outputs, ctx)
+      print(
+        { ...switched, restart: restarted.status },
+        `${switched.replacedBy} now serves as ${switched.serving}; the previous instance is kept as ${switched.keptAs}; restart ${restarted.status}`,
+      )
+      return restarted.status === 'succeeded' ? 0 : 1
     }
     case 'restart': {
       const result = await restartServices(target.runtime, outputs, ctx)

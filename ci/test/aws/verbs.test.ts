@@ -28,6 +28,7 @@ import {
   ECSClient,
   ListTasksCommand,
   RunTaskCommand,
+  UpdateServiceCommand,
 } from '@aws-sdk/client-ecs'
 import {
   DescribeLoadBalancersCommand,
@@ -44,6 +45,7 @@ import {
   CreateDBSnapshotCommand,
   DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
+  ModifyDBInstanceCommand,
   RDSClient,
   RebootDBInstanceCommand,
   RestoreDBInstanceToPointInTimeCommand,
@@ -585,6 +587,49 @@ describe('backup and restore verbs', () => {
       DBInstanceIdentifier: RAW_OUTPUTS.dbInstanceId,
       ForceFailover: true,
     })
+  })
+
+  it('switches to a restored instance by swapping identifiers, then restarts the services', async () => {
+    healthyStack()
+    const instances = new Map([
+      [RAW_OUTPUTS.dbInstanceId!, { ...DB_INSTANCE }],
+      ['db-restore-1', { ...DB_INSTANCE, DBInstanceIdentifier: 'db-restore-1' }],
+    ])
+    mocks.rds.on(DescribeDBInstancesCommand).callsFake((input) => {
+      const instance = instances.get(input.DBInstanceIdentifier)
+      if (!instance) throw Object.assign(new Error('not found'), { name: 'DBInstanceNotFoundFault' })
+      return { DBInstances: [instance] }
+    })
+    mocks.rds.on(ModifyDBInstanceCommand).callsFake((input) => {
+      instances.set(input.NewDBInstanceIdentifier, instances.get(input.DBInstanceIdentifier)!)
+      instances.delete(input.DBInstanceIdentifier)
+      return {}
+    })
+    mocks.ecs.on(UpdateServiceCommand).callsFake((input) => ({
+      service: {
+        deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition: input.taskDefinition }],
+      },
+    }))
+
+    const { code, out } = await run('switch-database', ['--instance', 'db-restore-1'])
+    expect(code).toBe(0)
+    expect(mocks.rds.commandCalls(ModifyDBInstanceCommand).map((call) => call.args[0].input)).toEqual([
+      {
+        DBInstanceIdentifier: RAW_OUTPUTS.dbInstanceId,
+        NewDBInstanceIdentifier: 'whatsapp-saas-staging-db-replaced-20261125-010000',
+        ApplyImmediately: true,
+      },
+      {
+        DBInstanceIdentifier: 'db-restore-1',
+        NewDBInstanceIdentifier: RAW_OUTPUTS.dbInstanceId,
+        ApplyImmediately: true,
+      },
+    ])
+    expect(instances.get(RAW_OUTPUTS.dbInstanceId!)!.DBInstanceIdentifier).toBe('db-restore-1')
+    expect(
+      mocks.ecs.commandCalls(UpdateServiceCommand).map((call) => call.args[0].input.forceNewDeployment),
+    ).toEqual([true, true])
+    expect(out).toContain('db-restore-1 now serves as whatsapp-saas-staging-db')
   })
 
   it('refuses a database failover without a standby', async () => {
