@@ -127,6 +127,7 @@ export async function diagnoseStack(
     try {
       await body()
     } catch (error) {
+      if (isCredentialsError(error)) throw error
       findings.push({
         severity: 'warning',
         what: `${area}: could not be read`,
