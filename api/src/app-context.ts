@@ -1,9 +1,11 @@
 import type { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
+import type pg from 'pg'
 import type { Config } from './config.js'
 import type { PrismaClient } from './db/prisma.js'
 import type { InboundQueue } from './queues/inbound-queue.js'
 import type { Tenant } from './tenancy/authenticate.js'
+import type { WebhookIngestor } from './webhooks/ingest.js'
 
 /** Long-lived resources shared by the routes of one process. */
 export interface AppDeps {
@@ -13,6 +15,9 @@ export interface AppDeps {
   /** BullMQ connection of the producers. */
   queueConnection: Redis
   inboundQueue: InboundQueue
+  /** Small pg pool of the webhook ingest hot path. */
+  ingestPool: pg.Pool
+  webhookIngestor: WebhookIngestor
   /** One producer per queue name, for depth reports and enqueueing by name. */
   queues: Map<string, Queue>
 }

@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Queue } from 'bullmq'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import pg from 'pg'
 import pino from 'pino'
 import type { AppDeps } from './app-context.js'
 import type { Config } from './config.js'
@@ -26,6 +27,7 @@ import { statusRoutes } from './status/routes.js'
 import { adminRoutes } from './tenancy/admin-routes.js'
 import { authenticationPlugin } from './tenancy/authenticate.js'
 import { tenantRoutes } from './tenancy/tenant-routes.js'
+import { WebhookIngestor } from './webhooks/ingest.js'
 import { metaWebhookRoutes } from './webhooks/routes.js'
 
 import './app-context.js'
@@ -54,7 +56,16 @@ export function createAppDeps(config: Config, log?: RedisErrorLogger): AppDeps {
   const queues = new Map<string, Queue>()
   for (const name of ALL_QUEUE_NAMES)
     queues.set(name, name === inboundQueue.name ? inboundQueue : createQueue(name, queueConnection))
+  const ingestPool = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: 8,
+    connectionTimeoutMillis: 5_000,
+  })
+  // An idle client dropped by the server (restart, failover) must not crash the process.
+  ingestPool.on('error', () => {})
   return {
+    ingestPool,
+    webhookIngestor: new WebhookIngestor(ingestPool, inboundQueue),
     prisma: createPrismaClient(config.databaseUrl, { maxConnections: 20 }),
     redis: createRedisClient(config.redisUrl, 'api', log),
     queueConnection,
@@ -67,6 +78,7 @@ export async function closeAppDeps(deps: AppDeps): Promise<void> {
   await Promise.allSettled([...deps.queues.values()].map((queue) => queue.close()))
   await Promise.allSettled([
     deps.prisma.$disconnect(),
+    deps.ingestPool.end(),
     closeRedis(deps.redis),
     closeRedis(deps.queueConnection),
   ])

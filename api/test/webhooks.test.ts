@@ -157,6 +157,28 @@ describe('POST /webhooks/whatsapp (signature)', () => {
     expect((await post(huge)).statusCode).toBe(413)
   })
 
+  it('stores concurrent deliveries once per distinct body, each queued once', async () => {
+    const bodies = Array.from({ length: 12 }, (_, i) =>
+      JSON.stringify(
+        envelope([
+          {
+            changes: [
+              messagesChange('pn-y', [{ wamid: `wamid.K${i % 4}`, from: '1', body: 'x', timestamp: i % 4 }]),
+            ],
+          },
+        ]),
+      ),
+    )
+    const responses = await Promise.all(bodies.map((b) => post(b)))
+    expect(responses.map((r) => r.statusCode)).toEqual(Array(12).fill(200))
+    const outcomes = responses.map((r) => r.json().status)
+    expect(outcomes.filter((o) => o === 'queued')).toHaveLength(4)
+    expect(await t.prisma.inboundWebhook.count()).toBe(4)
+    const rows = await t.prisma.inboundWebhook.findMany()
+    for (const row of rows) expect(await t.app.deps.inboundQueue.getJob(row.id)).toBeDefined()
+    expect(await t.app.deps.inboundQueue.count()).toBe(4)
+  })
+
   it('stores an exact retry once', async () => {
     expect((await post(body)).json()).toEqual({ status: 'queued' })
     expect((await post(body)).json()).toEqual({ status: 'duplicate' })

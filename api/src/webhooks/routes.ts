@@ -2,7 +2,6 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { constantTimeEqual } from '../crypto/digest.js'
 import { UnauthorizedError, ValidationError } from '../http/errors.js'
-import { ingestWebhook } from './ingest.js'
 import { isValidMetaSignature } from './signature.js'
 
 const HandshakeQuery = Type.Object({
@@ -82,7 +81,7 @@ export async function metaWebhookRoutes(app: FastifyInstance): Promise<void> {
       }
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
         throw new ValidationError('body must be a JSON object')
-      const status = await ingestWebhook(app.deps.prisma, app.deps.inboundQueue, raw, json)
+      const status = await app.deps.webhookIngestor.ingest(raw, json)
       return { status }
     },
   )
