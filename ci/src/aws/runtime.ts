@@ -17,11 +17,15 @@ export interface AwsTimeouts {
   databaseTimeoutMs: number
 }
 
+/**
+ * Sized to fit inside the core's stage timeouts (rollout 30 min, backup and migrate 30 min each): two
+ * deployments plus a rollback plus the target wait stay under 30 min; two ops tasks per stage under 30 min.
+ */
 export const DEFAULT_TIMEOUTS: AwsTimeouts = {
   pollIntervalMs: 10_000,
-  rolloutTimeoutMs: 20 * 60_000,
-  targetsHealthyTimeoutMs: 5 * 60_000,
-  taskTimeoutMs: 30 * 60_000,
+  rolloutTimeoutMs: 8 * 60_000,
+  targetsHealthyTimeoutMs: 3 * 60_000,
+  taskTimeoutMs: 12 * 60_000,
   databaseTimeoutMs: 60 * 60_000,
 }
 
