@@ -2,6 +2,7 @@
 
 import type { StageLog } from '../core/types.js'
 import type { AwsClients } from './clients.js'
+import { AwsTargetError } from './errors.js'
 import { type Clock, systemClock, type WaitOptions } from './waiting.js'
 
 export interface AwsTimeouts {
@@ -27,6 +28,29 @@ export const DEFAULT_TIMEOUTS: AwsTimeouts = {
   targetsHealthyTimeoutMs: 3 * 60_000,
   taskTimeoutMs: 12 * 60_000,
   databaseTimeoutMs: 60 * 60_000,
+}
+
+const TIMEOUT_VARIABLES: Record<keyof AwsTimeouts, string> = {
+  pollIntervalMs: 'AWS_POLL_INTERVAL_MS',
+  rolloutTimeoutMs: 'AWS_ROLLOUT_TIMEOUT_MS',
+  targetsHealthyTimeoutMs: 'AWS_TARGETS_TIMEOUT_MS',
+  taskTimeoutMs: 'AWS_TASK_TIMEOUT_MS',
+  databaseTimeoutMs: 'AWS_DATABASE_TIMEOUT_MS',
+}
+
+/** Wait bounds set in the environment (positive integers, milliseconds); a malformed value is an error. */
+export function timeoutsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<AwsTimeouts> {
+  const timeouts: Partial<AwsTimeouts> = {}
+  for (const [key, variable] of Object.entries(TIMEOUT_VARIABLES) as [keyof AwsTimeouts, string][]) {
+    const raw = env[variable]
+    if (raw === undefined || raw === '') continue
+    const value = Number(raw)
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new AwsTargetError(`${variable} must be a positive number of milliseconds (got "${raw}")`)
+    }
+    timeouts[key] = value
+  }
+  return timeouts
 }
 
 export interface AwsRuntime {

@@ -22,7 +22,7 @@ import { runPreflight } from './preflight.js'
 import { pulumiProvisioner, type StackProvisioner } from './provisioner.js'
 import { findEcrImage, publishImage, versionOf } from './publish.js'
 import { type DeployOutcome, moveServices, previousRevision, rolloutImage, serviceNames } from './rollout.js'
-import { type AwsRuntime, type AwsTimeouts, createRuntime } from './runtime.js'
+import { type AwsRuntime, type AwsTimeouts, createRuntime, timeoutsFromEnv } from './runtime.js'
 import {
   outputsCachePath,
   parseStackOutputs,
@@ -85,7 +85,11 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
     'us-east-1'
   const clients =
     options.clients ?? createAwsClients({ region, maxAttempts: options.maxAttempts ?? maxAttemptsFromEnv() })
-  const runtime = createRuntime(clients, options.timeouts, options.clock ?? systemClock)
+  const runtime = createRuntime(
+    clients,
+    { ...timeoutsFromEnv(), ...options.timeouts },
+    options.clock ?? systemClock,
+  )
   const provisioner =
     options.provisioner ?? pulumiProvisioner(options.stack, options.infraDir ?? join(repoRoot, 'infra'))
   const containerCli = options.containerCli ?? (() => detectContainerCli())

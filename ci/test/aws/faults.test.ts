@@ -7,6 +7,7 @@ import { createAwsClients, destroyAwsClients, maxAttemptsFromEnv } from '../../s
 import { describeService } from '../../src/aws/ecs-services.js'
 import { CREDENTIALS_HINT, describeAwsError } from '../../src/aws/errors.js'
 import { runPreflight } from '../../src/aws/preflight.js'
+import { timeoutsFromEnv } from '../../src/aws/runtime.js'
 import { waitFor } from '../../src/aws/waiting.js'
 import { fakeClock, testContext, testRuntime } from './fixtures.js'
 
@@ -83,6 +84,16 @@ describe('behaviour under faults', () => {
       /^WARN throttled while waiting for the service: ThrottlingException: Rate exceeded/,
     )
     ecs.restore()
+  })
+
+  it('reads wait bounds from the environment and rejects malformed ones', () => {
+    expect(timeoutsFromEnv({ AWS_ROLLOUT_TIMEOUT_MS: '60000', AWS_POLL_INTERVAL_MS: '500' })).toEqual({
+      rolloutTimeoutMs: 60_000,
+      pollIntervalMs: 500,
+    })
+    expect(() => timeoutsFromEnv({ AWS_TASK_TIMEOUT_MS: '10m' })).toThrow(
+      'AWS_TASK_TIMEOUT_MS must be a positive number of milliseconds (got "10m")',
+    )
   })
 
   it('reads the attempt count from AWS_MAX_ATTEMPTS', () => {
