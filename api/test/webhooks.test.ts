@@ -288,6 +288,43 @@ describe('inbound processing', () => {
     expect(moved.lastInboundAt?.getTime()).toBe((newer + 60) * 1000)
   })
 
+  it('stores a message from a user known only by a business-scoped user id (no wa_id)', async () => {
+    const change = {
+      field: 'messages',
+      value: {
+        messaging_product: 'whatsapp',
+        metadata: { display_phone_number: '15550001111', phone_number_id: phoneNumberId },
+        contacts: [{ profile: { name: 'Hidden' }, user_id: 'US.13491208655302741918' }],
+        messages: [
+          {
+            from_user_id: 'US.13491208655302741918',
+            id: 'wamid.BS1',
+            timestamp: '1700000000',
+            type: 'text',
+            text: { body: 'hi' },
+          },
+        ],
+      },
+    }
+    await deliver(envelope([{ changes: [change] }]))
+    await deliver(
+      envelope([
+        {
+          changes: [
+            {
+              ...change,
+              value: { ...change.value, messages: [{ ...change.value.messages[0], id: 'wamid.BS2' }] },
+            },
+          ],
+        },
+      ]),
+    )
+    const contacts = await t.prisma.contact.findMany()
+    expect(contacts).toHaveLength(1)
+    expect(contacts[0]).toMatchObject({ waId: null, bsuid: 'US.13491208655302741918', profileName: 'Hidden' })
+    expect(await t.prisma.message.count({ where: { conversation: { contactId: contacts[0]!.id } } })).toBe(2)
+  })
+
   it('opts a contact out on STOP', async () => {
     await deliver(
       envelope([

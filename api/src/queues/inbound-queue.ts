@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { QUEUE_NAMES } from './names.js'
+import { silenceConnectionErrors } from './producer.js'
 
 export interface InboundJobData {
   inboundWebhookId: string
@@ -10,7 +11,7 @@ export type InboundQueue = Queue<InboundJobData, void, 'inbound'>
 
 /** Jobs are keyed by InboundWebhook.id, so enqueueing the same delivery twice runs it once. */
 export function createInboundQueue(connection: Redis): InboundQueue {
-  return new Queue<InboundJobData, void, 'inbound'>(QUEUE_NAMES.inbound, {
+  const queue = new Queue<InboundJobData, void, 'inbound'>(QUEUE_NAMES.inbound, {
     connection,
     defaultJobOptions: {
       attempts: 8,
@@ -19,4 +20,5 @@ export function createInboundQueue(connection: Redis): InboundQueue {
       removeOnFail: { count: 10_000 },
     },
   })
+  return silenceConnectionErrors(queue)
 }
