@@ -24,14 +24,18 @@ describe('GET /health', () => {
   it('answers 503 with redis disconnected when Redis is stopped', async () => {
     const redis = await startRedis()
     const t = await env.startApp({ redisUrl: redis.url })
-    expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200)
-    await redis.stop()
-    const response = await t.app.inject({ method: 'GET', url: '/health' })
-    expect(response.statusCode).toBe(503)
-    expect(response.json()).toEqual({ status: 'error', database: 'connected', redis: 'disconnected' })
-    const live = await t.app.inject({ method: 'GET', url: '/health/live' })
-    expect(live.statusCode).toBe(200)
-    await t.close()
+    try {
+      expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200)
+      await redis.stop()
+      const response = await t.app.inject({ method: 'GET', url: '/health' })
+      expect(response.statusCode).toBe(503)
+      expect(response.json()).toEqual({ status: 'error', database: 'connected', redis: 'disconnected' })
+      const live = await t.app.inject({ method: 'GET', url: '/health/live' })
+      expect(live.statusCode).toBe(200)
+    } finally {
+      await t.close()
+      await redis.stop()
+    }
   })
 
   it('answers 503 with database disconnected when PostgreSQL is stopped', async () => {
@@ -40,12 +44,16 @@ describe('GET /health', () => {
     const postgres = await startPostgres()
     await applyMigrations(postgres.url())
     const t = await env.startApp({ databaseUrl: postgres.url() })
-    expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200)
-    await postgres.stop()
-    const response = await t.app.inject({ method: 'GET', url: '/health' })
-    expect(response.statusCode).toBe(503)
-    expect(response.json()).toEqual({ status: 'error', database: 'disconnected', redis: 'connected' })
-    await t.close()
+    try {
+      expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200)
+      await postgres.stop()
+      const response = await t.app.inject({ method: 'GET', url: '/health' })
+      expect(response.statusCode).toBe(503)
+      expect(response.json()).toEqual({ status: 'error', database: 'disconnected', redis: 'connected' })
+    } finally {
+      await t.close()
+      await postgres.stop()
+    }
   })
 
   it('answers 503 at once when shutting down', async () => {

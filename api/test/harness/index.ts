@@ -170,7 +170,9 @@ export async function startTestEnvironment(): Promise<TestEnvironment> {
       return testApp
     },
     async stop() {
-      await Promise.allSettled(opened.map((testApp) => testApp.close()))
+      // The servers are stopped even when an app fails to close in time, so no test leaks them.
+      const closing = Promise.allSettled(opened.map((testApp) => testApp.close()))
+      await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 15_000).unref())])
       await Promise.allSettled([postgres.stop(), redis.stop()])
     },
   }
