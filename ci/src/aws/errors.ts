@@ -19,9 +19,8 @@ export class WaitTimeoutError extends AwsTargetError {
 export class PreflightError extends AwsTargetError {
   override readonly name = 'PreflightError'
   constructor(readonly unmet: string[]) {
-    super(
-      `preflight failed, ${unmet.length} unmet item(s):\n${unmet.map((item) => `  ✗ ${item}`).join('\n')}`,
-    )
+    // One line: reports and summaries keep only the first line of a failure.
+    super(`preflight failed, ${unmet.length} unmet item(s): ${unmet.map((item) => `✗ ${item}`).join(' ')}`)
   }
 }
 

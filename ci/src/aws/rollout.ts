@@ -69,7 +69,8 @@ function interrupted(records: MoveRecord[], registered: string[]): AwsTargetErro
       ),
     'Return to the previous version with `npx tsx ci/src/cli/main.ts rollback --target aws --stack <stack>`.',
   ]
-  return new AwsTargetError(lines.join('\n  '))
+  // One line: reports and summaries keep only the first line of a failure.
+  return new AwsTargetError(lines.join(' '))
 }
 
 async function revert(runtime: AwsRuntime, outputs: StackOutputs, records: MoveRecord[], ctx: RunContext) {

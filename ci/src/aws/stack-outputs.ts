@@ -113,7 +113,7 @@ export function parseStackOutputs(raw: Record<string, unknown>): StackOutputs {
   const problems = checkStackOutputs(raw)
   if (problems.length > 0) {
     throw new AwsTargetError(
-      `stack outputs do not match what the AWS target needs (infra/ must export them):\n  ${problems.join('\n  ')}`,
+      `stack outputs do not match what the AWS target needs (infra/ must export them): ${problems.join('; ')}`,
     )
   }
   const text = raw as Record<string, string>
