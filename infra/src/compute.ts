@@ -37,7 +37,7 @@ export function containerSecrets(secrets: AppSecrets): { name: string; valueFrom
     { name: 'ADMIN_TOKEN', valueFrom: secrets.adminToken.arn },
     { name: 'META_APP_SECRET', valueFrom: field(secrets.meta, 'appSecret') },
     { name: 'META_VERIFY_TOKEN', valueFrom: field(secrets.meta, 'verifyToken') },
-    { name: 'META_ACCESS_TOKEN', valueFrom: field(secrets.meta, 'accessToken') },
+    { name: 'ENCRYPTION_KEY', valueFrom: secrets.encryptionKey.arn },
   ]
 }
 
@@ -84,6 +84,9 @@ export function createCompute(
     { name: 'DEPLOY_ENV', value: config.stack },
     { name: 'PUBLIC_URL', value: `https://${config.domain}` },
     { name: 'BACKUP_BUCKET', value: args.backupBucketName },
+    // The ops commands (backup, verify-backup, restore, migrate) read their store from here; the prefix is
+    // the one the pipeline's one-off ops tasks use (ci/src/aws/ops-task.ts BACKUP_PREFIX).
+    { name: 'BACKUP_STORE', value: pulumi.interpolate`s3://${args.backupBucketName}/backups` },
     { name: 'BACKUP_KMS_KEY_ID', value: args.backupKeyArn },
   ]
   const secrets = containerSecrets(args.secrets)

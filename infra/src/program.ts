@@ -62,7 +62,13 @@ export function createInfrastructure(config: StackConfig) {
 
   // The log group is created by compute; its ARN is known up front, which breaks the role ↔ group cycle.
   const logGroupArn = pulumi.interpolate`arn:aws:logs:${config.region}:${accountId}:log-group:/ecs/${config.namePrefix}`
-  const secretArns = [secrets.database.arn, secrets.redis.arn, secrets.adminToken.arn, secrets.meta.arn]
+  const secretArns = [
+    secrets.database.arn,
+    secrets.redis.arn,
+    secrets.adminToken.arn,
+    secrets.meta.arn,
+    secrets.encryptionKey.arn,
+  ]
   const roles = createTaskRoles(config, {
     secretArns,
     dataKeyArn: keys.data.arn,

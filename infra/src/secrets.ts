@@ -11,13 +11,15 @@ export interface AppSecrets {
   database: aws.secretsmanager.Secret
   redis: aws.secretsmanager.Secret
   adminToken: aws.secretsmanager.Secret
+  /** AES-256-GCM key (32 bytes, base64) the service encrypts access tokens and webhook secrets with. */
+  encryptionKey: aws.secretsmanager.Secret
   meta: aws.secretsmanager.Secret
   databasePassword: pulumi.Output<string>
   redisAuthToken: pulumi.Output<string>
 }
 
 /** JSON keys operators must put in the `meta` secret. */
-export const META_SECRET_KEYS = ['appSecret', 'verifyToken', 'accessToken'] as const
+export const META_SECRET_KEYS = ['appSecret', 'verifyToken'] as const
 
 export function createSecrets(config: StackConfig, kmsKeyArn: pulumi.Input<string>): AppSecrets {
   const p = config.namePrefix
@@ -39,7 +41,16 @@ export function createSecrets(config: StackConfig, kmsKeyArn: pulumi.Input<strin
     secretId: adminToken.id,
     secretString: adminTokenValue.result,
   })
+  const encryptionKey = secret(
+    'encryption-key',
+    'AES-256-GCM key of the API for data at rest (base64, 32 bytes)',
+  )
+  new aws.secretsmanager.SecretVersion(`${p}-encryption-key-version`, {
+    secretId: encryptionKey.id,
+    secretString: new random.RandomBytes(`${p}-encryption-key-bytes`, { length: 32 }).base64,
+  })
   return {
+    encryptionKey,
     database: secret('database', 'PostgreSQL master credentials and connection URL (JSON)'),
     redis: secret('redis', 'Redis AUTH token and connection URL (JSON)'),
     adminToken,

@@ -299,7 +299,7 @@ export function describeStack(stack: string, expected: StackExpectations): void 
         expect(container!.secrets.map((s) => s.name).sort()).toEqual([
           'ADMIN_TOKEN',
           'DATABASE_URL',
-          'META_ACCESS_TOKEN',
+          'ENCRYPTION_KEY',
           'META_APP_SECRET',
           'META_VERIFY_TOKEN',
           'REDIS_URL',
@@ -361,9 +361,11 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       const execution = policyOf('task-execution-policy').Statement
       const secretResources = execution.find((s) => s.Action === 'secretsmanager:GetSecretValue')!
         .Resource as string[]
-      expect(secretResources).toHaveLength(4)
+      expect(secretResources).toHaveLength(5)
       for (const arn of secretResources)
-        expect(arn).toMatch(/^arn:aws:secretsmanager:.*-(database|redis|admin-token|meta)-secret$/)
+        expect(arn).toMatch(
+          /^arn:aws:secretsmanager:.*-(database|redis|admin-token|meta|encryption-key)-secret$/,
+        )
       const logs = execution.find((s) => Array.isArray(s.Action) && s.Action.includes('logs:PutLogEvents'))!
       expect(logs.Resource).toBe(`arn:aws:logs:us-east-1:123456789012:log-group:/ecs/${p}:*`)
       // Only ecr:GetAuthorizationToken may use '*' (it has no resource-level permissions).
