@@ -119,9 +119,10 @@ export async function acceptOutboundMessage(
     { messageId: message.id },
     { ...outboundJobOptions, jobId: message.id },
   )
-  // Only orders the conversation list; never moves it backwards.
+  // Only orders the conversation list: at most once a second per conversation, so a burst of
+  // sends to one user does not queue on that row's lock; never moves it backwards.
   await prisma.conversation.updateMany({
-    where: { id: conversationId, lastMessageAt: { lt: now } },
+    where: { id: conversationId, lastMessageAt: { lt: new Date(now.getTime() - 1_000) } },
     data: { lastMessageAt: now },
   })
   return { id: message.id, status: 'queued', replay: false }
