@@ -62,7 +62,7 @@ describe('dagger.json', () => {
     const loaded = readdirSync(join(MODULE_SOURCE, 'src')).filter(
       (entry) => !daggerJson.include.includes(`!ci/src/${entry}`),
     )
-    expect(loaded.sort()).toEqual(['biome.json', 'dagger', 'index.ts'])
+    expect(loaded.sort()).toEqual(['dagger', 'index.ts'])
   })
 
   it('has module files that import only each other or packages (nothing excluded from the module)', () => {
