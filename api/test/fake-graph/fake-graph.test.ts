@@ -84,8 +84,9 @@ describe('fake Graph API: sending', () => {
     await call('POST', '/__fake/clock', { now: t0 + 24 * 3600_000 })
     const late = await call('POST', '/v21.0/111/messages', text('4915100000002'))
     expect(late.status).toBe(200)
-    await eventually(() => receiver.statuses().length === 1)
-    expect(receiver.statuses()[0]).toMatchObject({ status: 'failed', errors: [{ code: 131047 }] })
+    const lateStatuses = () => receiver.statuses().filter((s) => s.id === late.body.messages[0].id)
+    await eventually(() => lateStatuses().length === 1)
+    expect(lateStatuses()[0]).toMatchObject({ status: 'failed', errors: [{ code: 131047 }] })
   })
 
   it('answers a wrong token with 401 and code 190 in Meta’s envelope', async () => {
@@ -187,8 +188,10 @@ describe('fake Graph API: faults', () => {
     await call('POST', '/__fake/faults', { asyncFailure: { code: 131026 } })
     const res = await call('POST', '/v21.0/111/messages', text('12'))
     expect(res.status).toBe(200)
-    await eventually(() => receiver.statuses().length === 1)
-    expect(receiver.statuses()[0]).toMatchObject({ status: 'failed', errors: [{ code: 131026 }] })
+    const wamid = res.body.messages[0].id as string
+    const mine = () => receiver.statuses().filter((s) => s.id === wamid)
+    await eventually(() => mine().length === 1)
+    expect(mine()[0]).toMatchObject({ status: 'failed', errors: [{ code: 131026 }] })
   })
 
   it('throttles organically per number (130429) and per pair (131056) when limits are set', async () => {

@@ -107,9 +107,11 @@ describe('end to end through the fake Graph API', () => {
     const statuses = events
       .filter((e) => e.type === 'message.status' && e.data.messageId === id)
       .map((e) => e.data.status)
+    // Statuses only move forward: a "delivered" that arrives after "read" changes nothing and emits
+    // nothing, so the customer sees sent, (delivered), read, each at most once (in any order).
     expect(statuses).toContain('sent')
-    expect(statuses).toContain('delivered')
     expect(statuses).toContain('read')
+    expect(statuses.filter((s) => s === 'delivered').length).toBeLessThanOrEqual(1)
     expect(new Set(statuses).size).toBe(statuses.length)
   })
 })
