@@ -213,8 +213,8 @@ describe('fake Graph API: webhooks', () => {
     receiver.failFirst.push(500, 503)
     const res = await call('POST', '/__fake/inbound', { phoneNumberId: '111', from: '20', text: 'Grüße 👋' })
     expect(res.body.webhook).toMatchObject({ ok: false, status: 500 })
-    await eventually(() => receiver.received.length === 1)
-    const message = (receiver.received[0]!.body.entry[0]!.changes[0]!.value.messages as Json[])[0]
+    await eventually(() => receiver.messages().length === 1)
+    const message = receiver.messages()[0]
     expect(message).toMatchObject({
       id: res.body.wamid,
       from: '20',

@@ -11,7 +11,10 @@ export interface ReceivedWebhook {
 /** A stand-in for the service's /webhooks/whatsapp that checks Meta's signature and records bodies. */
 export async function startWebhookReceiver(appSecret: string) {
   const received: ReceivedWebhook[] = []
-  /** Status codes to answer with before answering 200 (consumed one per request). */
+  /**
+   * Status codes to answer inbound-message webhooks with before answering 200 (one per request).
+   * Status-only webhooks never consume them: a late status of an earlier test must not.
+   */
   const failFirst: number[] = []
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -21,13 +24,15 @@ export async function startWebhookReceiver(appSecret: string) {
       const expected = Buffer.from(`sha256=${createHmac('sha256', appSecret).update(raw).digest('hex')}`)
       const given = Buffer.from(String(req.headers['x-hub-signature-256'] ?? ''))
       const signatureValid = given.length === expected.length && timingSafeEqual(given, expected)
-      const failure = failFirst.shift()
+      const body = JSON.parse(raw.toString('utf8')) as ReceivedWebhook['body']
+      const carriesMessages = body.entry.some((e) => e.changes.some((c) => Array.isArray(c.value.messages)))
+      const failure = carriesMessages ? failFirst.shift() : undefined
       if (failure) {
         res.statusCode = failure
         res.end()
         return
       }
-      received.push({ signatureValid, body: JSON.parse(raw.toString('utf8')) })
+      received.push({ signatureValid, body })
       res.end('ok')
     })
   })
@@ -38,6 +43,13 @@ export async function startWebhookReceiver(appSecret: string) {
     url: `http://127.0.0.1:${port}/webhooks/whatsapp`,
     received,
     failFirst,
+    messages(): Array<Record<string, unknown>> {
+      return received.flatMap((w) =>
+        w.body.entry.flatMap((e) =>
+          e.changes.flatMap((c) => (c.value.messages as Array<Record<string, unknown>> | undefined) ?? []),
+        ),
+      )
+    },
     statuses(): Array<Record<string, unknown>> {
       return received.flatMap((w) =>
         w.body.entry.flatMap((e) =>
