@@ -93,12 +93,15 @@ export async function runScenarioWithAutocannon(
       const instance = autocannon(
         {
           url: env.baseUrl,
-          // As many connections as k6 may use VUs: like constant-arrival-rate, the rate holds while responses slow down.
-          connections: scenario.maxVus,
+          // As many connections as k6 pre-allocates VUs. autocannon releases each second's share of
+          // overallRate as a burst over its open connections, where k6's constant-arrival-rate spaces
+          // arrivals evenly: with maxVus connections a whole second's requests would queue at once and
+          // measure the burst, not the service at that rate.
+          connections: scenario.vus,
           overallRate: scenario.ratePerSecond,
           duration: durationS,
           // A hard cap on top of the duration: the rate over the duration, plus the connections' first requests.
-          maxOverallRequests: Math.ceil(scenario.ratePerSecond * durationS * 1.1) + scenario.maxVus,
+          maxOverallRequests: Math.ceil(scenario.ratePerSecond * durationS * 1.1) + scenario.vus,
           timeout: scenario.requestTimeoutS,
           requests: [requestFor(scenario, env)],
         },
