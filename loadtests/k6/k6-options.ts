@@ -1,7 +1,7 @@
 // Turns a scenario of scenarios.ts into k6 options. Thresholds are tagged with the scenario, so that only the
 // scenario's own iterations are measured against them, not the requests setup() makes (opening 24-hour windows).
 import type { Options } from 'k6/options'
-import { type Scenario, WINDOW_OPEN_WAIT_S } from './scenarios.ts'
+import { type Scenario, WARMUP_S, WINDOW_OPEN_WAIT_S } from './scenarios.ts'
 
 /** `SCENARIO_DURATION_S` (set by the Node runner from its time budget) can shorten, never lengthen, a scenario. */
 export function scenarioDurationS(scenario: Scenario, env: Record<string, string | undefined>): number {
@@ -30,17 +30,19 @@ export function k6Thresholds(scenario: Scenario, durationS: number): Record<stri
 
 export function k6Options(scenario: Scenario, env: Record<string, string | undefined>): Options {
   const durationS = scenarioDurationS(scenario, env)
+  const arrivals = {
+    executor: 'constant-arrival-rate',
+    rate: scenario.ratePerSecond,
+    timeUnit: '1s',
+    preAllocatedVUs: scenario.vus,
+    maxVUs: scenario.maxVus,
+    gracefulStop: `${scenario.requestTimeoutS}s`,
+  } as const
   return {
     scenarios: {
-      [scenario.name]: {
-        executor: 'constant-arrival-rate',
-        rate: scenario.ratePerSecond,
-        timeUnit: '1s',
-        duration: `${durationS}s`,
-        preAllocatedVUs: scenario.vus,
-        maxVUs: scenario.maxVus,
-        gracefulStop: `${scenario.requestTimeoutS}s`,
-      },
+      // The same traffic before the measured scenario; the thresholds are tagged with the measured one only.
+      warmup: { ...arrivals, duration: `${WARMUP_S}s` },
+      [scenario.name]: { ...arrivals, duration: `${durationS}s`, startTime: `${WARMUP_S}s` },
     },
     thresholds: k6Thresholds(scenario, durationS),
     setupTimeout: `${WINDOW_OPEN_WAIT_S + 30}s`,

@@ -1,5 +1,5 @@
 import { isLoopbackUrl, type TargetEnv } from '@whatsapp-saas/smoke/target-env'
-import { SCENARIO_NAMES, SCENARIOS, type Scenario, type ScenarioName } from '../k6/scenarios.js'
+import { SCENARIO_NAMES, SCENARIOS, type Scenario, type ScenarioName, WARMUP_S } from '../k6/scenarios.js'
 import { runScenarioWithAutocannon } from './autocannon-runner.js'
 import { findK6, runScenarioWithK6 } from './k6-runner.js'
 import {
@@ -8,8 +8,12 @@ import {
   THRESHOLDS_BREACHED_EXIT_CODE,
   TIME_BUDGET_EXCEEDED_EXIT_CODE,
 } from './load-outcome.js'
+import { waitForQueuesToDrain } from './queue-drain.js'
 import { openServiceWindows } from './service-windows.js'
 import { allThresholdsMet, evaluateThresholds, type ThresholdVerdicts } from './thresholds.js'
+
+/** Longest wait for the previous scenario's jobs to finish before the next scenario starts. */
+const QUEUE_DRAIN_MAX_MS = 15_000
 
 export const K6_INSTALL_HINT = 'install k6: https://grafana.com/docs/k6/latest/set-up/install-k6/'
 /** A scenario set up but not run (e.g. the 24-hour windows never opened); k6 uses 108 for a script abort. */
@@ -81,6 +85,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       scenarios.push({ name: scenario.name, status: 'skipped', detail, exitCode: 0 })
       log(`${scenario.name}: ${detail}`)
       continue
+    }
+    if (scenarios.some((done) => done.status !== 'skipped')) {
+      const drain = await waitForQueuesToDrain(env.baseUrl, QUEUE_DRAIN_MAX_MS, signal)
+      log(`${scenario.name}: queues of the previous scenario ${drain}`)
     }
     // Decided when the load phase starts (after any setup): an equal share of what is left of the budget for this
     // and every later runnable scenario, less what k6 may spend draining (its gracefulStop) at the end.
@@ -165,6 +173,7 @@ async function runWithAutocannon(
       return { name: scenario.name, status: 'failed', detail, exitCode: SETUP_FAILED_EXIT_CODE }
     }
   }
+  await runScenarioWithAutocannon(scenario, env, WARMUP_S, signal) // not measured: see WARMUP_S
   const observed = await runScenarioWithAutocannon(scenario, env, durationFor(), signal)
   const verdicts = evaluateThresholds(scenario, observed)
   Object.assign(thresholds, verdicts)

@@ -38,9 +38,9 @@ describe('runLoad with autocannon (no k6 on PATH)', () => {
       /^k6 not found on PATH, so autocannon ran the same scenarios and thresholds \(to use k6, install k6: https:/,
     )
     expect(report.scenarios.map((scenario) => [scenario.name, scenario.status])).toEqual([
-      ['webhook-ingest', 'passed'],
       ['message-send', 'passed'],
       ['read-api', 'passed'],
+      ['webhook-ingest', 'passed'],
     ])
     expect(report.passed).toBe(true)
     expect(report.exitCode).toBe(0)
@@ -84,9 +84,9 @@ describe('runLoad with autocannon (no k6 on PATH)', () => {
     expect(
       report.scenarios.map((scenario) => [scenario.name, scenario.status, scenario.detail.slice(0, 30)]),
     ).toEqual([
-      ['webhook-ingest', 'failed', 'threshold breached: webhook-in'],
-      ['message-send', 'skipped', 'not run: webhook-ingest failed'],
-      ['read-api', 'skipped', 'not run: webhook-ingest failed'],
+      ['message-send', 'failed', 'threshold breached: message-se'],
+      ['read-api', 'skipped', 'not run: message-send failed'],
+      ['webhook-ingest', 'skipped', 'not run: message-send failed'],
     ])
   })
 
@@ -99,9 +99,9 @@ describe('runLoad with autocannon (no k6 on PATH)', () => {
       scenarios: smallScenarios(),
     })
     expect(report.scenarios.map((scenario) => scenario.detail)).toEqual([
-      'not run: needs appSecret',
       'not run: needs apiKey, phoneNumberId, fakeGraphUrl',
       'not run: needs apiKey',
+      'not run: needs appSecret',
     ])
     expect(report.passed).toBe(false)
     expect(report.exitCode).toBe(1)

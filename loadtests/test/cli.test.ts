@@ -51,7 +51,7 @@ describe('load CLI', () => {
     const result = await cli(['--base-url', 'http://127.0.0.1:9', '--scenario', 'nope'])
     expect(result.code).toBe(2)
     expect(result.stderr).toContain(
-      'load: unknown scenario nope (known: webhook-ingest, message-send, read-api)',
+      'load: unknown scenario nope (known: message-send, read-api, webhook-ingest)',
     )
   })
 })

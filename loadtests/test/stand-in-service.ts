@@ -85,6 +85,9 @@ export async function startLoadStandIn(behaviour: StandInBehaviour = {}): Promis
         openWindows.add(`${value.metadata.phone_number_id}:${message.from}`)
       return send(200, {})
     }
+    // Public, like the service's: the runner reads queue depths here between scenarios.
+    if (req.method === 'GET' && req.url === '/api/v1/status')
+      return send(200, { version: 'stand-in', queues: { 'wa-inbound': { waiting: 0, active: 0 } } })
     if (req.headers.authorization !== `Bearer ${standInSecrets.apiKey}`) {
       stats.unauthorised++
       return send(401, { error: { code: 'UNAUTHORIZED' } })
