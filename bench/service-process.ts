@@ -1,0 +1,130 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { freePort } from '../api/src/local-services/index.js'
+import { TEST_SECRETS } from '../api/test/harness/index.js'
+import type { BenchResult } from './types.js'
+
+// What the service benchmarks share: the API as a real process next to a bare Fastify baseline
+// process, autocannon runs bounded in time, and their results in the form of bench/types.ts.
+export const DURATION_S = 10
+export const CONNECTIONS = 50
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+/** Newest modification time under a directory (generated code excluded). */
+function newestMtime(dir: string): number {
+  let newest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'generated') continue
+    const path = join(dir, entry.name)
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs)
+  }
+  return newest
+}
+
+/** The compiled server when `npm run build -w api` is up to date with the sources, else tsx. */
+export function serverCommand(): { args: string[]; runtime: string } {
+  const built = join(root, 'api', 'dist', 'server.js')
+  if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(join(root, 'api', 'src')))
+    return { args: [built], runtime: 'node dist' }
+  return { args: ['--import', 'tsx', join(root, 'api', 'src', 'server.ts')], runtime: 'tsx (api not built)' }
+}
+
+export async function waitForHealth(url: string, timeoutMs: number): Promise<number> {
+  const started = performance.now()
+  while (performance.now() - started < timeoutMs) {
+    try {
+      const response = await fetch(url)
+      if (response.status === 200) return performance.now()
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  throw new Error(`${url} not healthy after ${timeoutMs} ms`)
+}
+
+export const BARE_SERVER = `
+import Fastify from 'fastify'
+const app = Fastify()
+app.get('/bare', async () => ({ status: 'ok' }))
+app.post('/bare', async () => ({ status: 'queued' }))
+await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) })
+`
+
+export function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve())
+    child.kill('SIGTERM')
+  })
+}
+
+export async function load(options: autocannon.Options): Promise<autocannon.Result> {
+  return autocannon({ connections: CONNECTIONS, duration: DURATION_S, ...options })
+}
+
+export function result(
+  name: string,
+  run: autocannon.Result,
+  baseline: { name: string; reqPerSec: number } | null,
+  extra: Record<string, unknown> = {},
+): BenchResult {
+  return {
+    name,
+    reqPerSec: Math.round(run.requests.average),
+    p50Ms: run.latency.p50,
+    p99Ms: run.latency.p99,
+    errors: run.errors + run.timeouts + run.non2xx,
+    baseline,
+    ...extra,
+  }
+}
+
+/** Spawns one API process (compiled when up to date) on the given databases; resolves once /health is 200. */
+export async function startApi(
+  databaseUrl: string,
+  redisUrl: string,
+): Promise<{
+  child: ChildProcess
+  port: number
+  readyMs: number
+  runtime: string
+}> {
+  const port = await freePort()
+  const { args, runtime } = serverCommand()
+  const spawnedAt = performance.now()
+  const child = spawn(process.execPath, args, {
+    cwd: join(root, 'api'),
+    stdio: 'ignore',
+    env: {
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ADMIN_TOKEN: TEST_SECRETS.adminToken,
+      META_APP_SECRET: TEST_SECRETS.metaAppSecret,
+      META_VERIFY_TOKEN: TEST_SECRETS.metaVerifyToken,
+      ENCRYPTION_KEY: TEST_SECRETS.encryptionKey.toString('base64'),
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      LOG_LEVEL: 'warn',
+    },
+  })
+  const readyMs = Math.round((await waitForHealth(`http://127.0.0.1:${port}/health`, 60_000)) - spawnedAt)
+  return { child, port, readyMs, runtime }
+}
+
+/** Spawns the bare Fastify baseline (GET and POST /bare); resolves with its port once it answers. */
+export async function startBareFastify(): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--input-type=module', '-e', BARE_SERVER], {
+    cwd: root,
+    stdio: 'ignore',
+    env: { PATH: process.env.PATH ?? '', PORT: String(port) },
+  })
+  await waitForHealth(`http://127.0.0.1:${port}/bare`, 30_000)
+  return { child, port }
+}
