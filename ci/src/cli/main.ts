@@ -171,6 +171,10 @@ async function awsVerb(verb: string, argv: string[]): Promise<number> {
   return runAwsVerb(verb, argv)
 }
 
+function targetsAws(argv: string[]): boolean {
+  return argv.some((arg, i) => arg === '--target=aws' || (arg === '--target' && argv[i + 1] === 'aws'))
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv
   const controller = new AbortController()
@@ -188,6 +192,9 @@ export async function main(argv: string[]): Promise<number> {
       return verb ? EXIT.succeeded : EXIT.usage
     }
     if (['verify', 'costs', 'diagnose'].includes(verb)) return await awsVerb(verb, rest)
+    // On AWS, rollback/backup/restore have flags of their own (--manual, --snapshot, --point-in-time, ...):
+    // the AWS verbs parse them, not the local flag table.
+    if (['rollback', 'backup', 'restore'].includes(verb) && targetsAws(rest)) return await awsVerb(verb, rest)
     const { flags, positionals } = parse(rest)
     if (flags.help) {
       process.stdout.write(`${USAGE}\n`)
@@ -201,10 +208,8 @@ export async function main(argv: string[]): Promise<number> {
       if (positionals[0] === 'status') return await localStatus(stateDir, flags.json)
       throw new UsageError('local needs down or status')
     }
-    if (['rollback', 'backup', 'restore'].includes(verb)) {
-      if (flags.target === 'aws') return await awsVerb(verb, rest)
+    if (['rollback', 'backup', 'restore'].includes(verb))
       return await localVerb(verb, flags, controller.signal)
-    }
     throw new UsageError(`unknown verb "${verb}"`)
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error)

@@ -22,6 +22,31 @@ describe('CLI', () => {
     }
   })
 
+  it('hands rollback, backup and restore with --target aws to the AWS verbs, flags untouched', async () => {
+    const errors: string[] = []
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      errors.push(String(chunk))
+      return true
+    })
+    const saved = { ...process.env }
+    // No credentials anywhere: the AWS verb answers with its login hint, proof that it (not the
+    // local flag table, which knows no --manual) parsed the command.
+    for (const name of ['AWS_PROFILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'])
+      delete process.env[name]
+    process.env.AWS_CONFIG_FILE = '/nonexistent'
+    process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent'
+    process.env.AWS_EC2_METADATA_DISABLED = 'true'
+    try {
+      const code = await main(['backup', '--target', 'aws', '--stack', 'staging', '--manual'])
+      expect(code).not.toBe(2)
+      expect(errors.join('')).toMatch(/credentials are missing or expired/)
+      expect(errors.join('')).not.toContain("Unknown option '--manual'")
+    } finally {
+      process.env = saved
+      spy.mockRestore()
+    }
+  })
+
   it('uses colours only on a terminal without NO_COLOR', () => {
     const tty = { isTTY: true } as NodeJS.WriteStream
     expect(colorsFor(tty, {}).red('x')).toContain('\x1b[')
