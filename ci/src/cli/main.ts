@@ -6,6 +6,7 @@ import { createTarget, createTools, pipelineDirOf } from '../core/create-target.
 import { newRunId, runPipeline } from '../core/pipeline.js'
 import type { Report } from '../core/report.js'
 import type { RunContext, Target } from '../core/types.js'
+import { migrateThroughTarget } from './migrate-verb.js'
 import { colorsFor, createProgress } from './progress.js'
 
 // `npm run deploy` and the operator verbs. Exit codes: 0 success, 1 failure, 2 usage error, 3 rolled back.
@@ -16,6 +17,8 @@ const USAGE = `usage: tsx ci/src/cli/main.ts <verb> [flags]
   rollback   [--to <ref@sha256:…>]        back to the previous version (or the given one)
   backup                                   back up the database and verify the backup
   restore    --backup <id|latest> [--force]
+  migrate    [--target local|aws] [--stack <name>] [--image <ref@sha256:…>] [--allow-destructive]
+             backup, verify, safety verdict, then migrate with that image (default: the serving one)
   local down | local status               stop the local environment / show what runs
   verify | costs | diagnose                AWS operator verbs (--stack staging|production)`
 
@@ -165,6 +168,22 @@ async function localVerb(
   }
 }
 
+async function migrateVerb(flags: ReturnType<typeof parse>['flags'], signal: AbortSignal): Promise<number> {
+  const target = await createTarget({ target: flags.target, ...(flags.stack ? { stack: flags.stack } : {}) })
+  const ctx = cliContext(target, signal, flags.json)
+  const artifact = flags.image ? await target.resolve!(flags.image, ctx) : await target.current(ctx)
+  if (!artifact) throw new Error('nothing is deployed and no --image given: no release to migrate with')
+  const result = await withLock(target, ctx, () =>
+    migrateThroughTarget(target, artifact, ctx, {
+      allowDestructive: flags['allow-destructive'],
+      maxBackupAgeMinutes: Number(process.env.MIGRATE_MAX_BACKUP_AGE_MINUTES) || 30,
+    }),
+  )
+  if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`)
+  else process.stdout.write(`${result.ok ? '✓' : '✗'} ${result.summary}\n`)
+  return result.ok ? EXIT.succeeded : EXIT.failed
+}
+
 async function awsVerb(verb: string, argv: string[]): Promise<number> {
   // Loaded only for AWS verbs: the local path never pays for the AWS SDK.
   const { runAwsVerb } = await import('../aws/verbs.js')
@@ -208,6 +227,7 @@ export async function main(argv: string[]): Promise<number> {
       if (positionals[0] === 'status') return await localStatus(stateDir, flags.json)
       throw new UsageError('local needs down or status')
     }
+    if (verb === 'migrate') return await migrateVerb(flags, controller.signal)
     if (['rollback', 'backup', 'restore'].includes(verb))
       return await localVerb(verb, flags, controller.signal)
     throw new UsageError(`unknown verb "${verb}"`)
