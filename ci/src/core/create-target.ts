@@ -71,7 +71,8 @@ export async function createTools(selection: TargetSelection): Promise<Tools> {
         const { path: _path, ...artifact } = store.package(repoRoot, version)
         return artifact
       },
-      loadMaxDurationS: numberFrom('LOAD_MAX_DURATION_S', 15),
+      // Three scenarios, each warmed up, measured (~10 s) and followed by the workers' drain.
+      loadMaxDurationS: numberFrom('LOAD_MAX_DURATION_S', 60),
     })
   }
   const { packageImage } = await import('../tools/image-packager.js')

@@ -6,9 +6,6 @@ import { createInterface } from 'node:readline'
 import type { Artifact, LoadOutcome, RunContext, ServiceEnvironment, Tools } from '../core/types.js'
 import { readJson, writeJson } from '../local/json-file.js'
 
-/** Seconds the load stage may take in all (LOAD_MAX_DURATION_S overrides). */
-const DEFAULT_LOAD_BUDGET_S = Number(process.env.LOAD_MAX_DURATION_S) || 60
-
 export interface HostToolsOptions {
   repoRoot: string
   /** Remembers the input hash of the last good build and check (the no-change fast path). */
@@ -157,8 +154,7 @@ export function createHostTools(options: HostToolsOptions): Tools {
       const report = await runLoad({
         baseUrl,
         env: env ?? { baseUrl },
-        // Three scenarios, each with its warm-up (WARMUP_S), ~10 s measured at its rate, and the wait for the workers to drain.
-        maxDurationS: options.loadMaxDurationS ?? DEFAULT_LOAD_BUDGET_S,
+        maxDurationS: options.loadMaxDurationS ?? 60,
         allowRemote: options.allowRemoteLoad ?? false,
         log: (line) => ctx.log.info(line),
         signal: ctx.signal,
