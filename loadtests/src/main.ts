@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { resolveCliPath, resolveTargetEnv } from '@whatsapp-saas/smoke/target-env'
+import { resolveCliPath, resolveTargetEnv, scriptArguments } from '@whatsapp-saas/smoke/target-env'
 import { SCENARIO_NAMES, type ScenarioName } from '../k6/scenarios.js'
 import { formatLoadReport } from './report-format.js'
 import { runLoad } from './run-load.js'
@@ -58,15 +58,6 @@ async function main(): Promise<number> {
   })
   console.log(values.json ? JSON.stringify(report, null, 2) : formatLoadReport(report).join('\n'))
   return report.exitCode
-}
-
-/**
- * The npm script ends in `--` so that Node 20 does not take our `--env-file` for its own (it reads that flag
- * anywhere on the command line, even after the script, and exits when the file is not found relative to it).
- */
-function scriptArguments(): string[] {
-  const args = process.argv.slice(2)
-  return args[0] === '--' ? args.slice(1) : args
 }
 
 main().then(

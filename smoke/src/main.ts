@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { formatCheckLine, formatSummaryLine } from './report-format.js'
 import { runSmoke } from './run-smoke.js'
-import { resolveCliPath, resolveTargetEnv } from './target-env.js'
+import { resolveCliPath, resolveTargetEnv, scriptArguments } from './target-env.js'
 
 const USAGE = `usage: npm run smoke -- [--base-url <url> | --env-file <path>] [--expect-version <v>] [--json]
   options: --api-key --admin-token --app-secret --verify-token --fake-graph-url --phone-number-id
@@ -63,15 +63,6 @@ function positiveInteger(value: string | undefined, name: string): number | unde
   const parsed = Number(value)
   if (!Number.isInteger(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive integer`)
   return parsed
-}
-
-/**
- * The npm script ends in `--` so that Node 20 does not take our `--env-file` for its own (it reads that flag
- * anywhere on the command line, even after the script, and exits when the file is not found relative to it).
- */
-function scriptArguments(): string[] {
-  const args = process.argv.slice(2)
-  return args[0] === '--' ? args.slice(1) : args
 }
 
 main().then(

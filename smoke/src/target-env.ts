@@ -126,3 +126,12 @@ export function redactTargetEnv(env: TargetEnv): Record<string, string> {
 export function resolveCliPath(path: string, env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.INIT_CWD ?? process.cwd(), path)
 }
+
+/**
+ * The npm script ends in `--` so that Node 20 does not take our `--env-file` for its own (it reads that flag
+ * anywhere on the command line, even after the script, and exits when the file is not found relative to it).
+ */
+export function scriptArguments(argv: string[] = process.argv): string[] {
+  const args = argv.slice(2)
+  return args[0] === '--' ? args.slice(1) : args
+}
