@@ -25,7 +25,7 @@ export function eventPayload(event: PendingEvent) {
 
 /**
  * Turns outbox rows (DomainEvent, written by publishEvent in the transaction of their change) into
- * one WebhookDelivery per enabled, subscribed endpoint, then enqueues them. Rows are claimed with
+ * one WebhookDelivery per subscribed endpoint enabled when the event occurred, then enqueues them. Rows are claimed with
  * FOR UPDATE SKIP LOCKED, so several workers dispatch side by side; (endpointId, eventId) is unique
  * and the job id is the delivery id, so a repeated dispatch creates and sends nothing twice.
  * Returns the number of events dispatched.
@@ -44,11 +44,18 @@ export async function dispatchPendingEvents(
     const organizations = [...new Set(events.map((e) => e.organizationId))]
     const endpoints = await tx.webhookEndpoint.findMany({
       where: { organizationId: { in: organizations }, enabled: true },
-      select: { id: true, organizationId: true, events: true },
+      select: { id: true, organizationId: true, events: true, enabledAt: true },
     })
+    // Dispatch runs behind the events: an endpoint created or re-enabled since an event occurred
+    // does not receive it.
     const rows = events.flatMap((event) =>
       endpoints
-        .filter((e) => e.organizationId === event.organizationId && e.events.includes(event.type))
+        .filter(
+          (e) =>
+            e.organizationId === event.organizationId &&
+            e.events.includes(event.type) &&
+            e.enabledAt <= event.createdAt,
+        )
         .map((endpoint) => ({
           endpointId: endpoint.id,
           eventId: event.id,

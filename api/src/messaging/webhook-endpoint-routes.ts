@@ -62,7 +62,11 @@ const UpdateBody = Type.Object(
     url: Type.Optional(Url),
     events: Type.Optional(Type.Array(EventType, { minItems: 1, uniqueItems: true })),
     description: Type.Optional(Type.String({ maxLength: 500 })),
-    enabled: Type.Optional(Type.Boolean({ description: 'true re-enables a disabled endpoint' })),
+    enabled: Type.Optional(
+      Type.Boolean({
+        description: 'true re-enables a disabled endpoint: it receives the events that occur from then on',
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -161,8 +165,14 @@ export async function webhookEndpointRoutes(app: FastifyInstance): Promise<void>
           ...(body.url === undefined ? {} : { url: body.url }),
           ...(body.events === undefined ? {} : { events: body.events }),
           ...(body.description === undefined ? {} : { description: body.description }),
-          ...(body.enabled === true
-            ? { enabled: true, consecutiveFailures: 0, disabledAt: null, disabledReason: null }
+          ...(body.enabled === true && !endpoint.enabled
+            ? {
+                enabled: true,
+                enabledAt: new Date(),
+                consecutiveFailures: 0,
+                disabledAt: null,
+                disabledReason: null,
+              }
             : {}),
           ...(body.enabled === false
             ? { enabled: false, disabledAt: new Date(), disabledReason: 'disabled through the API' }

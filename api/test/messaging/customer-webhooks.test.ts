@@ -179,6 +179,31 @@ describe('customer webhook delivery', () => {
     await api('DELETE', `/api/v1/webhook-endpoints/${endpoint.id}`)
   })
 
+  it('sends an endpoint only the events that occur while it is enabled', async () => {
+    const endpoint = await createEndpoint(['message.status'])
+    // Dispatch runs behind the events: one that occurred before the endpoint existed stays its own.
+    const before = await t.prisma.domainEvent.create({
+      data: {
+        organizationId: tenant.organizationId,
+        type: 'message.status',
+        data: { messageId: 'm0' },
+        createdAt: new Date(Date.now() - 60_000),
+      },
+    })
+    const after = await emit('message.status')
+    await waitFor(
+      async () => requestsFor(after).length,
+      (n) => n === 1,
+    )
+    await waitFor(
+      () => t.prisma.domainEvent.findUniqueOrThrow({ where: { id: before.id } }),
+      (e) => e.dispatchedAt !== null,
+    )
+    expect(requestsFor(before.id)).toHaveLength(0)
+    expect(await t.prisma.webhookDelivery.count({ where: { eventId: before.id } })).toBe(0)
+    await api('DELETE', `/api/v1/webhook-endpoints/${endpoint.id}`)
+  })
+
   it('fails a delivery after the maximum attempts, disables a failing endpoint, and redelivers on request', async () => {
     const endpoint = await createEndpoint()
     receiver.setAlwaysFail(true)
