@@ -147,7 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
       outboundMaxAttempts: read.integer('OUTBOUND_MAX_ATTEMPTS', 5, 1, 20),
       outboundBackoffBaseMs: read.integer('OUTBOUND_BACKOFF_BASE_MS', 1_000, 1, 600_000),
       outboundReconcileAfterMs: read.integer('OUTBOUND_RECONCILE_AFTER_MS', 300_000, 1_000, 86_400_000),
-      outboundRateUtilization: read.integer('OUTBOUND_RATE_UTILIZATION_PERCENT', 98, 10, 100) / 100,
+      outboundRateUtilization: read.integer('OUTBOUND_RATE_UTILIZATION_PERCENT', 96, 10, 100) / 100,
       pairRateIntervalMs: read.integer('PAIR_RATE_INTERVAL_MS', 6_000, 1, 600_000),
       pairRateBurst: read.integer('PAIR_RATE_BURST', 45, 1, 1_000),
       customerWebhookTimeoutMs: read.integer('CUSTOMER_WEBHOOK_TIMEOUT_MS', 5_000, 100, 60_000),

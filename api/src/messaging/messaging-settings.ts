@@ -31,7 +31,7 @@ export const DEFAULT_MESSAGING_SETTINGS: MessagingSettings = {
   outboundMaxAttempts: 5,
   outboundBackoffBaseMs: 1_000,
   outboundReconcileAfterMs: 5 * 60_000,
-  outboundRateUtilization: 0.98,
+  outboundRateUtilization: 0.96,
   pairRateIntervalMs: 6_000,
   pairRateBurst: 45,
   customerWebhookTimeoutMs: 5_000,

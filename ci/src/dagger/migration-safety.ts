@@ -28,11 +28,16 @@ export function migrationSafetyScript(baseMigrations: string = BASE_MIGRATIONS_M
   return [
     'set -e',
     'cd api',
-    'mv prisma/migrations /tmp/head-migrations',
+    // A fresh folder per run, and the head migrations put back even when the base ones fail.
+    'head=$(mktemp -d)',
+    'mv prisma/migrations "$head/migrations"',
+    'trap \'rm -rf prisma/migrations; mv "$head/migrations" prisma/migrations; rmdir "$head"\' EXIT',
     `cp -r '${baseMigrations}' prisma/migrations`,
     'npx --no-install prisma migrate deploy >&2',
     'rm -rf prisma/migrations',
-    'mv /tmp/head-migrations prisma/migrations',
+    'mv "$head/migrations" prisma/migrations',
+    'rmdir "$head"',
+    'trap - EXIT',
     'npx --no-install tsx src/ops/main.ts migration-status',
   ].join('\n')
 }

@@ -70,6 +70,25 @@ describe('migration safety verdict', () => {
     expect(readdirSync(join(work, 'api/prisma/migrations'))).toContain('29990101000000_drop_contacts')
   }, 120_000)
 
+  it('puts the head migrations back when the base migrations fail', () => {
+    const head = readdirSync(join(work, 'api/prisma/migrations')).sort()
+    const broken = join(work, 'broken-base')
+    cpSync(base, broken, { recursive: true })
+    mkdirSync(join(broken, '29990101000001_broken'))
+    writeFileSync(
+      join(broken, '29990101000001_broken', 'migration.sql'),
+      'ALTER TABLE "Nope" ADD COLUMN x int;\n',
+    )
+    const result = spawnSync('sh', ['-c', migrationSafetyScript(broken)], {
+      cwd: work,
+      encoding: 'utf8',
+      env: { ...process.env, DATABASE_URL: postgres.url('broken') },
+      timeout: 120_000,
+    })
+    expect(result.status).not.toBe(0)
+    expect(readdirSync(join(work, 'api/prisma/migrations')).sort()).toEqual(head)
+  }, 120_000)
+
   it('refuses output that does not end with the JSON line', () => {
     expect(() => parseMigrationStatus('applied x\nnot json')).toThrow(/did not end with a JSON line/)
     expect(() => parseMigrationStatus('{"ok":true}')).toThrow(/no applied\/pending lists/)
