@@ -1,4 +1,6 @@
+import type { EventEmitter } from 'node:events'
 import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 
 export type { Prisma } from '../generated/prisma/client.js'
@@ -14,13 +16,52 @@ export interface PrismaOptions {
   connectionTimeoutMs?: number
 }
 
+/**
+ * A pg pool that never lends out a connection still inside a transaction.
+ *
+ * Prisma's client engine gives a connection back without ROLLBACK when a transaction's maxWait (2 s by
+ * default, implicit transactions of createMany and nested writes included) runs out while its BEGIN is
+ * in flight (prisma/orm#29719, open in 6.19). Under load that happens: the connection stays
+ * "idle in transaction", each one shrinks the pool until requests time out waiting for it, and the
+ * next COMMIT on it would commit the abandoned work along with its own. PostgreSQL reports the
+ * transaction state in every ReadyForQuery message; a connection released in state T (in a
+ * transaction) or E (failed transaction) gets a ROLLBACK queued before anything else can run on it.
+ * No library covers this: it is a guard around one driver adapter's bug, to go once Prisma fixes it.
+ */
+export function createTransactionSafePool(
+  config: pg.PoolConfig,
+  onAbandonedTransaction: () => void = () => {},
+): pg.Pool {
+  const pool = new pg.Pool(config)
+  const transactionState = new WeakMap<pg.PoolClient, string>()
+  pool.on('connect', (client) => {
+    const connection = (client as unknown as { connection: EventEmitter }).connection
+    connection.on('readyForQuery', (message: { status: string }) => {
+      transactionState.set(client, message.status)
+    })
+  })
+  pool.on('release', (error, client) => {
+    if (error) return // the pool destroys this connection
+    const state = transactionState.get(client)
+    if (state !== 'T' && state !== 'E') return
+    transactionState.set(client, 'I')
+    onAbandonedTransaction()
+    // pg runs a client's queries in order: this ROLLBACK precedes the next borrower's first query.
+    client.query('ROLLBACK').catch(() => {})
+  })
+  return pool
+}
+
 /** Prisma client on the pg driver adapter (Prisma 6.19 "client" engine: no native query engine). */
 export function createPrismaClient(databaseUrl: string, options: PrismaOptions = {}): PrismaClient {
-  const adapter = new PrismaPg({
+  const pool = createTransactionSafePool({
     connectionString: databaseUrl,
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
   })
+  // An idle connection dropped by the server (restart, failover) must not crash the process.
+  pool.on('error', () => {})
+  const adapter = new PrismaPg(pool, { disposeExternalPool: true })
   return new PrismaClient({ adapter })
 }
