@@ -59,6 +59,16 @@ export interface VerifiedApiKey {
   lastUsedAt: Date | null
 }
 
+interface ApiKeyRow {
+  id: string
+  organizationId: string
+  scopes: string[]
+  hashedKey: string
+  revokedAt: Date | null
+  expiresAt: Date | null
+  lastUsedAt: Date | null
+}
+
 /** The active key matching a plaintext key, or null (unknown, wrong secret, revoked or expired). */
 export async function verifyApiKey(
   db: Db,
@@ -67,24 +77,17 @@ export async function verifyApiKey(
 ): Promise<VerifiedApiKey | null> {
   const match = KEY_PATTERN.exec(plaintext)
   if (!match) return null
-  const row = await db.apiKey.findUnique({
-    where: { prefix: match[1] },
-    select: {
-      id: true,
-      organizationId: true,
-      scopes: true,
-      hashedKey: true,
-      revokedAt: true,
-      expiresAt: true,
-      lastUsedAt: true,
-    },
-  })
+  // Every authenticated request runs this: one raw statement (the ORM's per-query CPU is ~10× a raw one).
+  const [row] = await db.$queryRaw<ApiKeyRow[]>`
+    SELECT id, "organizationId", scopes, "hashedKey", "revokedAt", "expiresAt", "lastUsedAt"
+    FROM "ApiKey" WHERE prefix = ${match[1]}`
   if (!row || !constantTimeEqual(row.hashedKey, sha256Hex(plaintext))) return null
   if (row.revokedAt || (row.expiresAt && row.expiresAt <= now)) return null
   return { id: row.id, organizationId: row.organizationId, scopes: row.scopes, lastUsedAt: row.lastUsedAt }
 }
 
 const LAST_USED_RESOLUTION_MS = 60_000
+const touchedAt = new Map<string, number>()
 
 /**
  * Records use of a key at most once a minute: the conditional UPDATE touches no row (and writes no WAL)
@@ -93,8 +96,12 @@ const LAST_USED_RESOLUTION_MS = 60_000
 export async function touchApiKey(db: Db, key: VerifiedApiKey, now = new Date()): Promise<void> {
   const threshold = new Date(now.getTime() - LAST_USED_RESOLUTION_MS)
   if (key.lastUsedAt && key.lastUsedAt > threshold) return
-  await db.apiKey.updateMany({
-    where: { id: key.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: threshold } }] },
-    data: { lastUsedAt: now },
-  })
+  // Concurrent requests with one key all see the old lastUsedAt: only the first of them in this
+  // process writes, instead of every one queueing on the row's lock.
+  if ((touchedAt.get(key.id) ?? 0) > threshold.getTime()) return
+  touchedAt.set(key.id, now.getTime())
+  if (touchedAt.size > 10_000) touchedAt.clear()
+  await db.$executeRaw`
+    UPDATE "ApiKey" SET "lastUsedAt" = ${now}
+    WHERE id = ${key.id} AND ("lastUsedAt" IS NULL OR "lastUsedAt" < ${threshold})`
 }
