@@ -44,6 +44,8 @@ export interface OutboundProcessorDeps {
 
 /** Longest wait for a reserved rate slot spent sleeping in the job; longer ones reschedule it. */
 const MAX_SLOT_SLEEP_MS = 1_000
+/** Latest a call may leave after its rate slot; a later one takes a new slot (see the send loop). */
+const SLOT_LATENESS_MS = 15
 /** How often an unconfirmed send looks for its status webhook before its deadline. */
 const RECONCILE_POLL_MS = 5_000
 
@@ -158,21 +160,39 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
     if (!to) return fail(ref, { code: null, title: 'contact has no WhatsApp number' })
     if (message.conversation.contact.optedOutAt) return fail(ref, { code: null, title: 'CONTACT_OPTED_OUT' })
 
-    const slot = await deps.limiter.acquire(phone.phoneNumberId, to, phone.throughputMps)
+    let slot = await deps.limiter.acquire(phone.phoneNumberId, to, phone.throughputMps)
     if (!slot.reserved || slot.waitMs > MAX_SLOT_SLEEP_MS) return reschedule(job, token, slot.waitMs)
-    if (slot.waitMs > 0) await sleep(slot.waitMs)
+    let slotAt = performance.now() + slot.waitMs
 
-    // SENDING with a deadline is written BEFORE the call: if this process dies during it, the
-    // next run knows the request may have reached Meta and reconciles first.
+    // SENDING with a deadline is written BEFORE the call (while waiting for the slot, so that the
+    // write's own latency does not push the call off its slot): if this process dies during the call,
+    // the next run knows the request may have reached Meta and reconciles first.
     const claimed = await prisma.message.updateMany({
       where: { id: message.id, status: { in: ['QUEUED', 'SENDING'] }, wamid: null },
       data: {
         status: 'SENDING',
         attempts: { increment: 1 },
-        nextAttemptAt: new Date(Date.now() + settings.outboundReconcileAfterMs),
+        nextAttemptAt: new Date(Date.now() + MAX_SLOT_SLEEP_MS + settings.outboundReconcileAfterMs),
       },
     })
     if (claimed.count === 0) return 'done-already'
+    // A slot is good only while it is fresh: a call that leaves much later than its slot could land
+    // in the same second as the calls of the next slots, so a busy process takes a new one instead.
+    for (;;) {
+      const wait = slotAt - performance.now()
+      if (wait > 0) await sleep(wait)
+      if (performance.now() - slotAt <= SLOT_LATENESS_MS) break
+      slot = await deps.limiter.acquire(phone.phoneNumberId, to, phone.throughputMps)
+      if (!slot.reserved || slot.waitMs > MAX_SLOT_SLEEP_MS) {
+        // Not sent: back to QUEUED with the attempt given back, like any other throttle.
+        await prisma.message.updateMany({
+          where: { id: message.id, status: 'SENDING', wamid: null },
+          data: { status: 'QUEUED', nextAttemptAt: null, attempts: { decrement: 1 } },
+        })
+        return reschedule(job, token, slot.waitMs)
+      }
+      slotAt = performance.now() + slot.waitMs
+    }
 
     const accessToken = decryptSecret(phone.accessTokenEnc, deps.encryptionKey)
     const outcome: SendOutcome = await deps.graph.sendMessage(
