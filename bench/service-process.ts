@@ -24,12 +24,15 @@ function newestMtime(dir: string): number {
   return newest
 }
 
-/** The compiled server when `npm run build -w api` is up to date with the sources, else tsx. */
-export function serverCommand(): { args: string[]; runtime: string } {
-  const built = join(root, 'api', 'dist', 'server.js')
+/** The compiled entry (server or worker) when `npm run build -w api` is up to date with the sources, else tsx. */
+export function serverCommand(entry: 'server' | 'worker' = 'server'): { args: string[]; runtime: string } {
+  const built = join(root, 'api', 'dist', `${entry}.js`)
   if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(join(root, 'api', 'src')))
     return { args: [built], runtime: 'node dist' }
-  return { args: ['--import', 'tsx', join(root, 'api', 'src', 'server.ts')], runtime: 'tsx (api not built)' }
+  return {
+    args: ['--import', 'tsx', join(root, 'api', 'src', `${entry}.ts`)],
+    runtime: 'tsx (api not built)',
+  }
 }
 
 export async function waitForHealth(url: string, timeoutMs: number): Promise<number> {
@@ -83,6 +86,21 @@ export function result(
   }
 }
 
+/** Environment of a benchmarked API or worker process: only what it needs, throttling of the API off. */
+export function serviceEnv(databaseUrl: string, redisUrl: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH ?? '',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    ADMIN_TOKEN: TEST_SECRETS.adminToken,
+    META_APP_SECRET: TEST_SECRETS.metaAppSecret,
+    META_VERIFY_TOKEN: TEST_SECRETS.metaVerifyToken,
+    ENCRYPTION_KEY: TEST_SECRETS.encryptionKey.toString('base64'),
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    LOG_LEVEL: 'warn',
+  }
+}
+
 /** Spawns one API process (compiled when up to date) on the given databases; resolves once /health is 200. */
 export async function startApi(
   databaseUrl: string,
@@ -99,19 +117,7 @@ export async function startApi(
   const child = spawn(process.execPath, args, {
     cwd: join(root, 'api'),
     stdio: 'ignore',
-    env: {
-      PATH: process.env.PATH ?? '',
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      ADMIN_TOKEN: TEST_SECRETS.adminToken,
-      META_APP_SECRET: TEST_SECRETS.metaAppSecret,
-      META_VERIFY_TOKEN: TEST_SECRETS.metaVerifyToken,
-      ENCRYPTION_KEY: TEST_SECRETS.encryptionKey.toString('base64'),
-      RATE_LIMIT_PER_MINUTE: '1000000',
-      LOG_LEVEL: 'warn',
-    },
+    env: { ...serviceEnv(databaseUrl, redisUrl), HOST: '127.0.0.1', PORT: String(port) },
   })
   const readyMs = Math.round((await waitForHealth(`http://127.0.0.1:${port}/health`, 60_000)) - spawnedAt)
   return { child, port, readyMs, runtime }

@@ -1,0 +1,172 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
+import pg from 'pg'
+import { createPrismaClient } from '../api/src/db/prisma.js'
+import { closeRedis, createRedisClient } from '../api/src/db/redis.js'
+import { createFakeGraph } from '../api/src/fake-graph/index.js'
+import { startPostgres, startRedis } from '../api/src/local-services/index.js'
+import { outboundJobOptions } from '../api/src/messaging/outbound-queue.js'
+import { QUEUE_NAMES } from '../api/src/queues/names.js'
+import { createQueue } from '../api/src/queues/producer.js'
+import { applyMigrations } from '../api/test/harness/index.js'
+import { seedPhoneNumber, seedTemplate } from '../api/test/messaging/fixtures.js'
+import { maxInRollingWindow } from '../api/test/messaging/rate-window.js'
+import { root, serverCommand, serviceEnv, stop } from './service-process.js'
+import type { BenchResult } from './types.js'
+
+// Messaging engine: the per-number send pace. NUMBERS phone numbers with a limit of LIMIT_MPS each get
+// SECONDS × LIMIT_MPS queued template sends apiece (stored QUEUED and enqueued as the accept path does),
+// then ONE worker process sends them to the fake Graph API, which emulates Meta's own per-number
+// throttle (130429). From the fake's arrival times, per number: the busiest rolling second (must stay
+// ≤ the limit) and the average pace from first to last send (target ≥ 95 % of the limit).
+// The baseline is the limit itself: what a sender that used all of it would reach.
+const NUMBERS = 10
+const LIMIT_MPS = 80
+const SECONDS = 5
+const WORKER_CONCURRENCY = 256
+
+export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
+  const [postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+  const fake = await createFakeGraph({
+    limits: { throughputMps: LIMIT_MPS },
+    enforceServiceWindow: false,
+    enforceTemplates: false,
+    maxRecorded: NUMBERS * LIMIT_MPS * SECONDS * 2,
+  })
+  let worker: ChildProcess | undefined
+  try {
+    const admin = new pg.Client({ connectionString: postgres.url() })
+    await admin.connect()
+    await admin.query('CREATE DATABASE bench_pace')
+    await admin.end()
+    const databaseUrl = postgres.url('bench_pace')
+    await applyMigrations(databaseUrl)
+    const prisma = createPrismaClient(databaseUrl)
+    const organization = await prisma.organization.create({ data: { name: 'pace', slug: 'pace' } })
+    await seedTemplate(prisma, organization.id, {
+      name: 'hello_world',
+      language: 'en_US',
+      status: 'APPROVED',
+    })
+
+    const perNumber = LIMIT_MPS * SECONDS
+    const numbers: string[] = []
+    const perNumberIds: string[][] = []
+    for (let n = 0; n < NUMBERS; n++) {
+      const graphId = String(7_000_000 + n)
+      numbers.push(graphId)
+      const phone = await seedPhoneNumber(prisma, organization.id, graphId, { throughputMps: LIMIT_MPS })
+      const waIds = Array.from({ length: perNumber }, (_, i) => `49160${n}${String(i).padStart(6, '0')}`)
+      await prisma.contact.createMany({
+        data: waIds.map((waId) => ({ organizationId: organization.id, waId })),
+      })
+      const contacts = await prisma.contact.findMany({
+        where: { organizationId: organization.id, waId: { in: waIds } },
+        select: { id: true },
+      })
+      await prisma.conversation.createMany({
+        data: contacts.map((c) => ({
+          organizationId: organization.id,
+          phoneNumberId: phone.id,
+          contactId: c.id,
+        })),
+      })
+      const conversations = await prisma.conversation.findMany({
+        where: { phoneNumberId: phone.id },
+        select: { id: true },
+      })
+      const created = await prisma.message.createManyAndReturn({
+        data: conversations.map((c) => ({
+          organizationId: organization.id,
+          conversationId: c.id,
+          phoneNumberId: phone.id,
+          direction: 'OUTBOUND' as const,
+          type: 'template',
+          content: { name: 'hello_world', language: { code: 'en_US' } },
+          templateName: 'hello_world',
+          templateLanguage: 'en_US',
+          status: 'QUEUED' as const,
+        })),
+        select: { id: true },
+      })
+      perNumberIds.push(created.map((m) => m.id))
+    }
+    // Interleave the numbers in the queue, as many tenants' sends would arrive.
+    const messageIds = Array.from({ length: perNumber }, (_, i) => perNumberIds.map((ids) => ids[i]!)).flat()
+    const connection = createRedisClient(redis.url, 'bench-pace')
+    const queue = createQueue(QUEUE_NAMES.outbound, connection)
+    await queue.addBulk(
+      messageIds.map((messageId) => ({
+        name: 'send',
+        data: { messageId },
+        opts: { ...outboundJobOptions, jobId: messageId },
+      })),
+    )
+
+    const { args, runtime } = serverCommand('worker')
+    const started = performance.now()
+    worker = spawn(process.execPath, args, {
+      cwd: join(root, 'api'),
+      stdio: 'ignore',
+      env: {
+        ...serviceEnv(databaseUrl, redis.url),
+        GRAPH_API_BASE_URL: fake.url,
+        WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+      },
+    })
+    const deadline = started + 120_000
+    let sent = 0
+    while (performance.now() < deadline) {
+      sent = await prisma.message.count({ where: { status: 'SENT' } })
+      if (sent === messageIds.length) break
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    await queue.close()
+    await closeRedis(connection)
+    await prisma.$disconnect()
+
+    const calls = fake.state.requests.list({ path: '/messages' })
+    const throttled = calls.filter((c) => c.errorCode === 130429).length
+    const pace = numbers.map((graphId) => {
+      const times = calls
+        .filter((c) => c.phoneNumberId === graphId && c.httpStatus === 200)
+        .map((c) => c.at)
+        .sort((a, b) => a - b)
+      const spanS = times.length > 1 ? (times.at(-1)! - times[0]!) / 1000 : 0
+      return {
+        phoneNumberId: graphId,
+        sends: times.length,
+        busiestSecond: maxInRollingWindow(times),
+        averageMps: spanS > 0 ? Math.round(((times.length - 1) / spanS) * 10) / 10 : 0,
+      }
+    })
+    const averages = pace.map((p) => p.averageMps)
+    const totalSpanS = (Math.max(...calls.map((c) => c.at)) - Math.min(...calls.map((c) => c.at))) / 1000
+    return [
+      {
+        name: 'messaging.send-pace',
+        reqPerSec: Math.round(sent / Math.max(totalSpanS, 0.001)),
+        p50Ms: 0,
+        p99Ms: 0,
+        errors: throttled + (messageIds.length - sent),
+        baseline: { name: 'limit-per-number', reqPerSec: LIMIT_MPS },
+        numbers: NUMBERS,
+        limitMps: LIMIT_MPS,
+        queued: messageIds.length,
+        sent,
+        throttledByMeta: throttled,
+        minAverageMps: Math.min(...averages),
+        maxAverageMps: Math.max(...averages),
+        maxBusiestSecond: Math.max(...pace.map((p) => p.busiestSecond)),
+        perNumber: pace,
+        workerConcurrency: WORKER_CONCURRENCY,
+        targets: { busiestSecondMax: LIMIT_MPS, averageMpsMin: LIMIT_MPS * 0.95 },
+        runtime,
+      },
+    ]
+  } finally {
+    if (worker) await stop(worker)
+    await fake.close()
+    await Promise.allSettled([postgres.stop(), redis.stop()])
+  }
+}
