@@ -2,8 +2,17 @@ import type { ChildProcess } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import pg from 'pg'
 import { startPostgres, startRedis } from '../api/src/local-services/index.js'
-import { applyMigrations, TEST_SECRETS } from '../api/test/harness/index.js'
-import { CONNECTIONS, DURATION_S, load, result, startApi, startBareFastify, stop } from './service-process.js'
+import { TEST_SECRETS } from '../api/test/harness/index.js'
+import {
+  CONNECTIONS,
+  createMigratedDatabase,
+  DURATION_S,
+  load,
+  result,
+  startApi,
+  startBareFastify,
+  stop,
+} from './service-process.js'
 import type { BenchResult } from './types.js'
 
 // Service core: signed Meta webhook ingest (verify, INSERT ... ON CONFLICT, queue add, 200) and
@@ -45,12 +54,7 @@ export default async function apiBenchmark(): Promise<BenchResult[]> {
   const [postgres, redis] = await Promise.all([startPostgres(), startRedis()])
   const children: ChildProcess[] = []
   try {
-    const admin = new pg.Client({ connectionString: postgres.url() })
-    await admin.connect()
-    await admin.query('CREATE DATABASE bench_api')
-    await admin.end()
-    const databaseUrl = postgres.url('bench_api')
-    await applyMigrations(databaseUrl)
+    const databaseUrl = await createMigratedDatabase(postgres, 'bench_api')
 
     const api = await startApi(databaseUrl, redis.url)
     children.push(api.child)

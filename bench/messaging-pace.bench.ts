@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import pg from 'pg'
 import { createPrismaClient } from '../api/src/db/prisma.js'
 import { closeRedis, createRedisClient } from '../api/src/db/redis.js'
 import { createFakeGraph } from '../api/src/fake-graph/index.js'
@@ -8,10 +7,9 @@ import { startPostgres, startRedis } from '../api/src/local-services/index.js'
 import { outboundJobOptions } from '../api/src/messaging/outbound-queue.js'
 import { QUEUE_NAMES } from '../api/src/queues/names.js'
 import { createQueue } from '../api/src/queues/producer.js'
-import { applyMigrations } from '../api/test/harness/index.js'
 import { seedPhoneNumber, seedTemplate } from '../api/test/messaging/fixtures.js'
 import { maxInRollingWindow } from '../api/test/messaging/rate-window.js'
-import { root, serverCommand, serviceEnv, stop } from './service-process.js'
+import { createMigratedDatabase, root, serverCommand, serviceEnv, stop } from './service-process.js'
 import type { BenchResult } from './types.js'
 
 // Messaging engine: the per-number send pace. NUMBERS phone numbers with a limit of LIMIT_MPS each get
@@ -35,12 +33,7 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
   })
   let worker: ChildProcess | undefined
   try {
-    const admin = new pg.Client({ connectionString: postgres.url() })
-    await admin.connect()
-    await admin.query('CREATE DATABASE bench_pace')
-    await admin.end()
-    const databaseUrl = postgres.url('bench_pace')
-    await applyMigrations(databaseUrl)
+    const databaseUrl = await createMigratedDatabase(postgres, 'bench_pace')
     const prisma = createPrismaClient(databaseUrl)
     const organization = await prisma.organization.create({ data: { name: 'pace', slug: 'pace' } })
     await seedTemplate(prisma, organization.id, {

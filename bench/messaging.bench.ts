@@ -1,10 +1,18 @@
 import type { ChildProcess } from 'node:child_process'
-import pg from 'pg'
 import { createPrismaClient } from '../api/src/db/prisma.js'
 import { startPostgres, startRedis } from '../api/src/local-services/index.js'
 import { seedDemo } from '../api/src/tenancy/seed-demo.js'
-import { applyMigrations, TEST_SECRETS } from '../api/test/harness/index.js'
-import { CONNECTIONS, DURATION_S, load, result, startApi, startBareFastify, stop } from './service-process.js'
+import { TEST_SECRETS } from '../api/test/harness/index.js'
+import {
+  CONNECTIONS,
+  createMigratedDatabase,
+  DURATION_S,
+  load,
+  result,
+  startApi,
+  startBareFastify,
+  stop,
+} from './service-process.js'
 import type { BenchResult } from './types.js'
 
 // Messaging engine: enqueue throughput of POST /api/v1/messages on ONE API process (no worker runs, so
@@ -20,12 +28,7 @@ export default async function messagingBenchmark(): Promise<BenchResult[]> {
   const [postgres, redis] = await Promise.all([startPostgres(), startRedis()])
   const children: ChildProcess[] = []
   try {
-    const admin = new pg.Client({ connectionString: postgres.url() })
-    await admin.connect()
-    await admin.query('CREATE DATABASE bench_messaging')
-    await admin.end()
-    const databaseUrl = postgres.url('bench_messaging')
-    await applyMigrations(databaseUrl)
+    const databaseUrl = await createMigratedDatabase(postgres, 'bench_messaging')
 
     const prisma = createPrismaClient(databaseUrl)
     const demo = await seedDemo(prisma, {

@@ -3,8 +3,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { freePort } from '../api/src/local-services/index.js'
-import { TEST_SECRETS } from '../api/test/harness/index.js'
+import pg from 'pg'
+import { freePort, type PostgresServer } from '../api/src/local-services/index.js'
+import { applyMigrations, TEST_SECRETS } from '../api/test/harness/index.js'
 import type { BenchResult } from './types.js'
 
 // What the service benchmarks share: the API as a real process next to a bare Fastify baseline
@@ -56,6 +57,17 @@ app.get('/bare', async () => ({ status: 'ok' }))
 app.post('/bare', async () => ({ status: 'queued' }))
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) })
 `
+
+/** A new database on the benchmark's server with the service's migrations applied; returns its URL. */
+export async function createMigratedDatabase(postgres: PostgresServer, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: postgres.url() })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const databaseUrl = postgres.url(name)
+  await applyMigrations(databaseUrl)
+  return databaseUrl
+}
 
 export function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return Promise.resolve()
