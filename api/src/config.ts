@@ -44,6 +44,8 @@ export interface Config {
   optOutKeywords: string[]
   /** Jobs one worker process runs at the same time per queue. */
   workerConcurrency: number
+  /** Days processed webhooks, dispatched events and finished deliveries are kept (HISTORY_RETENTION_DAYS). */
+  historyRetentionDays: number
   /** Sending and customer-webhook tunables (src/messaging/README.md); absent fields take defaults. */
   messaging?: Partial<MessagingSettings>
 }
@@ -142,6 +144,8 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerMinute: read.integer('RATE_LIMIT_PER_MINUTE', 1_200, 1, 1_000_000),
     optOutKeywords: read.list('OPT_OUT_KEYWORDS', ['STOP', 'UNSUBSCRIBE']),
     workerConcurrency: read.integer('WORKER_CONCURRENCY', 8, 1, 256),
+    // At least Meta's 7 days of webhook retries, so a late retry still meets its stored body.
+    historyRetentionDays: read.integer('HISTORY_RETENTION_DAYS', 30, 7, 3_650),
     messaging: {
       graphTimeoutMs: read.integer('GRAPH_TIMEOUT_MS', 10_000, 100, 60_000),
       outboundMaxAttempts: read.integer('OUTBOUND_MAX_ATTEMPTS', 5, 1, 20),

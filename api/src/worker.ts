@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { inboundWebhookProcessor } from './inbound/processor.js'
+import { maintenanceProcessor } from './maintenance/retention.js'
 import { outboundProcessor, webhookDeliveryProcessor } from './messaging/queue-processors.js'
 import { loadConfigOrExit } from './process-start.js'
 import type { QueueProcessor } from './worker-context.js'
@@ -12,6 +13,7 @@ const QUEUE_PROCESSORS: QueueProcessor[] = [
   inboundWebhookProcessor,
   outboundProcessor,
   webhookDeliveryProcessor,
+  maintenanceProcessor,
 ]
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 

@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       graphApiVersion: 'v23.0',
       shutdownTimeoutMs: 20_000,
       healthCheckTimeoutMs: 1_000,
+      historyRetentionDays: 30,
     })
     expect(config.encryptionKey).toHaveLength(32)
   })
@@ -56,6 +57,7 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
     ['SHUTDOWN_TIMEOUT_MS', { SHUTDOWN_TIMEOUT_MS: '40000' }],
     ['GRAPH_API_BASE_URL', { GRAPH_API_BASE_URL: 'ftp://graph' }],
+    ['HISTORY_RETENTION_DAYS', { HISTORY_RETENTION_DAYS: '3' }],
   ])('rejects a bad %s with one line naming it', (variable, change) => {
     const error = errorOf({ ...valid, ...change })
     expect(error.variable).toBe(variable)

@@ -6,6 +6,7 @@ export const QUEUE_NAMES = {
   inbound: 'wa-inbound',
   outbound: 'wa-outbound',
   webhookDelivery: 'webhook-delivery',
+  maintenance: 'wa-maintenance',
 } as const
 
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES]

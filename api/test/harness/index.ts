@@ -128,6 +128,7 @@ export async function startTestEnvironment(): Promise<TestEnvironment> {
         rateLimitPerMinute: 100_000,
         optOutKeywords: ['STOP', 'UNSUBSCRIBE'],
         workerConcurrency: 4,
+        historyRetentionDays: 30,
         ...overrides,
       }
     },
