@@ -60,8 +60,6 @@ export function createPrismaClient(databaseUrl: string, options: PrismaOptions =
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
   })
-  // An idle connection dropped by the server (restart, failover) must not crash the process.
-  pool.on('error', () => {})
   const adapter = new PrismaPg(pool, { disposeExternalPool: true })
   return new PrismaClient({ adapter })
 }

@@ -25,9 +25,10 @@ export function eventPayload(event: PendingEvent) {
 
 /**
  * Turns outbox rows (DomainEvent, written by publishEvent in the transaction of their change) into
- * one WebhookDelivery per subscribed endpoint enabled when the event occurred, then enqueues them. Rows are claimed with
- * FOR UPDATE SKIP LOCKED, so several workers dispatch side by side; (endpointId, eventId) is unique
- * and the job id is the delivery id, so a repeated dispatch creates and sends nothing twice.
+ * one WebhookDelivery per subscribed endpoint enabled when the event occurred, then enqueues them.
+ * Rows are claimed with FOR UPDATE SKIP LOCKED, so several workers dispatch side by side;
+ * (endpointId, eventId) is unique and the job id is the delivery id, so a repeated dispatch creates
+ * and sends nothing twice.
  * Returns the number of events dispatched.
  */
 export async function dispatchPendingEvents(

@@ -118,11 +118,15 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
     return 'failed'
   }
 
-  /** Back to QUEUED: Meta definitely did not take the message. */
-  const requeue = (id: string) =>
+  /** Back to QUEUED: Meta definitely did not take the message (a call never made gives its attempt back). */
+  const requeue = (id: string, options: { callMade: boolean } = { callMade: true }) =>
     prisma.message.updateMany({
       where: { id, status: 'SENDING', wamid: null },
-      data: { status: 'QUEUED', nextAttemptAt: null },
+      data: {
+        status: 'QUEUED',
+        nextAttemptAt: null,
+        ...(options.callMade ? {} : { attempts: { decrement: 1 } }),
+      },
     })
 
   /** The wamid of an earlier, unconfirmed send, known from a status webhook that echoed our id. */
@@ -245,10 +249,7 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
       slot = await deps.limiter.acquire(phone.phoneNumberId, to, phone.throughputMps)
       if (!slot.reserved || slot.waitMs > MAX_SLOT_SLEEP_MS) {
         // Not sent: back to QUEUED with the attempt given back, like any other throttle.
-        await prisma.message.updateMany({
-          where: { id: message.id, status: 'SENDING', wamid: null },
-          data: { status: 'QUEUED', nextAttemptAt: null, attempts: { decrement: 1 } },
-        })
+        await requeue(message.id, { callMade: false })
         return reschedule(job, token, slot.waitMs)
       }
       slotAt = slot.decidedAtMs + slot.waitMs

@@ -165,15 +165,11 @@ export async function webhookEndpointRoutes(app: FastifyInstance): Promise<void>
           ...(body.url === undefined ? {} : { url: body.url }),
           ...(body.events === undefined ? {} : { events: body.events }),
           ...(body.description === undefined ? {} : { description: body.description }),
-          ...(body.enabled === true && !endpoint.enabled
-            ? {
-                enabled: true,
-                enabledAt: new Date(),
-                consecutiveFailures: 0,
-                disabledAt: null,
-                disabledReason: null,
-              }
+          ...(body.enabled === true
+            ? { enabled: true, consecutiveFailures: 0, disabledAt: null, disabledReason: null }
             : {}),
+          // Only a disabled endpoint starts a new enabled period; an enabled one keeps its own.
+          ...(body.enabled === true && !endpoint.enabled ? { enabledAt: new Date() } : {}),
           ...(body.enabled === false
             ? { enabled: false, disabledAt: new Date(), disabledReason: 'disabled through the API' }
             : {}),
