@@ -1,7 +1,18 @@
 import 'dotenv/config'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { defineConfig } from 'prisma/config'
+
+// The service's one reading of TLS settings (src/db/tls.ts): from its source in the repository, from
+// its compiled form in the image and the local releases (which carry dist/ but no src/).
+const here = dirname(fileURLToPath(import.meta.url))
+const tlsModule = existsSync(join(here, 'src', 'db', 'tls.ts'))
+  ? join(here, 'src', 'db', 'tls.ts')
+  : join(here, 'dist', 'db', 'tls.js')
+const { postgresClientConfig }: typeof import('./src/db/tls.js') = await import(pathToFileURL(tlsModule).href)
 
 // Prisma 6.19 with the wasm schema engine ("engine: js") runs every migrate command offline:
 // nothing is downloaded at run time, here or in CI. Three workarounds keep it working; they patch
@@ -50,16 +61,10 @@ export default defineConfig({
   engine: 'js',
   // Workaround 3: discrete fields, not connectionString (the shadow-database code spreads
   // {...config, database}; a connectionString would win and the "shadow" would be the real database).
-  adapter: async () => {
-    const url = new URL(process.env.DATABASE_URL ?? '')
-    return new ShadowSafePg({
-      host: url.hostname,
-      port: Number(url.port || 5432),
-      user: decodeURIComponent(url.username),
-      password: decodeURIComponent(url.password),
-      database: url.pathname.slice(1),
-    })
-  },
+  // Discrete fields drop the URL's sslmode in pg, so the TLS options come from the service's own
+  // reading of the URL and DATABASE_CA_FILE (src/db/tls.ts): RDS (rds.force_ssl=1) and the local
+  // target refuse a connection without TLS.
+  adapter: async () => new ShadowSafePg(postgresClientConfig(process.env.DATABASE_URL ?? '')),
   schema: 'prisma/schema.prisma',
   migrations: { path: 'prisma/migrations' },
 })

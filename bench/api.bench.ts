@@ -56,7 +56,7 @@ export default async function apiBenchmark(): Promise<BenchResult[]> {
   try {
     const databaseUrl = await createMigratedDatabase(postgres, 'bench_api')
 
-    const api = await startApi(databaseUrl, redis.url)
+    const api = await startApi(databaseUrl, redis)
     children.push(api.child)
     const { port: apiPort, readyMs, runtime } = api
     const bare = await startBareFastify()

@@ -86,7 +86,7 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
     }
     // Interleave the numbers in the queue, as many tenants' sends would arrive.
     const messageIds = Array.from({ length: perNumber }, (_, i) => perNumberIds.map((ids) => ids[i]!)).flat()
-    const connection = createRedisClient(redis.url, 'bench-pace')
+    const connection = createRedisClient(redis.url, 'bench-pace', undefined, redis.caFile)
     const queue = createQueue(QUEUE_NAMES.outbound, connection)
     await queue.addBulk(
       messageIds.map((messageId) => ({
@@ -102,7 +102,7 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
       cwd: join(root, 'api'),
       stdio: 'ignore',
       env: {
-        ...serviceEnv(databaseUrl, redis.url),
+        ...serviceEnv(databaseUrl, redis),
         GRAPH_API_BASE_URL: fake.url,
         WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
       },

@@ -50,7 +50,7 @@ export default async function messagingBenchmark(): Promise<BenchResult[]> {
       },
     })
 
-    const api = await startApi(databaseUrl, redis.url)
+    const api = await startApi(databaseUrl, redis)
     children.push(api.child)
     const bare = await startBareFastify()
     children.push(bare.child)

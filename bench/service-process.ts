@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import pg from 'pg'
-import { freePort, type PostgresServer } from '../api/src/local-services/index.js'
+import { freePort, type PostgresServer, type RedisServer } from '../api/src/local-services/index.js'
 import { applyMigrations, TEST_SECRETS } from '../api/test/harness/index.js'
 import type { BenchResult } from './types.js'
 
@@ -99,11 +99,13 @@ export function result(
 }
 
 /** Environment of a benchmarked API or worker process: only what it needs, throttling of the API off. */
-export function serviceEnv(databaseUrl: string, redisUrl: string): NodeJS.ProcessEnv {
+export function serviceEnv(databaseUrl: string, redis: RedisServer): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '',
+    // Both over verified TLS with passwords, as on AWS (the URL carries the database's CA).
     DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
+    REDIS_URL: redis.url,
+    REDIS_CA_FILE: redis.caFile,
     ADMIN_TOKEN: TEST_SECRETS.adminToken,
     META_APP_SECRET: TEST_SECRETS.metaAppSecret,
     META_VERIFY_TOKEN: TEST_SECRETS.metaVerifyToken,
@@ -116,7 +118,7 @@ export function serviceEnv(databaseUrl: string, redisUrl: string): NodeJS.Proces
 /** Spawns one API process (compiled when up to date) on the given databases; resolves once /health is 200. */
 export async function startApi(
   databaseUrl: string,
-  redisUrl: string,
+  redis: RedisServer,
 ): Promise<{
   child: ChildProcess
   port: number
@@ -129,7 +131,7 @@ export async function startApi(
   const child = spawn(process.execPath, args, {
     cwd: join(root, 'api'),
     stdio: 'ignore',
-    env: { ...serviceEnv(databaseUrl, redisUrl), HOST: '127.0.0.1', PORT: String(port) },
+    env: { ...serviceEnv(databaseUrl, redis), HOST: '127.0.0.1', PORT: String(port) },
   })
   const readyMs = Math.round((await waitForHealth(`http://127.0.0.1:${port}/health`, 60_000)) - spawnedAt)
   return { child, port, readyMs, runtime }

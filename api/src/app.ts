@@ -9,11 +9,18 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPlug
 import pg from 'pg'
 import pino from 'pino'
 import type { AppDeps } from './app-context.js'
-import type { Config } from './config.js'
+import { apiPoolSizes, type Config } from './config.js'
 import { contactRoutes } from './contacts/routes.js'
 import { conversationRoutes } from './conversations/routes.js'
 import { createPrismaClient } from './db/prisma.js'
-import { closeRedis, createQueueConnection, createRedisClient, type RedisErrorLogger } from './db/redis.js'
+import {
+  checkEvictionPolicy,
+  closeRedis,
+  createQueueConnection,
+  createRedisClient,
+  type RedisErrorLogger,
+} from './db/redis.js'
+import { postgresClientConfig } from './db/tls.js'
 import { healthRoutes } from './health/routes.js'
 import { errorHandlerPlugin } from './http/error-handler.js'
 import { loggerOptions } from './logger.js'
@@ -51,14 +58,15 @@ const FEATURE_PLUGINS: FastifyPluginAsync[] = [
 
 /** Opens the connections of one API process (closed again by app.close() when buildApp made them). */
 export function createAppDeps(config: Config, log?: RedisErrorLogger): AppDeps {
-  const queueConnection = createQueueConnection(config.redisUrl, 'api-queues', log)
+  const queueConnection = createQueueConnection(config.redisUrl, 'api-queues', log, config.redisCaFile)
   const inboundQueue = createInboundQueue(queueConnection)
   const queues = new Map<string, Queue>()
   for (const name of ALL_QUEUE_NAMES)
     queues.set(name, name === inboundQueue.name ? inboundQueue : createQueue(name, queueConnection))
+  const pools = apiPoolSizes(config)
   const ingestPool = new pg.Pool({
-    connectionString: config.databaseUrl,
-    max: 8,
+    ...postgresClientConfig(config.databaseUrl, config.databaseCaFile),
+    max: pools.ingest,
     connectionTimeoutMillis: 5_000,
   })
   // An idle client dropped by the server (restart, failover) must not crash the process.
@@ -66,8 +74,11 @@ export function createAppDeps(config: Config, log?: RedisErrorLogger): AppDeps {
   return {
     ingestPool,
     webhookIngestor: new WebhookIngestor(ingestPool, inboundQueue),
-    prisma: createPrismaClient(config.databaseUrl, { maxConnections: 20 }),
-    redis: createRedisClient(config.redisUrl, 'api', log),
+    prisma: createPrismaClient(config.databaseUrl, {
+      maxConnections: pools.prisma,
+      caFile: config.databaseCaFile,
+    }),
+    redis: createRedisClient(config.redisUrl, 'api', log, config.redisCaFile),
     queueConnection,
     inboundQueue,
     queues,
@@ -95,6 +106,12 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const ownsDeps = !options.deps
   const deps =
     options.deps ?? createAppDeps(config, (error) => logger.warn({ err: error }, 'redis connection failing'))
+  try {
+    await checkEvictionPolicy(deps.queueConnection, config.redisEvictionPolicyCheck ?? 'enforce', logger)
+  } catch (error) {
+    if (ownsDeps) await closeAppDeps(deps)
+    throw error
+  }
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

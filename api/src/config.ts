@@ -5,6 +5,8 @@
  * line to loadConfig().
  */
 
+import { existsSync } from 'node:fs'
+import { databaseCaFile, redisCaFile } from './db/tls.js'
 import type { MessagingSettings } from './messaging/messaging-settings.js'
 
 export class ConfigError extends Error {
@@ -19,9 +21,23 @@ export class ConfigError extends Error {
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
+/** What a Redis whose maxmemory-policy is not noeviction does to the start: refuse it, or warn only. */
+export type EvictionPolicyCheck = 'enforce' | 'warn'
+
 export interface Config {
   databaseUrl: string
+  /** PEM bundle PostgreSQL's certificate is verified against (DATABASE_CA_FILE); absent: the RDS CA bundle. */
+  databaseCaFile?: string
+  /**
+   * Most PostgreSQL connections one process holds in all its pools (DATABASE_POOL_MAX). Absent: 28 for
+   * an API process (20 Prisma + 8 webhook ingest), 2 × WORKER_CONCURRENCY (at least 4) for a worker.
+   */
+  databasePoolMax?: number
   redisUrl: string
+  /** PEM bundle Redis's certificate is verified against (REDIS_CA_FILE); absent: Node's public roots. */
+  redisCaFile?: string
+  /** REDIS_EVICTION_POLICY_CHECK: `enforce` (default) refuses to start unless noeviction; `warn` logs. */
+  redisEvictionPolicyCheck?: EvictionPolicyCheck
   port: number
   host: string
   /** Secret: bearer token of the platform administrator. */
@@ -124,11 +140,41 @@ class EnvReader {
   }
 }
 
+function existingFile(name: string, path: string | undefined): string | undefined {
+  if (path !== undefined && !existsSync(path)) throw new ConfigError(name, 'names a file that does not exist')
+  return path
+}
+
+/** Pool sizes of an API process: the Prisma pool and the webhook-ingest pool share DATABASE_POOL_MAX. */
+export function apiPoolSizes(config: Pick<Config, 'databasePoolMax'>): { prisma: number; ingest: number } {
+  const total = config.databasePoolMax
+  if (total === undefined) return { prisma: 20, ingest: 8 }
+  // Same 20:8 split as the defaults; each pool keeps at least one connection.
+  const ingest = Math.min(total - 1, Math.max(1, Math.round((total * 8) / 28)))
+  return { prisma: total - ingest, ingest }
+}
+
+/** Pool size of a worker process (its one Prisma pool). */
+export function workerPoolSize(config: Pick<Config, 'databasePoolMax' | 'workerConcurrency'>): number {
+  return config.databasePoolMax ?? Math.max(4, config.workerConcurrency * 2)
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const read = new EnvReader(env)
+  const caFile = existingFile('DATABASE_CA_FILE', databaseCaFile(env))
+  const redisCa = existingFile('REDIS_CA_FILE', redisCaFile(env))
+  const poolMax = read.integer('DATABASE_POOL_MAX', 0, 2, 1_000)
   return {
     databaseUrl: read.url('DATABASE_URL', ['postgresql:', 'postgres:']),
+    ...(caFile ? { databaseCaFile: caFile } : {}),
+    ...(poolMax ? { databasePoolMax: poolMax } : {}),
     redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    ...(redisCa ? { redisCaFile: redisCa } : {}),
+    redisEvictionPolicyCheck: read.oneOf<EvictionPolicyCheck>(
+      'REDIS_EVICTION_POLICY_CHECK',
+      ['enforce', 'warn'],
+      'enforce',
+    ),
     port: read.integer('PORT', 3000, 0, 65535),
     host: read.string('HOST', '0.0.0.0'),
     adminToken: read.secret('ADMIN_TOKEN', 16),

@@ -1,11 +1,11 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
-import { loadConfigOrExit } from './process-start.js'
+import { loadConfigOrExit, startOrExit } from './process-start.js'
 import { shutdownGracefully } from './shutdown.js'
 
 // HTTP API entry point: `node dist/server.js` (or `tsx src/server.ts`).
 const config = loadConfigOrExit()
-const app = await buildApp(config)
+const app = await startOrExit(buildApp(config))
 
 // On SIGTERM/SIGINT: readiness answers 503 at once, the listener closes, in-flight requests finish,
 // then the pools close and the process exits 0; after SHUTDOWN_TIMEOUT_MS it exits 1 regardless.

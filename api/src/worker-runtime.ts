@@ -1,8 +1,8 @@
 import { type Queue, Worker } from 'bullmq'
 import pino from 'pino'
-import type { Config } from './config.js'
+import { type Config, workerPoolSize } from './config.js'
 import { createPrismaClient } from './db/prisma.js'
-import { closeRedis, createQueueConnection } from './db/redis.js'
+import { checkEvictionPolicy, closeRedis, createQueueConnection } from './db/redis.js'
 import { loggerOptions } from './logger.js'
 import { ALL_QUEUE_NAMES } from './queues/names.js'
 import { createQueue } from './queues/producer.js'
@@ -21,17 +21,29 @@ export async function startWorkers(
   processors: readonly QueueProcessor[],
 ): Promise<RunningWorkers> {
   const log = pino(loggerOptions(config.logLevel) as pino.LoggerOptions)
-  const prisma = createPrismaClient(config.databaseUrl, {
-    maxConnections: Math.max(4, config.workerConcurrency * 2),
-  })
   const logRedis = (error: Error) => log.warn({ err: error }, 'redis connection failing')
-  const connection = createQueueConnection(config.redisUrl, 'worker-producers', logRedis)
+  const connection = createQueueConnection(config.redisUrl, 'worker-producers', logRedis, config.redisCaFile)
+  try {
+    await checkEvictionPolicy(connection, config.redisEvictionPolicyCheck ?? 'enforce', log)
+  } catch (error) {
+    await closeRedis(connection)
+    throw error
+  }
+  const prisma = createPrismaClient(config.databaseUrl, {
+    maxConnections: workerPoolSize(config),
+    caFile: config.databaseCaFile,
+  })
   const queues = new Map<string, Queue>(ALL_QUEUE_NAMES.map((name) => [name, createQueue(name, connection)]))
   const context: WorkerContext = { config, prisma, connection, queues, log }
 
   const workers = processors.map((definition) => {
     const worker = new Worker(definition.queue, definition.create(context), {
-      connection: createQueueConnection(config.redisUrl, `worker-${definition.queue}`, logRedis),
+      connection: createQueueConnection(
+        config.redisUrl,
+        `worker-${definition.queue}`,
+        logRedis,
+        config.redisCaFile,
+      ),
       concurrency: definition.concurrency ?? config.workerConcurrency,
       autorun: true,
     })

@@ -2,7 +2,7 @@ import closeWithGrace from 'close-with-grace'
 import { inboundWebhookProcessor } from './inbound/processor.js'
 import { maintenanceProcessor } from './maintenance/retention.js'
 import { outboundProcessor, webhookDeliveryProcessor } from './messaging/queue-processors.js'
-import { loadConfigOrExit } from './process-start.js'
+import { loadConfigOrExit, startOrExit } from './process-start.js'
 import type { QueueProcessor } from './worker-context.js'
 import { startWorkers } from './worker-runtime.js'
 
@@ -19,7 +19,7 @@ const QUEUE_PROCESSORS: QueueProcessor[] = [
 
 // Worker entry point: `node dist/worker.js` (or `tsx src/worker.ts`).
 const config = loadConfigOrExit()
-const running = await startWorkers(config, QUEUE_PROCESSORS)
+const running = await startOrExit(startWorkers(config, QUEUE_PROCESSORS))
 
 // On SIGTERM: stop taking jobs, let running jobs finish within SHUTDOWN_TIMEOUT_MS, close pools, exit 0.
 closeWithGrace({ delay: config.shutdownTimeoutMs, logger: running.context.log }, async ({ signal, err }) => {

@@ -23,7 +23,7 @@ describe('GET /health', () => {
 
   it('answers 503 with redis disconnected when Redis is stopped', async () => {
     const redis = await startRedis()
-    const t = await env.startApp({ redisUrl: redis.url })
+    const t = await env.startApp({ redisUrl: redis.url, redisCaFile: redis.caFile })
     try {
       expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200)
       await redis.stop()

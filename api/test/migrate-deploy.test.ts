@@ -39,17 +39,20 @@ async function tables(url: string): Promise<string[]> {
 }
 
 describe('migrations', () => {
-  it('apply offline with the real `prisma migrate deploy` to an empty database', {
+  it('apply offline with the real `prisma migrate deploy` to an empty database, over verified TLS', {
     timeout: 240_000,
   }, async () => {
-    const url = postgres.url('by_cli')
+    // The URL as RDS's secret has it (sslmode=require, no CA in it) and the CA given the way the
+    // service takes it on every target: the server accepts TLS connections only, so a config that
+    // dropped sslmode would be refused.
+    const url = `postgresql://postgres:${postgres.password}@127.0.0.1:${postgres.port}/by_cli?sslmode=require`
     const { stdout } = await run(prismaCli, ['migrate', 'deploy'], {
       cwd: apiDir,
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: url },
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: url, DATABASE_CA_FILE: postgres.caFile },
       timeout: 200_000,
     })
     expect(stdout).toContain('successfully applied')
-    const prisma = createPrismaClient(url, { maxConnections: 1 })
+    const prisma = createPrismaClient(url, { maxConnections: 1, caFile: postgres.caFile })
     try {
       const state = await migrationState(prisma)
       expect(state.pending).toEqual([])
@@ -65,8 +68,8 @@ describe('migrations', () => {
     }
     // The harness's fast path builds the same schema and the same bookkeeping.
     await applyMigrations(postgres.url('by_harness'))
-    expect(await tables(postgres.url('by_harness'))).toEqual(await tables(url))
-    expect(await tables(url)).toEqual(
+    expect(await tables(postgres.url('by_harness'))).toEqual(await tables(postgres.url('by_cli')))
+    expect(await tables(postgres.url('by_cli'))).toEqual(
       expect.arrayContaining([
         'Organization',
         'ApiKey',

@@ -128,6 +128,7 @@ function spawnServer(overrides: Record<string, string>): ChildProcess {
     PATH: process.env.PATH ?? '',
     DATABASE_URL: env.postgres.url(),
     REDIS_URL: env.redis.url,
+    REDIS_CA_FILE: env.redis.caFile,
     HOST: '127.0.0.1',
     PORT: '0',
     ADMIN_TOKEN: TEST_SECRETS.adminToken,

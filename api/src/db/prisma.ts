@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events'
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
+import { postgresClientConfig } from './tls.js'
 
 export type { Prisma } from '../generated/prisma/client.js'
 export { PrismaClient }
@@ -14,6 +15,8 @@ export interface PrismaOptions {
   maxConnections?: number
   /** A connection attempt that takes longer fails, so a hung database cannot pile up waiting requests. */
   connectionTimeoutMs?: number
+  /** DATABASE_CA_FILE of the process (see tls.ts); absent: read from the environment. */
+  caFile?: string
 }
 
 /**
@@ -55,7 +58,7 @@ export function createTransactionSafePool(
 /** Prisma client on the pg driver adapter (Prisma 6.19 "client" engine: no native query engine). */
 export function createPrismaClient(databaseUrl: string, options: PrismaOptions = {}): PrismaClient {
   const pool = createTransactionSafePool({
-    connectionString: databaseUrl,
+    ...postgresClientConfig(databaseUrl, options.caFile),
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis'
+import { redisTlsOptions } from './tls.js'
 
 export type RedisErrorLogger = (error: Error) => void
 
@@ -19,8 +20,14 @@ function reportErrors(redis: Redis, log: RedisErrorLogger | undefined, intervalM
  * Connection for request-time commands (health, rate limit): commands fail at once while Redis is
  * unreachable instead of queueing, so a readiness probe or an API call never waits for a dead Redis.
  */
-export function createRedisClient(redisUrl: string, connectionName: string, log?: RedisErrorLogger): Redis {
+export function createRedisClient(
+  redisUrl: string,
+  connectionName: string,
+  log?: RedisErrorLogger,
+  caFile?: string,
+): Redis {
   const redis = new Redis(redisUrl, {
+    ...redisTlsOptions(redisUrl, caFile),
     connectionName,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -35,8 +42,10 @@ export function createQueueConnection(
   redisUrl: string,
   connectionName: string,
   log?: RedisErrorLogger,
+  caFile?: string,
 ): Redis {
   const redis = new Redis(redisUrl, {
+    ...redisTlsOptions(redisUrl, caFile),
     connectionName,
     maxRetriesPerRequest: null,
     connectTimeout: 2_000,
@@ -52,4 +61,51 @@ export async function closeRedis(redis: Redis): Promise<void> {
   } else {
     redis.disconnect()
   }
+}
+
+/** Raised at start when the service must not run on this Redis; printed as one line by the entry points. */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'StartupError'
+  }
+}
+
+/** `maxmemory_policy` from INFO memory: CONFIG GET is disabled on ElastiCache, INFO is not. */
+export async function readEvictionPolicy(redis: Redis): Promise<string | undefined> {
+  const info = await redis.info('memory')
+  return /^maxmemory_policy:(\S+)/m.exec(info)?.[1]
+}
+
+/**
+ * BullMQ needs `maxmemory-policy noeviction`: any other policy lets Redis evict job keys under memory
+ * pressure, and a job evicted is a message lost, or sent twice. Refuses to start on such a Redis
+ * (StartupError) unless mode is `warn`. A Redis that does not answer within timeoutMs is not judged
+ * (the readiness check reports it).
+ */
+export async function checkEvictionPolicy(
+  redis: Redis,
+  mode: 'enforce' | 'warn',
+  log: { warn(object: object, message: string): void },
+  timeoutMs = 10_000,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs)
+  })
+  const policy = await Promise.race([readEvictionPolicy(redis).catch(() => 'timeout' as const), timedOut])
+  clearTimeout(timer)
+  if (policy === 'timeout') {
+    log.warn({}, 'redis did not answer INFO memory at start: maxmemory-policy not verified')
+    return
+  }
+  if (policy === 'noeviction') return
+  const problem = `Redis maxmemory-policy is ${policy ?? 'unknown'}, BullMQ needs noeviction (evicted job keys are lost or repeated sends)`
+  if (mode === 'warn') {
+    log.warn({ maxmemoryPolicy: policy }, `${problem}; starting anyway (REDIS_EVICTION_POLICY_CHECK=warn)`)
+    return
+  }
+  throw new StartupError(
+    `${problem}: set the cache's maxmemory-policy to noeviction, or REDIS_EVICTION_POLICY_CHECK=warn to start anyway`,
+  )
 }

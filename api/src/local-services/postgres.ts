@@ -1,10 +1,22 @@
 import { execFile } from 'node:child_process'
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
+import pg from 'pg'
 import { postgresBinDir } from './binaries.js'
 import { freePort } from './ports.js'
+import { ensureLocalCa, ensureServerCertificate, installServerCertificate } from './tls.js'
 
 const run = promisify(execFile)
 
@@ -13,16 +25,42 @@ export interface PostgresOptions {
   dataDir?: string
   /** Port on 127.0.0.1; a free one when absent. Ignored when the cluster in dataDir already runs. */
   port?: number
+  /** Password of the `postgres` role (set on every start); a random one when absent. */
+  password?: string
+  /** Directory of the environment's CA (see tls.ts); default `<parent of dataDir>/tls`. */
+  tlsDir?: string
 }
 
 export interface PostgresServer {
   readonly host: string
   readonly port: number
   readonly dataDir: string
-  /** Connection URL of the given database (default `postgres`). */
+  /** PEM of the CA that signed the server certificate: what clients verify the server against. */
+  readonly caFile: string
+  readonly user: string
+  /** Secret: the `postgres` role's password. */
+  readonly password: string
+  /**
+   * Connection URL of the given database (default `postgres`): TLS verified against caFile
+   * (`sslmode=verify-full&sslrootcert=…`, understood by node-postgres, libpq and the service alike).
+   */
   url(database?: string): string
   stop(): Promise<void>
 }
+
+/**
+ * Client authentication, as RDS with rds.force_ssl=1: TCP only over TLS with a password (SCRAM), every
+ * other TCP connection refused. The Unix socket lives in the data directory (mode 0700), reachable by
+ * the server's own OS user and root only: the local stand-in for the RDS control plane, used to set the
+ * password; no client of the service uses it.
+ */
+const PG_HBA = `# Written by whatsapp-saas local services on every start (edits are overwritten).
+local     all  all                trust
+hostssl   all  all  127.0.0.1/32  scram-sha-256
+hostssl   all  all  ::1/128       scram-sha-256
+hostnossl all  all  0.0.0.0/0     reject
+hostnossl all  all  ::/0          reject
+`
 
 // PostgreSQL refuses to run as root. As root we run initdb and the server as the `postgres`
 // system user (created by the Debian package), which then owns the data directory.
@@ -65,66 +103,122 @@ async function runningPort(dataDir: string): Promise<number | undefined> {
   return Number.isInteger(port) && port > 0 ? port : undefined
 }
 
+async function pgCtlOrThrow(args: string[], dataDir: string, what: string): Promise<void> {
+  const result = await pgCtl(args)
+  if (result.code === 0) return
+  const log = existsSync(join(dataDir, 'server.log'))
+    ? readFileSync(join(dataDir, 'server.log'), 'utf8').slice(-800)
+    : ''
+  throw new Error(`PostgreSQL did not ${what} in ${dataDir}: ${result.stdout.trim()} ${log}`.trim())
+}
+
+/** Runs SQL as the superuser over the data directory's Unix socket (the only password-less way in). */
+async function overSocket<T>(
+  dataDir: string,
+  port: number,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client({ host: dataDir, port, user: 'postgres', database: 'postgres' })
+  await client.connect()
+  try {
+    return await work(client)
+  } finally {
+    await client.end()
+  }
+}
+
 /**
- * Starts (or attaches to) a PostgreSQL cluster listening on 127.0.0.1 only, trust authentication,
- * UTF-8. A given dataDir survives stop(); a throwaway one is deleted.
+ * Starts (or attaches to) a PostgreSQL cluster listening on 127.0.0.1 only, UTF-8, that accepts TLS
+ * connections with a password only (see PG_HBA). A data directory made by an older version (trust
+ * authentication, no TLS) is brought to this state in place, restarting a running server if it runs
+ * without TLS. A given dataDir survives stop(); a throwaway one is deleted.
  */
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinDir()
   const throwaway = !options.dataDir
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'wa-pg-'))
+  // A throwaway server gets one temp root: its data directory and its CA side by side.
+  const tempRoot = throwaway ? mkdtempSync(join(tmpdir(), 'wa-pg-')) : undefined
+  if (tempRoot) chmodSync(tempRoot, 0o755) // the postgres user (when root) must reach data/
+  const dataDir = options.dataDir ?? join(tempRoot as string, 'data')
+  const tlsDir = options.tlsDir ?? join(dirname(dataDir), 'tls')
+  const password = options.password ?? randomBytes(18).toString('hex')
   const owner = postgresUid()
   const host = '127.0.0.1'
 
+  const ca = await ensureLocalCa(tlsDir)
+  const certificate = await ensureServerCertificate(ca, 'postgres')
+
   const already = await runningPort(dataDir)
   let port = already ?? options.port ?? (await freePort())
-  if (already === undefined) {
-    mkdirSync(dataDir, { recursive: true })
-    if (owner) chownSync(dataDir, owner.uid, owner.gid)
-    if (!existsSync(join(dataDir, 'PG_VERSION'))) {
-      const [cmd, argv] = asServerUser(join(bin, 'initdb'), [
-        '-D',
-        dataDir,
-        '-U',
-        'postgres',
-        '--auth=trust',
-        '-E',
-        'UTF8',
-        '--no-locale',
-        '--no-sync',
-      ])
-      await run(cmd, argv)
-    }
-    const serverOptions = `-p ${port} -c listen_addresses=${host} -k ${dataDir} -c fsync=${throwaway ? 'off' : 'on'} -c max_connections=200`
-    const started = await pgCtl([
-      'start',
-      '-w',
-      '-t',
-      '30',
+  mkdirSync(dataDir, { recursive: true })
+  if (owner) chownSync(dataDir, owner.uid, owner.gid)
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    const [cmd, argv] = asServerUser(join(bin, 'initdb'), [
       '-D',
       dataDir,
-      '-l',
-      join(dataDir, 'server.log'),
-      '-o',
-      serverOptions,
+      '-U',
+      'postgres',
+      '--auth-local=trust',
+      '--auth-host=reject',
+      '-E',
+      'UTF8',
+      '--no-locale',
+      '--no-sync',
     ])
-    if (started.code !== 0) {
-      const log = existsSync(join(dataDir, 'server.log'))
-        ? readFileSync(join(dataDir, 'server.log'), 'utf8').slice(-800)
-        : ''
-      throw new Error(`PostgreSQL did not start in ${dataDir}: ${started.stdout.trim()} ${log}`.trim())
-    }
-    port = (await runningPort(dataDir)) ?? port
+    await run(cmd, argv)
   }
+  installServerCertificate(certificate, dataDir, owner)
+  writeFileSync(join(dataDir, 'pg_hba.conf'), PG_HBA)
+  if (owner) chownSync(join(dataDir, 'pg_hba.conf'), owner.uid, owner.gid)
 
+  const serverOptions = [
+    `-p ${port}`,
+    `-c listen_addresses=${host}`,
+    `-k ${dataDir}`,
+    `-c fsync=${throwaway ? 'off' : 'on'}`,
+    '-c max_connections=200',
+    '-c ssl=on',
+    '-c password_encryption=scram-sha-256',
+  ].join(' ')
+  const logFile = join(dataDir, 'server.log')
+  if (already === undefined) {
+    await pgCtlOrThrow(
+      ['start', '-w', '-t', '30', '-D', dataDir, '-l', logFile, '-o', serverOptions],
+      dataDir,
+      'start',
+    )
+    port = (await runningPort(dataDir)) ?? port
+  } else {
+    // Attached to a running server, perhaps started by an older version without TLS: ssl is a
+    // start-time option here, so such a server restarts; otherwise a reload applies pg_hba.conf.
+    const ssl = await overSocket(dataDir, port, (c) => c.query<{ ssl: string }>('SHOW ssl'))
+    if (ssl.rows[0]?.ssl !== 'on') {
+      await pgCtlOrThrow(
+        ['restart', '-w', '-t', '30', '-m', 'fast', '-D', dataDir, '-l', logFile, '-o', serverOptions],
+        dataDir,
+        'restart with TLS',
+      )
+    } else {
+      await pgCtlOrThrow(['reload', '-D', dataDir], dataDir, 'reload its configuration')
+    }
+  }
+  await overSocket(dataDir, port, (c) =>
+    c.query(`ALTER ROLE postgres WITH PASSWORD ${c.escapeLiteral(password)}`),
+  )
+
+  const caQuery = `sslmode=verify-full&sslrootcert=${encodeURIComponent(ca.caFile)}`
   return {
     host,
     port,
     dataDir,
-    url: (database = 'postgres') => `postgresql://postgres@${host}:${port}/${database}`,
+    caFile: ca.caFile,
+    user: 'postgres',
+    password,
+    url: (database = 'postgres') =>
+      `postgresql://postgres:${encodeURIComponent(password)}@${host}:${port}/${database}?${caQuery}`,
     async stop() {
       await pgCtl(['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '30'])
-      if (throwaway) rmSync(dataDir, { recursive: true, force: true })
+      if (tempRoot) rmSync(tempRoot, { recursive: true, force: true })
     },
   }
 }

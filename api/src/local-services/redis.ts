@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { promisify } from 'node:util'
+import { dirname, join } from 'node:path'
 import { requireBinary } from './binaries.js'
 import { freePort, waitForPort } from './ports.js'
-
-const run = promisify(execFile)
+import { ensureLocalCa, ensureServerCertificate } from './tls.js'
 
 export interface RedisOptions {
   /** Working directory (pid, log, and the append-only file when persistent); throwaway when absent. */
@@ -14,15 +13,32 @@ export interface RedisOptions {
   port?: number
   /** Keep data across restarts (append-only file in dir). Off for throwaway servers. */
   persistent?: boolean
+  /** AUTH password (requirepass); a random one when absent. */
+  password?: string
+  /** Directory of the environment's CA (see tls.ts); default `<parent of dir>/tls`. */
+  tlsDir?: string
 }
 
 export interface RedisServer {
   readonly host: string
   readonly port: number
   readonly dir: string
+  /** `rediss://default:<password>@127.0.0.1:<port>`, the shape of ElastiCache's URL (secret). */
   readonly url: string
+  /** Secret: the AUTH password. */
+  readonly password: string
+  /** PEM of the CA that signed the server certificate. */
+  readonly caFile: string
+  /** ioredis options that trust caFile: `new Redis(server.url, server.clientOptions)`. */
+  readonly clientOptions: { tls: { ca: Buffer } }
   stop(): Promise<void>
 }
+
+/**
+ * Written next to the pid file by servers of this version: a running server without it was started by
+ * an older version (no TLS, no AUTH) and is restarted with them.
+ */
+const TLS_MARKER = 'redis.tls'
 
 function alive(pid: number): boolean {
   try {
@@ -40,42 +56,64 @@ function readPid(dir: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined
 }
 
-/** Starts (or attaches to) a redis-server on 127.0.0.1, daemonized, with its pid file in dir. */
+/**
+ * Starts (or attaches to) a redis-server on 127.0.0.1, daemonized, with its pid file in dir, as
+ * ElastiCache runs with transit encryption and an AUTH token: TLS only (no plain-text port), a
+ * password, and `maxmemory-policy noeviction` (BullMQ's requirement: an evicted job key is a lost or
+ * repeated job). Client certificates are not asked for, as on ElastiCache.
+ */
 export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   const binary = requireBinary('redis-server', 'redis-server')
   const throwaway = !options.dir
-  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'wa-redis-'))
+  const tempRoot = throwaway ? mkdtempSync(join(tmpdir(), 'wa-redis-')) : undefined
+  const dir = options.dir ?? join(tempRoot as string, 'data')
   mkdirSync(dir, { recursive: true })
+  const tlsDir = options.tlsDir ?? join(dirname(dir), 'tls')
+  const password = options.password ?? randomBytes(24).toString('hex')
   const host = '127.0.0.1'
   const portFile = join(dir, 'redis.port')
+  const ca = await ensureLocalCa(tlsDir)
+  const certificate = await ensureServerCertificate(ca, 'redis')
 
   let port: number
-  if (readPid(dir) !== undefined && existsSync(portFile)) {
+  const running = readPid(dir)
+  if (running !== undefined && existsSync(portFile) && existsSync(join(dir, TLS_MARKER))) {
     port = Number(readFileSync(portFile, 'utf8'))
   } else {
-    port = options.port ?? (await freePort())
-    const persistence = options.persistent
-      ? ['--appendonly', 'yes', '--appendfsync', 'everysec']
-      : ['--appendonly', 'no']
-    await run(binary, [
-      '--port',
-      String(port),
-      '--bind',
-      host,
-      '--save',
-      '',
+    // A server of an older version (plain text, no AUTH) stops first; its append-only file is kept.
+    if (running !== undefined) await stopPid(running)
+    port = options.port ?? (existsSync(portFile) ? Number(readFileSync(portFile, 'utf8')) : await freePort())
+    const persistence: [string, string][] = options.persistent
+      ? [
+          ['appendonly', 'yes'],
+          ['appendfsync', 'everysec'],
+        ]
+      : [['appendonly', 'no']]
+    rmSync(join(dir, TLS_MARKER), { force: true })
+    const settings: [string, string][] = [
+      ['port', '0'],
+      ['tls-port', String(port)],
+      ['tls-cert-file', certificate.certFile],
+      ['tls-key-file', certificate.keyFile],
+      ['tls-ca-cert-file', ca.caFile],
+      ['tls-auth-clients', 'no'],
+      ['requirepass', password],
+      ['maxmemory-policy', 'noeviction'],
+      ['bind', host],
+      ['save', ''],
       ...persistence,
-      '--dir',
-      dir,
-      '--daemonize',
-      'yes',
-      '--pidfile',
-      join(dir, 'redis.pid'),
-      '--logfile',
-      join(dir, 'redis.log'),
-    ])
-    const { writeFileSync } = await import('node:fs')
+      ['dir', dir],
+      ['daemonize', 'yes'],
+      ['pidfile', join(dir, 'redis.pid')],
+      ['logfile', join(dir, 'redis.log')],
+    ]
+    // The configuration goes through stdin: the password never shows in the process list.
+    execFileSync(binary, ['-'], {
+      input: settings.map(([key, value]) => `${key} ${JSON.stringify(value)}`).join('\n'),
+      stdio: ['pipe', 'ignore', 'pipe'],
+    })
     writeFileSync(portFile, String(port))
+    writeFileSync(join(dir, TLS_MARKER), 'tls+auth\n')
     await waitForPort(port, 10_000, host)
   }
 
@@ -83,15 +121,20 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     host,
     port,
     dir,
-    url: `redis://${host}:${port}`,
+    password,
+    caFile: ca.caFile,
+    clientOptions: { tls: { ca: readFileSync(ca.caFile) } },
+    url: `rediss://default:${encodeURIComponent(password)}@${host}:${port}`,
     async stop() {
       const pid = readPid(dir)
-      if (pid !== undefined) {
-        process.kill(pid, 'SIGTERM')
-        const deadline = Date.now() + 10_000
-        while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-      }
-      if (throwaway) rmSync(dir, { recursive: true, force: true })
+      if (pid !== undefined) await stopPid(pid)
+      if (tempRoot) rmSync(tempRoot, { recursive: true, force: true })
     },
   }
+}
+
+async function stopPid(pid: number): Promise<void> {
+  process.kill(pid, 'SIGTERM')
+  const deadline = Date.now() + 10_000
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
 }

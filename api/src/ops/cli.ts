@@ -202,7 +202,10 @@ export async function runOpsCli(argv: string[], env: NodeJS.ProcessEnv, io: OpsI
       output,
       env,
       target: () => {
-        target ??= parseDatabaseUrl(settings.databaseUrl)
+        target ??= parseDatabaseUrl(settings.databaseUrl, {
+          ...(settings.databaseCaFile ? { caFile: settings.databaseCaFile } : {}),
+          workDir: settings.workDir,
+        })
         return target
       },
       store: () => {

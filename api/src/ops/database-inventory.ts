@@ -1,5 +1,6 @@
 import pg from 'pg'
 import type { AppliedMigration } from './backup-manifest.js'
+import { clientConfig, type DatabaseTarget } from './database-target.js'
 
 // Queries that describe a database's content: what backup records in the manifest and what
 // verification compares after a restore. They run on a caller's client so that the backup can
@@ -68,8 +69,11 @@ export async function serverVersion(client: pg.ClientBase): Promise<string> {
 }
 
 /** Runs fn with a connected client and always closes it. */
-export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: 'whatsapp-saas-ops' })
+export async function withClient<T>(
+  target: DatabaseTarget,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client({ ...clientConfig(target), application_name: 'whatsapp-saas-ops' })
   // A server that drops the connection must fail the command, not crash the process.
   client.on('error', () => {})
   await client.connect()

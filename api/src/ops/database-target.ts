@@ -1,3 +1,5 @@
+import { libpqTlsEnvironment, type PostgresConnectionConfig, postgresClientConfig } from '../db/tls.js'
+
 /**
  * The database an ops command works on, from DATABASE_URL. pg_dump/pg_restore get the connection
  * through libpq environment variables, so the password never appears in a process list.
@@ -9,9 +11,16 @@ export interface DatabaseTarget {
   readonly port: number
   readonly user: string
   readonly name: string
+  /** DATABASE_CA_FILE (see src/db/tls.ts): the CAs the server is verified against; absent: RDS's. */
+  readonly caFile?: string
+  /** Where a CA bundle for libpq may be written (OPS_WORK_DIR). */
+  readonly workDir?: string
 }
 
-export function parseDatabaseUrl(raw: string | undefined): DatabaseTarget {
+export function parseDatabaseUrl(
+  raw: string | undefined,
+  tls: { caFile?: string; workDir?: string } = {},
+): DatabaseTarget {
   if (!raw) throw new Error('DATABASE_URL is not set')
   let url: URL
   try {
@@ -29,6 +38,8 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseTarget {
     port: Number(url.port || 5432),
     user: decodeURIComponent(url.username),
     name,
+    ...(tls.caFile ? { caFile: tls.caFile } : {}),
+    ...(tls.workDir ? { workDir: tls.workDir } : {}),
   }
 }
 
@@ -39,7 +50,7 @@ export function withDatabase(target: DatabaseTarget, name: string): DatabaseTarg
   return { ...target, url: url.href, name }
 }
 
-/** libpq environment for pg_dump/pg_restore (PGPASSWORD stays out of argv). */
+/** libpq environment for pg_dump/pg_restore/psql (PGPASSWORD stays out of argv). */
 export function libpqEnvironment(target: DatabaseTarget): Record<string, string> {
   const url = new URL(target.url)
   const env: Record<string, string> = {
@@ -50,14 +61,16 @@ export function libpqEnvironment(target: DatabaseTarget): Record<string, string>
   }
   if (target.user) env.PGUSER = target.user
   if (url.password) env.PGPASSWORD = decodeURIComponent(url.password)
-  const sslMode = url.searchParams.get('sslmode')
-  if (sslMode) env.PGSSLMODE = sslMode
-  const sslRootCert = url.searchParams.get('sslrootcert')
-  if (sslRootCert) env.PGSSLROOTCERT = sslRootCert
-  return env
+  // The same verification as the service's own connections (libpq's `require` would not verify).
+  return { ...env, ...libpqTlsEnvironment(target.url, target.caFile, target.workDir) }
 }
 
 /** `host:port/name`, for messages (no user, no password). */
 export function describeDatabase(target: DatabaseTarget): string {
   return `${target.host}:${target.port}/${target.name}`
+}
+
+/** node-postgres options for the target, TLS as the URL says (src/db/tls.ts). */
+export function clientConfig(target: DatabaseTarget): PostgresConnectionConfig {
+  return postgresClientConfig(target.url, target.caFile)
 }

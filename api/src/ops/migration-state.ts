@@ -20,7 +20,7 @@ export async function readMigrationState(
   migrationsDir: string,
 ): Promise<MigrationState> {
   const onDisk = await readMigrationsDir(migrationsDir)
-  const { applied: rows } = await withClient(target.url, readAppliedMigrations)
+  const { applied: rows } = await withClient(target, readAppliedMigrations)
   const finished = new Set(rows.filter((r) => r.finishedAt && !r.rolledBackAt).map((r) => r.name))
   const failed = [...new Set(rows.filter((r) => !r.finishedAt && !r.rolledBackAt).map((r) => r.name))]
   const names = new Set(onDisk.map((m) => m.name))

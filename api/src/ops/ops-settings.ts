@@ -1,9 +1,12 @@
 import { availableParallelism, tmpdir } from 'node:os'
+import { databaseCaFile } from '../db/tls.js'
 
 /** Everything the ops commands read from the environment, read and validated in one place. */
 export interface OpsSettings {
   /** Secret. */
   databaseUrl?: string
+  /** DATABASE_CA_FILE (src/db/tls.ts): absent, the RDS CA bundle verifies the server. */
+  databaseCaFile?: string
   /** `file:///abs/dir` or `s3://bucket/prefix`. */
   backupStore?: string
   backupKmsKeyId?: string
@@ -28,6 +31,7 @@ function positiveNumber(name: string, raw: string | undefined, fallback: number)
 export function readOpsSettings(env: NodeJS.ProcessEnv): OpsSettings {
   return {
     databaseUrl: env.DATABASE_URL || undefined,
+    databaseCaFile: databaseCaFile(env),
     backupStore: env.BACKUP_STORE || undefined,
     backupKmsKeyId: env.BACKUP_KMS_KEY_ID || undefined,
     awsRegion: env.AWS_REGION || undefined,

@@ -38,6 +38,8 @@ export interface MigrateDeployOutcome {
 export interface MigrateDeployOptions {
   configPath: string
   databaseUrl: string
+  /** DATABASE_CA_FILE for prisma.config.ts (see src/db/tls.ts). */
+  databaseCaFile?: string
   onLine: (line: string) => void
   /** Upper bound for the whole run; the CLI is killed after it. */
   timeoutMs: number
@@ -56,6 +58,7 @@ export function runPrismaMigrateDeploy(options: MigrateDeployOptions): Promise<M
     env: {
       ...process.env,
       DATABASE_URL: options.databaseUrl,
+      ...(options.databaseCaFile ? { DATABASE_CA_FILE: options.databaseCaFile } : {}),
       // No telemetry or update check: the command runs next to a private database without internet.
       CHECKPOINT_DISABLE: '1',
       PRISMA_HIDE_UPDATE_MESSAGE: '1',

@@ -3,7 +3,11 @@
  *
  *   import { startTestEnvironment } from '@whatsapp-saas/api/test-harness'   // or a relative path inside api/
  *
- *   const env = await startTestEnvironment()          // in beforeAll: PostgreSQL 15 + Redis on free ports
+ *   const env = await startTestEnvironment()          // in beforeAll: PostgreSQL 15 + Redis on free ports,
+ *                                                     // as strict as RDS/ElastiCache: TLS only, passwords,
+ *                                                     // noeviction (src/local-services); URLs carry them:
+ *                                                     // env.postgres.url(db) verifies the server's cert,
+ *                                                     // new Redis(env.redis.url, env.redis.clientOptions)
  *   const url = await env.createDatabase()            // fresh database with every migration applied
  *                                                     // (cloned from a migrated template: ~50 ms)
  *   const config = env.config({ databaseUrl: url })   // a valid Config (test secrets, LOG_LEVEL silent)
@@ -112,7 +116,9 @@ export async function startTestEnvironment(): Promise<TestEnvironment> {
     config(overrides = {}) {
       return {
         databaseUrl: postgres.url(),
+        databaseCaFile: postgres.caFile,
         redisUrl: redis.url,
+        redisCaFile: redis.caFile,
         port: 0,
         host: '127.0.0.1',
         adminToken: TEST_SECRETS.adminToken,
@@ -137,7 +143,7 @@ export async function startTestEnvironment(): Promise<TestEnvironment> {
       const config = environment.config({ ...overrides, databaseUrl })
       const app = await buildApp(config)
       await app.ready()
-      const prisma = createPrismaClient(databaseUrl, { maxConnections: 5 })
+      const prisma = createPrismaClient(databaseUrl, { maxConnections: 5, caFile: postgres.caFile })
       let tenants = 0
       const testApp: TestApp = {
         app,

@@ -4,6 +4,7 @@ import pino from 'pino'
 import { encryptSecret } from '../../src/crypto/secret-box.js'
 import type { PrismaClient } from '../../src/db/prisma.js'
 import { DEFAULT_WABA_ID } from '../../src/fake-graph/index.js'
+import type { RedisServer } from '../../src/local-services/index.js'
 import { GraphClient } from '../../src/messaging/graph-client.js'
 import { DEFAULT_MESSAGING_SETTINGS, type MessagingSettings } from '../../src/messaging/messaging-settings.js'
 import { createOutboundProcessor, type OutboundHooks } from '../../src/messaging/outbound-processor.js'
@@ -90,14 +91,15 @@ export function recordingHooks(): RecordingHooks {
 /** An outbound worker in this process, as worker.ts would run it. */
 export async function startOutboundWorker(options: {
   prisma: PrismaClient
-  redisUrl: string
+  /** The test Redis (its URL and the options that trust its CA). */
+  redis: Pick<RedisServer, 'url' | 'clientOptions'>
   graphUrl: string
   hooks: OutboundHooks
   settings?: Partial<MessagingSettings>
   concurrency?: number
 }) {
   const settings = { ...DEFAULT_MESSAGING_SETTINGS, ...options.settings }
-  const limiterRedis = new Redis(options.redisUrl)
+  const limiterRedis = new Redis(options.redis.url, options.redis.clientOptions)
   const graph = new GraphClient({
     baseUrl: options.graphUrl,
     version: 'v23.0',
@@ -117,7 +119,10 @@ export async function startOutboundWorker(options: {
     hooks: options.hooks,
     log: pino({ level: 'silent' }),
   })
-  const workerRedis = new Redis(options.redisUrl, { maxRetriesPerRequest: null })
+  const workerRedis = new Redis(options.redis.url, {
+    ...options.redis.clientOptions,
+    maxRetriesPerRequest: null,
+  })
   const worker = new Worker(OUTBOUND_QUEUE, processor, {
     connection: workerRedis,
     concurrency: options.concurrency ?? 8,

@@ -32,6 +32,7 @@ function startApiProcess(databaseUrl: string): Promise<number> {
         ...process.env,
         DATABASE_URL: databaseUrl,
         REDIS_URL: env.redis.url,
+        REDIS_CA_FILE: env.redis.caFile,
         PORT: '0',
         HOST: '127.0.0.1',
         ADMIN_TOKEN: TEST_SECRETS.adminToken,

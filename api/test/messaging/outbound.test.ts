@@ -72,7 +72,7 @@ beforeAll(async () => {
   hooks = recordingHooks()
   worker = await startOutboundWorker({
     prisma: t.prisma,
-    redisUrl: env.redis.url,
+    redis: env.redis,
     graphUrl: fake.url,
     hooks,
     settings: {

@@ -7,7 +7,7 @@ let server: RedisServer
 const clients: Redis[] = []
 
 function limiter(overrides: Partial<ConstructorParameters<typeof SendRateLimiter>[1]> = {}) {
-  const client = new Redis(server.url)
+  const client = new Redis(server.url, server.clientOptions)
   clients.push(client)
   return new SendRateLimiter(client, {
     pairIntervalMs: 6000,

@@ -5,6 +5,8 @@ export interface LocalLayout {
   root: string
   postgres: string
   redis: string
+  /** The environment's CA and the server certificates of PostgreSQL and Redis. */
+  tls: string
   backups: string
   releases: string
   logs: string
@@ -25,6 +27,7 @@ export function localLayout(root: string): LocalLayout {
     root,
     postgres: join(root, 'postgres'),
     redis: join(root, 'redis'),
+    tls: join(root, 'tls'),
     backups: join(root, 'backups'),
     releases: join(root, 'releases'),
     logs: join(root, 'logs'),

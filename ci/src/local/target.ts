@@ -30,7 +30,15 @@ import {
   writeState,
 } from './environment-state.js'
 import { writeJson } from './json-file.js'
-import { type LocalSecrets, loadOrCreateSecrets, saveSecrets, secretValues } from './local-secrets.js'
+import {
+  type LocalEndpoints,
+  type LocalSecrets,
+  loadOrCreateSecrets,
+  saveSecrets,
+  secretDocuments,
+  secretEnvironment,
+  secretValues,
+} from './local-secrets.js'
 import { opsArguments, runOpsProcess } from './ops-runner.js'
 import { isAlive, logTail, spawnDetached, stopProcess, waitUntilHealthy } from './process-control.js'
 import { ReleaseStore } from './release-store.js'
@@ -77,25 +85,33 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     return secrets
   }
 
-  const databaseUrl = (state: EnvironmentState) => {
-    if (!state.postgresPort) throw new Error('PostgreSQL is not provisioned: run the provision stage first')
-    return `postgresql://postgres@127.0.0.1:${state.postgresPort}/${DATABASE}`
+  const endpoints = (state: EnvironmentState): LocalEndpoints => {
+    if (!state.postgresPort || !state.redisPort)
+      throw new Error('PostgreSQL and Redis are not provisioned: run the provision stage first')
+    return {
+      postgresPort: state.postgresPort,
+      redisPort: state.redisPort,
+      database: DATABASE,
+      caFile: join(layout.tls, 'ca.crt'),
+    }
   }
 
-  /** The environment every process of the service gets; secrets only ever travel this way. */
+  /**
+   * The environment every process of the service gets, composed as the ECS task definition composes it:
+   * the secrets by the same names from documents shaped like the Secrets Manager secrets, the rest as
+   * plain values. Secrets only ever travel this way. The CA files are the local stand-ins for the RDS
+   * bundle shipped in the image and for the public roots ElastiCache's certificate chains to.
+   */
   const serviceEnv = (state: EnvironmentState, version: string): NodeJS.ProcessEnv => {
-    const s = getSecrets()
+    const local = endpoints(state)
     return {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl(state),
-      REDIS_URL: `redis://127.0.0.1:${state.redisPort}`,
+      ...secretEnvironment(secretDocuments(getSecrets(), local)),
+      DATABASE_CA_FILE: local.caFile,
+      REDIS_CA_FILE: local.caFile,
       HOST: '127.0.0.1',
-      ADMIN_TOKEN: s.adminToken,
-      META_APP_SECRET: s.appSecret,
-      META_VERIFY_TOKEN: s.verifyToken,
-      ENCRYPTION_KEY: s.encryptionKey,
       APP_VERSION: version,
       LOG_LEVEL: process.env.LOCAL_LOG_LEVEL ?? 'info',
       GRAPH_API_BASE_URL: state.fakeGraph ? `http://127.0.0.1:${state.fakeGraph.port}` : 'http://127.0.0.1:9',
@@ -404,9 +420,19 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
       }
       getSecrets()
       mkdirSync(layout.logs, { recursive: true })
-      const postgres = await startPostgres({ dataDir: layout.postgres })
+      const s = getSecrets()
+      const postgres = await startPostgres({
+        dataDir: layout.postgres,
+        password: s.databasePassword,
+        tlsDir: layout.tls,
+      })
       await ensureDatabase(postgres.url('postgres'))
-      const redis = await startRedis({ dir: layout.redis, persistent: true })
+      const redis = await startRedis({
+        dir: layout.redis,
+        persistent: true,
+        password: s.redisAuthToken,
+        tlsDir: layout.tls,
+      })
       state.postgresPort = postgres.port
       state.redisPort = redis.port
       writeState(layout.processes, state)

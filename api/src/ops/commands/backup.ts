@@ -31,7 +31,7 @@ export async function backupDatabase({
   const id = newBackupId(started)
   log.info(`backup ${id}: dumping ${describeDatabase(target)} to ${store.location}`)
 
-  return withClient(target.url, async (client) => {
+  return withClient(target, async (client) => {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
     const { rows } = await client.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot')
     const snapshot = rows[0]!.snapshot

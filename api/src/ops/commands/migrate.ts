@@ -111,6 +111,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateOutcome> 
   const deploy = await runPrismaMigrateDeploy({
     configPath: options.prismaConfig,
     databaseUrl: target.url,
+    ...(target.caFile ? { databaseCaFile: target.caFile } : {}),
     onLine: (line) => log.info(`prisma: ${line}`),
     timeoutMs: options.deployTimeoutMs ?? 30 * 60_000,
   })

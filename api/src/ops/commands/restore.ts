@@ -39,7 +39,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreOut
   const id = await resolveBackupId(store, options.backup)
   const manifest = await store.readManifest(id)
 
-  const relations = await withClient(target.url, countUserRelations)
+  const relations = await withClient(target, countUserRelations)
   if (relations > 0 && !options.force) {
     throw new OpsError(
       `refusing to restore into ${describeDatabase(target)}: it is not empty (${relations} relations); pass --force to replace its content with backup ${id}`,
@@ -52,7 +52,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreOut
   try {
     if (relations > 0) {
       log.info(`restore ${id}: --force: dropping the current content of ${describeDatabase(target)}`)
-      await withClient(target.url, async (client) => {
+      await withClient(target, async (client) => {
         await client.query(`SET lock_timeout = '${LOCK_TIMEOUT}'`)
         const { rows } = await client.query<{ name: string }>(`
           SELECT nspname AS name FROM pg_namespace
@@ -71,7 +71,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreOut
     await archive.remove()
   }
 
-  const differences = compareRowCounts(manifest.rowCounts, await withClient(target.url, countRows))
+  const differences = compareRowCounts(manifest.rowCounts, await withClient(target, countRows))
   if (differences.length > 0) {
     throw new OpsError(`restore ${id}: row counts after restore differ from the manifest`, { differences })
   }

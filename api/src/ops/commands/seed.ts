@@ -39,7 +39,7 @@ export async function seed(options: SeedOptions) {
     throw new OpsError(`${options.accessTokenEnv} is not set (the Graph access token of the number)`)
   const encryptionKey = encryptionKeyOf(options.env)
 
-  const prisma = createPrismaClient(options.target.url, { maxConnections: 2 })
+  const prisma = createPrismaClient(options.target.url, { maxConnections: 2, caFile: options.target.caFile })
   try {
     const seeded = await seedDemo(prisma, {
       graphPhoneNumberId: options.graphPhoneNumberId,

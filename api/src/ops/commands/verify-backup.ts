@@ -39,14 +39,14 @@ export async function verifyBackup(options: VerifyBackupOptions): Promise<Backup
 
   const scratch = withDatabase(target, scratchDatabaseName(id))
   try {
-    await withClient(target.url, async (client) => {
+    await withClient(target, async (client) => {
       const name = client.escapeIdentifier(scratch.name)
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
       await client.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`)
     })
     log.info(`verify ${id}: checksum ok, restoring into scratch database ${scratch.name}`)
     await runPgRestore(pgRestore, scratch, archive.file, { jobs: options.jobs })
-    const actual = await withClient(scratch.url, countRows)
+    const actual = await withClient(scratch, countRows)
     const differences = compareRowCounts(manifest.rowCounts, actual)
     if (differences.length > 0) {
       const shown = differences
@@ -57,7 +57,7 @@ export async function verifyBackup(options: VerifyBackupOptions): Promise<Backup
     }
   } finally {
     await archive.remove()
-    await withClient(target.url, (client) =>
+    await withClient(target, (client) =>
       client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(scratch.name)} WITH (FORCE)`),
     ).catch((error: Error) => log.info(`verify ${id}: could not drop ${scratch.name}: ${error.message}`))
   }
