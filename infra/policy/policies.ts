@@ -17,6 +17,7 @@ export const TYPES = {
   rdsInstance: 'aws:rds/instance:Instance',
   rdsCluster: 'aws:rds/cluster:Cluster',
   replicationGroup: 'aws:elasticache/replicationGroup:ReplicationGroup',
+  cacheParameterGroup: 'aws:elasticache/parameterGroup:ParameterGroup',
   bucketEncryption: 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration',
   bucketPublicAccessBlock: 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock',
   ecrRepository: 'aws:ecr/repository:Repository',
@@ -319,7 +320,39 @@ export const openIngressOnlyOnLoadBalancer: StackValidationPolicy = {
   },
 }
 
-export const stackPolicies: StackValidationPolicy[] = [openIngressOnlyOnLoadBalancer]
+/**
+ * BullMQ loses or repeats jobs when Redis evicts its keys: every cache must use a parameter group of
+ * this stack whose `maxmemory-policy` is `noeviction` (the engines' default groups use volatile-lru).
+ */
+export const cacheNoEviction: StackValidationPolicy = {
+  name: 'cache-maxmemory-noeviction',
+  description: 'ElastiCache replication groups use a parameter group with maxmemory-policy noeviction',
+  enforcementLevel: 'mandatory',
+  validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
+    const groups = args.resources.filter((r) => r.type === TYPES.cacheParameterGroup)
+    for (const cache of args.resources.filter((r) => r.type === TYPES.replicationGroup)) {
+      const name = cache.props.parameterGroupName
+      const dependency = new Set((cache.propertyDependencies?.parameterGroupName ?? []).map((d) => d.urn))
+      const group = groups.find((g) => dependency.has(g.urn) || (name !== undefined && g.props.name === name))
+      if (!group) {
+        reportViolation(
+          `${cache.name}: parameterGroupName ${String(name ?? '(default)')} is not a parameter group of this stack with maxmemory-policy noeviction`,
+          cache.urn,
+        )
+        continue
+      }
+      const parameters = (group.props.parameters as { name?: string; value?: string }[] | undefined) ?? []
+      const policy = parameters.find((x) => x.name === 'maxmemory-policy')?.value
+      if (policy !== 'noeviction')
+        reportViolation(
+          `${cache.name}: parameter group ${group.name} has maxmemory-policy ${policy ?? '(engine default volatile-lru)'}, needs noeviction`,
+          cache.urn,
+        )
+    }
+  },
+}
+
+export const stackPolicies: StackValidationPolicy[] = [openIngressOnlyOnLoadBalancer, cacheNoEviction]
 
 export const policies: ResourceValidationPolicy[] = [
   databaseEncrypted,

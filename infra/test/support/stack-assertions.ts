@@ -218,6 +218,13 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       })
     })
 
+    it('keeps BullMQ keys: the cache uses its own redis7 parameter group with noeviction', () => {
+      const group = run.one('aws:elasticache/parameterGroup:ParameterGroup').inputs
+      expect(group.family).toBe('redis7')
+      expect(group.parameters).toEqual([{ name: 'maxmemory-policy', value: 'noeviction' }])
+      expect(run.one(T.cache).inputs.parameterGroupName).toBe(group.name)
+    })
+
     it('keeps backups in a versioned bucket that moves them to STANDARD_IA and expires them', () => {
       const rule = (run.one(T.lifecycle).inputs.rules as Record<string, unknown>[])[0]!
       expect(rule.status).toBe('Enabled')
