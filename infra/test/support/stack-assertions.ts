@@ -401,6 +401,20 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       expect(lock.Resource).toMatch(/-backups\/locks\/\*$/)
     })
 
+    it('lets the deploy role list the tasks of its own cluster only: "*" with an ecs:cluster condition', () => {
+      const statements = (
+        JSON.parse(String(run.one(T.rolePolicy, 'github-deploy-policy').inputs.policy)) as {
+          Statement: { Action: string | string[]; Resource: string | string[]; Condition?: unknown }[]
+        }
+      ).Statement
+      const listing = statements.filter((s) => [s.Action].flat().includes('ecs:ListTasks'))
+      expect(listing).toHaveLength(1)
+      expect(listing[0]!.Resource).toBe('*')
+      expect(listing[0]!.Condition).toEqual({
+        ArnEquals: { 'ecs:cluster': `arn:aws:ecs:us-east-1:123456789012:${p}-cluster` },
+      })
+    })
+
     it('pins the GitHub deploy role to the repository and the environment named like the stack', () => {
       const trust = JSON.parse(String(run.one(T.role, 'github-deploy-role').inputs.assumeRolePolicy))
       expect(trust.Statement[0].Action).toBe('sts:AssumeRoleWithWebIdentity')
