@@ -3,6 +3,7 @@
 // inventory command (mocks) and the cost model, so all three agree on what a stack file means.
 import { type Static, type TLiteral, type TUnion, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { connectionBudget, defaultMaxConnections, tasksDuringRollout } from './connection-budget.js'
 
 export const PROJECT = 'whatsapp-saas'
 
@@ -29,6 +30,10 @@ const DatabaseSchema = Type.Object({
   maxAllocatedStorageGb: Type.Integer({ minimum: 20, maximum: 65536 }),
   backupRetentionDays: Type.Integer({ minimum: 1, maximum: 35 }),
   deletionProtection: Type.Boolean(),
+  /** max_connections in the parameter group; absent: RDS's default for the class (estimated, see connection-budget.ts). */
+  maxConnections: Type.Optional(Type.Integer({ minimum: 20, maximum: 5000 })),
+  /** Connections kept for ops tasks (backup, verify-backup with its pg_restore jobs, migrate) at the same time. */
+  opsReserveConnections: Type.Integer({ minimum: 0, maximum: 1000 }),
 })
 
 const CacheSchema = Type.Object({
@@ -50,12 +55,16 @@ const ServiceSchema = Type.Object({
   cpuTargetPercent: Type.Integer({ minimum: 10, maximum: 90 }),
   requestsPerTargetPerMinute: Type.Integer({ minimum: 10 }),
   image: Type.Optional(Type.String({ minLength: 1 })),
+  /** PostgreSQL pool size of one API task (`DATABASE_POOL_MAX`). */
+  databasePoolMax: Type.Integer({ minimum: 1, maximum: 100 }),
 })
 
 const WorkerSchema = Type.Object({
   cpu: Type.Integer(),
   memoryMiB: Type.Integer(),
   desiredCount: Type.Integer({ minimum: 1, maximum: 20 }),
+  /** PostgreSQL pool size of one worker task (`DATABASE_POOL_MAX`). */
+  databasePoolMax: Type.Integer({ minimum: 1, maximum: 100 }),
 })
 
 const GithubSchema = Type.Object({
@@ -188,10 +197,57 @@ function crossFieldProblems(s: StackSettings): string[] {
     problems.push(`${PROJECT}:cache.engineVersion: valkey starts at 7.2`)
   if (s.cache.engine === 'redis' && major > 7)
     problems.push(`${PROJECT}:cache.engineVersion: redis OSS stops at 7.x`)
+  problems.push(...connectionBudgetProblems(s))
   if (!s.github.createOidcProvider && !s.github.oidcProviderArn) {
     problems.push(`${PROJECT}:github.oidcProviderArn: required when github.createOidcProvider is false`)
   }
   return problems
+}
+
+/** max_connections of the stack and where it comes from, or undefined for a class the table does not know. */
+export function stackMaxConnections(s: StackSettings): { value: number; from: string } | undefined {
+  if (s.database.maxConnections !== undefined)
+    return { value: s.database.maxConnections, from: 'database.maxConnections, parameter group' }
+  const value = defaultMaxConnections(s.database.instanceClass)
+  return value === undefined ? undefined : { value, from: `RDS default for ${s.database.instanceClass}` }
+}
+
+/** The connection budget of the stack's own settings (the policy pack re-checks it on the resources). */
+export function stackConnectionBudget(s: StackSettings) {
+  const max = stackMaxConnections(s)
+  if (!max) return undefined
+  return connectionBudget({
+    demands: [
+      {
+        label: 'API',
+        tasks: tasksDuringRollout(s.service.maxCount),
+        tasksFrom: `service.maxCount ${s.service.maxCount} × rollout surge`,
+        pool: s.service.databasePoolMax,
+      },
+      {
+        label: 'worker',
+        tasks: tasksDuringRollout(s.worker.desiredCount),
+        tasksFrom: `worker.desiredCount ${s.worker.desiredCount} × rollout surge`,
+        pool: s.worker.databasePoolMax,
+      },
+    ],
+    opsReserve: s.database.opsReserveConnections,
+    maxConnections: max.value,
+    maxConnectionsFrom: max.from,
+  })
+}
+
+function connectionBudgetProblems(s: StackSettings): string[] {
+  const budget = stackConnectionBudget(s)
+  if (!budget)
+    return [
+      `${PROJECT}:database.maxConnections: required for ${s.database.instanceClass} (its default max_connections is not in the table)`,
+    ]
+  return budget.ok
+    ? []
+    : [
+        `${PROJECT}:database connection budget exceeded: ${budget.arithmetic}; lower service.databasePoolMax, worker.databasePoolMax or the task counts, or raise database.maxConnections`,
+      ]
 }
 
 /**

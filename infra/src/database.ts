@@ -3,6 +3,7 @@
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
 import type { StackConfig } from './config.js'
+import { OPS_RESERVE_TAG } from './connection-budget.js'
 
 export const DATABASE_NAME = 'whatsapp'
 export const DATABASE_USER = 'whatsapp_admin'
@@ -36,13 +37,17 @@ export function createDatabase(
     family: `postgres${major}`,
     description: `${p} PostgreSQL ${major}`,
     parameters: [
-      { name: 'max_connections', value: '100', applyMethod: 'pending-reboot' },
+      // Absent: RDS's default for the class, which the connection budget (config.ts) estimates.
+      ...(db.maxConnections === undefined
+        ? []
+        : [{ name: 'max_connections', value: String(db.maxConnections), applyMethod: 'pending-reboot' }]),
       { name: 'shared_preload_libraries', value: 'pg_stat_statements', applyMethod: 'pending-reboot' },
       { name: 'pg_stat_statements.track', value: 'all', applyMethod: 'pending-reboot' },
       { name: 'rds.force_ssl', value: '1', applyMethod: 'pending-reboot' },
       { name: 'log_min_duration_statement', value: '1000', applyMethod: 'immediate' },
     ],
-    tags,
+    // Read by the policy pack's connection-budget rule, which has no access to the stack config.
+    tags: { ...tags, [OPS_RESERVE_TAG]: String(db.opsReserveConnections) },
   })
 
   const instance = new aws.rds.Instance(

@@ -71,6 +71,13 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
     case 'aws:lb/targetGroup:TargetGroup':
       state.arnSuffix = `targetgroup/${inputs.name}/0123456789abcdef`
       break
+    case 'aws:ecs/taskDefinition:TaskDefinition':
+      state.arn = `arn:aws:ecs:${region}:${MOCK_ACCOUNT_ID}:task-definition/${inputs.family}:1`
+      state.revision = 1
+      break
+    case 'aws:ecs/service:Service':
+      state.arn = `arn:aws:ecs:${region}:${MOCK_ACCOUNT_ID}:service/${inputs.name}`
+      break
     case 'aws:ecr/repository:Repository':
       state.repositoryUrl = `${MOCK_ACCOUNT_ID}.dkr.ecr.${region}.amazonaws.com/${inputs.name}`
       break

@@ -1,6 +1,6 @@
 // The assertions every stack must satisfy, registered by each stack's own test file.
 import { beforeAll, describe, expect, it } from 'vitest'
-import { policies, stackPolicies } from '../../policy/policies.js'
+import { databaseConnectionBudget, policies, stackPolicies } from '../../policy/policies.js'
 import { alarmCount, estimate, PROGRAM_COUNTS } from '../../src/cost/model.js'
 import { type InventoryItem, mockId } from '../../src/mock-runtime.js'
 import { loadStackConfig } from '../../src/stack-file.js'
@@ -197,7 +197,7 @@ export function describeStack(stack: string, expected: StackExpectations): void 
         ]),
       )
       expect(params).toMatchObject({
-        max_connections: '100',
+        max_connections: '150',
         shared_preload_libraries: 'pg_stat_statements',
         'rds.force_ssl': '1',
       })
@@ -324,6 +324,21 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       expect(commands.sort()).toEqual(['node dist/server.js', 'node dist/worker.js'])
     })
 
+    it('gives the API and the worker their budgeted pool size as DATABASE_POOL_MAX', () => {
+      const poolOf = (family: string) => {
+        const def = run.ofType(T.taskDef).find((d) => d.inputs.family === `${p}-${family}`)!
+        const [container] = JSON.parse(String(def.inputs.containerDefinitions)) as {
+          environment: { name: string; value: string }[]
+        }[]
+        return container!.environment.filter((e) => e.name === 'DATABASE_POOL_MAX').map((e) => e.value)
+      }
+      const config = loadStackConfig(stack)
+      expect(poolOf('api')).toEqual([String(config.service.databasePoolMax)])
+      expect(poolOf('worker')).toEqual([String(config.worker.databasePoolMax)])
+      const group = run.one(T.rdsParams).inputs.tags as Record<string, string>
+      expect(group.OpsReserveConnections).toBe(String(config.database.opsReserveConnections))
+    })
+
     it('checks /health, drains for 30 s, serves TLS 1.2+ and redirects HTTP', () => {
       const tg = run.one(T.targetGroup).inputs
       expect(tg.deregistrationDelay).toBe(30)
@@ -437,7 +452,7 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       )
       expect(alarms).toEqual({
         'rds-cpu-high': ['GreaterThanThreshold', 80, 'CPUUtilization'],
-        'rds-connections-high': ['GreaterThanThreshold', 80, 'DatabaseConnections'],
+        'rds-connections-high': ['GreaterThanThreshold', 120, 'DatabaseConnections'],
         'redis-memory-high-1': ['GreaterThanThreshold', 90, 'DatabaseMemoryUsagePercentage'],
         'redis-memory-high-2': ['GreaterThanThreshold', 90, 'DatabaseMemoryUsagePercentage'],
         'alb-5xx-high': ['GreaterThanThreshold', 10, 'math'],
@@ -509,6 +524,23 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       }
       expect(found).toEqual([])
       expect(run.items.length).toBeGreaterThan(90)
+    })
+
+    it('budgets the connections of the services it runs (API at its autoscaling maximum, worker)', async () => {
+      const squeezed = run.items.map((item) =>
+        item.type === T.rdsParams
+          ? { ...item, inputs: { ...item.inputs, parameters: [{ name: 'max_connections', value: '20' }] } }
+          : item,
+      )
+      const [message] = await stackViolations(databaseConnectionBudget, squeezed)
+      const config = loadStackConfig(stack)
+      expect(message).toContain(
+        `${p}-api ${2 * expected.maxTasks} tasks (max ${expected.maxTasks} × 200 %) × pool ${config.service.databasePoolMax}`,
+      )
+      expect(message).toContain(
+        `${p}-worker ${2 * expected.workerTasks} tasks (desired ${expected.workerTasks} × 200 %)`,
+      )
+      expect(message).toContain(`ops reserve ${config.database.opsReserveConnections}`)
     })
   })
 
