@@ -58,6 +58,8 @@ export function createCompute(
     targetGroupArn: pulumi.Input<string>
     /** Listener the service waits for: a target group must be attached to an ALB before ECS uses it. */
     listener: aws.lb.Listener
+    /** ECS's service-linked role when the stack creates it: services wait for it (fresh accounts). */
+    serviceLinkedRole?: pulumi.Resource
   },
 ): Compute {
   const p = config.namePrefix
@@ -179,6 +181,7 @@ export function createCompute(
     tags,
   }
   const ownedByPipeline = { ignoreChanges: ['taskDefinition', 'desiredCount'] }
+  const linkedRole = args.serviceLinkedRole ? [args.serviceLinkedRole] : []
 
   const apiService = new aws.ecs.Service(
     `${p}-api-service`,
@@ -196,7 +199,7 @@ export function createCompute(
         },
       ],
     },
-    { ...ownedByPipeline, dependsOn: [args.listener] },
+    { ...ownedByPipeline, dependsOn: [args.listener, ...linkedRole] },
   )
   const workerService = new aws.ecs.Service(
     `${p}-worker-service`,
@@ -206,7 +209,7 @@ export function createCompute(
       taskDefinition: workerTaskDefinition.arn,
       desiredCount: config.worker.desiredCount,
     },
-    ownedByPipeline,
+    { ...ownedByPipeline, dependsOn: linkedRole },
   )
 
   return {

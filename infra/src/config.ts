@@ -78,9 +78,25 @@ const GithubSchema = Type.Object({
 
 const CostControlsSchema = Type.Object({
   monthlyBudgetUsd: Type.Number({ exclusiveMinimum: 0 }),
-  /** Cost Anomaly Detection allows one SERVICE monitor per account: only one stack per account creates it. */
+  /**
+   * Create a SERVICE anomaly monitor. AWS allows one per account and Cost Explorer creates a default one
+   * in new accounts, so this is false unless the account has none; otherwise subscribe to it instead.
+   */
   anomalyMonitor: Type.Boolean(),
+  /** An existing monitor (e.g. Cost Explorer's default) the stack's e-mail subscription follows. */
+  anomalyMonitorArn: Type.Optional(
+    Type.String({ pattern: '^arn:aws:ce::\\d{12}:anomalymonitor/[A-Za-z0-9-]+$' }),
+  ),
   anomalyThresholdUsd: Type.Number({ exclusiveMinimum: 0 }),
+})
+
+const AccountSchema = Type.Object({
+  /**
+   * Create ECS's service-linked role (AWSServiceRoleForECS) before the services. In a fresh account ECS
+   * creates it on first use and the first CreateService can fail before it has propagated; in an account
+   * that already has it, creating it again fails: set false there.
+   */
+  createEcsServiceLinkedRole: Type.Boolean(),
 })
 
 const BackupSchema = Type.Object({
@@ -100,6 +116,7 @@ const StackConfigSchema = Type.Object({
   service: ServiceSchema,
   worker: WorkerSchema,
   costControls: CostControlsSchema,
+  account: AccountSchema,
   backup: BackupSchema,
   logRetentionDays: Type.Integer({ minimum: 1 }),
 })
@@ -131,6 +148,7 @@ const KEY_NAMESPACE: Record<keyof StackSettings, string> = {
   service: PROJECT,
   worker: PROJECT,
   costControls: PROJECT,
+  account: PROJECT,
   backup: PROJECT,
   logRetentionDays: PROJECT,
 }
@@ -198,6 +216,10 @@ function crossFieldProblems(s: StackSettings): string[] {
   if (s.cache.engine === 'redis' && major > 7)
     problems.push(`${PROJECT}:cache.engineVersion: redis OSS stops at 7.x`)
   problems.push(...connectionBudgetProblems(s))
+  if (s.costControls.anomalyMonitor && s.costControls.anomalyMonitorArn)
+    problems.push(
+      `${PROJECT}:costControls.anomalyMonitorArn: set either anomalyMonitor (create one) or anomalyMonitorArn (use an existing one), not both`,
+    )
   if (!s.github.createOidcProvider && !s.github.oidcProviderArn) {
     problems.push(`${PROJECT}:github.oidcProviderArn: required when github.createOidcProvider is false`)
   }

@@ -2,6 +2,7 @@
 // 7-day automated backups with point-in-time recovery (RDS ships WAL every 5 minutes: RPO 5 min).
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
+import * as random from '@pulumi/random'
 import type { StackConfig } from './config.js'
 import { OPS_RESERVE_TAG } from './connection-budget.js'
 
@@ -50,6 +51,8 @@ export function createDatabase(
     tags: { ...tags, [OPS_RESERVE_TAG]: String(db.opsReserveConnections) },
   })
 
+  // Unique per stack lifetime: a fixed identifier makes the second destroy fail (the snapshot exists).
+  const finalSnapshotSuffix = new random.RandomId(`${p}-final-snapshot-suffix`, { byteLength: 4 })
   const instance = new aws.rds.Instance(
     `${p}-postgres`,
     {
@@ -78,7 +81,7 @@ export function createDatabase(
       maintenanceWindow: 'sun:04:00-sun:04:30',
       copyTagsToSnapshot: true,
       skipFinalSnapshot: false,
-      finalSnapshotIdentifier: `${p}-postgres-final`,
+      finalSnapshotIdentifier: pulumi.interpolate`${p}-postgres-final-${finalSnapshotSuffix.hex}`,
       performanceInsightsEnabled: true,
       performanceInsightsKmsKeyId: args.kmsKeyArn,
       performanceInsightsRetentionPeriod: 7,

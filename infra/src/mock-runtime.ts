@@ -87,6 +87,9 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
     case 'aws:kms/key:Key':
       state.keyId = `${name}-key-id`
       break
+    case 'random:index/randomId:RandomId':
+      state.hex = hexOf(name).slice(0, Number(inputs.byteLength ?? 4) * 2)
+      break
     case 'random:index/randomPassword:RandomPassword':
       state.result = `mock-${name}-${'x'.repeat(Number(inputs.length ?? 16))}`.slice(
         0,

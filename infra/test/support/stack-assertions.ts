@@ -493,7 +493,27 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       expect(
         budget.notifications.filter((n) => n.notificationType === 'ACTUAL').map((n) => n.threshold),
       ).toEqual([50, 80, 100])
-      expect(run.ofType(T.anomalySubscription)).toHaveLength(1)
+      // One SERVICE monitor per account and new accounts already have one: none is created by default.
+      expect(run.ofType('aws:costexplorer/anomalyMonitor:AnomalyMonitor')).toEqual([])
+      expect(run.ofType(T.anomalySubscription)).toEqual([])
+    })
+
+    it('can be destroyed and created again: prefixed secret names, a final snapshot per stack lifetime', () => {
+      for (const secret of run.ofType('aws:secretsmanager/secret:Secret')) {
+        expect(secret.inputs.name).toBeUndefined()
+        expect(secret.inputs.namePrefix).toMatch(new RegExp(`^whatsapp-saas/${stack}/[a-z-]+-$`))
+        expect(secret.inputs.recoveryWindowInDays).toBe(expected.protectedInProduction ? 30 : 7)
+      }
+      expect(run.one(T.rds).inputs.finalSnapshotIdentifier).toMatch(
+        new RegExp(`^${p}-postgres-final-[0-9a-f]{8}$`),
+      )
+      expect(run.one('random:index/randomId:RandomId', 'final-snapshot-suffix').inputs.byteLength).toBe(4)
+    })
+
+    it("creates ECS's service-linked role before the services (fresh account)", () => {
+      expect(run.one('aws:iam/serviceLinkedRole:ServiceLinkedRole').inputs.awsServiceName).toBe(
+        'ecs.amazonaws.com',
+      )
     })
   })
 
