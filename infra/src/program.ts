@@ -1,7 +1,7 @@
 // Wires the concerns together and returns the stack outputs the pipeline and operators need.
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
-import { createBackupSchedule } from './backup-schedule.js'
+import { createBackupAlerts, createBackupSchedule } from './backup-schedule.js'
 import { createCache } from './cache.js'
 import { API_CONTAINER, createAutoscaling, createCompute } from './compute.js'
 import { CONFIG_KEYS, parseStackConfig, type StackConfig } from './config.js'
@@ -138,6 +138,7 @@ export function createInfrastructure(config: StackConfig) {
     workerServiceName: compute.workerService.name,
     logGroupName: compute.logGroup.name,
   })
+  createBackupAlerts(config, { accountId, clusterArn: compute.cluster.arn, topic: monitoring.topic })
   const costControls = createCostControls(config)
 
   return {

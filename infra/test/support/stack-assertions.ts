@@ -225,12 +225,14 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       expect(run.one(T.cache).inputs.parameterGroupName).toBe(group.name)
     })
 
-    it('keeps backups in a versioned bucket that moves them to STANDARD_IA and expires them', () => {
+    it('expires backups (uploaded as STANDARD_IA) after 30 days plus 30 as noncurrent versions, no transition', () => {
       const rule = (run.one(T.lifecycle).inputs.rules as Record<string, unknown>[])[0]!
       expect(rule.status).toBe('Enabled')
       expect(rule.expiration).toEqual({ days: 30 })
-      expect(rule.noncurrentVersionTransitions).toEqual([{ noncurrentDays: 30, storageClass: 'STANDARD_IA' }])
-      expect(rule.noncurrentVersionExpiration).toEqual({ noncurrentDays: 60 })
+      // A transition cannot happen before day 30: with a 30-day expiry it never did. Dumps are IA from upload.
+      expect(rule.transitions).toBeUndefined()
+      expect(rule.noncurrentVersionTransitions).toBeUndefined()
+      expect(rule.noncurrentVersionExpiration).toEqual({ noncurrentDays: 30 })
       const ecr = run.one(T.ecr).inputs
       expect(ecr.imageTagMutability).toBe('IMMUTABLE')
       expect(ecr.imageScanningConfiguration).toEqual({ scanOnPush: true })
@@ -357,17 +359,21 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       ])
     })
 
-    it('runs the backup command daily at 02:00 UTC through EventBridge Scheduler', () => {
+    it('runs the backup command, verified, daily at 02:00 UTC through EventBridge Scheduler', () => {
       const schedule = run.one(T.schedule).inputs as {
         scheduleExpression: string
         scheduleExpressionTimezone: string
-        target: { input: string; ecsParameters: { taskDefinitionArn: string; launchType: string } }
+        target: {
+          input: string
+          ecsParameters: { taskDefinitionArn: string; launchType: string; group: string }
+        }
       }
       expect(schedule.scheduleExpression).toBe('cron(0 2 * * ? *)')
       expect(schedule.scheduleExpressionTimezone).toBe('UTC')
       expect(JSON.parse(schedule.target.input)).toEqual({
-        containerOverrides: [{ name: 'api', command: ['node', 'dist/ops/main.js', 'backup'] }],
+        containerOverrides: [{ name: 'api', command: ['node', 'dist/ops/main.js', 'backup', '--verify'] }],
       })
+      expect(schedule.target.ecsParameters.group).toBe(`${p}-scheduled-backup`)
       expect(schedule.target.ecsParameters.taskDefinitionArn).toMatch(
         new RegExp(`:task-definition/${p}-api$`),
       )
@@ -459,12 +465,45 @@ export function describeStack(stack: string, expected: StackExpectations): void 
         'ecs-api-running-tasks-low': ['LessThanThreshold', 2, 'RunningTaskCount'],
         'ecs-worker-running-tasks-low': ['LessThanThreshold', expected.workerTasks, 'RunningTaskCount'],
         'alb-unhealthy-targets': ['GreaterThanThreshold', 0, 'UnHealthyHostCount'],
+        'backup-schedule-dropped': ['GreaterThanThreshold', 0, 'InvocationDroppedCount'],
       })
       const cpu = run.ofType(T.alarm).find((a) => String(a.inputs.name).endsWith('rds-cpu-high'))!.inputs
       expect(Number(cpu.period) * Number(cpu.evaluationPeriods)).toBe(600)
       for (const a of run.ofType(T.alarm)) {
         expect(a.inputs.alarmActions).toEqual([`arn:aws:sns:us-east-1:123456789012:${p}-alerts`])
       }
+    })
+
+    it('alerts on SNS when the scheduled backup or its verification fails, or the task never starts', () => {
+      const rule = run.one('aws:cloudwatch/eventRule:EventRule', 'backup-failed').inputs
+      const pattern = JSON.parse(String(rule.eventPattern))
+      expect(pattern).toEqual({
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Task State Change'],
+        detail: {
+          clusterArn: [`arn:aws:ecs:us-east-1:123456789012:${p}-cluster`],
+          group: [`${p}-scheduled-backup`],
+          lastStatus: ['STOPPED'],
+          $or: [
+            { containers: { name: ['api'], exitCode: [{ 'anything-but': 0 }] } },
+            { stopCode: ['TaskFailedToStart'] },
+          ],
+        },
+      })
+      const topicArn = `arn:aws:sns:us-east-1:123456789012:${p}-alerts`
+      const target = run.one('aws:cloudwatch/eventTarget:EventTarget', 'backup-failed-alert').inputs
+      expect(target.arn).toBe(topicArn)
+      expect(target.rule).toBe(`${p}-backup-failed`)
+      const policy = JSON.parse(String(run.one('aws:sns/topicPolicy:TopicPolicy').inputs.policy))
+      const events = policy.Statement.find((s: { Sid: string }) => s.Sid === 'BackupFailureRule')
+      expect(events).toMatchObject({
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: topicArn,
+        Condition: {
+          ArnEquals: { 'aws:SourceArn': `arn:aws:cloudwatch:us-east-1:123456789012:${p}-backup-failed` },
+        },
+      })
     })
 
     it('has the main and cost dashboards and the three saved log queries', () => {
