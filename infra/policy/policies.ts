@@ -1,6 +1,7 @@
 // The policy pack's rules, apart from `new PolicyPack(...)` so each can be unit-tested by calling
 // `validateResource` directly. Rules read resource inputs by Pulumi type token (no SDK classes needed).
 // "Production" is the `Environment` tag every resource of this program carries (see src/config.ts).
+
 import type {
   PolicyResource,
   ReportViolation,
@@ -9,6 +10,13 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from '@pulumi/policy'
+import {
+  connectionBudget,
+  defaultMaxConnections,
+  OPS_RESERVE_TAG,
+  POOL_SIZE_VARIABLE,
+  type PoolDemand,
+} from '../src/connection-budget.js'
 
 type Props = Record<string, unknown>
 type Check = (props: Props, type: string) => string[]
@@ -17,6 +25,7 @@ export const TYPES = {
   rdsInstance: 'aws:rds/instance:Instance',
   rdsCluster: 'aws:rds/cluster:Cluster',
   replicationGroup: 'aws:elasticache/replicationGroup:ReplicationGroup',
+  cacheParameterGroup: 'aws:elasticache/parameterGroup:ParameterGroup',
   bucketEncryption: 'aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration',
   bucketPublicAccessBlock: 'aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock',
   ecrRepository: 'aws:ecr/repository:Repository',
@@ -27,6 +36,9 @@ export const TYPES = {
   listener: 'aws:lb/listener:Listener',
   loadBalancer: 'aws:lb/loadBalancer:LoadBalancer',
   taskDefinition: 'aws:ecs/taskDefinition:TaskDefinition',
+  service: 'aws:ecs/service:Service',
+  scalingTarget: 'aws:appautoscaling/target:Target',
+  rdsParameterGroup: 'aws:rds/parameterGroup:ParameterGroup',
 } as const
 
 /** Listener policies that refuse anything below TLS 1.2. */
@@ -319,7 +331,135 @@ export const openIngressOnlyOnLoadBalancer: StackValidationPolicy = {
   },
 }
 
-export const stackPolicies: StackValidationPolicy[] = [openIngressOnlyOnLoadBalancer]
+/**
+ * BullMQ loses or repeats jobs when Redis evicts its keys: every cache must use a parameter group of
+ * this stack whose `maxmemory-policy` is `noeviction` (the engines' default groups use volatile-lru).
+ */
+export const cacheNoEviction: StackValidationPolicy = {
+  name: 'cache-maxmemory-noeviction',
+  description: 'ElastiCache replication groups use a parameter group with maxmemory-policy noeviction',
+  enforcementLevel: 'mandatory',
+  validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
+    const groups = args.resources.filter((r) => r.type === TYPES.cacheParameterGroup)
+    for (const cache of args.resources.filter((r) => r.type === TYPES.replicationGroup)) {
+      const name = cache.props.parameterGroupName
+      const dependency = new Set((cache.propertyDependencies?.parameterGroupName ?? []).map((d) => d.urn))
+      const group = groups.find((g) => dependency.has(g.urn) || (name !== undefined && g.props.name === name))
+      if (!group) {
+        reportViolation(
+          `${cache.name}: parameterGroupName ${String(name ?? '(default)')} is not a parameter group of this stack with maxmemory-policy noeviction`,
+          cache.urn,
+        )
+        continue
+      }
+      const parameters = (group.props.parameters as { name?: string; value?: string }[] | undefined) ?? []
+      const policy = parameters.find((x) => x.name === 'maxmemory-policy')?.value
+      if (policy !== 'noeviction')
+        reportViolation(
+          `${cache.name}: parameter group ${group.name} has maxmemory-policy ${policy ?? '(engine default volatile-lru)'}, needs noeviction`,
+          cache.urn,
+        )
+    }
+  },
+}
+
+interface ContainerShape {
+  name?: string
+  environment?: { name: string; value: string }[]
+  secrets?: { name: string }[]
+}
+
+/**
+ * Every ECS service's tasks at their peak (the autoscaling maximum, or the desired count, times the
+ * rollout surge) times the pool size their task definition gives (`DATABASE_POOL_MAX`), plus the ops
+ * reserve, must fit in 90 % of max_connections (the parameter group's, or the class's default).
+ * A service whose containers get DATABASE_URL without a pool size is a violation: its pool is unbounded
+ * by the budget. Resources still unknown during a first preview are left to the config validation,
+ * which checks the same sum from the stack settings.
+ */
+export const databaseConnectionBudget: StackValidationPolicy = {
+  name: 'database-connection-budget',
+  description:
+    'Pools of all tasks that can run at once, plus the ops reserve, fit in 90 % of max_connections',
+  enforcementLevel: 'mandatory',
+  validateStack: (args: StackValidationArgs, reportViolation: ReportViolation) => {
+    const ofType = (type: string) => args.resources.filter((r) => r.type === type)
+    const database = ofType(TYPES.rdsInstance)[0]
+    if (!database) return
+    const parameterGroup =
+      ofType(TYPES.rdsParameterGroup).find(
+        (g) =>
+          (database.propertyDependencies?.parameterGroupName ?? []).some((d) => d.urn === g.urn) ||
+          (g.props.name !== undefined && g.props.name === database.props.parameterGroupName),
+      ) ?? ofType(TYPES.rdsParameterGroup)[0]
+    const parameters =
+      (parameterGroup?.props.parameters as { name?: string; value?: string }[] | undefined) ?? []
+    const configured = parameters.find((x) => x.name === 'max_connections')?.value
+    const instanceClass = String(database.props.instanceClass ?? '')
+    const maxConnections =
+      configured !== undefined ? Number(configured) : defaultMaxConnections(instanceClass)
+    if (maxConnections === undefined || !Number.isFinite(maxConnections)) {
+      reportViolation(
+        `${database.name}: max_connections unknown (no parameter and no default for ${instanceClass}): set it in the parameter group`,
+        database.urn,
+      )
+      return
+    }
+    const tags = (parameterGroup?.props.tags as Record<string, string> | undefined) ?? {}
+    const opsReserve = Number(tags[OPS_RESERVE_TAG] ?? 0)
+
+    const taskDefinitions = ofType(TYPES.taskDefinition)
+    const familyOfArn = (arn: unknown) => /:task-definition\/([^:]+)/.exec(String(arn ?? ''))?.[1]
+    const demands: PoolDemand[] = []
+    for (const service of ofType(TYPES.service)) {
+      const dependency = new Set((service.propertyDependencies?.taskDefinition ?? []).map((d) => d.urn))
+      const family = familyOfArn(service.props.taskDefinition)
+      const definition = taskDefinitions.find((d) => dependency.has(d.urn) || d.props.family === family)
+      if (!definition || typeof definition.props.containerDefinitions !== 'string') continue
+      const containers = JSON.parse(definition.props.containerDefinitions) as ContainerShape[]
+      const connects = containers.filter((c) =>
+        [...(c.secrets ?? []), ...(c.environment ?? [])].some((v) => v.name === 'DATABASE_URL'),
+      )
+      if (connects.length === 0) continue
+      let pool = 0
+      for (const c of connects) {
+        const value = c.environment?.find((e) => e.name === POOL_SIZE_VARIABLE)?.value
+        if (value === undefined || !/^\d+$/.test(value)) {
+          reportViolation(
+            `${service.name}: container ${c.name ?? '?'} connects to the database without ${POOL_SIZE_VARIABLE}`,
+            service.urn,
+          )
+          continue
+        }
+        pool += Number(value)
+      }
+      const name = String(service.props.name ?? service.name)
+      const scaling = ofType(TYPES.scalingTarget).find((t) =>
+        String(t.props.resourceId ?? '').endsWith(`/${name}`),
+      )
+      const count = Number(scaling?.props.maxCapacity ?? service.props.desiredCount ?? 1)
+      const surgePercent = Number(service.props.deploymentMaximumPercent ?? 200)
+      demands.push({
+        label: name,
+        tasks: Math.ceil((count * surgePercent) / 100),
+        tasksFrom: `${scaling ? 'max' : 'desired'} ${count} × ${surgePercent} %`,
+        pool,
+      })
+    }
+    const budget = connectionBudget({
+      demands,
+      opsReserve,
+      maxConnections,
+      maxConnectionsFrom: configured !== undefined ? 'parameter group' : `default of ${instanceClass}`,
+    })
+    if (!budget.ok) reportViolation(`database connection budget exceeded: ${budget.arithmetic}`, database.urn)
+  },
+}
+export const stackPolicies: StackValidationPolicy[] = [
+  openIngressOnlyOnLoadBalancer,
+  cacheNoEviction,
+  databaseConnectionBudget,
+]
 
 export const policies: ResourceValidationPolicy[] = [
   databaseEncrypted,

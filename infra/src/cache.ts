@@ -5,8 +5,19 @@ import * as pulumi from '@pulumi/pulumi'
 import type { StackConfig } from './config.js'
 import { REDIS_PORT } from './security-groups.js'
 
+/**
+ * BullMQ requires `noeviction`: the engine's default group (`volatile-lru`) evicts queue keys that
+ * carry a TTL under memory pressure, so jobs stall or run twice (a duplicate WhatsApp send).
+ */
+export const CACHE_MAXMEMORY_POLICY = 'noeviction'
+
+/** Parameter group family of an engine version: `redis7` (7.0, 7.1), `valkey7` (7.2), `valkey8`. */
+export const cacheParameterFamily = (engine: 'redis' | 'valkey', engineVersion: string): string =>
+  `${engine}${engineVersion.split('.')[0]}`
+
 export interface Cache {
   replicationGroup: aws.elasticache.ReplicationGroup
+  parameterGroup: aws.elasticache.ParameterGroup
   /** Member cluster ids (`<group>-001`, ...): CloudWatch's per-node dimension. */
   memberClusterIds: string[]
 }
@@ -32,7 +43,15 @@ export function createCache(
     description: 'Database tier: no route out of the VPC',
     tags,
   })
-  const family = c.engine === 'valkey' ? `valkey${c.engineVersion.split('.')[0]}` : 'redis7'
+  const family = cacheParameterFamily(c.engine, c.engineVersion)
+  // The family is in the name: a new engine family gets a new group, created before the cache moves to it.
+  const parameterGroup = new aws.elasticache.ParameterGroup(`${p}-${family}-params`, {
+    name: `${p}-${family}`,
+    family,
+    description: `${p} ${c.engine}: maxmemory-policy ${CACHE_MAXMEMORY_POLICY} (BullMQ)`,
+    parameters: [{ name: 'maxmemory-policy', value: CACHE_MAXMEMORY_POLICY }],
+    tags,
+  })
   const replicationGroup = new aws.elasticache.ReplicationGroup(`${p}-cache`, {
     replicationGroupId: groupId,
     description: `${p} ${c.engine} (BullMQ queues, rate limits)`,
@@ -41,7 +60,7 @@ export function createCache(
     nodeType: c.nodeType,
     numCacheClusters: c.nodeCount,
     port: REDIS_PORT,
-    parameterGroupName: `default.${family}`,
+    parameterGroupName: parameterGroup.name,
     automaticFailoverEnabled: true,
     multiAzEnabled: true,
     atRestEncryptionEnabled: true,
@@ -72,5 +91,5 @@ export function createCache(
     { length: c.nodeCount },
     (_, i) => `${groupId}-${String(i + 1).padStart(3, '0')}`,
   )
-  return { replicationGroup, memberClusterIds }
+  return { replicationGroup, parameterGroup, memberClusterIds }
 }

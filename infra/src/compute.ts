@@ -5,6 +5,7 @@
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
 import type { StackConfig } from './config.js'
+import { DEPLOYMENT_MAXIMUM_PERCENT, POOL_SIZE_VARIABLE } from './connection-budget.js'
 import type { AppSecrets } from './secrets.js'
 
 export const API_CONTAINER = 'api'
@@ -57,6 +58,8 @@ export function createCompute(
     targetGroupArn: pulumi.Input<string>
     /** Listener the service waits for: a target group must be attached to an ALB before ECS uses it. */
     listener: aws.lb.Listener
+    /** ECS's service-linked role when the stack creates it: services wait for it (fresh accounts). */
+    serviceLinkedRole?: pulumi.Resource
   },
 ): Compute {
   const p = config.namePrefix
@@ -134,6 +137,8 @@ export function createCompute(
   const apiTaskDefinition = taskDefinition(apiFamily, svc.cpu, svc.memoryMiB, {
     name: API_CONTAINER,
     command: API_COMMAND,
+    // Budgeted against max_connections (config.ts connection budget).
+    environment: [...environment, { name: POOL_SIZE_VARIABLE, value: String(svc.databasePoolMax) }],
     portMappings: [{ containerPort: svc.containerPort, protocol: 'tcp', name: 'http' }],
     // The image has node but no curl; /health/live checks the process only (the ALB checks dependencies).
     healthCheck: {
@@ -152,6 +157,7 @@ export function createCompute(
   const workerTaskDefinition = taskDefinition(workerFamily, config.worker.cpu, config.worker.memoryMiB, {
     name: WORKER_CONTAINER,
     command: WORKER_COMMAND,
+    environment: [...environment, { name: POOL_SIZE_VARIABLE, value: String(config.worker.databasePoolMax) }],
   })
 
   const assignPublicIp = config.network.egressMode === 'public-task-ips'
@@ -168,13 +174,14 @@ export function createCompute(
     networkConfiguration,
     deploymentCircuitBreaker: { enable: true, rollback: true },
     deploymentMinimumHealthyPercent: 100,
-    deploymentMaximumPercent: 200,
+    deploymentMaximumPercent: DEPLOYMENT_MAXIMUM_PERCENT,
     propagateTags: 'SERVICE',
     enableEcsManagedTags: true,
     waitForSteadyState: false,
     tags,
   }
   const ownedByPipeline = { ignoreChanges: ['taskDefinition', 'desiredCount'] }
+  const linkedRole = args.serviceLinkedRole ? [args.serviceLinkedRole] : []
 
   const apiService = new aws.ecs.Service(
     `${p}-api-service`,
@@ -192,7 +199,7 @@ export function createCompute(
         },
       ],
     },
-    { ...ownedByPipeline, dependsOn: [args.listener] },
+    { ...ownedByPipeline, dependsOn: [args.listener, ...linkedRole] },
   )
   const workerService = new aws.ecs.Service(
     `${p}-worker-service`,
@@ -202,7 +209,7 @@ export function createCompute(
       taskDefinition: workerTaskDefinition.arn,
       desiredCount: config.worker.desiredCount,
     },
-    ownedByPipeline,
+    { ...ownedByPipeline, dependsOn: linkedRole },
   )
 
   return {

@@ -3,6 +3,7 @@
 // inventory command (mocks) and the cost model, so all three agree on what a stack file means.
 import { type Static, type TLiteral, type TUnion, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { connectionBudget, defaultMaxConnections, tasksDuringRollout } from './connection-budget.js'
 
 export const PROJECT = 'whatsapp-saas'
 
@@ -29,6 +30,10 @@ const DatabaseSchema = Type.Object({
   maxAllocatedStorageGb: Type.Integer({ minimum: 20, maximum: 65536 }),
   backupRetentionDays: Type.Integer({ minimum: 1, maximum: 35 }),
   deletionProtection: Type.Boolean(),
+  /** max_connections in the parameter group; absent: RDS's default for the class (estimated, see connection-budget.ts). */
+  maxConnections: Type.Optional(Type.Integer({ minimum: 20, maximum: 5000 })),
+  /** Connections kept for ops tasks (backup, verify-backup with its pg_restore jobs, migrate) at the same time. */
+  opsReserveConnections: Type.Integer({ minimum: 0, maximum: 1000 }),
 })
 
 const CacheSchema = Type.Object({
@@ -50,12 +55,16 @@ const ServiceSchema = Type.Object({
   cpuTargetPercent: Type.Integer({ minimum: 10, maximum: 90 }),
   requestsPerTargetPerMinute: Type.Integer({ minimum: 10 }),
   image: Type.Optional(Type.String({ minLength: 1 })),
+  /** PostgreSQL pool size of one API task (`DATABASE_POOL_MAX`). */
+  databasePoolMax: Type.Integer({ minimum: 1, maximum: 100 }),
 })
 
 const WorkerSchema = Type.Object({
   cpu: Type.Integer(),
   memoryMiB: Type.Integer(),
   desiredCount: Type.Integer({ minimum: 1, maximum: 20 }),
+  /** PostgreSQL pool size of one worker task (`DATABASE_POOL_MAX`). */
+  databasePoolMax: Type.Integer({ minimum: 1, maximum: 100 }),
 })
 
 const GithubSchema = Type.Object({
@@ -69,9 +78,25 @@ const GithubSchema = Type.Object({
 
 const CostControlsSchema = Type.Object({
   monthlyBudgetUsd: Type.Number({ exclusiveMinimum: 0 }),
-  /** Cost Anomaly Detection allows one SERVICE monitor per account: only one stack per account creates it. */
+  /**
+   * Create a SERVICE anomaly monitor. AWS allows one per account and Cost Explorer creates a default one
+   * in new accounts, so this is false unless the account has none; otherwise subscribe to it instead.
+   */
   anomalyMonitor: Type.Boolean(),
+  /** An existing monitor (e.g. Cost Explorer's default) the stack's e-mail subscription follows. */
+  anomalyMonitorArn: Type.Optional(
+    Type.String({ pattern: '^arn:aws:ce::\\d{12}:anomalymonitor/[A-Za-z0-9-]+$' }),
+  ),
   anomalyThresholdUsd: Type.Number({ exclusiveMinimum: 0 }),
+})
+
+const AccountSchema = Type.Object({
+  /**
+   * Create ECS's service-linked role (AWSServiceRoleForECS) before the services. In a fresh account ECS
+   * creates it on first use and the first CreateService can fail before it has propagated; in an account
+   * that already has it, creating it again fails: set false there.
+   */
+  createEcsServiceLinkedRole: Type.Boolean(),
 })
 
 const BackupSchema = Type.Object({
@@ -91,6 +116,7 @@ const StackConfigSchema = Type.Object({
   service: ServiceSchema,
   worker: WorkerSchema,
   costControls: CostControlsSchema,
+  account: AccountSchema,
   backup: BackupSchema,
   logRetentionDays: Type.Integer({ minimum: 1 }),
 })
@@ -122,6 +148,7 @@ const KEY_NAMESPACE: Record<keyof StackSettings, string> = {
   service: PROJECT,
   worker: PROJECT,
   costControls: PROJECT,
+  account: PROJECT,
   backup: PROJECT,
   logRetentionDays: PROJECT,
 }
@@ -188,10 +215,61 @@ function crossFieldProblems(s: StackSettings): string[] {
     problems.push(`${PROJECT}:cache.engineVersion: valkey starts at 7.2`)
   if (s.cache.engine === 'redis' && major > 7)
     problems.push(`${PROJECT}:cache.engineVersion: redis OSS stops at 7.x`)
+  problems.push(...connectionBudgetProblems(s))
+  if (s.costControls.anomalyMonitor && s.costControls.anomalyMonitorArn)
+    problems.push(
+      `${PROJECT}:costControls.anomalyMonitorArn: set either anomalyMonitor (create one) or anomalyMonitorArn (use an existing one), not both`,
+    )
   if (!s.github.createOidcProvider && !s.github.oidcProviderArn) {
     problems.push(`${PROJECT}:github.oidcProviderArn: required when github.createOidcProvider is false`)
   }
   return problems
+}
+
+/** max_connections of the stack and where it comes from, or undefined for a class the table does not know. */
+export function stackMaxConnections(s: StackSettings): { value: number; from: string } | undefined {
+  if (s.database.maxConnections !== undefined)
+    return { value: s.database.maxConnections, from: 'database.maxConnections, parameter group' }
+  const value = defaultMaxConnections(s.database.instanceClass)
+  return value === undefined ? undefined : { value, from: `RDS default for ${s.database.instanceClass}` }
+}
+
+/** The connection budget of the stack's own settings (the policy pack re-checks it on the resources). */
+export function stackConnectionBudget(s: StackSettings) {
+  const max = stackMaxConnections(s)
+  if (!max) return undefined
+  return connectionBudget({
+    demands: [
+      {
+        label: 'API',
+        tasks: tasksDuringRollout(s.service.maxCount),
+        tasksFrom: `service.maxCount ${s.service.maxCount} × rollout surge`,
+        pool: s.service.databasePoolMax,
+      },
+      {
+        label: 'worker',
+        tasks: tasksDuringRollout(s.worker.desiredCount),
+        tasksFrom: `worker.desiredCount ${s.worker.desiredCount} × rollout surge`,
+        pool: s.worker.databasePoolMax,
+      },
+    ],
+    opsReserve: s.database.opsReserveConnections,
+    maxConnections: max.value,
+    maxConnectionsFrom: max.from,
+  })
+}
+
+function connectionBudgetProblems(s: StackSettings): string[] {
+  const budget = stackConnectionBudget(s)
+  if (!budget)
+    return [
+      `${PROJECT}:database.maxConnections: required for ${s.database.instanceClass} (its default max_connections is not in the table)`,
+    ]
+  return budget.ok
+    ? []
+    : [
+        `${PROJECT}:database connection budget exceeded: ${budget.arithmetic}; lower service.databasePoolMax, worker.databasePoolMax or the task counts, or raise database.maxConnections`,
+      ]
 }
 
 /**

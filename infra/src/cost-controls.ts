@@ -34,17 +34,21 @@ export function createCostControls(config: StackConfig): { budget: aws.budgets.B
     tags: config.tags,
   })
 
-  if (!cc.anomalyMonitor) return { budget }
-  const monitor = new aws.costexplorer.AnomalyMonitor(`${p}-cost-anomalies`, {
-    name: `${p}-services`,
-    monitorType: 'DIMENSIONAL',
-    monitorDimension: 'SERVICE',
-    tags: config.tags,
-  })
+  // One SERVICE monitor per account, and new accounts already have Cost Explorer's default one: the
+  // stack subscribes to an existing monitor (anomalyMonitorArn) or creates one only when told to.
+  const monitorArn = cc.anomalyMonitor
+    ? new aws.costexplorer.AnomalyMonitor(`${p}-cost-anomalies`, {
+        name: `${p}-services`,
+        monitorType: 'DIMENSIONAL',
+        monitorDimension: 'SERVICE',
+        tags: config.tags,
+      }).arn
+    : cc.anomalyMonitorArn
+  if (monitorArn === undefined) return { budget }
   new aws.costexplorer.AnomalySubscription(`${p}-cost-anomaly-alerts`, {
     name: `${p}-anomaly-digest`,
     frequency: 'DAILY',
-    monitorArnLists: [monitor.arn],
+    monitorArnLists: [monitorArn],
     subscribers: [{ type: 'EMAIL', address: config.alertEmail }],
     thresholdExpression: {
       dimension: {

@@ -2,7 +2,9 @@
 // 7-day automated backups with point-in-time recovery (RDS ships WAL every 5 minutes: RPO 5 min).
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
+import * as random from '@pulumi/random'
 import type { StackConfig } from './config.js'
+import { OPS_RESERVE_TAG } from './connection-budget.js'
 
 export const DATABASE_NAME = 'whatsapp'
 export const DATABASE_USER = 'whatsapp_admin'
@@ -36,15 +38,21 @@ export function createDatabase(
     family: `postgres${major}`,
     description: `${p} PostgreSQL ${major}`,
     parameters: [
-      { name: 'max_connections', value: '100', applyMethod: 'pending-reboot' },
+      // Absent: RDS's default for the class, which the connection budget (config.ts) estimates.
+      ...(db.maxConnections === undefined
+        ? []
+        : [{ name: 'max_connections', value: String(db.maxConnections), applyMethod: 'pending-reboot' }]),
       { name: 'shared_preload_libraries', value: 'pg_stat_statements', applyMethod: 'pending-reboot' },
       { name: 'pg_stat_statements.track', value: 'all', applyMethod: 'pending-reboot' },
       { name: 'rds.force_ssl', value: '1', applyMethod: 'pending-reboot' },
       { name: 'log_min_duration_statement', value: '1000', applyMethod: 'immediate' },
     ],
-    tags,
+    // Read by the policy pack's connection-budget rule, which has no access to the stack config.
+    tags: { ...tags, [OPS_RESERVE_TAG]: String(db.opsReserveConnections) },
   })
 
+  // Unique per stack lifetime: a fixed identifier makes the second destroy fail (the snapshot exists).
+  const finalSnapshotSuffix = new random.RandomId(`${p}-final-snapshot-suffix`, { byteLength: 4 })
   const instance = new aws.rds.Instance(
     `${p}-postgres`,
     {
@@ -73,7 +81,7 @@ export function createDatabase(
       maintenanceWindow: 'sun:04:00-sun:04:30',
       copyTagsToSnapshot: true,
       skipFinalSnapshot: false,
-      finalSnapshotIdentifier: `${p}-postgres-final`,
+      finalSnapshotIdentifier: pulumi.interpolate`${p}-postgres-final-${finalSnapshotSuffix.hex}`,
       performanceInsightsEnabled: true,
       performanceInsightsKmsKeyId: args.kmsKeyArn,
       performanceInsightsRetentionPeriod: 7,

@@ -95,7 +95,6 @@ export function createDeployRole(
             'ecs:RunTask',
             'ecs:DescribeTasks',
             'ecs:StopTask',
-            'ecs:ListTasks',
             'ecs:TagResource',
           ],
           Resource: [
@@ -104,6 +103,15 @@ export function createDeployRole(
             ecsResource('task'),
             ecsResource('task-definition'),
           ],
+        },
+        {
+          // ListTasks authorizes against container instances, not the cluster or its tasks: a statement
+          // naming the cluster ARN denies it. The ecs:cluster condition keeps it to this stack's cluster.
+          Sid: 'ListClusterTasks',
+          Effect: 'Allow',
+          Action: 'ecs:ListTasks',
+          Resource: '*',
+          Condition: { ArnEquals: { 'ecs:cluster': args.clusterArn } },
         },
         { Sid: 'PassTaskRoles', Effect: 'Allow', Action: 'iam:PassRole', Resource: args.passRoleArns },
         {

@@ -71,6 +71,13 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
     case 'aws:lb/targetGroup:TargetGroup':
       state.arnSuffix = `targetgroup/${inputs.name}/0123456789abcdef`
       break
+    case 'aws:ecs/taskDefinition:TaskDefinition':
+      state.arn = `arn:aws:ecs:${region}:${MOCK_ACCOUNT_ID}:task-definition/${inputs.family}:1`
+      state.revision = 1
+      break
+    case 'aws:ecs/service:Service':
+      state.arn = `arn:aws:ecs:${region}:${MOCK_ACCOUNT_ID}:service/${inputs.name}`
+      break
     case 'aws:ecr/repository:Repository':
       state.repositoryUrl = `${MOCK_ACCOUNT_ID}.dkr.ecr.${region}.amazonaws.com/${inputs.name}`
       break
@@ -79,6 +86,9 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
       break
     case 'aws:kms/key:Key':
       state.keyId = `${name}-key-id`
+      break
+    case 'random:index/randomId:RandomId':
+      state.hex = hexOf(name).slice(0, Number(inputs.byteLength ?? 4) * 2)
       break
     case 'random:index/randomPassword:RandomPassword':
       state.result = `mock-${name}-${'x'.repeat(Number(inputs.length ?? 16))}`.slice(

@@ -2,13 +2,14 @@
 // Logs Insights queries for the three questions asked during an incident.
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
-import type { StackConfig } from './config.js'
+import { type StackConfig, stackMaxConnections } from './config.js'
 
 /** Thresholds in one place: tests and the README read them from here. */
 export const ALARM_THRESHOLDS = {
   rdsCpuPercent: 80,
   rdsCpuMinutes: 10,
-  rdsConnections: 80,
+  /** Share of max_connections (the pools are budgeted to stay under 90 %: config.ts). */
+  rdsConnectionsPercent: 80,
   redisMemoryPercent: 90,
   alb5xxPerMinute: 10,
   minRunningApiTasks: 2,
@@ -35,6 +36,9 @@ export function createMonitoring(
 ): Monitoring {
   const p = config.namePrefix
   const t = ALARM_THRESHOLDS
+  // parseStackConfig has refused a stack whose max_connections is unknown.
+  const maxConnections = stackMaxConnections(config)!.value
+  const rdsConnections = Math.floor((maxConnections * t.rdsConnectionsPercent) / 100)
   const topic = new aws.sns.Topic(`${p}-alerts`, { name: `${p}-alerts`, tags: config.tags })
   new aws.sns.TopicSubscription(`${p}-alerts-email`, {
     topic: topic.arn,
@@ -65,7 +69,7 @@ export function createMonitoring(
       treatMissingData: 'missing',
     }),
     alarm('rds-connections-high', {
-      alarmDescription: `More than ${t.rdsConnections} PostgreSQL connections (max_connections is 100)`,
+      alarmDescription: `More than ${rdsConnections} PostgreSQL connections (${t.rdsConnectionsPercent} % of max_connections ${maxConnections})`,
       namespace: 'AWS/RDS',
       metricName: 'DatabaseConnections',
       dimensions: { DBInstanceIdentifier: args.dbInstanceId },
@@ -73,7 +77,7 @@ export function createMonitoring(
       period: 60,
       evaluationPeriods: 3,
       comparisonOperator: 'GreaterThanThreshold',
-      threshold: t.rdsConnections,
+      threshold: rdsConnections,
       treatMissingData: 'missing',
     }),
     // ElastiCache reports memory per node: one alarm per member of the replication group.

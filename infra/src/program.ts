@@ -1,7 +1,7 @@
 // Wires the concerns together and returns the stack outputs the pipeline and operators need.
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
-import { createBackupSchedule } from './backup-schedule.js'
+import { createBackupAlerts, createBackupSchedule } from './backup-schedule.js'
 import { createCache } from './cache.js'
 import { API_CONTAINER, createAutoscaling, createCompute } from './compute.js'
 import { CONFIG_KEYS, parseStackConfig, type StackConfig } from './config.js'
@@ -77,6 +77,16 @@ export function createInfrastructure(config: StackConfig) {
     backupBucketArn: storage.backupBucket.arn,
     backupKeyArn: keys.backup.arn,
   })
+  // ECS creates AWSServiceRoleForECS on first use, and in a fresh account the first CreateService can
+  // run before the role has propagated ("Unable to assume the service linked role"). Created here, the
+  // services wait for it; kept on destroy because every ECS cluster of the account relies on it.
+  const ecsServiceLinkedRole = config.account.createEcsServiceLinkedRole
+    ? new aws.iam.ServiceLinkedRole(
+        `${config.namePrefix}-ecs-service-linked-role`,
+        { awsServiceName: 'ecs.amazonaws.com', description: 'ECS (created before the first service)' },
+        { retainOnDelete: true },
+      )
+    : undefined
   const compute = createCompute(config, {
     image: config.service.image ?? pulumi.interpolate`${storage.repository.repositoryUrl}:bootstrap`,
     secrets,
@@ -90,6 +100,7 @@ export function createInfrastructure(config: StackConfig) {
     taskSecurityGroupId: groups.tasks.id,
     targetGroupArn: lb.targetGroup.arn,
     listener: lb.httpsListener,
+    serviceLinkedRole: ecsServiceLinkedRole,
   })
   createAutoscaling(config, {
     clusterName: compute.cluster.name,
@@ -127,6 +138,7 @@ export function createInfrastructure(config: StackConfig) {
     workerServiceName: compute.workerService.name,
     logGroupName: compute.logGroup.name,
   })
+  createBackupAlerts(config, { accountId, clusterArn: compute.cluster.arn, topic: monitoring.topic })
   const costControls = createCostControls(config)
 
   return {

@@ -25,9 +25,12 @@ export function createSecrets(config: StackConfig, kmsKeyArn: pulumi.Input<strin
   const p = config.namePrefix
   const secret = (name: string, description: string) =>
     new aws.secretsmanager.Secret(`${p}-${name}-secret`, {
-      name: `${PROJECT}/${config.stack}/${name}`,
+      // A prefix, not a fixed name: a deleted secret keeps its name for its whole recovery window, so a
+      // fixed name makes `destroy` then `up` fail for up to 30 days. Readers use the ARN outputs.
+      namePrefix: `${PROJECT}/${config.stack}/${name}-`,
       description,
       kmsKeyId: kmsKeyArn,
+      // Kept (not 0) in every stack: a destroyed stack's credentials stay recoverable.
       recoveryWindowInDays: config.isProduction ? 30 : 7,
       tags: { ...config.tags, Name: `${p}-${name}` },
     })

@@ -9,8 +9,8 @@ export interface Storage {
   repository: aws.ecr.Repository
 }
 
-/** Days before a backup moves to STANDARD_IA; S3 refuses fewer than 30 for that class. */
-export const INFREQUENT_ACCESS_AFTER_DAYS = 30
+/** Days a backup stays restorable as a noncurrent version after it expired or was deleted. */
+export const NONCURRENT_BACKUP_DAYS = 30
 
 export function createStorage(
   config: StackConfig,
@@ -72,8 +72,10 @@ export function createStorage(
       ],
     }),
   })
-  // Backups expire after backup.retentionDays (30 by default). A backup deleted or expired before that
-  // stays restorable as a noncurrent version: STANDARD_IA after 30 days, gone after retention + 30.
+  // Backups expire after backup.retentionDays (30 by default) and stay restorable as a noncurrent version
+  // for 30 more days. No transition: the ops commands upload dumps as STANDARD_IA already (a transition
+  // cannot happen before day 30, so with a 30-day retention it never happened), and the manifests are a
+  // few KB, which S3 does not transition (below 128 KB) and IA would bill as 128 KB.
   const retention = config.backup.retentionDays
   new aws.s3.BucketLifecycleConfiguration(`${p}-backups-lifecycle`, {
     bucket: backupBucket.id,
@@ -83,13 +85,7 @@ export function createStorage(
         status: 'Enabled',
         filter: {},
         expiration: { days: retention },
-        ...(retention > INFREQUENT_ACCESS_AFTER_DAYS
-          ? { transitions: [{ days: INFREQUENT_ACCESS_AFTER_DAYS, storageClass: 'STANDARD_IA' }] }
-          : {}),
-        noncurrentVersionTransitions: [
-          { noncurrentDays: INFREQUENT_ACCESS_AFTER_DAYS, storageClass: 'STANDARD_IA' },
-        ],
-        noncurrentVersionExpiration: { noncurrentDays: INFREQUENT_ACCESS_AFTER_DAYS * 2 },
+        noncurrentVersionExpiration: { noncurrentDays: NONCURRENT_BACKUP_DAYS },
         abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
       },
     ],

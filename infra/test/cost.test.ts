@@ -105,7 +105,7 @@ describe('cost model', () => {
 
   it('counts alarms and fixed resources as the program creates them', () => {
     expect(alarmCount(staging)).toBe(PROGRAM_COUNTS.fixedAlarms + 2)
-    expect(PROGRAM_COUNTS).toEqual({ kmsKeys: 3, secrets: 5, dashboards: 2, fixedAlarms: 6 })
+    expect(PROGRAM_COUNTS).toEqual({ kmsKeys: 3, secrets: 5, dashboards: 2, fixedAlarms: 7 })
   })
 })
 

@@ -21,7 +21,7 @@ export type CommandName = (typeof COMMANDS)[number]
 export const OPS_ENTRY = 'node dist/ops/main.js'
 
 const USAGE = `usage: ${OPS_ENTRY} <command> [flags]
-  backup
+  backup [--verify]
   verify-backup --backup <id|latest>
   restore --backup <id|latest> [--force]
   migrate [--max-backup-age <minutes>] [--allow-destructive]
@@ -32,6 +32,7 @@ common flags: --prisma-config <file> --migrations-dir <dir> (migrate, migration-
 
 const FLAGS = {
   backup: { type: 'string' },
+  verify: { type: 'boolean', default: false },
   force: { type: 'boolean', default: false },
   'max-backup-age': { type: 'string' },
   'allow-destructive': { type: 'boolean', default: false },
@@ -62,6 +63,27 @@ type CommandHandler = (ctx: CommandContext) => Promise<Record<string, unknown>>
 const handlers: Record<CommandName, CommandHandler> = {
   async backup(ctx) {
     const manifest = await backupDatabase({ target: ctx.target(), store: ctx.store(), log: ctx.output })
+    // `--verify` (the scheduled backup): a dump that does not restore must fail the run, so that the
+    // task's exit code, and the alarm on it, say whether last night's backup is usable.
+    let verified: Awaited<ReturnType<typeof verifyBackup>> | undefined
+    if (ctx.flags.verify) {
+      try {
+        verified = await verifyBackup({
+          target: ctx.target(),
+          store: ctx.store(),
+          log: ctx.output,
+          backup: manifest.id,
+          workDir: ctx.settings.workDir,
+          jobs: ctx.settings.restoreJobs,
+        })
+      } catch (error) {
+        const details = error instanceof OpsError ? error.details : {}
+        throw new OpsError(
+          `backup ${manifest.id} was written but its verification failed: ${oneLine(error)}`,
+          { ...details, backupId: manifest.id, verified: false },
+        )
+      }
+    }
     return {
       backupId: manifest.id,
       store: ctx.store().location,
@@ -71,6 +93,13 @@ const handlers: Record<CommandName, CommandHandler> = {
       rows: Object.values(manifest.rowCounts).reduce((a, b) => a + b, 0),
       durationMs: manifest.durationMs,
       createdAt: manifest.createdAt,
+      ...(verified
+        ? {
+            verified: true,
+            verifiedAt: verified.verifiedAt,
+            tablesCompared: verified.verification?.tablesCompared,
+          }
+        : {}),
     }
   },
 

@@ -6,6 +6,7 @@ import {
   paginateListObjectsV2,
   type S3Client,
   type ServerSideEncryption,
+  type StorageClass,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { type BackupManifest, parseManifest } from './backup-manifest.js'
@@ -25,6 +26,15 @@ export interface S3BackupStoreOptions {
   /** KMS key for SSE-KMS; without it objects use the bucket's default encryption. */
   kmsKeyId?: string
 }
+
+/**
+ * Storage class of the dumps. A dump is written once, read once by its verification and then only for a
+ * restore, and kept for the bucket's retention (30 days by default, then 30 more as a noncurrent
+ * version): Infrequent Access from the start, since a lifecycle transition to it cannot happen before
+ * day 30, i.e. never within a 30-day retention. IA's 30-day minimum storage charge is always met.
+ * Manifests stay STANDARD: a few KB each (IA bills at least 128 KB) read by every listing.
+ */
+export const DUMP_STORAGE_CLASS: StorageClass = 'STANDARD_IA'
 
 /** Backups in S3 (the AWS target): multipart upload of the dump stream, SSE-KMS on every object. */
 export class S3BackupStore implements BackupStore {
@@ -58,6 +68,7 @@ export class S3BackupStore implements BackupStore {
         Key: this.key(object),
         Body: body,
         ContentType: 'application/octet-stream',
+        StorageClass: DUMP_STORAGE_CLASS,
         ...this.encryption,
       },
       queueSize: 2,

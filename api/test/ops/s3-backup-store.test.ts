@@ -46,7 +46,12 @@ describe('S3 backup store on s3rver', () => {
   let endpoint: string
   let client: S3Client
   // What the SDK sent, to check the encryption headers of every write.
-  const sent: { method: string; query: Record<string, unknown>; headers: Record<string, string> }[] = []
+  const sent: {
+    method: string
+    path: string
+    query: Record<string, unknown>
+    headers: Record<string, string>
+  }[] = []
 
   beforeAll(async () => {
     files = tempDir('wa-s3rver-')
@@ -65,10 +70,16 @@ describe('S3 backup store on s3rver', () => {
       (next) => async (args) => {
         const request = args.request as {
           method: string
+          path: string
           query: Record<string, unknown>
           headers: Record<string, string>
         }
-        sent.push({ method: request.method, query: { ...request.query }, headers: { ...request.headers } })
+        sent.push({
+          method: request.method,
+          path: request.path,
+          query: { ...request.query },
+          headers: { ...request.headers },
+        })
         return next(args)
       },
       { step: 'finalizeRequest', name: 'recordRequests' },
@@ -112,6 +123,24 @@ describe('S3 backup store on s3rver', () => {
       expect(write.headers['x-amz-server-side-encryption']).toBe('aws:kms')
       expect(write.headers['x-amz-server-side-encryption-aws-kms-key-id']).toBe(KMS_KEY)
     }
+  })
+
+  it('uploads dumps as STANDARD_IA (what the bucket lifecycle expects) and manifests as STANDARD', async () => {
+    const store = new S3BackupStore({ client, bucket: 'backups', prefix: 'classes', kmsKeyId: KMS_KEY })
+    const id = newBackupId(new Date('2026-02-01T00:00:00Z'))
+    const from = sent.length
+    await store.putDump(id, Readable.from([Buffer.from('dump bytes')]))
+    await store.writeManifest(manifestFor(id, Buffer.from('dump bytes')))
+    const writes = sent
+      .slice(from)
+      .filter((r) => r.method === 'PUT' || (r.method === 'POST' && 'uploads' in r.query))
+    const dumpWrites = writes.filter((r) => r.path.endsWith(`${id}.dump`) && !('partNumber' in r.query))
+    const manifestWrites = writes.filter((r) => r.path.endsWith(`${id}.manifest.json`))
+    expect(dumpWrites).toHaveLength(1)
+    expect(dumpWrites[0]!.headers['x-amz-storage-class']).toBe('STANDARD_IA')
+    expect(manifestWrites).toHaveLength(1)
+    expect(manifestWrites[0]!.headers['x-amz-storage-class']).toBeUndefined()
+    expect((await buffer(await store.getDump(id))).toString()).toBe('dump bytes')
   })
 
   it('reports a missing backup as not found, and ignores objects outside its prefix', async () => {

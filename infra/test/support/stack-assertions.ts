@@ -1,6 +1,6 @@
 // The assertions every stack must satisfy, registered by each stack's own test file.
 import { beforeAll, describe, expect, it } from 'vitest'
-import { policies, stackPolicies } from '../../policy/policies.js'
+import { databaseConnectionBudget, policies, stackPolicies } from '../../policy/policies.js'
 import { alarmCount, estimate, PROGRAM_COUNTS } from '../../src/cost/model.js'
 import { type InventoryItem, mockId } from '../../src/mock-runtime.js'
 import { loadStackConfig } from '../../src/stack-file.js'
@@ -197,7 +197,7 @@ export function describeStack(stack: string, expected: StackExpectations): void 
         ]),
       )
       expect(params).toMatchObject({
-        max_connections: '100',
+        max_connections: '150',
         shared_preload_libraries: 'pg_stat_statements',
         'rds.force_ssl': '1',
       })
@@ -218,12 +218,21 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       })
     })
 
-    it('keeps backups in a versioned bucket that moves them to STANDARD_IA and expires them', () => {
+    it('keeps BullMQ keys: the cache uses its own redis7 parameter group with noeviction', () => {
+      const group = run.one('aws:elasticache/parameterGroup:ParameterGroup').inputs
+      expect(group.family).toBe('redis7')
+      expect(group.parameters).toEqual([{ name: 'maxmemory-policy', value: 'noeviction' }])
+      expect(run.one(T.cache).inputs.parameterGroupName).toBe(group.name)
+    })
+
+    it('expires backups (uploaded as STANDARD_IA) after 30 days plus 30 as noncurrent versions, no transition', () => {
       const rule = (run.one(T.lifecycle).inputs.rules as Record<string, unknown>[])[0]!
       expect(rule.status).toBe('Enabled')
       expect(rule.expiration).toEqual({ days: 30 })
-      expect(rule.noncurrentVersionTransitions).toEqual([{ noncurrentDays: 30, storageClass: 'STANDARD_IA' }])
-      expect(rule.noncurrentVersionExpiration).toEqual({ noncurrentDays: 60 })
+      // A transition cannot happen before day 30: with a 30-day expiry it never did. Dumps are IA from upload.
+      expect(rule.transitions).toBeUndefined()
+      expect(rule.noncurrentVersionTransitions).toBeUndefined()
+      expect(rule.noncurrentVersionExpiration).toEqual({ noncurrentDays: 30 })
       const ecr = run.one(T.ecr).inputs
       expect(ecr.imageTagMutability).toBe('IMMUTABLE')
       expect(ecr.imageScanningConfiguration).toEqual({ scanOnPush: true })
@@ -317,6 +326,21 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       expect(commands.sort()).toEqual(['node dist/server.js', 'node dist/worker.js'])
     })
 
+    it('gives the API and the worker their budgeted pool size as DATABASE_POOL_MAX', () => {
+      const poolOf = (family: string) => {
+        const def = run.ofType(T.taskDef).find((d) => d.inputs.family === `${p}-${family}`)!
+        const [container] = JSON.parse(String(def.inputs.containerDefinitions)) as {
+          environment: { name: string; value: string }[]
+        }[]
+        return container!.environment.filter((e) => e.name === 'DATABASE_POOL_MAX').map((e) => e.value)
+      }
+      const config = loadStackConfig(stack)
+      expect(poolOf('api')).toEqual([String(config.service.databasePoolMax)])
+      expect(poolOf('worker')).toEqual([String(config.worker.databasePoolMax)])
+      const group = run.one(T.rdsParams).inputs.tags as Record<string, string>
+      expect(group.OpsReserveConnections).toBe(String(config.database.opsReserveConnections))
+    })
+
     it('checks /health, drains for 30 s, serves TLS 1.2+ and redirects HTTP', () => {
       const tg = run.one(T.targetGroup).inputs
       expect(tg.deregistrationDelay).toBe(30)
@@ -335,17 +359,21 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       ])
     })
 
-    it('runs the backup command daily at 02:00 UTC through EventBridge Scheduler', () => {
+    it('runs the backup command, verified, daily at 02:00 UTC through EventBridge Scheduler', () => {
       const schedule = run.one(T.schedule).inputs as {
         scheduleExpression: string
         scheduleExpressionTimezone: string
-        target: { input: string; ecsParameters: { taskDefinitionArn: string; launchType: string } }
+        target: {
+          input: string
+          ecsParameters: { taskDefinitionArn: string; launchType: string; group: string }
+        }
       }
       expect(schedule.scheduleExpression).toBe('cron(0 2 * * ? *)')
       expect(schedule.scheduleExpressionTimezone).toBe('UTC')
       expect(JSON.parse(schedule.target.input)).toEqual({
-        containerOverrides: [{ name: 'api', command: ['node', 'dist/ops/main.js', 'backup'] }],
+        containerOverrides: [{ name: 'api', command: ['node', 'dist/ops/main.js', 'backup', '--verify'] }],
       })
+      expect(schedule.target.ecsParameters.group).toBe(`${p}-scheduled-backup`)
       expect(schedule.target.ecsParameters.taskDefinitionArn).toMatch(
         new RegExp(`:task-definition/${p}-api$`),
       )
@@ -394,6 +422,20 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       expect(lock.Resource).toMatch(/-backups\/locks\/\*$/)
     })
 
+    it('lets the deploy role list the tasks of its own cluster only: "*" with an ecs:cluster condition', () => {
+      const statements = (
+        JSON.parse(String(run.one(T.rolePolicy, 'github-deploy-policy').inputs.policy)) as {
+          Statement: { Action: string | string[]; Resource: string | string[]; Condition?: unknown }[]
+        }
+      ).Statement
+      const listing = statements.filter((s) => [s.Action].flat().includes('ecs:ListTasks'))
+      expect(listing).toHaveLength(1)
+      expect(listing[0]!.Resource).toBe('*')
+      expect(listing[0]!.Condition).toEqual({
+        ArnEquals: { 'ecs:cluster': `arn:aws:ecs:us-east-1:123456789012:${p}-cluster` },
+      })
+    })
+
     it('pins the GitHub deploy role to the repository and the environment named like the stack', () => {
       const trust = JSON.parse(String(run.one(T.role, 'github-deploy-role').inputs.assumeRolePolicy))
       expect(trust.Statement[0].Action).toBe('sts:AssumeRoleWithWebIdentity')
@@ -416,19 +458,52 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       )
       expect(alarms).toEqual({
         'rds-cpu-high': ['GreaterThanThreshold', 80, 'CPUUtilization'],
-        'rds-connections-high': ['GreaterThanThreshold', 80, 'DatabaseConnections'],
+        'rds-connections-high': ['GreaterThanThreshold', 120, 'DatabaseConnections'],
         'redis-memory-high-1': ['GreaterThanThreshold', 90, 'DatabaseMemoryUsagePercentage'],
         'redis-memory-high-2': ['GreaterThanThreshold', 90, 'DatabaseMemoryUsagePercentage'],
         'alb-5xx-high': ['GreaterThanThreshold', 10, 'math'],
         'ecs-api-running-tasks-low': ['LessThanThreshold', 2, 'RunningTaskCount'],
         'ecs-worker-running-tasks-low': ['LessThanThreshold', expected.workerTasks, 'RunningTaskCount'],
         'alb-unhealthy-targets': ['GreaterThanThreshold', 0, 'UnHealthyHostCount'],
+        'backup-schedule-dropped': ['GreaterThanThreshold', 0, 'InvocationDroppedCount'],
       })
       const cpu = run.ofType(T.alarm).find((a) => String(a.inputs.name).endsWith('rds-cpu-high'))!.inputs
       expect(Number(cpu.period) * Number(cpu.evaluationPeriods)).toBe(600)
       for (const a of run.ofType(T.alarm)) {
         expect(a.inputs.alarmActions).toEqual([`arn:aws:sns:us-east-1:123456789012:${p}-alerts`])
       }
+    })
+
+    it('alerts on SNS when the scheduled backup or its verification fails, or the task never starts', () => {
+      const rule = run.one('aws:cloudwatch/eventRule:EventRule', 'backup-failed').inputs
+      const pattern = JSON.parse(String(rule.eventPattern))
+      expect(pattern).toEqual({
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Task State Change'],
+        detail: {
+          clusterArn: [`arn:aws:ecs:us-east-1:123456789012:${p}-cluster`],
+          group: [`${p}-scheduled-backup`],
+          lastStatus: ['STOPPED'],
+          $or: [
+            { containers: { name: ['api'], exitCode: [{ 'anything-but': 0 }] } },
+            { stopCode: ['TaskFailedToStart'] },
+          ],
+        },
+      })
+      const topicArn = `arn:aws:sns:us-east-1:123456789012:${p}-alerts`
+      const target = run.one('aws:cloudwatch/eventTarget:EventTarget', 'backup-failed-alert').inputs
+      expect(target.arn).toBe(topicArn)
+      expect(target.rule).toBe(`${p}-backup-failed`)
+      const policy = JSON.parse(String(run.one('aws:sns/topicPolicy:TopicPolicy').inputs.policy))
+      const events = policy.Statement.find((s: { Sid: string }) => s.Sid === 'BackupFailureRule')
+      expect(events).toMatchObject({
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: topicArn,
+        Condition: {
+          ArnEquals: { 'aws:SourceArn': `arn:aws:cloudwatch:us-east-1:123456789012:${p}-backup-failed` },
+        },
+      })
     })
 
     it('has the main and cost dashboards and the three saved log queries', () => {
@@ -457,7 +532,27 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       expect(
         budget.notifications.filter((n) => n.notificationType === 'ACTUAL').map((n) => n.threshold),
       ).toEqual([50, 80, 100])
-      expect(run.ofType(T.anomalySubscription)).toHaveLength(1)
+      // One SERVICE monitor per account and new accounts already have one: none is created by default.
+      expect(run.ofType('aws:costexplorer/anomalyMonitor:AnomalyMonitor')).toEqual([])
+      expect(run.ofType(T.anomalySubscription)).toEqual([])
+    })
+
+    it('can be destroyed and created again: prefixed secret names, a final snapshot per stack lifetime', () => {
+      for (const secret of run.ofType('aws:secretsmanager/secret:Secret')) {
+        expect(secret.inputs.name).toBeUndefined()
+        expect(secret.inputs.namePrefix).toMatch(new RegExp(`^whatsapp-saas/${stack}/[a-z-]+-$`))
+        expect(secret.inputs.recoveryWindowInDays).toBe(expected.protectedInProduction ? 30 : 7)
+      }
+      expect(run.one(T.rds).inputs.finalSnapshotIdentifier).toMatch(
+        new RegExp(`^${p}-postgres-final-[0-9a-f]{8}$`),
+      )
+      expect(run.one('random:index/randomId:RandomId', 'final-snapshot-suffix').inputs.byteLength).toBe(4)
+    })
+
+    it("creates ECS's service-linked role before the services (fresh account)", () => {
+      expect(run.one('aws:iam/serviceLinkedRole:ServiceLinkedRole').inputs.awsServiceName).toBe(
+        'ecs.amazonaws.com',
+      )
     })
   })
 
@@ -488,6 +583,23 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       }
       expect(found).toEqual([])
       expect(run.items.length).toBeGreaterThan(90)
+    })
+
+    it('budgets the connections of the services it runs (API at its autoscaling maximum, worker)', async () => {
+      const squeezed = run.items.map((item) =>
+        item.type === T.rdsParams
+          ? { ...item, inputs: { ...item.inputs, parameters: [{ name: 'max_connections', value: '20' }] } }
+          : item,
+      )
+      const [message] = await stackViolations(databaseConnectionBudget, squeezed)
+      const config = loadStackConfig(stack)
+      expect(message).toContain(
+        `${p}-api ${2 * expected.maxTasks} tasks (max ${expected.maxTasks} × 200 %) × pool ${config.service.databasePoolMax}`,
+      )
+      expect(message).toContain(
+        `${p}-worker ${2 * expected.workerTasks} tasks (desired ${expected.workerTasks} × 200 %)`,
+      )
+      expect(message).toContain(`ops reserve ${config.database.opsReserveConnections}`)
     })
   })
 

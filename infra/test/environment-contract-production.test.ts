@@ -1,0 +1,3 @@
+import { describeEnvironmentContract } from './support/environment-contract.js'
+
+describeEnvironmentContract('production')

@@ -1,0 +1,4 @@
+import { describeContractCheck, describeEnvironmentContract } from './support/environment-contract.js'
+
+describeEnvironmentContract('staging')
+describeContractCheck()
