@@ -28,6 +28,14 @@ afterAll(async () => {
   await postgres?.stop()
 })
 
+async function extensions(url: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  const result = await client.query<{ extname: string }>('SELECT extname FROM pg_extension ORDER BY extname')
+  await client.end()
+  return result.rows.map((row) => row.extname)
+}
+
 async function tables(url: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
@@ -69,6 +77,9 @@ describe('migrations', () => {
     // The harness's fast path builds the same schema and the same bookkeeping.
     await applyMigrations(postgres.url('by_harness'))
     expect(await tables(postgres.url('by_harness'))).toEqual(await tables(postgres.url('by_cli')))
+    // Created without being preloaded (the test server does not preload it): the migration applies anywhere.
+    expect(await extensions(postgres.url('by_cli'))).toContain('pg_stat_statements')
+    expect(await extensions(postgres.url('by_harness'))).toContain('pg_stat_statements')
     expect(await tables(postgres.url('by_cli'))).toEqual(
       expect.arrayContaining([
         'Organization',

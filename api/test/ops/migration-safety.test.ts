@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { analyzeMigration, type SafetyRule } from '../../src/ops/migration-safety.js'
+import { analyzeMigration, analyzeMigrations, type SafetyRule } from '../../src/ops/migration-safety.js'
+import { DEFAULT_MIGRATIONS_DIR, readMigrationsDir } from '../../src/ops/prisma-migrations.js'
 
 async function rulesOf(sql: string): Promise<SafetyRule[]> {
   const verdict = await analyzeMigration({ name: '20260101000000_test', sql })
@@ -109,5 +110,11 @@ INSERT INTO "AuditLog" ("note") VALUES ('TRUNCATE "Message"; DELETE FROM "Messag
     const verdict = await analyzeMigration({ name: 'broken', sql: 'ALTER TABLE "x" FROBNICATE;' })
     expect(verdict.verdict).toBe('destructive')
     expect(verdict.findings[0]?.rule).toBe('unparseable')
+  })
+
+  it('judges every shipped migration safe, so deploys need no --allow-destructive', async () => {
+    const verdicts = await analyzeMigrations(await readMigrationsDir(DEFAULT_MIGRATIONS_DIR))
+    expect(verdicts.map((v) => v.migration)).toContain('20261129010000_pg_stat_statements')
+    expect(verdicts.filter((v) => v.verdict !== 'safe')).toEqual([])
   })
 })
