@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRedis } from '../src/local-services/index.js'
-import { startTestEnvironment, type TestEnvironment } from './harness/index.js'
+import { startTestEnvironment, TEST_SECRETS, type TestEnvironment } from './harness/index.js'
 
 let env: TestEnvironment
 
@@ -67,16 +67,43 @@ describe('GET /health', () => {
 })
 
 describe('GET /api/v1/status', () => {
-  it('reports version, migrations applied and none pending, and queue depths', async () => {
+  const admin = { authorization: `Bearer ${TEST_SECRETS.adminToken}` }
+
+  it('shows the public only status and version, nothing of migrations or queues', async () => {
+    const t = await env.startApp()
+    const response = await t.app.inject({ method: 'GET', url: '/api/v1/status' })
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({ status: 'ok', version: 'test' })
+    expect(response.body).not.toContain('20261125010000_init')
+    expect(response.body).not.toContain('wa-inbound')
+    await t.close()
+  })
+
+  it('refuses wrong credentials (401) rather than falling back to the public view', async () => {
+    const t = await env.startApp()
+    for (const authorization of ['Bearer not-the-admin-token', `Bearer ${(await t.createTenant()).apiKey}`]) {
+      const response = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1/status',
+        headers: { authorization },
+      })
+      expect(response.statusCode).toBe(401)
+      expect(response.body).not.toContain('wa-inbound')
+    }
+    await t.close()
+  })
+
+  it('reports to the admin version, migrations applied and none pending, and queue depths', async () => {
     const t = await env.startApp()
     await t.app.deps.inboundQueue.add(
       'inbound',
       { inboundWebhookId: 'x' },
       { jobId: 'depth-probe', delay: 60_000 },
     )
-    const response = await t.app.inject({ method: 'GET', url: '/api/v1/status' })
+    const response = await t.app.inject({ method: 'GET', url: '/api/v1/status', headers: admin })
     expect(response.statusCode).toBe(200)
     const body = response.json()
+    expect(body.status).toBe('ok')
     expect(body.version).toBe('test')
     expect(body.migrations.applied).toContain('20261125010000_init')
     expect(body.migrations.pending).toEqual([])
@@ -88,7 +115,7 @@ describe('GET /api/v1/status', () => {
   it('lists a migration as pending when the database lacks it', async () => {
     const t = await env.startApp()
     await t.prisma.$executeRaw`DELETE FROM _prisma_migrations`
-    const body = (await t.app.inject({ method: 'GET', url: '/api/v1/status' })).json()
+    const body = (await t.app.inject({ method: 'GET', url: '/api/v1/status', headers: admin })).json()
     expect(body.migrations.pending).toContain('20261125010000_init')
     await t.close()
   })

@@ -8,7 +8,7 @@ const USAGE = `usage: npm run load -- [--base-url <url> | --env-file <path>] [--
                      [--runner auto|k6|autocannon] [--allow-remote] [--json]
   scenarios: ${SCENARIO_NAMES.join(', ')} (default: all)
   options:   --api-key --app-secret --fake-graph-url --phone-number-id; --max-duration default 120
-  env:       LOAD_BASE_URL LOAD_API_KEY LOAD_APP_SECRET LOAD_FAKE_GRAPH_URL LOAD_PHONE_NUMBER_ID LOAD_ALLOW_REMOTE=1`
+  env:       LOAD_BASE_URL LOAD_API_KEY LOAD_APP_SECRET LOAD_FAKE_GRAPH_URL LOAD_PHONE_NUMBER_ID LOAD_ADMIN_TOKEN LOAD_ALLOW_REMOTE=1`
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -87,7 +87,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       continue
     }
     if (scenarios.some((done) => done.status !== 'skipped')) {
-      const drain = await waitForQueuesToDrain(env.baseUrl, QUEUE_DRAIN_MAX_MS, signal)
+      const drain = await waitForQueuesToDrain(
+        env.baseUrl,
+        QUEUE_DRAIN_MAX_MS,
+        signal,
+        undefined,
+        env.adminToken,
+      )
       log(`${scenario.name}: queues of the previous scenario ${drain}`)
     }
     // Decided when the load phase starts (after any setup): an equal share of what is left of the budget for this

@@ -57,6 +57,8 @@ describe('runLoad with autocannon (no k6 on PATH)', () => {
     expect(stats.messagesOutsideWindow).toBe(0)
     expect(Object.keys(stats.reads).sort()).toEqual(['/api/v1/messages?limit=20', '/api/v1/organization'])
     expect(stats.unauthorised).toBe(0)
+    // Between scenarios the runner read the queue depths with the admin token (they are not public).
+    expect(stats.adminStatusReads).toBeGreaterThan(0)
   })
 
   it('fails with exit code 99 when the service is too slow for the p95 threshold', async () => {

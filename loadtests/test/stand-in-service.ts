@@ -18,6 +18,8 @@ export interface StandInStats {
   messagesOutsideWindow: number
   reads: Record<string, number>
   unauthorised: number
+  /** Status reads that carried the admin token (and so saw the queue depths). */
+  adminStatusReads: number
 }
 
 export interface LoadStandIn {
@@ -29,6 +31,7 @@ export interface LoadStandIn {
 
 export const standInSecrets = {
   apiKey: 'wsk_load_test_key',
+  adminToken: 'load-admin-token-0123456789',
   appSecret: 'load-app-secret',
   phoneNumberId: '555000111',
 }
@@ -43,6 +46,7 @@ export async function startLoadStandIn(behaviour: StandInBehaviour = {}): Promis
     messagesOutsideWindow: 0,
     reads: {},
     unauthorised: 0,
+    adminStatusReads: 0,
   }
   const openWindows = new Set<string>()
   let served = 0
@@ -85,9 +89,17 @@ export async function startLoadStandIn(behaviour: StandInBehaviour = {}): Promis
         openWindows.add(`${value.metadata.phone_number_id}:${message.from}`)
       return send(200, {})
     }
-    // Public, like the service's: the runner reads queue depths here between scenarios.
-    if (req.method === 'GET' && req.url === '/api/v1/status')
-      return send(200, { version: 'stand-in', queues: { 'wa-inbound': { waiting: 0, active: 0 } } })
+    // Like the service's: queue depths (read by the runner between scenarios) only with the admin token.
+    if (req.method === 'GET' && req.url === '/api/v1/status') {
+      if (req.headers.authorization !== `Bearer ${standInSecrets.adminToken}`)
+        return send(200, { status: 'ok', version: 'stand-in' })
+      stats.adminStatusReads++
+      return send(200, {
+        status: 'ok',
+        version: 'stand-in',
+        queues: { 'wa-inbound': { waiting: 0, active: 0 } },
+      })
+    }
     if (req.headers.authorization !== `Bearer ${standInSecrets.apiKey}`) {
       stats.unauthorised++
       return send(401, { error: { code: 'UNAUTHORIZED' } })

@@ -10,15 +10,19 @@ const QueueDepth = Type.Object({
 })
 
 const Status = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('shutting_down')]),
   version: Type.String(),
-  uptimeSeconds: Type.Number(),
-  startedAt: Type.String({ format: 'date-time' }),
-  migrations: Type.Object({
-    applied: Type.Array(Type.String()),
-    pending: Type.Array(Type.String()),
-    unknown: Type.Array(Type.String()),
-  }),
-  queues: Type.Record(Type.String(), QueueDepth),
+  // Admin only: migration names and queue depths describe the internals, not the service's health.
+  uptimeSeconds: Type.Optional(Type.Number()),
+  startedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  migrations: Type.Optional(
+    Type.Object({
+      applied: Type.Array(Type.String()),
+      pending: Type.Array(Type.String()),
+      unknown: Type.Array(Type.String()),
+    }),
+  ),
+  queues: Type.Optional(Type.Record(Type.String(), QueueDepth)),
 })
 
 export async function statusRoutes(app: FastifyInstance): Promise<void> {
@@ -27,11 +31,19 @@ export async function statusRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         tags: ['health'],
-        summary: 'Version, uptime, migrations applied and pending, queue depths',
+        summary:
+          'Public: status and version. With the admin token (Bearer ADMIN_TOKEN): also uptime, migrations applied and pending, queue depths',
         response: { 200: Status },
       },
     },
-    async () => {
+    async (request) => {
+      const summary = {
+        status: app.readiness.shuttingDown ? ('shutting_down' as const) : ('ok' as const),
+        version: app.config.appVersion,
+      }
+      if (request.headers.authorization === undefined) return summary
+      // A caller that sends credentials wants the details: a wrong token is a 401, not the public view.
+      await app.requireAdmin(request)
       const [migrations, depths] = await Promise.all([
         migrationState(app.deps.prisma),
         Promise.all(
@@ -48,7 +60,7 @@ export async function statusRoutes(app: FastifyInstance): Promise<void> {
         ),
       ])
       return {
-        version: app.config.appVersion,
+        ...summary,
         uptimeSeconds: Math.round(process.uptime() * 10) / 10,
         startedAt: app.startedAt.toISOString(),
         migrations,
