@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import type { Config } from './config.js'
 import type { PrismaClient } from './db/prisma.js'
+import type { HostResolver } from './messaging/webhook-url-policy.js'
 import type { InboundQueue } from './queues/inbound-queue.js'
 import type { Tenant } from './tenancy/authenticate.js'
 import type { WebhookIngestor } from './webhooks/ingest.js'
@@ -20,6 +21,8 @@ export interface AppDeps {
   webhookIngestor: WebhookIngestor
   /** One producer per queue name, for depth reports and enqueueing by name. */
   queues: Map<string, Queue>
+  /** Resolves customer webhook hosts at registration; the system resolver when absent (tests inject one). */
+  resolveHost?: HostResolver
 }
 
 export interface Readiness {

@@ -44,6 +44,8 @@ export interface Config {
   adminToken: string
   /** Secret: signs Meta's webhook deliveries (X-Hub-Signature-256). */
   metaAppSecret: string
+  /** Secret: the app secret being rotated out, still accepted until unset (META_APP_SECRET_PREVIOUS). */
+  metaAppSecretPrevious?: string
   /** Secret: answered back in Meta's webhook verification handshake. */
   metaVerifyToken: string
   /** Secret: 32-byte AES-256-GCM key for access tokens and webhook secrets at rest. */
@@ -120,6 +122,18 @@ class EnvReader {
     return value
   }
 
+  /** Like secret(), but absent is allowed (undefined). */
+  optionalSecret(name: string, minLength: number): string | undefined {
+    return this.raw(name) === undefined ? undefined : this.secret(name, minLength)
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase()
+    if (value === undefined) return fallback
+    if (value !== 'true' && value !== 'false') throw new ConfigError(name, 'must be true or false')
+    return value === 'true'
+  }
+
   base64Key(name: string, bytes: number): Buffer {
     const value = this.string(name)
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value))
@@ -179,6 +193,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: read.string('HOST', '0.0.0.0'),
     adminToken: read.secret('ADMIN_TOKEN', 16),
     metaAppSecret: read.secret('META_APP_SECRET', 8),
+    metaAppSecretPrevious: read.optionalSecret('META_APP_SECRET_PREVIOUS', 8),
     metaVerifyToken: read.secret('META_VERIFY_TOKEN', 8),
     encryptionKey: read.base64Key('ENCRYPTION_KEY', 32),
     appVersion: read.string('APP_VERSION', 'dev'),
@@ -204,6 +219,8 @@ export function loadConfig(env: Env = process.env): Config {
       customerWebhookMaxAttempts: read.integer('CUSTOMER_WEBHOOK_MAX_ATTEMPTS', 10, 1, 50),
       customerWebhookRetryBaseMs: read.integer('CUSTOMER_WEBHOOK_RETRY_BASE_MS', 10_000, 1, 3_600_000),
       customerWebhookDisableAfter: read.integer('CUSTOMER_WEBHOOK_DISABLE_AFTER', 50, 1, 100_000),
+      customerWebhookRequireHttps: read.boolean('CUSTOMER_WEBHOOK_REQUIRE_HTTPS', true),
+      customerWebhookAllowLoopback: read.boolean('CUSTOMER_WEBHOOK_ALLOW_LOOPBACK', false),
     },
   }
 }

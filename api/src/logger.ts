@@ -21,6 +21,7 @@ export const REDACTED_PATHS = [
   '*.key',
   '*.password',
   '*.metaAppSecret',
+  '*.metaAppSecretPrevious',
   '*.metaVerifyToken',
   '*.encryptionKey',
   '*.databaseUrl',

@@ -69,4 +69,33 @@ describe('loadConfig', () => {
     const error = errorOf({ ...valid, ADMIN_TOKEN: 'tiny' })
     expect(error.message).not.toContain('tiny')
   })
+
+  it('keeps customer webhooks to https:443 and off loopback unless told otherwise', () => {
+    expect(loadConfig(valid).messaging).toMatchObject({
+      customerWebhookRequireHttps: true,
+      customerWebhookAllowLoopback: false,
+    })
+    const local = loadConfig({
+      ...valid,
+      CUSTOMER_WEBHOOK_REQUIRE_HTTPS: 'false',
+      CUSTOMER_WEBHOOK_ALLOW_LOOPBACK: 'TRUE',
+    })
+    expect(local.messaging).toMatchObject({
+      customerWebhookRequireHttps: false,
+      customerWebhookAllowLoopback: true,
+    })
+    expect(errorOf({ ...valid, CUSTOMER_WEBHOOK_ALLOW_LOOPBACK: 'yes' }).message).toBe(
+      'CUSTOMER_WEBHOOK_ALLOW_LOOPBACK must be true or false',
+    )
+  })
+
+  it('reads the previous Meta app secret of a rotation, absent by default', () => {
+    expect(loadConfig(valid).metaAppSecretPrevious).toBeUndefined()
+    expect(loadConfig({ ...valid, META_APP_SECRET_PREVIOUS: 'old-meta-secret' }).metaAppSecretPrevious).toBe(
+      'old-meta-secret',
+    )
+    expect(errorOf({ ...valid, META_APP_SECRET_PREVIOUS: 'short' }).message).toBe(
+      'META_APP_SECRET_PREVIOUS must be at least 8 characters',
+    )
+  })
 })

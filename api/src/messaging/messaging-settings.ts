@@ -24,6 +24,10 @@ export interface MessagingSettings {
   customerWebhookRetryBaseMs: number
   /** Consecutive failed attempts after which an endpoint is disabled (CUSTOMER_WEBHOOK_DISABLE_AFTER). */
   customerWebhookDisableAfter: number
+  /** Customer webhooks only to https on port 443 (CUSTOMER_WEBHOOK_REQUIRE_HTTPS; false on the local target only). */
+  customerWebhookRequireHttps: boolean
+  /** Customer webhooks may go to loopback addresses (CUSTOMER_WEBHOOK_ALLOW_LOOPBACK; local target and tests only). */
+  customerWebhookAllowLoopback: boolean
 }
 
 export const DEFAULT_MESSAGING_SETTINGS: MessagingSettings = {
@@ -38,9 +42,22 @@ export const DEFAULT_MESSAGING_SETTINGS: MessagingSettings = {
   customerWebhookMaxAttempts: 10,
   customerWebhookRetryBaseMs: 10_000,
   customerWebhookDisableAfter: 50,
+  customerWebhookRequireHttps: true,
+  customerWebhookAllowLoopback: false,
 }
 
 /** The settings of a Config (which may omit them: defaults then). */
 export function messagingSettings(config: { messaging?: Partial<MessagingSettings> }): MessagingSettings {
   return { ...DEFAULT_MESSAGING_SETTINGS, ...config.messaging }
+}
+
+/** Where customer webhooks may go (src/messaging/webhook-url-policy.ts). */
+export function webhookUrlPolicy(settings: MessagingSettings): {
+  requireHttps: boolean
+  allowLoopback: boolean
+} {
+  return {
+    requireHttps: settings.customerWebhookRequireHttps,
+    allowLoopback: settings.customerWebhookAllowLoopback,
+  }
 }

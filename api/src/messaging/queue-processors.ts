@@ -8,6 +8,7 @@ import { createOutboundProcessor } from './outbound-processor.js'
 import { OUTBOUND_QUEUE } from './outbound-queue.js'
 import { SendRateLimiter } from './send-rate-limiter.js'
 import { createWebhookDeliveryProcessor } from './webhook-delivery-processor.js'
+import type { HostResolver } from './webhook-url-policy.js'
 
 /** How often new domain events are turned into customer webhook deliveries. */
 const DISPATCH_EVERY_MS = 500
@@ -41,26 +42,34 @@ export const outboundProcessor: QueueProcessor = {
 }
 
 /** `webhook-delivery`: dispatches domain events to endpoints and delivers them, signed. */
-export const webhookDeliveryProcessor: QueueProcessor = {
-  queue: WEBHOOK_DELIVERY_QUEUE,
-  create(context) {
-    const settings = messagingSettings(context.config)
-    const queue = context.queues.get(WEBHOOK_DELIVERY_QUEUE)
-    if (!queue) throw new Error(`queue ${WEBHOOK_DELIVERY_QUEUE} is not configured`)
-    // One scheduler for every worker process (upsert by id): the dispatch job runs on one of them at a time.
-    queue
-      .upsertJobScheduler(
-        DISPATCH_JOB,
-        { every: DISPATCH_EVERY_MS },
-        { name: DISPATCH_JOB, opts: { removeOnComplete: true, removeOnFail: 100 } },
-      )
-      .catch((error: unknown) => context.log.error({ err: error }, 'could not schedule event dispatch'))
-    return createWebhookDeliveryProcessor({
-      prisma: context.prisma,
-      settings,
-      encryptionKey: context.config.encryptionKey,
-      log: context.log.child({ queue: WEBHOOK_DELIVERY_QUEUE }),
-      dispatch: () => dispatchPendingEvents(context.prisma, queue, settings),
-    })
-  },
+export const webhookDeliveryProcessor: QueueProcessor = createWebhookDeliveryQueueProcessor()
+
+/** The webhook-delivery processor, with the resolver of endpoint names given (tests inject one). */
+export function createWebhookDeliveryQueueProcessor(
+  options: { resolveHost?: HostResolver } = {},
+): QueueProcessor {
+  return {
+    queue: WEBHOOK_DELIVERY_QUEUE,
+    create(context) {
+      const settings = messagingSettings(context.config)
+      const queue = context.queues.get(WEBHOOK_DELIVERY_QUEUE)
+      if (!queue) throw new Error(`queue ${WEBHOOK_DELIVERY_QUEUE} is not configured`)
+      // One scheduler for every worker process (upsert by id): the dispatch job runs on one of them at a time.
+      queue
+        .upsertJobScheduler(
+          DISPATCH_JOB,
+          { every: DISPATCH_EVERY_MS },
+          { name: DISPATCH_JOB, opts: { removeOnComplete: true, removeOnFail: 100 } },
+        )
+        .catch((error: unknown) => context.log.error({ err: error }, 'could not schedule event dispatch'))
+      return createWebhookDeliveryProcessor({
+        prisma: context.prisma,
+        settings,
+        encryptionKey: context.config.encryptionKey,
+        log: context.log.child({ queue: WEBHOOK_DELIVERY_QUEUE }),
+        dispatch: () => dispatchPendingEvents(context.prisma, queue, settings),
+        ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}),
+      })
+    },
+  }
 }

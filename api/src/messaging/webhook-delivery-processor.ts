@@ -5,7 +5,14 @@ import { decryptSecret } from '../crypto/secret-box.js'
 import type { PrismaClient } from '../db/prisma.js'
 import { type DeliverJobData, DISPATCH_JOB } from './customer-webhook-queue.js'
 import { signedHeaders } from './customer-webhook-signing.js'
-import type { MessagingSettings } from './messaging-settings.js'
+import { type MessagingSettings, webhookUrlPolicy } from './messaging-settings.js'
+import {
+  type HostResolver,
+  parseWebhookUrl,
+  systemResolver,
+  WebhookUrlRefused,
+  webhookConnectLookup,
+} from './webhook-url-policy.js'
 
 export interface WebhookDeliveryDeps {
   prisma: PrismaClient
@@ -14,7 +21,15 @@ export interface WebhookDeliveryDeps {
   log: Logger
   /** Runs the outbox dispatch (DISPATCH_JOB). */
   dispatch(): Promise<number>
+  /** Resolves endpoint names when connecting (tests inject one); the system resolver by default. */
+  resolveHost?: HostResolver
 }
+
+// What the tenant's delivery log may say about a failure that happened before any answer. The worker
+// sits inside the private network: "refused" versus "timed out" versus "reset" would let a tenant map
+// which internal hosts and ports are open, so every connection failure reads the same.
+export const CONNECTION_FAILED = 'connection failed'
+export const DESTINATION_NOT_ALLOWED = 'destination address not allowed'
 
 /** Raised for a non-2xx answer or a network error: BullMQ retries the job with backoff. */
 class DeliveryAttemptFailed extends Error {}
@@ -26,8 +41,15 @@ class DeliveryAttemptFailed extends Error {}
  */
 export function createWebhookDeliveryProcessor(deps: WebhookDeliveryDeps): Processor {
   const { prisma, settings } = deps
-  // Customer endpoints are many origins with few requests each: a small pool per origin.
-  const agent = new Agent({ connections: 4, keepAliveTimeout: 10_000 })
+  const policy = webhookUrlPolicy(settings)
+  // Customer endpoints are many origins with few requests each: a small pool per origin. Every name is
+  // resolved by the policy's lookup, which refuses forbidden answers: the address checked is the one
+  // connected to. undici follows no redirects (a 3xx is a failed attempt), so no other host is reached.
+  const agent = new Agent({
+    connections: 4,
+    keepAliveTimeout: 10_000,
+    connect: { lookup: webhookConnectLookup(policy, deps.resolveHost ?? systemResolver) },
+  })
 
   return async (job: Job) => {
     if (job.name === DISPATCH_JOB) return { dispatched: await deps.dispatch() }
@@ -58,6 +80,9 @@ export function createWebhookDeliveryProcessor(deps: WebhookDeliveryDeps): Proce
     let statusCode: number | undefined
     let error: string | undefined
     try {
+      // IP literals never reach a lookup: their address is checked here, as are the URL's other rules
+      // (the endpoint may predate them, or the settings may have changed since it was registered).
+      parseWebhookUrl(endpoint.url, policy)
       const response = await request(endpoint.url, {
         method: 'POST',
         dispatcher: agent,
@@ -70,7 +95,14 @@ export function createWebhookDeliveryProcessor(deps: WebhookDeliveryDeps): Proce
       await response.body.dump({ limit: 64 * 1024 })
       if (statusCode < 200 || statusCode >= 300) error = `HTTP ${statusCode}`
     } catch (e) {
-      error = (e as Error).message || String(e)
+      if ((e as NodeJS.ErrnoException).code === 'EWEBHOOKADDRESS') error = DESTINATION_NOT_ALLOWED
+      else if (e instanceof WebhookUrlRefused) error = `url refused: ${e.message}`
+      else error = CONNECTION_FAILED
+      // The details stay in the operators' log.
+      deps.log.info(
+        { endpointId: endpoint.id, deliveryId: delivery.id, err: e },
+        `customer webhook: ${error}`,
+      )
     }
     const durationMs = Math.round(performance.now() - started)
     const succeeded = error === undefined

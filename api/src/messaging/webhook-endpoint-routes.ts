@@ -1,15 +1,17 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { encryptSecret } from '../crypto/secret-box.js'
-import { ConflictError, NotFoundError } from '../http/errors.js'
+import { ConflictError, NotFoundError, UnprocessableError } from '../http/errors.js'
 import { DELIVER_JOB, deliverJobOptions, WEBHOOK_DELIVERY_QUEUE } from './customer-webhook-queue.js'
 import { newEndpointSecret } from './customer-webhook-signing.js'
-import { messagingSettings } from './messaging-settings.js'
+import { messagingSettings, webhookUrlPolicy } from './messaging-settings.js'
+import { checkWebhookUrl, systemResolver, WebhookUrlRefused } from './webhook-url-policy.js'
 
 export const CUSTOMER_EVENT_TYPES = ['message.received', 'message.status'] as const
 
 const EventType = Type.Union(CUSTOMER_EVENT_TYPES.map((e) => Type.Literal(e)))
-const Url = Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 })
+// Only the shape here; what the URL may point at is checked by webhook-url-policy.ts (422 with the reason).
+const Url = Type.String({ pattern: '^https?://', maxLength: 2048 })
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
 
 const EndpointView = Type.Object({
@@ -102,6 +104,20 @@ const view = (e: EndpointRow) => ({
 export async function webhookEndpointRoutes(app: FastifyInstance): Promise<void> {
   const { prisma } = app.deps
   const settings = messagingSettings(app.config)
+  const policy = webhookUrlPolicy(settings)
+  const resolveHost = app.deps.resolveHost ?? systemResolver
+
+  /** 422 WEBHOOK_URL_NOT_ALLOWED naming the reason, before anything is stored. */
+  async function assertAllowed(url: string): Promise<void> {
+    try {
+      await checkWebhookUrl(url, policy, resolveHost)
+    } catch (error) {
+      if (!(error instanceof WebhookUrlRefused)) throw error
+      throw new UnprocessableError('WEBHOOK_URL_NOT_ALLOWED', `url refused: ${error.message}`, {
+        reason: error.reason,
+      })
+    }
+  }
   const queue = app.deps.queues.get(WEBHOOK_DELIVERY_QUEUE)
   if (!queue) throw new Error(`queue ${WEBHOOK_DELIVERY_QUEUE} is not configured`)
   const read = { preHandler: app.requireTenant('webhooks:read') }
@@ -119,6 +135,7 @@ export async function webhookEndpointRoutes(app: FastifyInstance): Promise<void>
     { ...write, schema: { tags, body: CreateBody, response: { 201: CreatedEndpoint } } },
     async (request, reply) => {
       const body = request.body as typeof CreateBody.static
+      await assertAllowed(body.url)
       const secret = newEndpointSecret()
       const endpoint = await prisma.webhookEndpoint.create({
         data: {
@@ -159,6 +176,7 @@ export async function webhookEndpointRoutes(app: FastifyInstance): Promise<void>
     async (request) => {
       const endpoint = await owned(request.tenant.organizationId, (request.params as { id: string }).id)
       const body = request.body as typeof UpdateBody.static
+      if (body.url !== undefined) await assertAllowed(body.url)
       const updated = await prisma.webhookEndpoint.update({
         where: { id: endpoint.id },
         data: {

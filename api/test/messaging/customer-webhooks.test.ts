@@ -10,7 +10,7 @@ import {
   type TestTenant,
 } from '../harness/index.js'
 import { startCustomerReceiver } from './customer-receiver.js'
-import { waitFor } from './fixtures.js'
+import { LOOPBACK_WEBHOOKS, waitFor } from './fixtures.js'
 
 let env: TestEnvironment
 let t: TestApp
@@ -53,6 +53,7 @@ beforeAll(async () => {
     customerWebhookRetryBaseMs: 100,
     customerWebhookMaxAttempts: 4,
     customerWebhookDisableAfter: 6,
+    ...LOOPBACK_WEBHOOKS,
   }
   t = await env.startApp({ messaging })
   tenant = await t.createTenant()

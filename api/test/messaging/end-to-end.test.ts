@@ -12,7 +12,7 @@ import {
   type TestTenant,
 } from '../harness/index.js'
 import { startCustomerReceiver } from './customer-receiver.js'
-import { GRAPH_TOKEN, seedPhoneNumber, waitFor } from './fixtures.js'
+import { GRAPH_TOKEN, LOOPBACK_WEBHOOKS, seedPhoneNumber, waitFor } from './fixtures.js'
 
 let env: TestEnvironment
 let fake: FakeGraph
@@ -24,18 +24,19 @@ let receiver: Awaited<ReturnType<typeof startCustomerReceiver>>
 beforeAll(async () => {
   env = await startTestEnvironment()
   fake = await createFakeGraph({ accessToken: GRAPH_TOKEN, appSecret: TEST_SECRETS.metaAppSecret })
-  t = await env.startApp({ graphApiBaseUrl: fake.url })
+  t = await env.startApp({ graphApiBaseUrl: fake.url, messaging: LOOPBACK_WEBHOOKS })
   await t.app.listen({ port: 0, host: '127.0.0.1' })
   const address = t.app.server.address()
   const port = typeof address === 'object' && address ? address.port : 0
   fake.state.emitter.setUrl(`http://127.0.0.1:${port}/webhooks/whatsapp`)
   tenant = await t.createTenant()
   receiver = await startCustomerReceiver()
-  workers = await startWorkers(env.config({ databaseUrl: t.databaseUrl, graphApiBaseUrl: fake.url }), [
-    inboundWebhookProcessor,
-    outboundProcessor,
-    webhookDeliveryProcessor,
-  ])
+  const config = env.config({
+    databaseUrl: t.databaseUrl,
+    graphApiBaseUrl: fake.url,
+    messaging: LOOPBACK_WEBHOOKS,
+  })
+  workers = await startWorkers(config, [inboundWebhookProcessor, outboundProcessor, webhookDeliveryProcessor])
 })
 afterAll(async () => {
   await workers?.close()

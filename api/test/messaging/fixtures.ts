@@ -153,3 +153,6 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 50))
   }
 }
+
+/** Settings of the local target for customer webhooks: the test receivers listen on loopback, over http. */
+export const LOOPBACK_WEBHOOKS = { customerWebhookAllowLoopback: true, customerWebhookRequireHttps: false }

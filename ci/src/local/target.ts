@@ -118,6 +118,9 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
       SHUTDOWN_TIMEOUT_MS: String(Math.min(drainTimeoutMs, 25_000)),
       // Load runs go through one demo key: the per-key limit of production would turn them into 429s.
       RATE_LIMIT_PER_MINUTE: process.env.LOCAL_RATE_LIMIT_PER_MINUTE ?? '1000000',
+      // Customer webhooks to a receiver on this machine (http, any port); AWS keeps https:443 and no loopback.
+      CUSTOMER_WEBHOOK_ALLOW_LOOPBACK: 'true',
+      CUSTOMER_WEBHOOK_REQUIRE_HTTPS: 'false',
       BACKUP_STORE: `file://${layout.backups}`,
       OPS_WORK_DIR: join(layout.root, 'tmp'),
     }
