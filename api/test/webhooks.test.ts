@@ -4,7 +4,13 @@ import { applyPendingStatuses } from '../src/inbound/apply-status.js'
 import { processInboundWebhook } from '../src/inbound/process-webhook.js'
 import { inboundWebhookProcessor } from '../src/inbound/processor.js'
 import { startWorkers } from '../src/worker-runtime.js'
-import { signMetaBody, startTestEnvironment, type TestApp, type TestEnvironment } from './harness/index.js'
+import {
+  signMetaBody,
+  startTestEnvironment,
+  TEST_SECRETS,
+  type TestApp,
+  type TestEnvironment,
+} from './harness/index.js'
 import { createPhoneNumber, envelope, messagesChange, statusesChange } from './meta-fixtures.js'
 
 let env: TestEnvironment
@@ -116,6 +122,29 @@ describe('POST /webhooks/whatsapp (signature)', () => {
     expect(response.json().error.code).toBe('UNAUTHORIZED')
     expect(await t.prisma.inboundWebhook.count()).toBe(0)
     expect(await t.app.deps.inboundQueue.count()).toBe(0)
+  })
+
+  it('accepts a signature made with either app secret while a rotation is under way', async () => {
+    const rotating = await env.startApp({
+      metaAppSecret: 'the-new-app-secret',
+      metaAppSecretPrevious: TEST_SECRETS.metaAppSecret,
+    })
+    const send = (payload: string, secret: string) =>
+      rotating.app.inject({
+        method: 'POST',
+        url: '/webhooks/whatsapp',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signMetaBody(payload, secret) },
+        payload,
+      })
+    const bodies = [1, 2, 3].map((n) => body.replace('wamid.S1', `wamid.R${n}`))
+    expect((await send(bodies[0]!, 'the-new-app-secret')).statusCode).toBe(200)
+    expect((await send(bodies[1]!, TEST_SECRETS.metaAppSecret)).statusCode).toBe(200)
+    expect((await send(bodies[2]!, 'neither-of-the-two')).statusCode).toBe(401)
+    expect(await rotating.prisma.inboundWebhook.count()).toBe(2)
+    await rotating.app.deps.inboundQueue.obliterate({ force: true })
+    await rotating.close()
+    // Without the previous secret (the rotation over), the old one is refused.
+    expect((await post(bodies[0]!, signMetaBody(bodies[0]!, 'the-new-app-secret'))).statusCode).toBe(401)
   })
 
   it('verifies the raw bytes of a body with \\u-escaped non-ASCII text, as Meta sends it', async () => {

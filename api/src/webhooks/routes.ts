@@ -14,6 +14,11 @@ const Ack = Type.Object({ status: Type.Union([Type.Literal('queued'), Type.Liter
 
 /** Meta's WhatsApp webhooks: the verification handshake and signed event deliveries. */
 export async function metaWebhookRoutes(app: FastifyInstance): Promise<void> {
+  // During a rotation of the app secret (META_APP_SECRET_PREVIOUS set) a delivery signed with either is
+  // valid: Meta's retries of deliveries signed before the switch keep being accepted, so nothing is lost.
+  const appSecrets = [app.config.metaAppSecret, app.config.metaAppSecretPrevious].filter(
+    (secret): secret is string => secret !== undefined,
+  )
   // Signatures cover the exact bytes Meta sent, so this plugin (and only this one) keeps JSON bodies
   // as Buffers; re-serialising parsed JSON would change \u escapes and break every non-ASCII message.
   app.removeContentTypeParser('application/json')
@@ -63,14 +68,9 @@ export async function metaWebhookRoutes(app: FastifyInstance): Promise<void> {
     async (request) => {
       const raw = request.body
       if (!Buffer.isBuffer(raw)) throw new ValidationError('body must be application/json')
-      const signature = request.headers['x-hub-signature-256']
-      if (
-        !isValidMetaSignature(
-          raw,
-          typeof signature === 'string' ? signature : undefined,
-          app.config.metaAppSecret,
-        )
-      )
+      const header = request.headers['x-hub-signature-256']
+      const signature = typeof header === 'string' ? header : undefined
+      if (!appSecrets.some((secret) => isValidMetaSignature(raw, signature, secret)))
         throw new UnauthorizedError('missing or invalid X-Hub-Signature-256')
       const json = raw.toString('utf8')
       let parsed: unknown
