@@ -94,6 +94,7 @@ describe('migrations', () => {
         'WebhookEndpoint',
         'WebhookDelivery',
         'DomainEvent',
+        'AuditLog',
         '_prisma_migrations',
       ]),
     )

@@ -5,6 +5,8 @@ import { Prisma } from '../generated/prisma/client.js'
 import { ConflictError, NotFoundError } from '../http/errors.js'
 import { DateTime, IdParams } from '../http/schemas.js'
 import { issueApiKey } from './api-keys.js'
+import { auditLogRoutes, recordAudit } from './audit-log.js'
+import { revokeKeyTree } from './key-lifecycle.js'
 import { API_KEY_SCOPES } from './scopes.js'
 
 export const Scope = Type.Union(API_KEY_SCOPES.map((scope) => Type.Literal(scope)))
@@ -61,8 +63,18 @@ export function issuedKeyView(key: Awaited<ReturnType<typeof issueApiKey>>) {
   return { ...key, createdAt: key.createdAt.toISOString(), expiresAt: key.expiresAt?.toISOString() ?? null }
 }
 
-/** Platform administration (Bearer ADMIN_TOKEN): organizations and their first API keys. */
+const OrganizationKeyParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 64 }),
+  keyId: Type.String({ minLength: 1, maxLength: 64 }),
+})
+
+/**
+ * Platform administration (Bearer ADMIN_TOKEN): organizations, their API keys, the audit log. Every
+ * change is written to the audit log in the same transaction.
+ */
 export async function adminRoutes(app: FastifyInstance): Promise<void> {
+  await app.register(auditLogRoutes)
+
   app.post(
     '/api/v1/organizations',
     {
@@ -77,8 +89,18 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const body = request.body as Static<typeof CreateOrganizationBody>
       try {
-        const org = await app.deps.prisma.organization.create({
-          data: { name: body.name, slug: body.slug ?? slugFrom(body.name) },
+        const org = await app.deps.prisma.$transaction(async (tx) => {
+          const created = await tx.organization.create({
+            data: { name: body.name, slug: body.slug ?? slugFrom(body.name) },
+          })
+          await recordAudit(tx, {
+            actor: 'admin',
+            action: 'organization.create',
+            organizationId: created.id,
+            targetId: created.id,
+            details: { name: created.name, slug: created.slug },
+          })
+          return created
         })
         return reply.status(201).send(organizationView(org))
       } catch (error) {
@@ -106,13 +128,45 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
       const body = request.body as CreateApiKeyBody
       const org = await app.deps.prisma.organization.findUnique({ where: { id }, select: { id: true } })
       if (!org) throw new NotFoundError('organization')
-      const key = await issueApiKey(app.deps.prisma, {
-        organizationId: org.id,
-        name: body.name,
-        scopes: body.scopes,
-        expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
+      const key = await app.deps.prisma.$transaction(async (tx) => {
+        const issued = await issueApiKey(tx, {
+          organizationId: org.id,
+          name: body.name,
+          scopes: body.scopes,
+          expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
+        })
+        await recordAudit(tx, {
+          actor: 'admin',
+          action: 'api_key.create',
+          organizationId: org.id,
+          targetId: issued.id,
+          details: { scopes: issued.scopes, expiresAt: issued.expiresAt?.toISOString() ?? null },
+        })
+        return issued
       })
       return reply.status(201).send(issuedKeyView(key))
+    },
+  )
+
+  app.delete(
+    '/api/v1/organizations/:id/api-keys/:keyId',
+    {
+      preHandler: app.requireAdmin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Revoke an API key and every key minted from it (platform admin)',
+        params: OrganizationKeyParams,
+      },
+    },
+    async (request, reply) => {
+      const { id, keyId } = request.params as Static<typeof OrganizationKeyParams>
+      const key = await app.deps.prisma.apiKey.findFirst({
+        where: { id: keyId, organizationId: id },
+        select: { id: true, organizationId: true },
+      })
+      if (!key) throw new NotFoundError('API key')
+      await revokeKeyTree(app.deps.prisma, key, 'admin')
+      return reply.status(204).send()
     },
   )
 }

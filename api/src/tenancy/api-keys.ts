@@ -27,7 +27,14 @@ function newPrefix(): string {
 
 export async function issueApiKey(
   db: Db,
-  input: { organizationId: string; name: string; scopes?: ApiKeyScope[]; expiresAt?: Date | null },
+  input: {
+    organizationId: string
+    name: string
+    scopes?: ApiKeyScope[]
+    expiresAt?: Date | null
+    /** The key that mints this one (see key-lifecycle.ts); absent for keys the platform admin issues. */
+    parentId?: string | null
+  },
 ): Promise<IssuedApiKey> {
   const prefix = newPrefix()
   const key = `wsk_${prefix}_${randomBytes(32).toString('base64url')}`
@@ -39,6 +46,7 @@ export async function issueApiKey(
       hashedKey: sha256Hex(key),
       scopes: input.scopes ?? [...API_KEY_SCOPES],
       expiresAt: input.expiresAt ?? null,
+      parentId: input.parentId ?? null,
     },
   })
   return {

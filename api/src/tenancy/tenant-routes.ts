@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { ForbiddenError, NotFoundError } from '../http/errors.js'
+import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../http/errors.js'
 import { DateTime, IdParams, iso, NullableDateTime } from '../http/schemas.js'
 import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
 import {
@@ -10,7 +10,13 @@ import {
   OrganizationView,
   organizationView,
 } from './admin-routes.js'
-import { issueApiKey } from './api-keys.js'
+import {
+  KeyNoLongerActive,
+  mintChildKey,
+  RotationRefused,
+  revokeKeyTree,
+  rotateKey,
+} from './key-lifecycle.js'
 
 const ApiKeyView = Type.Object({
   id: Type.String(),
@@ -21,7 +27,26 @@ const ApiKeyView = Type.Object({
   lastUsedAt: NullableDateTime,
   revokedAt: NullableDateTime,
   expiresAt: NullableDateTime,
+  parentId: Type.Union([Type.String(), Type.Null()]),
 })
+
+const RotateBody = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    retireOldInSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 30 * 86_400,
+        description: 'the old key expires this long after the rotation; absent: it works until revoked',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+const RotatedKey = Type.Intersect([
+  IssuedKey,
+  Type.Object({ replaces: Type.Object({ id: Type.String(), expiresAt: NullableDateTime }) }),
+])
 
 /** The caller's own organization and API keys. */
 export async function tenantRoutes(app: FastifyInstance): Promise<void> {
@@ -49,7 +74,8 @@ export async function tenantRoutes(app: FastifyInstance): Promise<void> {
       preHandler: app.requireTenant('api_keys:write'),
       schema: {
         tags: ['api-keys'],
-        summary: 'Issue an API key (shown once); it cannot hold scopes the caller lacks',
+        summary:
+          'Issue an API key (shown once): it cannot hold scopes the caller lacks, expires no later than the caller, and is revoked with it',
         body: CreateApiKeyBody,
         response: { 201: IssuedKey },
       },
@@ -60,13 +86,19 @@ export async function tenantRoutes(app: FastifyInstance): Promise<void> {
       const beyond = scopes.filter((scope) => !request.tenant.scopes.includes(scope))
       if (beyond.length > 0)
         throw new ForbiddenError(`cannot grant scopes the caller lacks: ${beyond.join(', ')}`)
-      const key = await issueApiKey(app.deps.prisma, {
-        organizationId: request.tenant.organizationId,
-        name: body.name,
-        scopes: scopes as CreateApiKeyBody['scopes'],
-        expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
-      })
-      return reply.status(201).send(issuedKeyView(key))
+      try {
+        // A child of the caller's key: it expires no later than the caller's key and dies with it.
+        const key = await mintChildKey(app.deps.prisma, request.tenant.apiKeyId, {
+          name: body.name,
+          scopes: scopes as NonNullable<CreateApiKeyBody['scopes']>,
+          expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
+        })
+        return reply.status(201).send(issuedKeyView(key))
+      } catch (error) {
+        if (error instanceof KeyNoLongerActive)
+          throw new UnauthorizedError('invalid, revoked or expired API key')
+        throw error
+      }
     },
   )
 
@@ -102,6 +134,7 @@ export async function tenantRoutes(app: FastifyInstance): Promise<void> {
           lastUsedAt: iso(row.lastUsedAt),
           revokedAt: iso(row.revokedAt),
           expiresAt: iso(row.expiresAt),
+          parentId: row.parentId,
         }),
       )
     },
@@ -113,7 +146,7 @@ export async function tenantRoutes(app: FastifyInstance): Promise<void> {
       preHandler: app.requireTenant('api_keys:write'),
       schema: {
         tags: ['api-keys'],
-        summary: 'Revoke an API key (takes effect on the next request)',
+        summary: 'Revoke an API key and every key minted from it (takes effect on the next request)',
         params: IdParams,
       },
     },
@@ -121,15 +154,56 @@ export async function tenantRoutes(app: FastifyInstance): Promise<void> {
       const { id } = request.params as Static<typeof IdParams>
       const key = await app.deps.prisma.apiKey.findFirst({
         where: { id, organizationId: request.tenant.organizationId },
+        select: { id: true, organizationId: true },
+      })
+      if (!key) throw new NotFoundError('API key')
+      // Revoking twice keeps the first revocation time; descendants are revoked either way.
+      await revokeKeyTree(app.deps.prisma, key, `api_key:${request.tenant.apiKeyId}`)
+      return reply.status(204).send()
+    },
+  )
+
+  app.post(
+    '/api/v1/api-keys/:id/rotate',
+    {
+      preHandler: app.requireTenant('api_keys:write'),
+      schema: {
+        tags: ['api-keys'],
+        summary:
+          'Issue the successor of a key (same scopes, expiry and place among its keys; shown once). Both work until the old one is revoked or retired; only the key itself or a key it was minted from may rotate it',
+        params: IdParams,
+        body: RotateBody,
+        response: { 201: RotatedKey },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as Static<typeof IdParams>
+      const body = request.body as Static<typeof RotateBody>
+      const key = await app.deps.prisma.apiKey.findFirst({
+        where: { id, organizationId: request.tenant.organizationId },
         select: { id: true },
       })
       if (!key) throw new NotFoundError('API key')
-      // Revoking twice keeps the first revocation time.
-      await app.deps.prisma.apiKey.updateMany({
-        where: { id: key.id, revokedAt: null },
-        data: { revokedAt: new Date() },
-      })
-      return reply.status(204).send()
+      try {
+        const rotated = await rotateKey(app.deps.prisma, request.tenant.apiKeyId, key.id, {
+          ...(body.name === undefined ? {} : { name: body.name }),
+          ...(body.retireOldInSeconds === undefined
+            ? {}
+            : { retireOldAt: new Date(Date.now() + body.retireOldInSeconds * 1000) }),
+        })
+        return reply.status(201).send({
+          ...issuedKeyView(rotated.successor),
+          replaces: { id: rotated.old.id, expiresAt: iso(rotated.old.expiresAt) },
+        })
+      } catch (error) {
+        if (error instanceof RotationRefused) throw new ForbiddenError(error.message)
+        if (error instanceof KeyNoLongerActive)
+          throw new ConflictError(
+            'API_KEY_INACTIVE',
+            'the key is revoked or expired: issue a new one instead',
+          )
+        throw error
+      }
     },
   )
 }
