@@ -16,6 +16,7 @@ import { createPrismaClient } from './db/prisma.js'
 import { closeRedis, createQueueConnection, createRedisClient, type RedisErrorLogger } from './db/redis.js'
 import { healthRoutes } from './health/routes.js'
 import { errorHandlerPlugin } from './http/error-handler.js'
+import { inputGuardPlugin } from './http/input-guard.js'
 import { loggerOptions } from './logger.js'
 import { messageRoutes } from './messages/routes.js'
 import { messagingRoutes } from './messaging/routes.js'
@@ -137,6 +138,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   })
 
   await app.register(errorHandlerPlugin)
+  await app.register(inputGuardPlugin)
   await app.register(helmet, { global: true })
   await app.register(rateLimit, {
     global: true,
