@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError } from './errors.js'
+import { AppError, ValidationError } from './errors.js'
 
 /**
  * Deepest nesting of objects and arrays accepted in a JSON body. Meta's webhooks and this API's own
@@ -80,6 +80,17 @@ function findUnstorable(value: unknown, path: string): [string, string] | undefi
   return undefined
 }
 
+/** The first number in `value` that is not finite (JSON's 1e999, a query's coerced "1e309"). */
+function findNonFinite(value: unknown, path: string): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return undefined
+  for (const [key, child] of Object.entries(value)) {
+    const found = findNonFinite(child, `${path}.${key}`)
+    if (found) return found
+  }
+  return undefined
+}
+
 function checkRequestText(request: FastifyRequest): void {
   for (const [context, value] of [
     ['params', request.params],
@@ -95,7 +106,8 @@ function checkRequestText(request: FastifyRequest): void {
  * Input limits shared by every route, applied before validation and before any database work:
  * JSON bodies deeper than MAX_JSON_DEPTH → 400 JSON_TOO_DEEP (the Meta webhook plugin applies the
  * same limit to its raw bytes); text with NUL or a lone surrogate in a path parameter, a query
- * parameter or anywhere in a JSON body (keys included) → 422 INVALID_TEXT naming the field.
+ * parameter or anywhere in a JSON body (keys included) → 422 INVALID_TEXT naming the field; a number
+ * that is not finite in a query or body → 400 VALIDATION_ERROR.
  */
 export const inputGuardPlugin = fp(
   async (app: FastifyInstance) => {
@@ -107,6 +119,20 @@ export const inputGuardPlugin = fp(
       return parseJson(request, body as string, done)
     })
     app.addHook('preValidation', async (request) => checkRequestText(request))
+    // After validation, which coerces query strings: Ajv's integer check lets Infinity through and
+    // then skips maximum, so `?limit=1e309` would reach the database as take: Infinity.
+    app.addHook('preHandler', async (request) => {
+      for (const [context, value] of [
+        ['querystring', request.query],
+        ['body', request.body],
+      ] as const) {
+        const field = findNonFinite(value, context)
+        if (field)
+          throw new ValidationError(`${field} must be a finite number`, [
+            { field, message: 'must be finite' },
+          ])
+      }
+    })
   },
   { name: 'input-guard' },
 )
