@@ -23,6 +23,7 @@ import {
 import { postgresClientConfig } from './db/tls.js'
 import { healthRoutes } from './health/routes.js'
 import { errorHandlerPlugin } from './http/error-handler.js'
+import { inputGuardPlugin } from './http/input-guard.js'
 import { loggerOptions } from './logger.js'
 import { messageRoutes } from './messages/routes.js'
 import { messagingRoutes } from './messaging/routes.js'
@@ -154,6 +155,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   })
 
   await app.register(errorHandlerPlugin)
+  await app.register(inputGuardPlugin)
   await app.register(helmet, { global: true })
   await app.register(rateLimit, {
     global: true,

@@ -215,6 +215,70 @@ describe('POST /webhooks/whatsapp (signature)', () => {
   })
 })
 
+describe('POST /webhooks/whatsapp (poison input)', () => {
+  const delivery = (wamid: string, text: string) =>
+    JSON.stringify(
+      envelope([{ changes: [messagesChange('pn-p', [{ wamid, from: '1', body: text, timestamp: 1 }])] }]),
+    )
+
+  it.each([
+    ['a \\u0000 escape', '\\u0000'],
+    ['a lone surrogate', '\\ud800'],
+  ])(
+    'quarantines a signed body with %s once and loses none of the valid bodies beside it',
+    async (_, sequence) => {
+      // JSON.stringify would escape the backslash: the escape must reach PostgreSQL's jsonb as written.
+      const poison = delivery('wamid.POISON', 'before-after').replace(
+        'before-after',
+        `before${sequence}after`,
+      )
+      expect(() => JSON.parse(poison)).not.toThrow()
+      for (let round = 0; round < 5; round++) {
+        const valid = Array.from({ length: 30 }, (_, i) => delivery(`wamid.R${round}.${i}`, `ok ${i}`))
+        const bodies = [...valid.slice(0, 15), poison, ...valid.slice(15)]
+        const responses = await Promise.all(bodies.map((b) => post(b)))
+        expect(responses.map((r) => r.statusCode)).toEqual(Array(31).fill(200))
+        expect(responses[15]!.json()).toEqual({ status: 'quarantined' })
+        expect(responses.filter((r) => r.json().status === 'queued')).toHaveLength(30)
+      }
+      expect(await t.prisma.inboundWebhook.count()).toBe(150)
+      expect(await t.app.deps.inboundQueue.count()).toBe(150)
+      const quarantined = await t.prisma.quarantinedWebhook.findMany()
+      expect(quarantined).toHaveLength(1)
+      expect(Buffer.from(quarantined[0]!.raw).toString('utf8')).toBe(poison)
+      expect(quarantined[0]!.reason).toMatch(/^22/)
+    },
+  )
+
+  it('answers a lone poison body 200 and quarantines it', async () => {
+    const poison = delivery('wamid.LONE', 'x').replace('"x"', '"\\u0000"')
+    expect((await post(poison)).json()).toEqual({ status: 'quarantined' })
+    expect((await post(poison)).json()).toEqual({ status: 'quarantined' })
+    expect(await t.prisma.quarantinedWebhook.count()).toBe(1)
+    expect(await t.prisma.inboundWebhook.count()).toBe(0)
+  })
+
+  it('refuses a signed body nested 20,000 levels with 400 JSON_TOO_DEEP before storing anything', async () => {
+    const deep = `{"object":"whatsapp_business_account","entry":${'['.repeat(20_000)}${']'.repeat(20_000)}}`
+    const response = await post(deep)
+    expect(response.statusCode).toBe(400)
+    expect(response.json().error.code).toBe('JSON_TOO_DEEP')
+    expect(await t.prisma.inboundWebhook.count()).toBe(0)
+    expect(await t.prisma.quarantinedWebhook.count()).toBe(0)
+    // Brackets inside strings are text, not nesting.
+    const brackets = JSON.stringify(
+      envelope([
+        {
+          changes: [
+            messagesChange('pn-p', [{ wamid: 'wamid.B', from: '1', body: '['.repeat(500), timestamp: 1 }]),
+          ],
+        },
+      ]),
+    )
+    expect((await post(brackets)).json()).toEqual({ status: 'queued' })
+  })
+})
+
 describe('inbound processing', () => {
   it('stores every message of a batch: 2 entries x 2 changes x 3 messages = 12 rows', async () => {
     let n = 0

@@ -88,13 +88,20 @@ export class GraphClient {
     const templates: GraphTemplate[] = []
     let next: string | undefined = `${this.url(`${encodeURIComponent(wabaId)}/message_templates`)}?limit=100`
     for (let page = 0; next && page < maxPages; page++) {
-      const response = await request(next, {
+      const url = next
+      // Unreachable, timed out or cut off: the same refusal as an error answer (the caller answers 503).
+      const [response, text] = await request(url, {
         dispatcher: this.agent,
         headers: { authorization: `Bearer ${accessToken}` },
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
       })
-      const json = parseJson(await response.body.text()) as
+        .then(async (answer) => [answer, await answer.body.text()] as const)
+        .catch((error: unknown) => {
+          const code = (error as { code?: string }).code ?? (error as Error).message
+          throw new GraphRequestError(`Graph API unreachable (${code})`, undefined, 0)
+        })
+      const json = parseJson(text) as
         | (GraphErrorBody & { data?: GraphTemplate[]; paging?: { next?: string } })
         | undefined
       if (response.statusCode !== 200) {

@@ -1,5 +1,13 @@
 import { type Static, Type } from '@sinclair/typebox'
 import { ValidationError } from '../http/errors.js'
+import { unstorableText } from '../http/input-guard.js'
+
+/**
+ * Positions a cursor may name: the timestamps PostgreSQL stores and the driver writes as 4-digit-year
+ * ISO text. A decoded cursor outside them (year 300000, 5000 BC) was never issued by this API.
+ */
+const EARLIEST_POSITION = Date.parse('0001-01-01T00:00:00.000Z')
+const LATEST_POSITION = Date.parse('9999-12-31T23:59:59.999Z')
 
 /**
  * Keyset pagination used by every list endpoint: newest first by (sort timestamp, id), an opaque
@@ -28,8 +36,11 @@ export function encodeCursor(position: CursorPosition): string {
 export function decodeCursor(cursor: string): CursorPosition {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string]
+    if (typeof at !== 'string' || typeof id !== 'string') throw new Error('bad cursor')
     const date = new Date(at)
-    if (typeof id !== 'string' || Number.isNaN(date.getTime())) throw new Error('bad cursor')
+    const time = date.getTime()
+    if (!(time >= EARLIEST_POSITION && time <= LATEST_POSITION)) throw new Error('bad cursor')
+    if (id.length === 0 || id.length > 64 || unstorableText(id)) throw new Error('bad cursor')
     return { at: date, id }
   } catch {
     throw new ValidationError('querystring.cursor is not a cursor returned by this endpoint', [

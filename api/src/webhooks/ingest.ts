@@ -2,13 +2,24 @@ import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import type { InboundQueue } from '../queues/inbound-queue.js'
 
-export type IngestOutcome = 'queued' | 'duplicate'
+export type IngestOutcome = 'queued' | 'duplicate' | 'quarantined'
 
 interface Pending {
   sha: string
+  raw: Buffer
   json: string
   resolve(outcome: IngestOutcome): void
   reject(error: unknown): void
+}
+
+/**
+ * Errors that come from a body's content, not from the database being unavailable: SQLSTATE class 22
+ * (data exception: `\u0000` or a lone surrogate in jsonb, invalid text) and 54 (program limit exceeded:
+ * nesting beyond PostgreSQL's stack depth). Retrying such a body can never succeed.
+ */
+export function isContentError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('54'))
 }
 
 /**
@@ -21,6 +32,11 @@ interface Pending {
  *
  * Duplicates: an exact retry (same body hash) inserts nothing; if that earlier row is not processed
  * yet it is queued again under the same job id, which BullMQ keeps as one job.
+ *
+ * Poison: when the batch INSERT fails because of a body's content, every body of the batch is inserted
+ * on its own, so one bad delivery never fails the others; a body PostgreSQL refuses is kept byte for
+ * byte in "QuarantinedWebhook" with the reason (once per distinct body) and answered like a stored one,
+ * so that Meta stops retrying a delivery that could never be stored.
  */
 export class WebhookIngestor {
   private pending: Pending[] = []
@@ -35,7 +51,7 @@ export class WebhookIngestor {
   ingest(rawBody: Buffer, json: string): Promise<IngestOutcome> {
     const sha = createHash('sha256').update(rawBody).digest('hex')
     return new Promise<IngestOutcome>((resolve, reject) => {
-      this.pending.push({ sha, json, resolve, reject })
+      this.pending.push({ sha, raw: rawBody, json, resolve, reject })
       if (!this.scheduled) {
         this.scheduled = true
         setImmediate(() => this.flush())
@@ -57,14 +73,60 @@ export class WebhookIngestor {
     const bySha = new Map<string, Pending[]>()
     for (const item of batch) bySha.set(item.sha, [...(bySha.get(item.sha) ?? []), item])
     const shas = [...bySha.keys()]
+    let insertedIds: Map<string, string>
+    try {
+      insertedIds = await this.insert(shas.map((sha) => [sha, bySha.get(sha)![0]!.json]))
+    } catch (error) {
+      if (!isContentError(error)) throw error
+      return this.storeEach(bySha)
+    }
+    await this.queueNew(shas, insertedIds)
+    for (const [sha, items] of bySha) {
+      items.forEach((item, index) => {
+        item.resolve(index === 0 && insertedIds.has(sha) ? 'queued' : 'duplicate')
+      })
+    }
+  }
+
+  /** The per-body fallback after a batch failed on content: each body succeeds or fails on its own. */
+  private async storeEach(bySha: Map<string, Pending[]>): Promise<void> {
+    await Promise.all(
+      [...bySha].map(async ([sha, items]) => {
+        const first = items[0]!
+        try {
+          let outcome: IngestOutcome
+          try {
+            const inserted = await this.insert([[sha, first.json]])
+            await this.queueNew([sha], inserted)
+            outcome = inserted.has(sha) ? 'queued' : 'duplicate'
+          } catch (error) {
+            if (!isContentError(error)) throw error
+            await this.quarantine(sha, first.raw, error)
+            outcome = 'quarantined'
+          }
+          items.forEach((item, index) => {
+            item.resolve(index === 0 || outcome === 'quarantined' ? outcome : 'duplicate')
+          })
+        } catch (error) {
+          for (const item of items) item.reject(error)
+        }
+      }),
+    )
+  }
+
+  private async insert(rows: Array<[sha: string, json: string]>): Promise<Map<string, string>> {
     const inserted = await this.pool.query<{ id: string; sha: string }>(
       `INSERT INTO "InboundWebhook" (id, "bodySha256", raw)
        SELECT gen_random_uuid()::text, t.sha, t.raw::jsonb FROM unnest($1::text[], $2::text[]) AS t(sha, raw)
        ON CONFLICT ("bodySha256") DO NOTHING
        RETURNING id, "bodySha256" AS sha`,
-      [shas, shas.map((sha) => bySha.get(sha)![0]!.json)],
+      [rows.map(([sha]) => sha), rows.map(([, json]) => json)],
     )
-    const insertedIds = new Map(inserted.rows.map((row) => [row.sha, row.id]))
+    return new Map(inserted.rows.map((row) => [row.sha, row.id]))
+  }
+
+  /** Queues the new rows and again the earlier, still unprocessed rows of bodies seen before. */
+  private async queueNew(shas: string[], insertedIds: Map<string, string>): Promise<void> {
     const jobs = [...insertedIds.values()]
     const seenBefore = shas.filter((sha) => !insertedIds.has(sha))
     if (seenBefore.length > 0) {
@@ -78,10 +140,15 @@ export class WebhookIngestor {
       await this.queue.addBulk(
         jobs.map((id) => ({ name: 'inbound', data: { inboundWebhookId: id }, opts: { jobId: id } })),
       )
-    for (const [sha, items] of bySha) {
-      items.forEach((item, index) => {
-        item.resolve(index === 0 && insertedIds.has(sha) ? 'queued' : 'duplicate')
-      })
-    }
+  }
+
+  private async quarantine(sha: string, raw: Buffer, cause: unknown): Promise<void> {
+    const { code, message } = cause as { code: string; message?: string }
+    await this.pool.query(
+      `INSERT INTO "QuarantinedWebhook" (id, "bodySha256", raw, reason)
+       VALUES (gen_random_uuid()::text, $1, $2, $3)
+       ON CONFLICT ("bodySha256") DO NOTHING`,
+      [sha, raw, `${code}: ${message ?? 'rejected by PostgreSQL'}`.slice(0, 1_000)],
+    )
   }
 }

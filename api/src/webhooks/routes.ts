@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { constantTimeEqual } from '../crypto/digest.js'
 import { UnauthorizedError, ValidationError } from '../http/errors.js'
+import { JsonTooDeepError, jsonNestsDeeperThan, MAX_JSON_DEPTH } from '../http/input-guard.js'
 import { isValidMetaSignature } from './signature.js'
 
 const HandshakeQuery = Type.Object({
@@ -10,7 +11,9 @@ const HandshakeQuery = Type.Object({
   'hub.challenge': Type.Optional(Type.String({ maxLength: 512 })),
 })
 
-const Ack = Type.Object({ status: Type.Union([Type.Literal('queued'), Type.Literal('duplicate')]) })
+const Ack = Type.Object({
+  status: Type.Union([Type.Literal('queued'), Type.Literal('duplicate'), Type.Literal('quarantined')]),
+})
 
 /** Meta's WhatsApp webhooks: the verification handshake and signed event deliveries. */
 export async function metaWebhookRoutes(app: FastifyInstance): Promise<void> {
@@ -72,6 +75,7 @@ export async function metaWebhookRoutes(app: FastifyInstance): Promise<void> {
       const signature = typeof header === 'string' ? header : undefined
       if (!appSecrets.some((secret) => isValidMetaSignature(raw, signature, secret)))
         throw new UnauthorizedError('missing or invalid X-Hub-Signature-256')
+      if (jsonNestsDeeperThan(raw, MAX_JSON_DEPTH)) throw new JsonTooDeepError()
       const json = raw.toString('utf8')
       let parsed: unknown
       try {
