@@ -5,6 +5,8 @@ export interface ProcessRecord {
   pid: number
   port?: number
   logFile: string
+  /** Where this process's lines start in logFile (logs are appended across runs and restarts). */
+  logFrom?: number
   startedAt: string
 }
 

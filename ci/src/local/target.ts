@@ -32,7 +32,7 @@ import {
 import { writeJson } from './json-file.js'
 import { type LocalSecrets, loadOrCreateSecrets, saveSecrets, secretValues } from './local-secrets.js'
 import { opsArguments, runOpsProcess } from './ops-runner.js'
-import { isAlive, logTail, spawnDetached, stopProcess, waitUntilHealthy } from './process-control.js'
+import { isAlive, logSize, logTail, spawnDetached, stopProcess, waitUntilHealthy } from './process-control.js'
 import { ReleaseStore } from './release-store.js'
 import { type LocalLayout, localLayout } from './state-layout.js'
 
@@ -281,6 +281,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
       for (let i = 0; i < replicaCount; i++) {
         const port = await freePort()
         const logFile = join(layout.logs, `api-${short}-${port}.log`)
+        const logFrom = logSize(logFile)
         const pid = spawnDetached({
           command: process.execPath,
           args: ['dist/server.js'],
@@ -288,7 +289,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
           cwd: dir,
           logFile,
         })
-        started.push({ pid, port, logFile, startedAt: new Date().toISOString() })
+        started.push({ pid, port, logFile, logFrom, startedAt: new Date().toISOString() })
         ctx.log.info(
           `replica ${i + 1}/${replicaCount} of ${artifact.version} starting on port ${port} (pid ${pid})`,
         )
@@ -299,6 +300,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
             url: `http://127.0.0.1:${r.port}/health`,
             pid: r.pid,
             logFile: r.logFile,
+            logFrom: r.logFrom,
             timeoutMs: readyTimeoutMs,
             signal: ctx.signal,
           }),
