@@ -70,7 +70,14 @@ export interface LocalStatus {
   url: string | null
   healthy: boolean
   processes: { name: string; pid: number | null; port: number | null; running: boolean; healthy?: boolean }[]
-  proxy?: { upstreams: string[]; requests: number; retried: number; failed: number }
+  proxy?: {
+    upstreams: string[]
+    unhealthy: string[]
+    requests: number
+    retried: number
+    failed: number
+    ejected: number
+  }
   lock?: ReturnType<typeof readHolder>
 }
 
@@ -126,7 +133,11 @@ export async function collectStatus(stateDir: string): Promise<LocalStatus> {
   const proxy =
     state.proxy && isAlive(state.proxy.pid)
       ? await proxyStatus(layout.controlSocket)
-          .then((p) => ({ upstreams: p.upstreams, ...p.stats }))
+          .then((p) => ({
+            upstreams: p.upstreams,
+            unhealthy: (p.health ?? []).filter((u) => !u.healthy).map((u) => u.origin),
+            ...p.stats,
+          }))
           .catch(() => undefined)
       : undefined
   const lock = readHolder(layout.lock)
@@ -168,7 +179,7 @@ export async function localStatus(stateDir: string, json: boolean): Promise<numb
   if (status.proxy)
     out.push(
       '',
-      `proxy: ${status.proxy.requests} requests, ${status.proxy.retried} retried, ${status.proxy.failed} failed`,
+      `proxy: ${status.proxy.requests} requests, ${status.proxy.retried} retried, ${status.proxy.failed} failed, ${status.proxy.ejected ?? 0} ejections${status.proxy.unhealthy.length ? ` (out of rotation: ${status.proxy.unhealthy.join(', ')})` : ''}`,
     )
   if (status.lock)
     out.push(`deploy in progress: pid ${status.lock.pid} run ${status.lock.runId} since ${status.lock.since}`)
