@@ -22,6 +22,8 @@ export interface Deployment {
 export interface EnvironmentState {
   proxy?: ProcessRecord & { port: number }
   fakeGraph?: ProcessRecord & { port: number }
+  /** Restarts crashed replicas and workers of the serving version (supervisor-main.ts). */
+  supervisor?: ProcessRecord
   postgresPort?: number
   redisPort?: number
   serving?: Deployment
