@@ -55,11 +55,13 @@ export async function account(db: pg.ClientBase, ledger: Ledger, graph: GraphReq
   const lostSends = sendIds.filter((id) => !foundSends.has(id))
 
   // The unique keys make a second row impossible for the same key or wamid; a replay that slipped past them
-  // (another key for the same request) would show as more outbound rows than acknowledged sends.
-  const keys = [...new Set(ledger.sends.map((s) => s.key))]
-  const outboundRows = await db.query<{ n: string }>(
-    `SELECT count(*) AS n FROM "Message" WHERE direction = 'OUTBOUND' AND ("idempotencyKey" = ANY($1) OR id = ANY($2))`,
-    [keys, sendIds],
+  // (a resend without its key) would be a second outbound row carrying the same unique text.
+  const markers = [...new Set(ledger.sends.map((s) => s.marker))]
+  const rowsPerMarker = await db.query<{ n: string }>(
+    `SELECT count(m.id) AS n FROM unnest($1::text[]) AS k
+     JOIN "Message" m ON m.direction = 'OUTBOUND' AND strpos(m.content::text, k) > 0
+     GROUP BY k`,
+    [markers],
   )
   const storedInbound = await db.query<{ wamid: string; n: string }>(
     `SELECT wamid, count(*) AS n FROM "Message" WHERE direction = 'INBOUND' AND wamid = ANY($1) GROUP BY wamid`,
@@ -89,7 +91,7 @@ export async function account(db: pg.ClientBase, ledger: Ledger, graph: GraphReq
   }
   const doubleSentIds = sendIds.filter((id) => (perMessage.get(id) ?? 0) > 1)
   const duplicates =
-    Math.max(0, Number(outboundRows.rows[0]?.n ?? 0) - foundSends.size) +
+    rowsPerMarker.rows.reduce((extra, r) => extra + Number(r.n) - 1, 0) +
     [...inboundRows.values()].reduce((extra, n) => extra + (n - 1), 0)
 
   return {

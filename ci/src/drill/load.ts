@@ -20,7 +20,7 @@ export interface Sample {
 
 export interface Ledger {
   /** Sends answered 2xx: the service's message id and the key it was sent with. */
-  sends: { id: string; key: string; to: string }[]
+  sends: { id: string; key: string; to: string; marker: string }[]
   /** Inbound webhooks answered 2xx: the wamid they carried. */
   inbound: string[]
 }
@@ -106,9 +106,12 @@ export function startLoad(
     }
     let key = ''
     let to = ''
+    let marker = ''
     let wamid = ''
     if (kind === 'send') {
       key = `drill-${run}-${i}`
+      // Unique and never a substring of another: finds every row this send made.
+      marker = `[drill ${run}#${i}]`
       to = drillRecipient(i % DRILL_RECIPIENTS)
       path = '/api/v1/messages'
       init = {
@@ -122,7 +125,7 @@ export function startLoad(
           phoneNumberId: target.phoneNumberId,
           to,
           type: 'text',
-          text: { body: `drill ${run} ${i}` },
+          text: { body: marker },
         }),
       }
     } else if (kind === 'inbound') {
@@ -150,7 +153,7 @@ export function startLoad(
       if (response.statusCode >= 200 && response.statusCode < 300) {
         if (kind === 'send') {
           const id = (JSON.parse(text) as { id?: string }).id
-          if (id) ledger.sends.push({ id, key, to })
+          if (id) ledger.sends.push({ id, key, to, marker })
         } else if (kind === 'inbound') ledger.inbound.push(wamid)
       }
     } catch (error) {
