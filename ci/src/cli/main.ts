@@ -20,6 +20,7 @@ const USAGE = `usage: tsx ci/src/cli/main.ts <verb> [flags]
   migrate    [--target local|aws] [--stack <name>] [--image <ref@sha256:…>] [--allow-destructive]
              backup, verify, safety verdict, then migrate with that image (default: the serving one)
   local down | local status               stop the local environment / show what runs
+  drill      [--json]                      fault drills on the local target under steady load (deploys first if not up)
   verify | costs | diagnose                AWS operator verbs (--stack staging|production)`
 
 const EXIT = { succeeded: 0, failed: 1, usage: 2, rolled_back: 3 } as const
@@ -184,6 +185,15 @@ async function migrateVerb(flags: ReturnType<typeof parse>['flags'], signal: Abo
   return result.ok ? EXIT.succeeded : EXIT.failed
 }
 
+async function drillVerb(flags: ReturnType<typeof parse>['flags'], signal: AbortSignal): Promise<number> {
+  if (flags.target !== 'local')
+    throw new UsageError('the drill runs on the local target; on AWS it is a documented manual drill')
+  const { renderDrillMarkdown, runDrill } = await import('../drill/drill.js')
+  const report = await runDrill({ signal, log: (line) => process.stderr.write(`  ${line}\n`) })
+  process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderDrillMarkdown(report))
+  return report.status === 'passed' ? EXIT.succeeded : EXIT.failed
+}
+
 async function awsVerb(verb: string, argv: string[]): Promise<number> {
   // Loaded only for AWS verbs: the local path never pays for the AWS SDK.
   const { runAwsVerb } = await import('../aws/verbs.js')
@@ -228,6 +238,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError('local needs down or status')
     }
     if (verb === 'migrate') return await migrateVerb(flags, controller.signal)
+    if (verb === 'drill') return await drillVerb(flags, controller.signal)
     if (['rollback', 'backup', 'restore'].includes(verb))
       return await localVerb(verb, flags, controller.signal)
     throw new UsageError(`unknown verb "${verb}"`)

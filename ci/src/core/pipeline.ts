@@ -428,7 +428,8 @@ export async function runPipeline(options: PipelineOptions): Promise<Report> {
   } catch (error) {
     if (error instanceof StopRun) {
       status = error.status
-      reason = error.reason
+      // A target's own summary (a rollout that rolled itself back) carries log lines: scrub it here too.
+      reason = scrub(error.reason)
     } else {
       status = 'failed'
       reason = scrub(errorMessage(error))

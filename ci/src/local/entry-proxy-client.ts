@@ -2,7 +2,8 @@ import { Agent, request } from 'undici'
 
 export interface ProxyStatus {
   upstreams: string[]
-  stats: { requests: number; retried: number; failed: number }
+  health: { origin: string; healthy: boolean }[]
+  stats: { requests: number; retried: number; failed: number; ejected: number }
   port: number
   pid: number
 }

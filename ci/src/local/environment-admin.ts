@@ -6,6 +6,7 @@ import { proxyStatus } from './entry-proxy-client.js'
 import { readState, writeState } from './environment-state.js'
 import { isAlive, probe, stopProcess } from './process-control.js'
 import { localLayout } from './state-layout.js'
+import { readSupervisorFile, slotKey } from './supervisor.js'
 
 function redisPid(dir: string): number | undefined {
   const file = join(dir, 'redis.pid')
@@ -26,6 +27,9 @@ export async function stopLocalEnvironment(stateDir: string): Promise<string[]> 
   const layout = localLayout(stateDir)
   const state = readState(layout.processes)
   const stopped: string[] = []
+  // The supervisor first: it would restart the processes stopped below.
+  if (state.supervisor && (await stopProcess(state.supervisor.pid, 5_000)) !== 'absent')
+    stopped.push(`supervisor (pid ${state.supervisor.pid})`)
   const serving = state.serving
   const services = [
     ...(serving?.replicas ?? []).map((r) => ({ name: `api :${r.port}`, pid: r.pid })),
@@ -48,7 +52,7 @@ export async function stopLocalEnvironment(stateDir: string): Promise<string[]> 
     await (await startPostgres({ dataDir: layout.postgres })).stop()
     stopped.push('PostgreSQL')
   }
-  const { proxy: _proxy, fakeGraph: _fake, ...rest } = state
+  const { proxy: _proxy, fakeGraph: _fake, supervisor: _supervisor, ...rest } = state
   // What served stays recorded (the next deploy knows its previous version), but nothing runs any more.
   writeState(layout.processes, {
     ...rest,
@@ -69,8 +73,24 @@ export interface LocalStatus {
   serving: { version: string; digest: string; since: string } | null
   url: string | null
   healthy: boolean
-  processes: { name: string; pid: number | null; port: number | null; running: boolean; healthy?: boolean }[]
-  proxy?: { upstreams: string[]; requests: number; retried: number; failed: number }
+  processes: {
+    name: string
+    pid: number | null
+    port: number | null
+    running: boolean
+    healthy?: boolean
+    /** Restarts by the supervisor, and what the last exit left in the log. */
+    restarts?: number
+    lastExit?: { at: string; pid: number; cause: string }
+  }[]
+  proxy?: {
+    upstreams: string[]
+    unhealthy: string[]
+    requests: number
+    retried: number
+    failed: number
+    ejected: number
+  }
   lock?: ReturnType<typeof readHolder>
 }
 
@@ -78,6 +98,11 @@ export async function collectStatus(stateDir: string): Promise<LocalStatus> {
   const layout = localLayout(stateDir)
   const state = readState(layout.processes)
   const processes: LocalStatus['processes'] = []
+  const slots = readSupervisorFile(layout.supervisor).slots
+  const supervised = (key: string) => {
+    const slot = slots[key]
+    return slot ? { restarts: slot.restarts, ...(slot.lastExit ? { lastExit: slot.lastExit } : {}) } : {}
+  }
   for (const r of state.serving?.replicas ?? []) {
     const running = isAlive(r.pid)
     processes.push({
@@ -86,6 +111,7 @@ export async function collectStatus(stateDir: string): Promise<LocalStatus> {
       port: r.port,
       running,
       healthy: running && (await probe(`http://127.0.0.1:${r.port}/health`)) === 200,
+      ...supervised(slotKey('api', r.port)),
     })
   }
   if (state.serving?.worker)
@@ -94,6 +120,14 @@ export async function collectStatus(stateDir: string): Promise<LocalStatus> {
       pid: state.serving.worker.pid,
       port: null,
       running: isAlive(state.serving.worker.pid),
+      ...supervised(slotKey('worker')),
+    })
+  if (state.supervisor)
+    processes.push({
+      name: 'supervisor',
+      pid: state.supervisor.pid,
+      port: null,
+      running: isAlive(state.supervisor.pid),
     })
   if (state.proxy)
     processes.push({
@@ -126,7 +160,11 @@ export async function collectStatus(stateDir: string): Promise<LocalStatus> {
   const proxy =
     state.proxy && isAlive(state.proxy.pid)
       ? await proxyStatus(layout.controlSocket)
-          .then((p) => ({ upstreams: p.upstreams, ...p.stats }))
+          .then((p) => ({
+            upstreams: p.upstreams,
+            unhealthy: (p.health ?? []).filter((u) => !u.healthy).map((u) => u.origin),
+            ...p.stats,
+          }))
           .catch(() => undefined)
       : undefined
   const lock = readHolder(layout.lock)
@@ -161,14 +199,18 @@ export async function localStatus(stateDir: string, json: boolean): Promise<numb
   ]
   for (const p of status.processes) {
     const health = p.healthy === undefined ? '' : p.healthy ? ' healthy' : ' unhealthy'
+    const restarts =
+      p.restarts === undefined
+        ? ''
+        : `  restarts ${p.restarts}${p.lastExit ? ` (last exit ${p.lastExit.at}, pid ${p.lastExit.pid}: ${p.lastExit.cause})` : ''}`
     out.push(
-      `  ${p.name.padEnd(24)} ${p.running ? 'running' : 'stopped'}${health}  pid ${p.pid ?? '-'}  port ${p.port ?? '-'}`,
+      `  ${p.name.padEnd(24)} ${p.running ? 'running' : 'stopped'}${health}  pid ${p.pid ?? '-'}  port ${p.port ?? '-'}${restarts}`,
     )
   }
   if (status.proxy)
     out.push(
       '',
-      `proxy: ${status.proxy.requests} requests, ${status.proxy.retried} retried, ${status.proxy.failed} failed`,
+      `proxy: ${status.proxy.requests} requests, ${status.proxy.retried} retried, ${status.proxy.failed} failed, ${status.proxy.ejected ?? 0} ejections${status.proxy.unhealthy.length ? ` (out of rotation: ${status.proxy.unhealthy.join(', ')})` : ''}`,
     )
   if (status.lock)
     out.push(`deploy in progress: pid ${status.lock.pid} run ${status.lock.runId} since ${status.lock.since}`)

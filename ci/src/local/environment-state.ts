@@ -5,6 +5,8 @@ export interface ProcessRecord {
   pid: number
   port?: number
   logFile: string
+  /** Where this process's lines start in logFile (logs are appended across runs and restarts). */
+  logFrom?: number
   startedAt: string
 }
 
@@ -20,6 +22,8 @@ export interface Deployment {
 export interface EnvironmentState {
   proxy?: ProcessRecord & { port: number }
   fakeGraph?: ProcessRecord & { port: number }
+  /** Restarts crashed replicas and workers of the serving version (supervisor-main.ts). */
+  supervisor?: ProcessRecord
   postgresPort?: number
   redisPort?: number
   serving?: Deployment

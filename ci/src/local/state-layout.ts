@@ -18,6 +18,8 @@ export interface LocalLayout {
   envFile: string
   lock: string
   controlSocket: string
+  /** Restarts and last exits recorded by the supervisor. */
+  supervisor: string
   /** Hashes of the last successful build and check, for the no-change fast path. */
   buildCache: string
 }
@@ -37,6 +39,7 @@ export function localLayout(root: string): LocalLayout {
     envFile: join(root, 'env.json'),
     lock: join(root, 'deploy.lock'),
     controlSocket: join(root, 'proxy.sock'),
+    supervisor: join(root, 'supervisor.json'),
     buildCache: join(root, 'build-cache.json'),
   }
 }

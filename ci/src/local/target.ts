@@ -40,9 +40,10 @@ import {
   secretValues,
 } from './local-secrets.js'
 import { opsArguments, runOpsProcess } from './ops-runner.js'
-import { isAlive, logTail, spawnDetached, stopProcess, waitUntilHealthy } from './process-control.js'
+import { isAlive, logSize, logTail, spawnDetached, stopProcess, waitUntilHealthy } from './process-control.js'
 import { ReleaseStore } from './release-store.js'
 import { type LocalLayout, localLayout } from './state-layout.js'
+import type { Respawn } from './supervisor.js'
 
 export interface LocalTargetOptions {
   /** The repository (its node_modules serve every release). */
@@ -67,6 +68,8 @@ const DEMO_WABA_ID = '200000000000001'
 
 export interface LocalTarget extends Target {
   readonly layout: LocalLayout
+  /** Starts one process of a deployment again (the supervisor's restarts). */
+  readonly respawn: Respawn
 }
 
 /** The local deploy target: PostgreSQL, Redis, the fake Graph API and replicas of the service behind one entry URL. */
@@ -177,6 +180,60 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     if (!isAlive(pid)) throw new Error(`entry proxy exited (port ${entryPort} in use?): ${logTail(logFile)}`)
     state.proxy = { pid, port: entryPort, logFile, startedAt: new Date().toISOString() }
     log.info(`entry proxy started on ${entryUrl} (pid ${pid})`)
+  }
+
+  /** The supervisor (supervisor-main.ts) restarts crashed replicas and workers of the serving version. */
+  function startSupervisor(state: EnvironmentState, log: RunContext['log']): void {
+    if (alive(state.supervisor)) return
+    const logFile = join(layout.logs, 'supervisor.log')
+    const pid = spawnDetached({
+      command: process.execPath,
+      args: ['--import', import.meta.resolve('tsx'), join(import.meta.dirname, 'supervisor-main.ts')],
+      env: {
+        // The target's own settings, so that restarted processes get what the rollout gave them.
+        ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('LOCAL_'))),
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        REPO_ROOT: options.repoRoot,
+        STATE_DIR: layout.root,
+        LOCAL_ENTRY_PORT: String(entryPort),
+        LOCAL_DRAIN_TIMEOUT_MS: String(drainTimeoutMs),
+      },
+      cwd: options.repoRoot,
+      logFile,
+    })
+    state.supervisor = { pid, logFile, startedAt: new Date().toISOString() }
+    log.info(`supervisor started (pid ${pid})`)
+  }
+
+  function spawnReplica(dir: string, env: NodeJS.ProcessEnv, short: string, port: number) {
+    const logFile = join(layout.logs, `api-${short}-${port}.log`)
+    const logFrom = logSize(logFile)
+    const pid = spawnDetached({
+      command: process.execPath,
+      args: ['dist/server.js'],
+      env: { ...env, PORT: String(port) },
+      cwd: dir,
+      logFile,
+    })
+    return { pid, port, logFile, logFrom, startedAt: new Date().toISOString() }
+  }
+
+  function spawnWorker(dir: string, env: NodeJS.ProcessEnv, short: string): ProcessRecord {
+    const logFile = join(layout.logs, `worker-${short}.log`)
+    const logFrom = logSize(logFile)
+    const pid = spawnDetached({ command: process.execPath, args: ['dist/worker.js'], env, cwd: dir, logFile })
+    return { pid, logFile, logFrom, startedAt: new Date().toISOString() }
+  }
+
+  const respawn: Respawn = (role, deployment, port) => {
+    const state = readState(layout.processes)
+    const dir = releaseDir(deployment.artifact)
+    const env = serviceEnv(state, deployment.artifact.version)
+    const short = deployment.artifact.digest.slice(7, 19)
+    if (role === 'worker') return spawnWorker(dir, env, short)
+    if (port === undefined) throw new Error('a replica restarts on its own port')
+    return spawnReplica(dir, env, short, port)
   }
 
   async function startFakeGraph(state: EnvironmentState, log: RunContext['log']): Promise<void> {
@@ -298,18 +355,10 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     }
     try {
       for (let i = 0; i < replicaCount; i++) {
-        const port = await freePort()
-        const logFile = join(layout.logs, `api-${short}-${port}.log`)
-        const pid = spawnDetached({
-          command: process.execPath,
-          args: ['dist/server.js'],
-          env: { ...env, PORT: String(port) },
-          cwd: dir,
-          logFile,
-        })
-        started.push({ pid, port, logFile, startedAt: new Date().toISOString() })
+        const replica = spawnReplica(dir, env, short, await freePort())
+        started.push(replica)
         ctx.log.info(
-          `replica ${i + 1}/${replicaCount} of ${artifact.version} starting on port ${port} (pid ${pid})`,
+          `replica ${i + 1}/${replicaCount} of ${artifact.version} starting on port ${replica.port} (pid ${replica.pid})`,
         )
       }
       await Promise.all(
@@ -318,6 +367,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
             url: `http://127.0.0.1:${r.port}/health`,
             pid: r.pid,
             logFile: r.logFile,
+            logFrom: r.logFrom,
             timeoutMs: readyTimeoutMs,
             signal: ctx.signal,
           }),
@@ -335,15 +385,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     const readyMs = Date.now() - began
     ctx.log.info(`${replicaCount} replicas ready in ${readyMs} ms`)
 
-    const workerLog = join(layout.logs, `worker-${short}.log`)
-    const workerPid = spawnDetached({
-      command: process.execPath,
-      args: ['dist/worker.js'],
-      env,
-      cwd: dir,
-      logFile: workerLog,
-    })
-    const worker: ProcessRecord = { pid: workerPid, logFile: workerLog, startedAt: new Date().toISOString() }
+    const worker = spawnWorker(dir, env, short)
 
     const switched = Date.now()
     const { drained } = await switchUpstreams(
@@ -354,15 +396,19 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     ctx.log.info(
       `entry URL switched to ${artifact.version} (old upstreams ${drained ? 'drained' : 'timed out draining'})`,
     )
-    state.serving = { artifact, replicas: started, worker, since: new Date().toISOString() }
-    if (previous && previous.digest !== artifact.digest) state.previous = previous
-    else if (previous) state.previous ??= previous
-    writeState(layout.processes, state)
+    // Read again: the supervisor may have restarted an old process (new pid) since this rollout began.
+    const latest = readState(layout.processes)
+    const outgoing = latest.serving ?? old
+    latest.serving = { artifact, replicas: started, worker, since: new Date().toISOString() }
+    if (previous && previous.digest !== artifact.digest) latest.previous = previous
+    else if (previous) latest.previous ??= previous
+    writeState(layout.processes, latest)
 
     // Old processes: SIGTERM makes them stop accepting and finish what they hold (their graceful shutdown).
-    const retired = [...(old?.replicas ?? []), ...(old?.worker ? [old.worker] : [])]
+    const retired = [...(outgoing?.replicas ?? []), ...(outgoing?.worker ? [outgoing.worker] : [])]
     const stopped = await Promise.all(retired.map((r) => stopProcess(r.pid, drainTimeoutMs)))
-    if (!isAlive(workerPid)) ctx.log.warn(`worker exited right after start: ${logTail(workerLog)}`)
+    if (!isAlive(worker.pid))
+      ctx.log.warn(`worker exited right after start: ${logTail(worker.logFile, 5, worker.logFrom)}`)
     return {
       status: 'succeeded',
       ...(previous ? { previous } : {}),
@@ -384,6 +430,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     name: 'local',
     stack: options.stack ?? 'local',
     layout,
+    respawn,
 
     async preflight() {
       const checked = [`PostgreSQL server in ${postgresBinDir()}`]
@@ -413,6 +460,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
           postgresRunning() ? null : `start PostgreSQL (data in ${layout.postgres})`,
           redisRunning() ? null : `start Redis (data in ${layout.redis})`,
           alive(state.proxy) ? null : `start the entry proxy on ${entryUrl}`,
+          alive(state.supervisor) ? null : 'start the supervisor',
           alive(state.fakeGraph) ? null : 'start the fake Graph API',
         ].filter((c): c is string => c !== null)
         return {
@@ -440,6 +488,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
       state.redisPort = redis.port
       writeState(layout.processes, state)
       await startProxy(state, ctx.log)
+      startSupervisor(state, ctx.log)
       writeState(layout.processes, state)
       await startFakeGraph(state, ctx.log)
       writeState(layout.processes, state)

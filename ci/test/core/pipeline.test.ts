@@ -254,6 +254,23 @@ describe('runPipeline with a scripted target', () => {
     expect(s.report.reason).toBe('build: build timed out after 0 s')
   })
 
+  it('scrubs the reason a target gives when its rollout rolled itself back', async () => {
+    const secret = 'adm_0123456789abcdef0123'
+    const s = await run({
+      current: SERVING,
+      secrets: [secret],
+      rollout: async () => ({
+        status: 'rolled_back',
+        previous: SERVING,
+        current: SERVING,
+        summary: `never became ready (Error: ADMIN_TOKEN ${secret} rejected | …)`,
+      }),
+    })
+    expect(s.report.status).toBe('rolled_back')
+    expect(s.report.reason).toContain('Error: ADMIN_TOKEN *** rejected')
+    expect(s.report.reason).not.toContain(secret)
+  })
+
   it('never writes a secret into logs or the report', async () => {
     const secret = 'sk_live_0123456789abcdef'
     const lines: string[] = []

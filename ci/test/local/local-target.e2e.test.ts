@@ -173,6 +173,33 @@ describe('local target end to end', { timeout: 240_000 }, () => {
     for (const old of before.replicas) expect(isAlive(old.pid)).toBe(false)
   })
 
+  it('restarts a SIGKILLed replica and worker on their own, without a failed request through the entry URL', async () => {
+    const before = readState(target.layout.processes).serving!
+    const victim = before.replicas[0]!
+    process.kill(victim.pid, 'SIGKILL')
+    process.kill(before.worker!.pid, 'SIGKILL')
+    const answers: number[] = []
+    let status = await collectStatus(target.layout.root)
+    const restarted = () => {
+      const api = status.processes.find((p) => p.port === victim.port)
+      const worker = status.processes.find((p) => p.name === 'worker')
+      return api?.healthy === true && api.restarts === 1 && worker?.running === true && worker.restarts === 1
+    }
+    for (let i = 0; i < 300 && !restarted(); i++) {
+      const response = await request(`http://127.0.0.1:${entryPort}/api/v1/status`)
+      answers.push(response.statusCode)
+      await response.body.dump()
+      await new Promise((r) => setTimeout(r, 100))
+      status = await collectStatus(target.layout.root)
+    }
+    expect(restarted()).toBe(true)
+    expect(answers.filter((code) => code !== 200)).toEqual([])
+    const api = status.processes.find((p) => p.port === victim.port)!
+    expect(api.pid).not.toBe(victim.pid)
+    expect(api.lastExit?.pid).toBe(victim.pid)
+    expect(status.proxy?.failed).toBe(0)
+  })
+
   it('keeps the old version serving when the new one never becomes ready (rolled_back)', async () => {
     const report = await deploy(
       'e2e-broken',
@@ -256,6 +283,7 @@ describe('local target end to end', { timeout: 240_000 }, () => {
       ...state.serving!.replicas.map((r) => r.pid),
       state.serving!.worker!.pid,
       state.proxy!.pid,
+      state.supervisor!.pid,
       ...(state.fakeGraph ? [state.fakeGraph.pid] : []),
     ]
     await stopLocalEnvironment(target.layout.root)
