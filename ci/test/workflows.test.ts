@@ -197,7 +197,7 @@ function callProblems(call: DaggerCall, functions: ModuleFunctions): string[] {
 
 describe('every `dagger call` in the workflows and docs exists in the module', () => {
   const functions = new Map(
-    readModuleFunctions(join(REPO, 'ci/src/index.ts')).map((fn) => [kebabCase(fn.name), fn]),
+    readModuleFunctions(join(REPO, 'ci/dagger/src/index.ts')).map((fn) => [kebabCase(fn.name), fn]),
   )
   const documents = [
     ...workflowFiles.map((name) => join(WORKFLOWS, name)),

@@ -5,12 +5,12 @@ import { join, resolve } from 'node:path'
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, describe, expect, it } from 'vitest'
-import { awsRegionVariables, awsSecretVariables } from '../../src/dagger/aws-credentials.js'
-import { ecrRegistryAuth } from '../../src/dagger/ecr-auth.js'
-import { awsEnvironment, parseEnvironment, pipelineTarget } from '../../src/dagger/environments.js'
-import { imageTag, parseDigestRef, registryHost, toDigestRef } from '../../src/dagger/image-ref.js'
-import { IMAGES } from '../../src/dagger/images.js'
-import { K6_SCRIPTS, k6Command, k6DurationEnv, k6Verdict } from '../../src/dagger/k6.js'
+import { awsRegionVariables, awsSecretVariables } from '../../dagger/src/lib/aws-credentials.js'
+import { ecrRegistryAuth } from '../../dagger/src/lib/ecr-auth.js'
+import { awsEnvironment, parseEnvironment, pipelineTarget } from '../../dagger/src/lib/environments.js'
+import { imageTag, parseDigestRef, registryHost, toDigestRef } from '../../dagger/src/lib/image-ref.js'
+import { IMAGES } from '../../dagger/src/lib/images.js'
+import { K6_SCRIPTS, k6Command, k6DurationEnv, k6Verdict } from '../../dagger/src/lib/k6.js'
 import {
   appCommand,
   DEMO_NUMBER,
@@ -21,19 +21,19 @@ import {
   migrateScript,
   seedCommand,
   serviceEnvironment,
-} from '../../src/dagger/local-environment.js'
-import { randomSecret } from '../../src/dagger/local-secrets.js'
+} from '../../dagger/src/lib/local-environment.js'
+import { randomSecret } from '../../dagger/src/lib/local-secrets.js'
 import {
   backupCommand,
   deployCommand,
   migrateCommand,
   recordingExitCode,
   rollbackCommand,
-} from '../../src/dagger/pipeline-cli.js'
-import { previewCommand, provisionCommand } from '../../src/dagger/pulumi.js'
-import { smokeCommand, smokeSecretVariables } from '../../src/dagger/smoke.js'
-import { SOURCE_IGNORE } from '../../src/dagger/source-filter.js'
-import { summaryMarkdown } from '../../src/dagger/step-summary.js'
+} from '../../dagger/src/lib/pipeline-cli.js'
+import { previewCommand, provisionCommand } from '../../dagger/src/lib/pulumi.js'
+import { smokeCommand, smokeSecretVariables } from '../../dagger/src/lib/smoke.js'
+import { INSTALL_MANIFESTS, SOURCE_IGNORE } from '../../dagger/src/lib/source-filter.js'
+import { summaryMarkdown } from '../../dagger/src/lib/step-summary.js'
 
 const REPO = resolve(import.meta.dirname, '../../..')
 const DIGEST = `sha256:${'ab'.repeat(32)}`
@@ -469,6 +469,20 @@ describe('job summary of module runs', () => {
 })
 
 describe('image build inputs', () => {
+  it('copies every workspace manifest before `npm ci` (a missing one fails the install)', () => {
+    const root = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { workspaces: string[] }
+    const matches = (path: string, pattern: string) =>
+      new RegExp(`^${pattern.replaceAll('.', '\\.').replaceAll('*', '[^/]+')}$`).test(path)
+    for (const workspace of root.workspaces) {
+      const manifest = `${workspace}/package.json`
+      expect(
+        INSTALL_MANIFESTS.some((pattern) => matches(manifest, pattern)),
+        manifest,
+      ).toBe(true)
+    }
+    expect(root.workspaces).toContain('ci/dagger')
+  })
+
   it('ignores for Dagger exactly what api/.dockerignore keeps out of the Docker build context', () => {
     const dockerignore = readFileSync(join(REPO, 'api/.dockerignore'), 'utf8')
       .split('\n')
@@ -480,7 +494,7 @@ describe('image build inputs', () => {
   it('builds the service from the same Node base the Dockerfile defaults to', () => {
     const dockerfile = readFileSync(join(REPO, 'api/Dockerfile'), 'utf8')
     expect(dockerfile).toContain(`ARG NODE_IMAGE=${IMAGES.nodeSlim}`)
-    const index = readFileSync(join(REPO, 'ci/src/index.ts'), 'utf8')
+    const index = readFileSync(join(REPO, 'ci/dagger/src/index.ts'), 'utf8')
     expect(index).toContain(`nodeImage = '${IMAGES.nodeSlim}'`)
   })
 

@@ -1,4 +1,4 @@
-// Reads the functions of the Dagger module (ci/src/index.ts) with the TypeScript compiler API, the way
+// Reads the functions of the Dagger module (ci/dagger/src/index.ts) with the TypeScript compiler API, the way
 // the Dagger CLI exposes them: `dagger call <kebab-name> --<kebab-arg>=...`. Shared by the tests that
 // hold the workflows and docs to what the module really offers.
 import { readFileSync } from 'node:fs'

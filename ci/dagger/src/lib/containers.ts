@@ -26,6 +26,7 @@ import {
 } from './local-environment.js'
 import { BASE_MIGRATIONS_MOUNT, migrationSafetyScript } from './migration-safety.js'
 import { EXIT_CODE_FILE, REPORTS_DIR, recordingExitCode, SUMMARY_FILE } from './pipeline-cli.js'
+import { INSTALL_MANIFESTS } from './source-filter.js'
 
 export const WORKDIR = '/src'
 const NPM_CACHE = 'whatsapp-saas-npm'
@@ -61,7 +62,7 @@ export function toolbox(source: Directory, options: ToolboxOptions = {}): Contai
     .withEnvVariable('NPM_CONFIG_AUDIT', 'false')
     .withEnvVariable('CI', 'true')
     .withWorkdir(WORKDIR)
-    .withDirectory(WORKDIR, source, { include: ['package.json', 'package-lock.json', '*/package.json'] })
+    .withDirectory(WORKDIR, source, { include: INSTALL_MANIFESTS })
     .withExec(['npm', 'ci'])
     .withDirectory(WORKDIR, source)
     .withExec(['npm', 'run', 'generate', '-w', 'api', '--if-present', '--silent'])

@@ -18,7 +18,7 @@ import {
   type Service,
   up,
 } from '@dagger.io/dagger'
-import { awsSecretVariables } from './dagger/aws-credentials.js'
+import { awsSecretVariables } from './lib/aws-credentials.js'
 import {
   type CloudAccess,
   localEnvironment,
@@ -31,19 +31,19 @@ import {
   serviceImage,
   toolbox,
   withCloudAccess,
-} from './dagger/containers.js'
-import { ecrClient, ecrRegistryAuth } from './dagger/ecr-auth.js'
-import { runLocalEnvironmentChecks } from './dagger/end-to-end.js'
-import { awsEnvironment, parseEnvironment } from './dagger/environments.js'
-import { imageTag, parseDigestRef, registryHost, toDigestRef } from './dagger/image-ref.js'
-import { IMAGES } from './dagger/images.js'
-import { k6Verdict } from './dagger/k6.js'
-import { randomSecret } from './dagger/local-secrets.js'
-import { migrationSafetyMarkdown, parseMigrationStatus } from './dagger/migration-safety.js'
-import { deployCommand, migrateCommand, rollbackCommand } from './dagger/pipeline-cli.js'
-import { previewCommand, provisionCommand } from './dagger/pulumi.js'
-import { smokeCommand, smokeSecretVariables } from './dagger/smoke.js'
-import { SOURCE_IGNORE } from './dagger/source-filter.js'
+} from './lib/containers.js'
+import { ecrClient, ecrRegistryAuth } from './lib/ecr-auth.js'
+import { runLocalEnvironmentChecks } from './lib/end-to-end.js'
+import { awsEnvironment, parseEnvironment } from './lib/environments.js'
+import { imageTag, parseDigestRef, registryHost, toDigestRef } from './lib/image-ref.js'
+import { IMAGES } from './lib/images.js'
+import { k6Verdict } from './lib/k6.js'
+import { randomSecret } from './lib/local-secrets.js'
+import { migrationSafetyMarkdown, parseMigrationStatus } from './lib/migration-safety.js'
+import { deployCommand, migrateCommand, rollbackCommand } from './lib/pipeline-cli.js'
+import { previewCommand, provisionCommand } from './lib/pulumi.js'
+import { smokeCommand, smokeSecretVariables } from './lib/smoke.js'
+import { SOURCE_IGNORE } from './lib/source-filter.js'
 
 @object()
 export class WhatsappSaas {
