@@ -221,7 +221,7 @@ export class WhatsappSaas {
   /**
    * The whole pipeline for one environment; returns the report directory (JSON, Markdown summary,
    * exit-code). staging/production: builds, tests and publishes unless `image` is given, then runs the
-   * pipeline CLI with that digest. local: the environment is made of Dagger services (see e2e).
+   * pipeline CLI with that digest. local: the environment is made of Dagger services (see endToEnd).
    */
   @func({ cache: 'never' })
   async deploy(
@@ -245,7 +245,7 @@ export class WhatsappSaas {
     /** Return the reports of a failed run instead of failing (CI uploads them, then fails the job). */
     allowFailure = false,
   ): Promise<Directory> {
-    if (parseEnvironment(env) === 'local') return this.e2e(source, version, skipLoad, allowFailure)
+    if (parseEnvironment(env) === 'local') return this.endToEnd(source, version, skipLoad, allowFailure)
     let artifact = image
     if (!artifact) {
       if (!repository) throw new Error(`--repository is required to publish for ${env} (or pass --image)`)
@@ -374,14 +374,14 @@ export class WhatsappSaas {
    * reports (migrate.log, smoke.json, k6 summaries, summary.md, exit-code).
    */
   @func({ cache: 'never' })
-  async e2e(
+  async endToEnd(
     @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
-    version = 'e2e',
+    version = 'end-to-end',
     skipLoad = false,
     allowFailure = false,
   ): Promise<Directory> {
     const result = await runLocalEnvironmentChecks(source, version, { skipLoad })
-    if (result.exitCode !== 0 && !allowFailure) throw new Error(`e2e failed: ${result.failure}`)
+    if (result.exitCode !== 0 && !allowFailure) throw new Error(`end to end failed: ${result.failure}`)
     return result.reports
   }
 

@@ -41,7 +41,7 @@ const SIDE_EFFECTS = [
   'smoke',
   'loadtest',
   'rollback',
-  'e2e',
+  'endToEnd',
 ]
 const CHECKS = ['lint', 'typecheck', 'tests']
 
@@ -127,7 +127,7 @@ describe('the module as the Dagger SDK introspects it', () => {
   it('returns images, digests and reports as the workflows use them', () => {
     expect(functions.build!.returnType).toEqual({ kind: 'OBJECT_KIND', name: 'Container' })
     expect(functions.publish!.returnType).toEqual({ kind: 'STRING_KIND' })
-    for (const name of ['deploy', 'promote', 'rollback', 'migrate', 'e2e']) {
+    for (const name of ['deploy', 'promote', 'rollback', 'migrate', 'endToEnd']) {
       expect(functions[name]!.returnType, name).toEqual({ kind: 'OBJECT_KIND', name: 'Directory' })
     }
     expect(functions.loadtest!.returnType).toEqual({ kind: 'OBJECT_KIND', name: 'File' })
