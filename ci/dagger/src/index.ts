@@ -26,6 +26,7 @@ import {
   migrateLocal,
   migrationSafetyRun,
   reportsOrThrow,
+  resolveImagePins,
   runK6,
   runPipelineCli,
   serviceImage,
@@ -36,7 +37,7 @@ import { ecrClient, ecrRegistryAuth } from './lib/ecr-auth.js'
 import { runLocalEnvironmentChecks } from './lib/end-to-end.js'
 import { awsEnvironment, parseEnvironment } from './lib/environments.js'
 import { imageTag, parseDigestRef, registryHost, toDigestRef } from './lib/image-ref.js'
-import { IMAGES } from './lib/images.js'
+import { IMAGES, imagePinLines } from './lib/images.js'
 import { k6Verdict } from './lib/k6.js'
 import { randomSecret } from './lib/local-secrets.js'
 import { migrationSafetyMarkdown, parseMigrationStatus } from './lib/migration-safety.js'
@@ -53,10 +54,16 @@ export class WhatsappSaas {
     @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
     /** Version baked into the image (APP_VERSION): the git SHA in CI. */
     version = 'dev',
-    /** Node base image of the service (api/Dockerfile's NODE_IMAGE). */
-    nodeImage = 'node:22-bookworm-slim',
+    /** Node base image of the service (api/Dockerfile's NODE_IMAGE); the pinned one of lib/images.ts by default. */
+    nodeImage?: string,
   ): Container {
-    return serviceImage(source, version, nodeImage)
+    return serviceImage(source, version, nodeImage ?? IMAGES.nodeSlim)
+  }
+
+  /** Every base image's tag resolved to the digest its registry serves now: how lib/images.ts is bumped. */
+  @func({ cache: 'never' })
+  async imagePins(): Promise<string> {
+    return imagePinLines(await resolveImagePins())
   }
 
   /** Lint and format check (Biome) of the whole repository. */

@@ -42,6 +42,8 @@ const SIDE_EFFECTS = [
   'loadtest',
   'rollback',
   'endToEnd',
+  // Not a side effect, but tags move: a cached answer would pin yesterday's digest.
+  'imagePins',
 ]
 const CHECKS = ['lint', 'typecheck', 'tests']
 
@@ -100,6 +102,7 @@ describe('the module as the Dagger SDK introspects it', () => {
 
   it('loads the repository from the context directory without dependencies, build outputs or state', () => {
     for (const [name, fn] of Object.entries(functions)) {
+      if (name === 'imagePins') continue // reads registries, not the repository
       const source = fn.arguments.source
       expect(source, `${name} has a source argument`).toBeDefined()
       expect(source!.type).toEqual({ kind: 'OBJECT_KIND', name: 'Directory' })

@@ -12,7 +12,7 @@ import {
   type Service,
 } from '@dagger.io/dagger'
 import { type AwsCredentials, awsRegionVariables, awsSecretVariables } from './aws-credentials.js'
-import { API_PORT, FAKE_GRAPH_PORT, IMAGES, SERVICE_HOSTS } from './images.js'
+import { API_PORT, FAKE_GRAPH_PORT, IMAGE_PINS, IMAGES, type ImageName, SERVICE_HOSTS } from './images.js'
 import { K6_SUMMARY, K6_WORKDIR, k6Command, k6DurationEnv } from './k6.js'
 import {
   appCommand,
@@ -66,6 +66,17 @@ export function toolbox(source: Directory, options: ToolboxOptions = {}): Contai
     .withExec(['npm', 'ci'])
     .withDirectory(WORKDIR, source)
     .withExec(['npm', 'run', 'generate', '-w', 'api', '--if-present', '--silent'])
+}
+
+/** Each base image's tag as the registry resolves it now (`repository:tag@sha256:...`). */
+export async function resolveImagePins(): Promise<Record<ImageName, string>> {
+  const resolved = await Promise.all(
+    Object.entries(IMAGE_PINS).map(async ([name, pin]) => [
+      name,
+      await dag.container().from(pin.tag).imageRef(),
+    ]),
+  )
+  return Object.fromEntries(resolved) as Record<ImageName, string>
 }
 
 /** The service image, built from api/Dockerfile exactly as any container CLI would build it. */
