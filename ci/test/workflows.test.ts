@@ -229,6 +229,21 @@ describe('every `dagger call` in the workflows and docs exists in the module', (
     expect(calls.flatMap((call) => callProblems(call, functions))).toEqual([])
   })
 
+  it('gives the Pulumi backend to every AWS call that reads stack outputs in the workflows', () => {
+    const aws = calls.filter(
+      (call) =>
+        call.location.startsWith('.github/') &&
+        ['deploy', 'promote', 'migrate', 'rollback', 'preview', 'provision'].includes(call.functionName),
+    )
+    expect(aws.map((call) => call.functionName)).toEqual(expect.arrayContaining(['rollback', 'promote']))
+    for (const call of aws) {
+      const flags = callFlags(call.tokens, functions.get(call.functionName)).map((flag) => flag.name)
+      expect(flags, call.location).toEqual(
+        expect.arrayContaining(['pulumi-backend-url', 'pulumi-config-passphrase', 'aws-session-token']),
+      )
+    }
+  })
+
   it('reports unknown functions and flags, literal secrets and missing arguments (the check can fail)', () => {
     const problems = (text: string) =>
       findDaggerCalls(text, 'x.md').flatMap((call) => callProblems(call, functions))

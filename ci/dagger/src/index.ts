@@ -25,6 +25,7 @@ import {
   localSecrets,
   migrateLocal,
   migrationSafetyRun,
+  pipelineContainer,
   reportsOrThrow,
   resolveImagePins,
   runK6,
@@ -33,7 +34,7 @@ import {
   toolbox,
   withCloudAccess,
 } from './lib/containers.js'
-import { ecrClient, ecrRegistryAuth } from './lib/ecr-auth.js'
+import { ecrClient, ecrRegistryAuth, publishedImage } from './lib/ecr-auth.js'
 import { runLocalEnvironmentChecks } from './lib/end-to-end.js'
 import { awsEnvironment, parseEnvironment } from './lib/environments.js'
 import { imageTag, parseDigestRef, registryHost, toDigestRef } from './lib/image-ref.js'
@@ -42,6 +43,7 @@ import { k6Verdict } from './lib/k6.js'
 import { randomSecret } from './lib/local-secrets.js'
 import { migrationSafetyMarkdown, parseMigrationStatus } from './lib/migration-safety.js'
 import { deployCommand, migrateCommand, rollbackCommand } from './lib/pipeline-cli.js'
+import { pipelineContainerPlan } from './lib/pipeline-container.js'
 import { previewCommand, provisionCommand } from './lib/pulumi.js'
 import { smokeCommand, smokeSecretVariables } from './lib/smoke.js'
 import { SOURCE_IGNORE } from './lib/source-filter.js'
@@ -105,21 +107,23 @@ export class WhatsappSaas {
     awsRegion = 'us-east-1',
     version = 'dev',
   ): Promise<string> {
-    const auth = await ecrRegistryAuth(
-      ecrClient(awsRegion, {
-        accessKeyId: await awsAccessKeyId.plaintext(),
-        secretAccessKey: await awsSecretAccessKey.plaintext(),
-        ...(awsSessionToken ? { sessionToken: await awsSessionToken.plaintext() } : {}),
-      }),
-    )
+    const ecr = ecrClient(awsRegion, {
+      accessKeyId: await awsAccessKeyId.plaintext(),
+      secretAccessKey: await awsSecretAccessKey.plaintext(),
+      ...(awsSessionToken ? { sessionToken: await awsSessionToken.plaintext() } : {}),
+    })
+    const auth = await ecrRegistryAuth(ecr)
     if (auth.registry !== registryHost(repository)) {
       throw new Error(
         `repository ${repository} is not in the ECR registry of these credentials (${auth.registry})`,
       )
     }
+    const tagged = imageTag(repository, version) // the tag is the revision: refuses anything else first
+    const existing = await publishedImage(ecr, repository, version)
+    if (existing) return existing
     const published = await serviceImage(source, version)
       .withRegistryAuth(auth.registry, auth.username, dag.setSecret('ecr-password', auth.password))
-      .publish(imageTag(repository, version))
+      .publish(tagged)
     return toDigestRef(published)
   }
 
@@ -205,7 +209,7 @@ export class WhatsappSaas {
       pulumiConfigPassphrase,
     })
     const outcome = await runPipelineCli(
-      withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access),
+      pipelineContainer(source, access, pipelineContainerPlan('migrate')),
       migrateCommand(env, image, allowDestructive),
     )
     return reportsOrThrow(outcome, `migrate ${env}`, allowFailure)
@@ -275,7 +279,7 @@ export class WhatsappSaas {
       pulumiConfigPassphrase,
     })
     const outcome = await runPipelineCli(
-      withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access),
+      pipelineContainer(source, access, pipelineContainerPlan('deploy', { skipLoad })),
       deployCommand({ env, image: artifact, dryRun, allowDestructive, skipLoad }),
     )
     return reportsOrThrow(outcome, `deploy ${env}`, allowFailure)
@@ -304,7 +308,7 @@ export class WhatsappSaas {
       pulumiConfigPassphrase,
     })
     const outcome = await runPipelineCli(
-      withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access),
+      pipelineContainer(source, access, pipelineContainerPlan('promote')),
       deployCommand({ env: 'production', image, allowDestructive }),
     )
     return reportsOrThrow(outcome, 'promote to production', allowFailure)
@@ -354,7 +358,10 @@ export class WhatsappSaas {
     return run.summary
   }
 
-  /** Rolls an AWS environment back to the previous version, or to a given digest. */
+  /**
+   * Rolls an AWS environment back to the previous version, or to a given digest. The stack's outputs come
+   * from Pulumi (give the backend as to deploy) or from `stackOutputs`, a JSON file of them.
+   */
   @func({ cache: 'never' })
   async rollback(
     @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
@@ -365,11 +372,21 @@ export class WhatsappSaas {
     awsSecretAccessKey?: Secret,
     awsSessionToken?: Secret,
     awsRegion = 'us-east-1',
+    pulumiAccessToken?: Secret,
+    pulumiBackendUrl?: string,
+    pulumiConfigPassphrase?: Secret,
+    /** The stack outputs as JSON (`pulumi stack output --json`), instead of reading them from Pulumi. */
+    stackOutputs?: File,
     allowFailure = false,
   ): Promise<Directory> {
-    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {})
+    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
+      pulumiAccessToken,
+      pulumiBackendUrl,
+      pulumiConfigPassphrase,
+    })
+    const plan = pipelineContainerPlan('rollback', { stackOutputs: Boolean(stackOutputs) })
     const outcome = await runPipelineCli(
-      withCloudAccess(toolbox(source), access),
+      pipelineContainer(source, access, plan, stackOutputs),
       rollbackCommand(awsEnvironment(env), to),
     )
     return reportsOrThrow(outcome, `rollback ${env}`, allowFailure)

@@ -2,11 +2,11 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr'
+import { DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, describe, expect, it } from 'vitest'
 import { awsRegionVariables, awsSecretVariables } from '../../dagger/src/lib/aws-credentials.js'
-import { ecrRegistryAuth } from '../../dagger/src/lib/ecr-auth.js'
+import { ecrRegistryAuth, ecrRepositoryName, publishedImage } from '../../dagger/src/lib/ecr-auth.js'
 import { awsEnvironment, parseEnvironment, pipelineTarget } from '../../dagger/src/lib/environments.js'
 import { imageTag, parseDigestRef, registryHost, toDigestRef } from '../../dagger/src/lib/image-ref.js'
 import { IMAGE_PINS } from '../../dagger/src/lib/images.js'
@@ -30,6 +30,11 @@ import {
   recordingExitCode,
   rollbackCommand,
 } from '../../dagger/src/lib/pipeline-cli.js'
+import {
+  K6_BINARY,
+  pipelineContainerPlan,
+  STACK_OUTPUTS_PATH,
+} from '../../dagger/src/lib/pipeline-container.js'
 import { previewCommand, provisionCommand } from '../../dagger/src/lib/pulumi.js'
 import { smokeCommand, smokeSecretVariables } from '../../dagger/src/lib/smoke.js'
 import { INSTALL_MANIFESTS, SOURCE_IGNORE } from '../../dagger/src/lib/source-filter.js'
@@ -109,8 +114,10 @@ describe('AWS credentials', () => {
   })
 })
 
+// One mock of the client class for the whole file: a second mockClient(ECRClient) would replace the first.
+const ecr = mockClient(ECRClient)
+
 describe('ECR registry auth', () => {
-  const ecr = mockClient(ECRClient)
   afterEach(() => ecr.reset())
 
   it('decodes the authorization token into user, password and registry host', async () => {
@@ -140,6 +147,83 @@ describe('ECR registry auth', () => {
       ],
     })
     await expect(ecrRegistryAuth(new ECRClient({ region: 'eu-west-1' }))).rejects.toThrow(/<user>:<password>/)
+  })
+})
+
+describe('publish on a re-run (ECR tags are immutable)', () => {
+  afterEach(() => ecr.reset())
+  const repository = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/whatsapp-saas/api'
+  const digest = `sha256:${'c'.repeat(64)}`
+
+  it('returns the digest ECR already holds for the revision tag, instead of pushing it again', async () => {
+    ecr
+      .on(DescribeImagesCommand, { repositoryName: 'whatsapp-saas/api', imageIds: [{ imageTag: 'abc123' }] })
+      .resolves({
+        imageDetails: [{ imageDigest: digest, imageTags: ['abc123'] }],
+      })
+    await expect(publishedImage(new ECRClient({ region: 'eu-west-1' }), repository, 'abc123')).resolves.toBe(
+      `${repository}@${digest}`,
+    )
+  })
+
+  it('pushes when the tag is not there yet, and fails on any other ECR error', async () => {
+    const client = new ECRClient({ region: 'eu-west-1' })
+    ecr
+      .on(DescribeImagesCommand)
+      .rejects(Object.assign(new Error('no image'), { name: 'ImageNotFoundException' }))
+    await expect(publishedImage(client, repository, 'abc123')).resolves.toBeUndefined()
+    ecr
+      .on(DescribeImagesCommand)
+      .rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }))
+    await expect(publishedImage(client, repository, 'abc123')).rejects.toThrow('denied')
+  })
+
+  it('names the repository as ECR does (everything after the registry host)', () => {
+    expect(ecrRepositoryName(repository)).toBe('whatsapp-saas/api')
+    expect(() => ecrRepositoryName('docker.io/library/node')).toThrow(/not an ECR repository URL/)
+  })
+
+  it("is what the module's publish asks before it pushes", () => {
+    const index = readFileSync(join(REPO, 'ci/dagger/src/index.ts'), 'utf8')
+    const publish = index.slice(index.indexOf('async publish('), index.indexOf('async preview('))
+    expect(publish.indexOf('await publishedImage(')).toBeGreaterThan(0)
+    expect(publish.indexOf('await publishedImage(')).toBeLessThan(publish.indexOf('.publish('))
+  })
+})
+
+describe('the container of a pipeline CLI command', () => {
+  it('is the Pulumi image for every AWS command, so stack outputs can be read (rollback included)', () => {
+    for (const command of ['deploy', 'promote', 'migrate', 'rollback'] as const) {
+      expect(pipelineContainerPlan(command).image, command).toBe('pulumi')
+    }
+    expect(IMAGE_PINS.pulumi.tag).toMatch(/^pulumi\/pulumi-nodejs:/)
+  })
+
+  it('carries k6 from the official image wherever the load stage runs', () => {
+    expect(pipelineContainerPlan('deploy').k6).toBe(true)
+    expect(pipelineContainerPlan('promote').k6).toBe(true)
+    expect(pipelineContainerPlan('deploy', { skipLoad: true }).k6).toBe(false)
+    expect(pipelineContainerPlan('rollback').k6).toBe(false)
+    expect(pipelineContainerPlan('migrate').k6).toBe(false)
+    expect(K6_BINARY.path.startsWith('/usr/local/bin/')).toBe(true)
+  })
+
+  it('points the CLI at a given stack outputs file, and only then', () => {
+    expect(pipelineContainerPlan('rollback', { stackOutputs: true }).env).toEqual({
+      AWS_STACK_OUTPUTS_FILE: STACK_OUTPUTS_PATH,
+    })
+    expect(pipelineContainerPlan('rollback').env).toEqual({})
+    // The variable the CLI's AWS verbs read (ci/src/aws/verbs.ts).
+    expect(readFileSync(join(REPO, 'ci/src/aws/verbs.ts'), 'utf8')).toContain(
+      'process.env.AWS_STACK_OUTPUTS_FILE',
+    )
+  })
+
+  it('is what every function running the pipeline CLI builds', () => {
+    const index = readFileSync(join(REPO, 'ci/dagger/src/index.ts'), 'utf8')
+    const runs = [...index.matchAll(/runPipelineCli\(\s*(\w+)\(source, access,/g)].map((match) => match[1])
+    expect(index.match(/runPipelineCli\(/g)).toHaveLength(4)
+    expect(runs).toEqual(Array(4).fill('pipelineContainer'))
   })
 })
 

@@ -26,6 +26,7 @@ import {
 } from './local-environment.js'
 import { BASE_MIGRATIONS_MOUNT, migrationSafetyScript } from './migration-safety.js'
 import { EXIT_CODE_FILE, REPORTS_DIR, recordingExitCode, SUMMARY_FILE } from './pipeline-cli.js'
+import { K6_BINARY, type PipelineContainerPlan } from './pipeline-container.js'
 import { INSTALL_MANIFESTS } from './source-filter.js'
 
 export const WORKDIR = '/src'
@@ -116,6 +117,31 @@ export function withCloudAccess(container: Container, access: CloudAccess): Cont
   }
   if (access.pulumiBackendUrl) ctr = ctr.withEnvVariable('PULUMI_BACKEND_URL', access.pulumiBackendUrl)
   return ctr.withEnvVariable('PULUMI_SKIP_UPDATE_CHECK', 'true')
+}
+
+/**
+ * The container a pipeline CLI command runs in: the repository on the Pulumi image with the cloud
+ * credentials; for a load stage, k6 copied from the official image (the stage is driven by the pipeline
+ * CLI inside this container, which finds k6 on PATH; k6 is a static binary, so the official build runs
+ * here unchanged); a stack outputs file when one is given.
+ */
+export function pipelineContainer(
+  source: Directory,
+  access: CloudAccess,
+  plan: PipelineContainerPlan,
+  stackOutputs?: File | null,
+): Container {
+  let ctr = withEnv(withCloudAccess(toolbox(source, { image: IMAGES[plan.image] }), access), plan.env)
+  if (plan.k6) {
+    ctr = ctr.withFile(K6_BINARY.path, dag.container().from(IMAGES.k6).file(K6_BINARY.image), {
+      permissions: 0o755,
+    })
+  }
+  if (plan.env.AWS_STACK_OUTPUTS_FILE) {
+    if (!stackOutputs) throw new Error('the plan reads a stack outputs file but none was given')
+    ctr = ctr.withMountedFile(plan.env.AWS_STACK_OUTPUTS_FILE, stackOutputs)
+  }
+  return ctr
 }
 
 export interface RunOutcome {
