@@ -197,7 +197,7 @@ function callProblems(call: DaggerCall, functions: ModuleFunctions): string[] {
 
 describe('every `dagger call` in the workflows and docs exists in the module', () => {
   const functions = new Map(
-    readModuleFunctions(join(REPO, 'ci/src/index.ts')).map((fn) => [kebabCase(fn.name), fn]),
+    readModuleFunctions(join(REPO, 'ci/dagger/src/index.ts')).map((fn) => [kebabCase(fn.name), fn]),
   )
   const documents = [
     ...workflowFiles.map((name) => join(WORKFLOWS, name)),
@@ -227,6 +227,21 @@ describe('every `dagger call` in the workflows and docs exists in the module', (
 
   it('calls only functions and arguments the module has, secrets through a provider, no missing required argument', () => {
     expect(calls.flatMap((call) => callProblems(call, functions))).toEqual([])
+  })
+
+  it('gives the Pulumi backend to every AWS call that reads stack outputs in the workflows', () => {
+    const aws = calls.filter(
+      (call) =>
+        call.location.startsWith('.github/') &&
+        ['deploy', 'promote', 'migrate', 'rollback', 'preview', 'provision'].includes(call.functionName),
+    )
+    expect(aws.map((call) => call.functionName)).toEqual(expect.arrayContaining(['rollback', 'promote']))
+    for (const call of aws) {
+      const flags = callFlags(call.tokens, functions.get(call.functionName)).map((flag) => flag.name)
+      expect(flags, call.location).toEqual(
+        expect.arrayContaining(['pulumi-backend-url', 'pulumi-config-passphrase', 'aws-session-token']),
+      )
+    }
   })
 
   it('reports unknown functions and flags, literal secrets and missing arguments (the check can fail)', () => {

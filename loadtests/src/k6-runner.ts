@@ -119,13 +119,16 @@ export async function readSummary(
   const metric = (name: string) => summary.metrics?.[`${name}{scenario:${scenario.name}}`]
   const duration = metric('http_req_duration')
   const failed = metric('http_req_failed')
-  const requests = metric('http_reqs')
-  if (!duration || !failed || !requests) return undefined
+  if (!duration || !failed) return undefined
+  // k6 exports a tagged sub-metric only when a threshold names it, and no threshold names
+  // `http_reqs{scenario:…}`; the scenario's `http_req_failed` rate counts each of its requests once, as a
+  // pass (failed) or a fail (succeeded).
+  const requests = metric('http_reqs')?.count ?? (failed.passes ?? 0) + (failed.fails ?? 0)
   // k6's own rate divides by the whole test time (setup included); the arrival rate less the iterations k6 had
   // to drop is what the scenario achieved.
   const dropped = metric('dropped_iterations')?.count ?? 0
   return {
-    requests: requests.count ?? 0,
+    requests,
     errors: failed.passes ?? 0,
     p95Ms: duration['p(95)'] ?? Number.NaN,
     errorRate: failed.value ?? 1,

@@ -2,15 +2,15 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr'
+import { DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, describe, expect, it } from 'vitest'
-import { awsRegionVariables, awsSecretVariables } from '../../src/dagger/aws-credentials.js'
-import { ecrRegistryAuth } from '../../src/dagger/ecr-auth.js'
-import { awsEnvironment, parseEnvironment, pipelineTarget } from '../../src/dagger/environments.js'
-import { imageTag, parseDigestRef, registryHost, toDigestRef } from '../../src/dagger/image-ref.js'
-import { IMAGES } from '../../src/dagger/images.js'
-import { K6_SCRIPTS, k6Command, k6DurationEnv, k6Verdict } from '../../src/dagger/k6.js'
+import { awsRegionVariables, awsSecretVariables } from '../../dagger/src/lib/aws-credentials.js'
+import { ecrRegistryAuth, ecrRepositoryName, publishedImage } from '../../dagger/src/lib/ecr-auth.js'
+import { awsEnvironment, parseEnvironment, pipelineTarget } from '../../dagger/src/lib/environments.js'
+import { imageTag, parseDigestRef, registryHost, toDigestRef } from '../../dagger/src/lib/image-ref.js'
+import { IMAGE_PINS } from '../../dagger/src/lib/images.js'
+import { K6_SCRIPTS, k6Command, k6DurationEnv, k6Verdict } from '../../dagger/src/lib/k6.js'
 import {
   appCommand,
   DEMO_NUMBER,
@@ -21,19 +21,24 @@ import {
   migrateScript,
   seedCommand,
   serviceEnvironment,
-} from '../../src/dagger/local-environment.js'
-import { randomSecret } from '../../src/dagger/local-secrets.js'
+} from '../../dagger/src/lib/local-environment.js'
+import { randomSecret } from '../../dagger/src/lib/local-secrets.js'
 import {
   backupCommand,
   deployCommand,
   migrateCommand,
   recordingExitCode,
   rollbackCommand,
-} from '../../src/dagger/pipeline-cli.js'
-import { previewCommand, provisionCommand } from '../../src/dagger/pulumi.js'
-import { smokeCommand, smokeSecretVariables } from '../../src/dagger/smoke.js'
-import { SOURCE_IGNORE } from '../../src/dagger/source-filter.js'
-import { summaryMarkdown } from '../../src/dagger/step-summary.js'
+} from '../../dagger/src/lib/pipeline-cli.js'
+import {
+  K6_BINARY,
+  pipelineContainerPlan,
+  STACK_OUTPUTS_PATH,
+} from '../../dagger/src/lib/pipeline-container.js'
+import { previewCommand, provisionCommand } from '../../dagger/src/lib/pulumi.js'
+import { smokeCommand, smokeSecretVariables } from '../../dagger/src/lib/smoke.js'
+import { INSTALL_MANIFESTS, SOURCE_IGNORE } from '../../dagger/src/lib/source-filter.js'
+import { summaryMarkdown } from '../../dagger/src/lib/step-summary.js'
 
 const REPO = resolve(import.meta.dirname, '../../..')
 const DIGEST = `sha256:${'ab'.repeat(32)}`
@@ -109,8 +114,10 @@ describe('AWS credentials', () => {
   })
 })
 
+// One mock of the client class for the whole file: a second mockClient(ECRClient) would replace the first.
+const ecr = mockClient(ECRClient)
+
 describe('ECR registry auth', () => {
-  const ecr = mockClient(ECRClient)
   afterEach(() => ecr.reset())
 
   it('decodes the authorization token into user, password and registry host', async () => {
@@ -140,6 +147,83 @@ describe('ECR registry auth', () => {
       ],
     })
     await expect(ecrRegistryAuth(new ECRClient({ region: 'eu-west-1' }))).rejects.toThrow(/<user>:<password>/)
+  })
+})
+
+describe('publish on a re-run (ECR tags are immutable)', () => {
+  afterEach(() => ecr.reset())
+  const repository = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/whatsapp-saas/api'
+  const digest = `sha256:${'c'.repeat(64)}`
+
+  it('returns the digest ECR already holds for the revision tag, instead of pushing it again', async () => {
+    ecr
+      .on(DescribeImagesCommand, { repositoryName: 'whatsapp-saas/api', imageIds: [{ imageTag: 'abc123' }] })
+      .resolves({
+        imageDetails: [{ imageDigest: digest, imageTags: ['abc123'] }],
+      })
+    await expect(publishedImage(new ECRClient({ region: 'eu-west-1' }), repository, 'abc123')).resolves.toBe(
+      `${repository}@${digest}`,
+    )
+  })
+
+  it('pushes when the tag is not there yet, and fails on any other ECR error', async () => {
+    const client = new ECRClient({ region: 'eu-west-1' })
+    ecr
+      .on(DescribeImagesCommand)
+      .rejects(Object.assign(new Error('no image'), { name: 'ImageNotFoundException' }))
+    await expect(publishedImage(client, repository, 'abc123')).resolves.toBeUndefined()
+    ecr
+      .on(DescribeImagesCommand)
+      .rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }))
+    await expect(publishedImage(client, repository, 'abc123')).rejects.toThrow('denied')
+  })
+
+  it('names the repository as ECR does (everything after the registry host)', () => {
+    expect(ecrRepositoryName(repository)).toBe('whatsapp-saas/api')
+    expect(() => ecrRepositoryName('docker.io/library/node')).toThrow(/not an ECR repository URL/)
+  })
+
+  it("is what the module's publish asks before it pushes", () => {
+    const index = readFileSync(join(REPO, 'ci/dagger/src/index.ts'), 'utf8')
+    const publish = index.slice(index.indexOf('async publish('), index.indexOf('async preview('))
+    expect(publish.indexOf('await publishedImage(')).toBeGreaterThan(0)
+    expect(publish.indexOf('await publishedImage(')).toBeLessThan(publish.indexOf('.publish('))
+  })
+})
+
+describe('the container of a pipeline CLI command', () => {
+  it('is the Pulumi image for every AWS command, so stack outputs can be read (rollback included)', () => {
+    for (const command of ['deploy', 'promote', 'migrate', 'rollback'] as const) {
+      expect(pipelineContainerPlan(command).image, command).toBe('pulumi')
+    }
+    expect(IMAGE_PINS.pulumi.tag).toMatch(/^pulumi\/pulumi-nodejs:/)
+  })
+
+  it('carries k6 from the official image wherever the load stage runs', () => {
+    expect(pipelineContainerPlan('deploy').k6).toBe(true)
+    expect(pipelineContainerPlan('promote').k6).toBe(true)
+    expect(pipelineContainerPlan('deploy', { skipLoad: true }).k6).toBe(false)
+    expect(pipelineContainerPlan('rollback').k6).toBe(false)
+    expect(pipelineContainerPlan('migrate').k6).toBe(false)
+    expect(K6_BINARY.path.startsWith('/usr/local/bin/')).toBe(true)
+  })
+
+  it('points the CLI at a given stack outputs file, and only then', () => {
+    expect(pipelineContainerPlan('rollback', { stackOutputs: true }).env).toEqual({
+      AWS_STACK_OUTPUTS_FILE: STACK_OUTPUTS_PATH,
+    })
+    expect(pipelineContainerPlan('rollback').env).toEqual({})
+    // The variable the CLI's AWS verbs read (ci/src/aws/verbs.ts).
+    expect(readFileSync(join(REPO, 'ci/src/aws/verbs.ts'), 'utf8')).toContain(
+      'process.env.AWS_STACK_OUTPUTS_FILE',
+    )
+  })
+
+  it('is what every function running the pipeline CLI builds', () => {
+    const index = readFileSync(join(REPO, 'ci/dagger/src/index.ts'), 'utf8')
+    const runs = [...index.matchAll(/runPipelineCli\(\s*(\w+)\(source, access,/g)].map((match) => match[1])
+    expect(index.match(/runPipelineCli\(/g)).toHaveLength(4)
+    expect(runs).toEqual(Array(4).fill('pipelineContainer'))
   })
 })
 
@@ -469,6 +553,20 @@ describe('job summary of module runs', () => {
 })
 
 describe('image build inputs', () => {
+  it('copies every workspace manifest before `npm ci` (a missing one fails the install)', () => {
+    const root = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { workspaces: string[] }
+    const matches = (path: string, pattern: string) =>
+      new RegExp(`^${pattern.replaceAll('.', '\\.').replaceAll('*', '[^/]+')}$`).test(path)
+    for (const workspace of root.workspaces) {
+      const manifest = `${workspace}/package.json`
+      expect(
+        INSTALL_MANIFESTS.some((pattern) => matches(manifest, pattern)),
+        manifest,
+      ).toBe(true)
+    }
+    expect(root.workspaces).toContain('ci/dagger')
+  })
+
   it('ignores for Dagger exactly what api/.dockerignore keeps out of the Docker build context', () => {
     const dockerignore = readFileSync(join(REPO, 'api/.dockerignore'), 'utf8')
       .split('\n')
@@ -479,9 +577,9 @@ describe('image build inputs', () => {
 
   it('builds the service from the same Node base the Dockerfile defaults to', () => {
     const dockerfile = readFileSync(join(REPO, 'api/Dockerfile'), 'utf8')
-    expect(dockerfile).toContain(`ARG NODE_IMAGE=${IMAGES.nodeSlim}`)
-    const index = readFileSync(join(REPO, 'ci/src/index.ts'), 'utf8')
-    expect(index).toContain(`nodeImage = '${IMAGES.nodeSlim}'`)
+    expect(dockerfile).toContain(`ARG NODE_IMAGE=${IMAGE_PINS.nodeSlim.tag}`)
+    const index = readFileSync(join(REPO, 'ci/dagger/src/index.ts'), 'utf8')
+    expect(index).toContain('nodeImage ?? IMAGES.nodeSlim')
   })
 
   it('keeps the image on production dependencies, a non-root user, a health check and the server command', () => {

@@ -10,7 +10,7 @@ import {
   migrationSafetyMarkdown,
   migrationSafetyScript,
   parseMigrationStatus,
-} from '../../src/dagger/migration-safety.js'
+} from '../../dagger/src/lib/migration-safety.js'
 
 const REPO = resolve(import.meta.dirname, '../../..')
 

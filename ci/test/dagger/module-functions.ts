@@ -1,4 +1,4 @@
-// Reads the functions of the Dagger module (ci/src/index.ts) with the TypeScript compiler API, the way
+// Reads the functions of the Dagger module (ci/dagger/src/index.ts) with the TypeScript compiler API, the way
 // the Dagger CLI exposes them: `dagger call <kebab-name> --<kebab-arg>=...`. Shared by the tests that
 // hold the workflows and docs to what the module really offers.
 import { readFileSync } from 'node:fs'
@@ -65,8 +65,40 @@ export function readModuleFunctions(path: string): ModuleFunction[] {
   return functions
 }
 
+/**
+ * The Dagger CLI's name of a function or argument: `strcase.ToKebab` of github.com/iancoleman/strcase v0.3.0
+ * (internal/cmd/dagger `cliName`, core/modtree.go `CliCase`). Ported rather than approximated because its
+ * rules are not plain camel-to-kebab: a digit is a word of its own (`e2e` → `e-2-e`) and acronyms stay whole
+ * (`JSONData` → `json-data`); no npm package reproduces them.
+ */
 export function kebabCase(name: string): string {
-  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
+  const s = name.trim()
+  const isCap = (c: string | undefined) => c !== undefined && c >= 'A' && c <= 'Z'
+  const isLow = (c: string | undefined) => c !== undefined && c >= 'a' && c <= 'z'
+  const isNum = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9'
+  let out = ''
+  for (let i = 0; i < s.length; i++) {
+    const original = s[i]!
+    const vIsCap = isCap(original)
+    const vIsLow = isLow(original)
+    const v = vIsCap ? original.toLowerCase() : original
+    if (i + 1 < s.length) {
+      const next = s[i + 1]
+      const vIsNum = isNum(v)
+      if (
+        (vIsCap && (isLow(next) || isNum(next))) ||
+        (vIsLow && (isCap(next) || isNum(next))) ||
+        (vIsNum && (isCap(next) || isLow(next)))
+      ) {
+        if (vIsCap && isLow(next) && i > 0 && isCap(s[i - 1])) out += '-'
+        out += v
+        if (vIsLow || vIsNum || isNum(next)) out += '-'
+        continue
+      }
+    }
+    out += v === ' ' || v === '_' || v === '-' || v === '.' ? '-' : v
+  }
+  return out
 }
 
 export interface DaggerCall {

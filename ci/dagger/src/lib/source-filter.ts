@@ -14,3 +14,14 @@ export const SOURCE_IGNORE = [
   'bench/results',
   'scratch',
 ]
+
+/**
+ * The manifests `npm ci` needs before the sources are copied (a layer reused until one changes): the root's,
+ * its lockfile and every workspace's. The module's own workspace sits one level deeper than the others.
+ */
+export const INSTALL_MANIFESTS = [
+  'package.json',
+  'package-lock.json',
+  '*/package.json',
+  'ci/dagger/package.json',
+]

@@ -1,7 +1,7 @@
 // Registry credentials for pushing to ECR from inside the engine. ECR has no static password: a
 // 12-hour token is fetched with the caller's (OIDC session) credentials through the AWS SDK the ci
 // workspace already depends on, instead of running the AWS CLI in yet another image.
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr'
+import { DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr'
 
 export interface RegistryAuth {
   /** Registry host, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com`. */
@@ -36,4 +36,36 @@ export interface StaticCredentials {
 
 export function ecrClient(region: string, credentials: StaticCredentials): ECRClient {
   return new ECRClient({ region, credentials })
+}
+
+/** `<account>.dkr.ecr.<region>.amazonaws.com/<name>` → `<name>` (which may contain slashes). */
+export function ecrRepositoryName(repository: string): string {
+  const match = /^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/([a-z0-9._/-]+)$/.exec(repository)
+  if (!match) throw new Error(`"${repository}" is not an ECR repository URL`)
+  return match[3]!
+}
+
+/**
+ * The digest reference of `repository:tag` when ECR already holds it, else undefined. The repositories
+ * have immutable tags, so pushing a tag again fails: a re-run of publish for the same revision (the tag
+ * is the git SHA) returns the image already there, as the AWS target's own publish does.
+ */
+export async function publishedImage(
+  client: ECRClient,
+  repository: string,
+  tag: string,
+): Promise<string | undefined> {
+  try {
+    const response = await client.send(
+      new DescribeImagesCommand({
+        repositoryName: ecrRepositoryName(repository),
+        imageIds: [{ imageTag: tag }],
+      }),
+    )
+    const digest = response.imageDetails?.[0]?.imageDigest
+    return digest ? `${repository}@${digest}` : undefined
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ImageNotFoundException') return undefined
+    throw error
+  }
 }

@@ -12,7 +12,7 @@ import {
   type Service,
 } from '@dagger.io/dagger'
 import { type AwsCredentials, awsRegionVariables, awsSecretVariables } from './aws-credentials.js'
-import { API_PORT, FAKE_GRAPH_PORT, IMAGES, SERVICE_HOSTS } from './images.js'
+import { API_PORT, FAKE_GRAPH_PORT, IMAGE_PINS, IMAGES, type ImageName, SERVICE_HOSTS } from './images.js'
 import { K6_SUMMARY, K6_WORKDIR, k6Command, k6DurationEnv } from './k6.js'
 import {
   appCommand,
@@ -26,6 +26,8 @@ import {
 } from './local-environment.js'
 import { BASE_MIGRATIONS_MOUNT, migrationSafetyScript } from './migration-safety.js'
 import { EXIT_CODE_FILE, REPORTS_DIR, recordingExitCode, SUMMARY_FILE } from './pipeline-cli.js'
+import { K6_BINARY, type PipelineContainerPlan } from './pipeline-container.js'
+import { INSTALL_MANIFESTS } from './source-filter.js'
 
 export const WORKDIR = '/src'
 const NPM_CACHE = 'whatsapp-saas-npm'
@@ -61,10 +63,21 @@ export function toolbox(source: Directory, options: ToolboxOptions = {}): Contai
     .withEnvVariable('NPM_CONFIG_AUDIT', 'false')
     .withEnvVariable('CI', 'true')
     .withWorkdir(WORKDIR)
-    .withDirectory(WORKDIR, source, { include: ['package.json', 'package-lock.json', '*/package.json'] })
+    .withDirectory(WORKDIR, source, { include: INSTALL_MANIFESTS })
     .withExec(['npm', 'ci'])
     .withDirectory(WORKDIR, source)
     .withExec(['npm', 'run', 'generate', '-w', 'api', '--if-present', '--silent'])
+}
+
+/** Each base image's tag as the registry resolves it now (`repository:tag@sha256:...`). */
+export async function resolveImagePins(): Promise<Record<ImageName, string>> {
+  const resolved = await Promise.all(
+    Object.entries(IMAGE_PINS).map(async ([name, pin]) => [
+      name,
+      await dag.container().from(pin.tag).imageRef(),
+    ]),
+  )
+  return Object.fromEntries(resolved) as Record<ImageName, string>
 }
 
 /** The service image, built from api/Dockerfile exactly as any container CLI would build it. */
@@ -104,6 +117,31 @@ export function withCloudAccess(container: Container, access: CloudAccess): Cont
   }
   if (access.pulumiBackendUrl) ctr = ctr.withEnvVariable('PULUMI_BACKEND_URL', access.pulumiBackendUrl)
   return ctr.withEnvVariable('PULUMI_SKIP_UPDATE_CHECK', 'true')
+}
+
+/**
+ * The container a pipeline CLI command runs in: the repository on the Pulumi image with the cloud
+ * credentials; for a load stage, k6 copied from the official image (the stage is driven by the pipeline
+ * CLI inside this container, which finds k6 on PATH; k6 is a static binary, so the official build runs
+ * here unchanged); a stack outputs file when one is given.
+ */
+export function pipelineContainer(
+  source: Directory,
+  access: CloudAccess,
+  plan: PipelineContainerPlan,
+  stackOutputs?: File | null,
+): Container {
+  let ctr = withEnv(withCloudAccess(toolbox(source, { image: IMAGES[plan.image] }), access), plan.env)
+  if (plan.k6) {
+    ctr = ctr.withFile(K6_BINARY.path, dag.container().from(IMAGES.k6).file(K6_BINARY.image), {
+      permissions: 0o755,
+    })
+  }
+  if (plan.env.AWS_STACK_OUTPUTS_FILE) {
+    if (!stackOutputs) throw new Error('the plan reads a stack outputs file but none was given')
+    ctr = ctr.withMountedFile(plan.env.AWS_STACK_OUTPUTS_FILE, stackOutputs)
+  }
+  return ctr
 }
 
 export interface RunOutcome {

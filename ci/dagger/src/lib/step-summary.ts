@@ -1,4 +1,4 @@
-// Markdown for GitHub's job summary from the steps of a module run (e2e); the pipeline CLI renders its
+// Markdown for GitHub's job summary from the steps of a module run (endToEnd); the pipeline CLI renders its
 // own report for deploys, this covers the runs made of Dagger services only.
 
 export interface StepResult {

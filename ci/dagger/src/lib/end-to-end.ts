@@ -1,4 +1,4 @@
-// The e2e run (and `deploy --env local`): a throwaway local environment made of Dagger services, the
+// The end-to-end run (and `deploy --env local`): a throwaway local environment made of Dagger services, the
 // image's own backup → verify → migrate, the demo seed, the smoke suite, then every k6 scenario.
 // Every step runs to its end and leaves its output in the returned reports; the first failure is named.
 import { type Container, type Directory, dag, ReturnType, type Service } from '@dagger.io/dagger'
@@ -103,7 +103,7 @@ export async function runLocalEnvironmentChecks(
   const failed = steps.find((step) => !step.passed)
   const exitCode = failed ? 1 : 0
   reports = reports
-    .withNewFile('summary.md', summaryMarkdown(`e2e ${version}`, steps))
+    .withNewFile('summary.md', summaryMarkdown(`end to end ${version}`, steps))
     .withNewFile('exit-code', `${exitCode}\n`)
   return { exitCode, ...(failed ? { failure: `${failed.name}: ${failed.detail}` } : {}), reports }
 }

@@ -18,32 +18,35 @@ import {
   type Service,
   up,
 } from '@dagger.io/dagger'
-import { awsSecretVariables } from './dagger/aws-credentials.js'
+import { awsSecretVariables } from './lib/aws-credentials.js'
 import {
   type CloudAccess,
   localEnvironment,
   localSecrets,
   migrateLocal,
   migrationSafetyRun,
+  pipelineContainer,
   reportsOrThrow,
+  resolveImagePins,
   runK6,
   runPipelineCli,
   serviceImage,
   toolbox,
   withCloudAccess,
-} from './dagger/containers.js'
-import { ecrClient, ecrRegistryAuth } from './dagger/ecr-auth.js'
-import { runLocalEnvironmentChecks } from './dagger/end-to-end.js'
-import { awsEnvironment, parseEnvironment } from './dagger/environments.js'
-import { imageTag, parseDigestRef, registryHost, toDigestRef } from './dagger/image-ref.js'
-import { IMAGES } from './dagger/images.js'
-import { k6Verdict } from './dagger/k6.js'
-import { randomSecret } from './dagger/local-secrets.js'
-import { migrationSafetyMarkdown, parseMigrationStatus } from './dagger/migration-safety.js'
-import { deployCommand, migrateCommand, rollbackCommand } from './dagger/pipeline-cli.js'
-import { previewCommand, provisionCommand } from './dagger/pulumi.js'
-import { smokeCommand, smokeSecretVariables } from './dagger/smoke.js'
-import { SOURCE_IGNORE } from './dagger/source-filter.js'
+} from './lib/containers.js'
+import { ecrClient, ecrRegistryAuth, publishedImage } from './lib/ecr-auth.js'
+import { runLocalEnvironmentChecks } from './lib/end-to-end.js'
+import { awsEnvironment, parseEnvironment } from './lib/environments.js'
+import { imageTag, parseDigestRef, registryHost, toDigestRef } from './lib/image-ref.js'
+import { IMAGES, imagePinLines } from './lib/images.js'
+import { k6Verdict } from './lib/k6.js'
+import { randomSecret } from './lib/local-secrets.js'
+import { migrationSafetyMarkdown, parseMigrationStatus } from './lib/migration-safety.js'
+import { deployCommand, migrateCommand, rollbackCommand } from './lib/pipeline-cli.js'
+import { pipelineContainerPlan } from './lib/pipeline-container.js'
+import { previewCommand, provisionCommand } from './lib/pulumi.js'
+import { smokeCommand, smokeSecretVariables } from './lib/smoke.js'
+import { SOURCE_IGNORE } from './lib/source-filter.js'
 
 @object()
 export class WhatsappSaas {
@@ -53,10 +56,16 @@ export class WhatsappSaas {
     @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
     /** Version baked into the image (APP_VERSION): the git SHA in CI. */
     version = 'dev',
-    /** Node base image of the service (api/Dockerfile's NODE_IMAGE). */
-    nodeImage = 'node:22-bookworm-slim',
+    /** Node base image of the service (api/Dockerfile's NODE_IMAGE); the pinned one of lib/images.ts by default. */
+    nodeImage?: string,
   ): Container {
-    return serviceImage(source, version, nodeImage)
+    return serviceImage(source, version, nodeImage ?? IMAGES.nodeSlim)
+  }
+
+  /** Every base image's tag resolved to the digest its registry serves now: how lib/images.ts is bumped. */
+  @func({ cache: 'never' })
+  async imagePins(): Promise<string> {
+    return imagePinLines(await resolveImagePins())
   }
 
   /** Lint and format check (Biome) of the whole repository. */
@@ -98,21 +107,23 @@ export class WhatsappSaas {
     awsRegion = 'us-east-1',
     version = 'dev',
   ): Promise<string> {
-    const auth = await ecrRegistryAuth(
-      ecrClient(awsRegion, {
-        accessKeyId: await awsAccessKeyId.plaintext(),
-        secretAccessKey: await awsSecretAccessKey.plaintext(),
-        ...(awsSessionToken ? { sessionToken: await awsSessionToken.plaintext() } : {}),
-      }),
-    )
+    const ecr = ecrClient(awsRegion, {
+      accessKeyId: await awsAccessKeyId.plaintext(),
+      secretAccessKey: await awsSecretAccessKey.plaintext(),
+      ...(awsSessionToken ? { sessionToken: await awsSessionToken.plaintext() } : {}),
+    })
+    const auth = await ecrRegistryAuth(ecr)
     if (auth.registry !== registryHost(repository)) {
       throw new Error(
         `repository ${repository} is not in the ECR registry of these credentials (${auth.registry})`,
       )
     }
+    const tagged = imageTag(repository, version) // the tag is the revision: refuses anything else first
+    const existing = await publishedImage(ecr, repository, version)
+    if (existing) return existing
     const published = await serviceImage(source, version)
       .withRegistryAuth(auth.registry, auth.username, dag.setSecret('ecr-password', auth.password))
-      .publish(imageTag(repository, version))
+      .publish(tagged)
     return toDigestRef(published)
   }
 
@@ -198,7 +209,7 @@ export class WhatsappSaas {
       pulumiConfigPassphrase,
     })
     const outcome = await runPipelineCli(
-      withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access),
+      pipelineContainer(source, access, pipelineContainerPlan('migrate')),
       migrateCommand(env, image, allowDestructive),
     )
     return reportsOrThrow(outcome, `migrate ${env}`, allowFailure)
@@ -221,7 +232,7 @@ export class WhatsappSaas {
   /**
    * The whole pipeline for one environment; returns the report directory (JSON, Markdown summary,
    * exit-code). staging/production: builds, tests and publishes unless `image` is given, then runs the
-   * pipeline CLI with that digest. local: the environment is made of Dagger services (see e2e).
+   * pipeline CLI with that digest. local: the environment is made of Dagger services (see endToEnd).
    */
   @func({ cache: 'never' })
   async deploy(
@@ -245,7 +256,7 @@ export class WhatsappSaas {
     /** Return the reports of a failed run instead of failing (CI uploads them, then fails the job). */
     allowFailure = false,
   ): Promise<Directory> {
-    if (parseEnvironment(env) === 'local') return this.e2e(source, version, skipLoad, allowFailure)
+    if (parseEnvironment(env) === 'local') return this.endToEnd(source, version, skipLoad, allowFailure)
     let artifact = image
     if (!artifact) {
       if (!repository) throw new Error(`--repository is required to publish for ${env} (or pass --image)`)
@@ -268,7 +279,7 @@ export class WhatsappSaas {
       pulumiConfigPassphrase,
     })
     const outcome = await runPipelineCli(
-      withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access),
+      pipelineContainer(source, access, pipelineContainerPlan('deploy', { skipLoad })),
       deployCommand({ env, image: artifact, dryRun, allowDestructive, skipLoad }),
     )
     return reportsOrThrow(outcome, `deploy ${env}`, allowFailure)
@@ -297,7 +308,7 @@ export class WhatsappSaas {
       pulumiConfigPassphrase,
     })
     const outcome = await runPipelineCli(
-      withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access),
+      pipelineContainer(source, access, pipelineContainerPlan('promote')),
       deployCommand({ env: 'production', image, allowDestructive }),
     )
     return reportsOrThrow(outcome, 'promote to production', allowFailure)
@@ -347,7 +358,10 @@ export class WhatsappSaas {
     return run.summary
   }
 
-  /** Rolls an AWS environment back to the previous version, or to a given digest. */
+  /**
+   * Rolls an AWS environment back to the previous version, or to a given digest. The stack's outputs come
+   * from Pulumi (give the backend as to deploy) or from `stackOutputs`, a JSON file of them.
+   */
   @func({ cache: 'never' })
   async rollback(
     @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
@@ -358,11 +372,21 @@ export class WhatsappSaas {
     awsSecretAccessKey?: Secret,
     awsSessionToken?: Secret,
     awsRegion = 'us-east-1',
+    pulumiAccessToken?: Secret,
+    pulumiBackendUrl?: string,
+    pulumiConfigPassphrase?: Secret,
+    /** The stack outputs as JSON (`pulumi stack output --json`), instead of reading them from Pulumi. */
+    stackOutputs?: File,
     allowFailure = false,
   ): Promise<Directory> {
-    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {})
+    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
+      pulumiAccessToken,
+      pulumiBackendUrl,
+      pulumiConfigPassphrase,
+    })
+    const plan = pipelineContainerPlan('rollback', { stackOutputs: Boolean(stackOutputs) })
     const outcome = await runPipelineCli(
-      withCloudAccess(toolbox(source), access),
+      pipelineContainer(source, access, plan, stackOutputs),
       rollbackCommand(awsEnvironment(env), to),
     )
     return reportsOrThrow(outcome, `rollback ${env}`, allowFailure)
@@ -374,14 +398,14 @@ export class WhatsappSaas {
    * reports (migrate.log, smoke.json, k6 summaries, summary.md, exit-code).
    */
   @func({ cache: 'never' })
-  async e2e(
+  async endToEnd(
     @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
-    version = 'e2e',
+    version = 'end-to-end',
     skipLoad = false,
     allowFailure = false,
   ): Promise<Directory> {
     const result = await runLocalEnvironmentChecks(source, version, { skipLoad })
-    if (result.exitCode !== 0 && !allowFailure) throw new Error(`e2e failed: ${result.failure}`)
+    if (result.exitCode !== 0 && !allowFailure) throw new Error(`end to end failed: ${result.failure}`)
     return result.reports
   }
 
