@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian/Ubuntu machine needs before `npm run deploy` or `npm test`:
-# PostgreSQL 15 (server + client tools), Redis, and the npm dependencies of every workspace.
+# PostgreSQL 15 (server + client tools), Redis, openssl, and the npm dependencies of every workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +8,8 @@ need_apt=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
 command -v pg_dump >/dev/null 2>&1 || need_apt+=(postgresql-client-15)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# openssl makes the local services' CA and server certificates (TLS-only PostgreSQL and Redis).
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "missing system packages: ${need_apt[*]} (install PostgreSQL 15 and Redis 7 with your package manager)" >&2
