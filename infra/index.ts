@@ -30,6 +30,8 @@ export const {
   databaseEndpoint,
   redisEndpoint,
   deployRoleArn,
+  previewRoleArn,
+  workloadBoundaryArn,
   logGroupName,
   alertTopicArn,
   vpcId,

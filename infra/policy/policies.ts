@@ -39,6 +39,7 @@ export const TYPES = {
   service: 'aws:ecs/service:Service',
   scalingTarget: 'aws:appautoscaling/target:Target',
   rdsParameterGroup: 'aws:rds/parameterGroup:ParameterGroup',
+  role: 'aws:iam/role:Role',
 } as const
 
 /** Listener policies that refuse anything below TLS 1.2. */
@@ -286,6 +287,23 @@ export const noSecretsInTaskEnvironment = policy(
 )
 
 /**
+ * CI may create and change roles only with the workload permissions boundary attached (provisioning.ts):
+ * a role without it would make `pulumi up` from CI fail with AccessDenied, or, created by an
+ * administrator, hold permissions CI could then widen. The GitHub roles (web identity) are the exception:
+ * CI cannot change them at all.
+ */
+export const rolesHaveBoundary = policy(
+  'workload-roles-have-permissions-boundary',
+  'Every IAM role except the GitHub OIDC roles carries the workload permissions boundary',
+  [TYPES.role],
+  (p) => {
+    if (typeof p.assumeRolePolicy !== 'string') return []
+    if (p.assumeRolePolicy.includes('sts:AssumeRoleWithWebIdentity')) return []
+    return when(!p.permissionsBoundary, "permissionsBoundary must be the stack's workload boundary")
+  },
+)
+
+/**
  * The resource rule above cannot know whose security group a rule opens; this stack rule can: every
  * rule open to the internet must sit on a security group a load balancer uses. The group is matched
  * by dependency (during a real preview ids are still unknown) or, failing that, by id.
@@ -474,4 +492,5 @@ export const policies: ResourceValidationPolicy[] = [
   productionResilience,
   backupRetention,
   noSecretsInTaskEnvironment,
+  rolesHaveBoundary,
 ]

@@ -23,6 +23,7 @@ export function createBackupSchedule(
     subnetIds: pulumi.Input<string>[]
     securityGroupId: pulumi.Input<string>
     assignPublicIp: boolean
+    boundaryArn: pulumi.Input<string>
   },
 ): aws.scheduler.Schedule {
   const p = config.namePrefix
@@ -30,6 +31,7 @@ export function createBackupSchedule(
 
   const role = new aws.iam.Role(`${p}-backup-scheduler-role`, {
     description: 'EventBridge Scheduler: start the daily backup task',
+    permissionsBoundary: args.boundaryArn,
     assumeRolePolicy: pulumi.jsonStringify({
       Version: '2012-10-17',
       Statement: [

@@ -72,8 +72,17 @@ const GithubSchema = Type.Object({
   /** One OIDC provider per AWS account: the second stack in the same account reuses the first one's. */
   createOidcProvider: Type.Boolean(),
   oidcProviderArn: Type.Optional(Type.String({ pattern: '^arn:aws:iam::\\d{12}:oidc-provider/' })),
-  /** Extra managed policies for running `pulumi up` from CI (provisioning needs far more than deploying). */
+  /**
+   * Extra managed policies for the deploy role, on top of the provisioning policies the program itself
+   * creates (provisioning.ts); normally empty.
+   */
   provisioningPolicyArns: Type.Array(Type.String({ pattern: '^arn:aws:iam::' })),
+  /** The Pulumi state backend CI reads (preview) and writes (up): bucket and its KMS key. */
+  state: Type.Object({
+    bucket: Type.String({ pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' }),
+    /** Key of the bucket's SSE-KMS and of the stacks' `awskms://` secrets provider. */
+    kmsKeyArn: Type.Optional(Type.String({ pattern: '^arn:aws:kms:[a-z0-9-]+:\\d{12}:key/[A-Za-z0-9-]+$' })),
+  }),
 })
 
 const CostControlsSchema = Type.Object({

@@ -4,6 +4,7 @@
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
 import type { StackConfig } from './config.js'
+import { identityNames } from './provisioning.js'
 
 export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com'
 
@@ -22,7 +23,7 @@ export function createDeployRole(
     backupKeyArn: pulumi.Input<string>
     databaseArn: pulumi.Input<string>
   },
-): aws.iam.Role {
+): { role: aws.iam.Role; oidcProviderArn: pulumi.Output<string> } {
   const p = config.namePrefix
   const providerArn = config.github.createOidcProvider
     ? new aws.iam.OpenIdConnectProvider(`${p}-github-oidc`, {
@@ -33,7 +34,7 @@ export function createDeployRole(
     : pulumi.output(config.github.oidcProviderArn!)
 
   const role = new aws.iam.Role(`${p}-github-deploy-role`, {
-    name: `${p}-github-deploy`,
+    name: identityNames(config).deployRole,
     description: `GitHub Actions deploys of ${config.github.repository} to ${config.stack}`,
     maxSessionDuration: 3600,
     assumeRolePolicy: pulumi.jsonStringify({
@@ -181,5 +182,5 @@ export function createDeployRole(
   config.github.provisioningPolicyArns.forEach((policyArn, i) => {
     new aws.iam.RolePolicyAttachment(`${p}-github-provisioning-${i + 1}`, { role: role.name, policyArn })
   })
-  return role
+  return { role, oidcProviderArn: providerArn }
 }

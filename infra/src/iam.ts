@@ -25,6 +25,8 @@ export function createTaskRoles(
     repositoryArn: pulumi.Input<string>
     backupBucketArn: pulumi.Input<string>
     backupKeyArn: pulumi.Input<string>
+    /** Permissions boundary of every workload role (provisioning.ts). */
+    boundaryArn: pulumi.Input<string>
   },
 ): TaskRoles {
   const p = config.namePrefix
@@ -33,6 +35,7 @@ export function createTaskRoles(
   const execution = new aws.iam.Role(`${p}-task-execution-role`, {
     assumeRolePolicy: assumedBy('ecs-tasks.amazonaws.com'),
     description: 'ECS agent: pull the image, read the app secrets, write the app logs',
+    permissionsBoundary: args.boundaryArn,
     tags,
   })
   new aws.iam.RolePolicy(`${p}-task-execution-policy`, {
@@ -81,6 +84,7 @@ export function createTaskRoles(
   const task = new aws.iam.Role(`${p}-task-role`, {
     assumeRolePolicy: assumedBy('ecs-tasks.amazonaws.com'),
     description: 'The app: database backups in the backup bucket only',
+    permissionsBoundary: args.boundaryArn,
     tags,
   })
   new aws.iam.RolePolicy(`${p}-task-policy`, {

@@ -71,6 +71,9 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
     case 'aws:lb/targetGroup:TargetGroup':
       state.arnSuffix = `targetgroup/${inputs.name}/0123456789abcdef`
       break
+    case 'aws:iam/policy:Policy':
+      state.arn = `arn:aws:iam::${MOCK_ACCOUNT_ID}:policy/${inputs.name ?? name}`
+      break
     case 'aws:ecs/taskDefinition:TaskDefinition':
       state.arn = `arn:aws:ecs:${region}:${MOCK_ACCOUNT_ID}:task-definition/${inputs.family}:1`
       state.revision = 1

@@ -13,6 +13,7 @@ import { createKeys } from './kms.js'
 import { createLoadBalancer } from './load-balancer.js'
 import { createMonitoring } from './monitoring.js'
 import { createInterfaceEndpoints, createNetwork } from './network.js'
+import { createCiAccess, createWorkloadBoundary } from './provisioning.js'
 import { createSecrets } from './secrets.js'
 import { createSecurityGroups } from './security-groups.js'
 import { createStorage } from './storage.js'
@@ -69,7 +70,9 @@ export function createInfrastructure(config: StackConfig) {
     secrets.meta.arn,
     secrets.encryptionKey.arn,
   ]
+  const boundary = createWorkloadBoundary(config, accountId)
   const roles = createTaskRoles(config, {
+    boundaryArn: boundary.arn,
     secretArns,
     dataKeyArn: keys.data.arn,
     logGroupArn,
@@ -117,8 +120,9 @@ export function createInfrastructure(config: StackConfig) {
     subnetIds: compute.taskSubnetIds,
     securityGroupId: groups.tasks.id,
     assignPublicIp: compute.assignPublicIp,
+    boundaryArn: boundary.arn,
   })
-  const deployRole = createDeployRole(config, {
+  const deploy = createDeployRole(config, {
     accountId,
     repositoryArn: storage.repository.arn,
     clusterArn: compute.cluster.arn,
@@ -127,6 +131,12 @@ export function createInfrastructure(config: StackConfig) {
     backupBucketArn: storage.backupBucket.arn,
     backupKeyArn: keys.backup.arn,
     databaseArn: database.instance.arn,
+  })
+  const ci = createCiAccess(config, {
+    accountId,
+    oidcProviderArn: deploy.oidcProviderArn,
+    deployRole: deploy.role,
+    boundaryArn: boundary.arn,
   })
   const monitoring = createMonitoring(config, {
     dbInstanceId: database.instance.identifier,
@@ -167,7 +177,9 @@ export function createInfrastructure(config: StackConfig) {
     metaSecretArn: secrets.meta.arn,
     databaseEndpoint: database.instance.endpoint,
     redisEndpoint: cache.replicationGroup.primaryEndpointAddress,
-    deployRoleArn: deployRole.arn,
+    deployRoleArn: deploy.role.arn,
+    previewRoleArn: ci.previewRole.arn,
+    workloadBoundaryArn: boundary.arn,
     logGroupName: compute.logGroup.name,
     alertTopicArn: monitoring.topic.arn,
     vpcId: network.vpc.id,

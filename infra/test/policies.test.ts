@@ -44,7 +44,7 @@ const cache = {
 
 describe('policy pack', () => {
   it('enforces every policy as mandatory', () => {
-    expect(policies).toHaveLength(12)
+    expect(policies).toHaveLength(13)
     for (const p of policies) expect(p.enforcementLevel).toBe('mandatory')
     expect(new Set(policies.map((p) => p.name)).size).toBe(policies.length)
   })

@@ -4,6 +4,7 @@ import { databaseConnectionBudget, policies, stackPolicies } from '../../policy/
 import { alarmCount, estimate, PROGRAM_COUNTS } from '../../src/cost/model.js'
 import { type InventoryItem, mockId } from '../../src/mock-runtime.js'
 import { loadStackConfig } from '../../src/stack-file.js'
+import { describeCiAccess } from './ci-access.js'
 import { stackViolations, violations } from './policy-harness.js'
 import { runStackProgram, type StackRun } from './stack-program.js'
 
@@ -379,6 +380,8 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       )
     })
   })
+
+  describeCiAccess(stack, () => run)
 
   describe(`${stack}: access`, () => {
     it('limits the execution role to its secrets and log group, the task role to the backup bucket', () => {
