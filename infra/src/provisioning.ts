@@ -225,6 +225,10 @@ export function provisioningStatements(
           'elasticache:CreateReplicationGroup',
           'elasticache:ModifyReplicationGroup',
           'elasticache:DeleteReplicationGroup',
+          // A replication group creates, changes and deletes its member clusters with the caller's rights.
+          'elasticache:CreateCacheCluster',
+          'elasticache:ModifyCacheCluster',
+          'elasticache:DeleteCacheCluster',
           'elasticache:CreateCacheSubnetGroup',
           'elasticache:ModifyCacheSubnetGroup',
           'elasticache:DeleteCacheSubnetGroup',
@@ -240,7 +244,6 @@ export function provisioningStatements(
           arn('elasticache', `cluster:${p}-*`),
           arn('elasticache', `subnetgroup:${p}-*`),
           arn('elasticache', `parametergroup:${p}-*`),
-          arn('elasticache', `user:default`),
         ],
       },
       {
@@ -267,9 +270,10 @@ export function provisioningStatements(
       },
       {
         // KMS key ids are random: keys are created with, and then managed by, the Environment tag.
+        // Tagging at creation needs kms:TagResource under the same request-tag condition.
         Sid: 'CreateKeys',
         Effect: 'Allow',
-        Action: 'kms:CreateKey',
+        Action: ['kms:CreateKey', 'kms:TagResource'],
         Resource: '*',
         Condition: { StringEquals: { ...inRegion.StringEquals, ...taggedOnCreate.StringEquals } },
       },
@@ -474,7 +478,11 @@ export function provisioningStatements(
           'cloudwatch:UntagResource',
           'cloudwatch:ListTagsForResource',
         ],
-        Resource: arn('cloudwatch', `alarm:${p}-*`),
+        // Target tracking creates its alarms (TargetTracking-service/<cluster>/…) with the caller's rights.
+        Resource: [
+          arn('cloudwatch', `alarm:${p}-*`),
+          arn('cloudwatch', `alarm:TargetTracking-service/${p}/*`),
+        ],
       },
       {
         Sid: 'Dashboards',
@@ -596,6 +604,13 @@ export function provisioningStatements(
         Condition: { StringEquals: { 'iam:AWSServiceName': SERVICE_LINKED_ROLES } },
       },
       {
+        // Pulumi reads the ECS service-linked role it creates (account.createEcsServiceLinkedRole).
+        Sid: 'ReadServiceLinkedRoles',
+        Effect: 'Allow',
+        Action: 'iam:GetRole',
+        Resource: iamArn('role/aws-service-role/*'),
+      },
+      {
         // CI never changes its own permissions, the boundary or the OIDC trust: an administrator does.
         Sid: 'NotCiIdentity',
         Effect: 'Deny',
@@ -706,7 +721,9 @@ export const PREVIEW_READ_ACTIONS = [
   'iam:GetPolicyVersion',
   'iam:GetOpenIDConnectProvider',
   'application-autoscaling:Describe*',
+  'application-autoscaling:ListTagsForResource',
   'scheduler:GetSchedule',
+  'scheduler:ListTagsForResource',
   'events:DescribeRule',
   'events:ListTargetsByRule',
   'events:ListTagsForResource',
