@@ -64,7 +64,8 @@ describe('backup --verify against a real PostgreSQL', () => {
   it('exits 1 naming the backup when the dump is written but cannot be verified', async () => {
     // A role that can dump the database but not create the scratch database verification needs.
     const role = `ops_dump_only_${Date.now()}`
-    await db.query(sourceUrl, `CREATE ROLE ${role} LOGIN NOCREATEDB`)
+    const password = `pw-${Date.now()}`
+    await db.query(sourceUrl, `CREATE ROLE ${role} LOGIN NOCREATEDB PASSWORD '${password}'`)
     await db.query(
       sourceUrl,
       `GRANT USAGE ON SCHEMA public TO ${role};
@@ -73,6 +74,7 @@ describe('backup --verify against a real PostgreSQL', () => {
     )
     const url = new URL(sourceUrl)
     url.username = role
+    url.password = password
     const run = await runCli(['backup', '--verify'], { ...env(), DATABASE_URL: url.href })
     expect(run.exitCode).toBe(1)
     expect(run.stdout).toHaveLength(1)
