@@ -36,6 +36,7 @@ export const {
   alertTopicArn,
   vpcId,
   dbInstanceId,
+  databaseMaxConnections,
   redisReplicationGroupId,
   budgetName,
   certificateArn,

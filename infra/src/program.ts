@@ -4,7 +4,7 @@ import * as pulumi from '@pulumi/pulumi'
 import { createBackupAlerts, createBackupSchedule } from './backup-schedule.js'
 import { createCache } from './cache.js'
 import { API_CONTAINER, createAutoscaling, createCompute } from './compute.js'
-import { CONFIG_KEYS, parseStackConfig, type StackConfig } from './config.js'
+import { CONFIG_KEYS, parseStackConfig, type StackConfig, stackMaxConnections } from './config.js'
 import { createCostControls } from './cost-controls.js'
 import { createDatabase } from './database.js'
 import { createDeployRole } from './github-deploy.js'
@@ -184,6 +184,8 @@ export function createInfrastructure(config: StackConfig) {
     alertTopicArn: monitoring.topic.arn,
     vpcId: network.vpc.id,
     dbInstanceId: database.instance.identifier,
+    // For operators' tools (e.g. the pipeline's diagnose) that compare connections with the limit.
+    databaseMaxConnections: stackMaxConnections(config)!.value,
     redisReplicationGroupId: cache.replicationGroup.replicationGroupId,
     budgetName: costControls.budget.name,
     certificateArn: config.certificateArn,

@@ -613,6 +613,7 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       }
       expect(run.outputs.url).toMatch(/^https:\/\//)
       expect(run.outputs.taskFamily).toBe(`${p}-api`)
+      expect(run.outputs.databaseMaxConnections).toBe(loadStackConfig(stack).database.maxConnections)
       expect(JSON.stringify(run.outputs)).not.toMatch(/mock-|postgresql:\/\//)
     })
 
