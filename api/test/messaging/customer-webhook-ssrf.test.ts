@@ -111,7 +111,7 @@ async function deliverOnce(url: string, beforeEmit?: () => void) {
 beforeAll(async () => {
   env = await startTestEnvironment()
   const databaseUrl = await env.createDatabase()
-  prisma = createPrismaClient(databaseUrl, { maxConnections: 3 })
+  prisma = createPrismaClient(databaseUrl, { maxConnections: 3, caFile: env.postgres.caFile })
   // Production's defaults: https on 443 only, no loopback.
   production = await startService(databaseUrl, {})
   // The local target's: loopback over http allowed; one attempt per delivery keeps failures quick.
