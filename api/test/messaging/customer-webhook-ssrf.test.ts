@@ -98,7 +98,8 @@ async function deliverOnce(url: string, beforeEmit?: () => void) {
   })
   const [delivery] = await waitFor(
     () => attemptsOf(local, endpointId),
-    (d) => (d[0]?.attemptLog.length ?? 0) >= 1,
+    // One attempt per delivery: its end is the row's status (the log is read by a second query).
+    (d) => d[0] !== undefined && d[0].status !== 'pending' && d[0].attemptLog.length >= 1,
   )
   await local.app.inject({
     method: 'DELETE',
