@@ -95,7 +95,10 @@ export function parseWebhookUrl(raw: string, policy: WebhookUrlPolicy): { url: U
     throw new WebhookUrlRefused('invalid-url', 'the URL is not valid')
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new WebhookUrlRefused('invalid-url', 'the URL must use https')
+    throw new WebhookUrlRefused(
+      'invalid-url',
+      policy.requireHttps ? 'the URL must use https' : 'the URL must use http or https',
+    )
   if (url.username !== '' || url.password !== '')
     throw new WebhookUrlRefused('credentials-in-url', 'the URL must not contain user:password@')
   if (policy.requireHttps) {
