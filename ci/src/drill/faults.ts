@@ -2,6 +2,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startPostgres, startRedis } from '@whatsapp-saas/api/local-services'
+import { createTools } from '../core/create-target.js'
 import { runPipeline } from '../core/pipeline.js'
 import type { Tools } from '../core/types.js'
 import { readState } from '../local/environment-state.js'
@@ -199,4 +200,30 @@ export const deployBrokenBuild: Fault = {
   },
 }
 
-export const FAULTS: Fault[] = [killReplica, stopRedis, stopPostgres, killWorkerMidSend, deployBrokenBuild]
+/** Not a fault: a real rollout of the serving release, to measure the latency through the switch. */
+export const rollout: Fault = {
+  name: 'rollout',
+  description: 'roll the serving release out again (new replicas, switch, drain)',
+  async run(ctx) {
+    const report = await runPipeline({
+      target: ctx.target,
+      tools: await createTools({ target: 'local', repoRoot: ctx.repoRoot }),
+      skipLoad: true,
+      reportsDir: join(ctx.reportsDir, 'drill-deploys'),
+    })
+    const rolled = report.stages.find((s) => s.name === 'rollout')
+    return {
+      recovered: report.status === 'succeeded',
+      notes: `deploy ${report.status}${report.reason ? ` (${report.reason})` : ''}: ${rolled?.summary ?? ''}`,
+    }
+  },
+}
+
+export const FAULTS: Fault[] = [
+  killReplica,
+  stopRedis,
+  stopPostgres,
+  killWorkerMidSend,
+  rollout,
+  deployBrokenBuild,
+]
