@@ -56,7 +56,7 @@ export interface DrillReport {
 export interface DrillOptions {
   repoRoot?: string
   pipelineDir?: string
-  /** Steady load through the entry URL (default 30 req/s). */
+  /** Steady load through the entry URL (default 15 req/s: what two shared cores carry beside the faults). */
   ratePerSecond?: number
   faults?: Fault[]
   log?: (line: string) => void
@@ -74,7 +74,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   const repoRoot = options.repoRoot ?? REPO_ROOT
   const pipelineDir = options.pipelineDir ?? pipelineDirOf({ repoRoot })
   const reportsDir = join(pipelineDir, 'reports')
-  const rate = options.ratePerSecond ?? 30
+  const rate = options.ratePerSecond ?? (Number(process.env.DRILL_RATE_PER_SECOND) || 15)
   const runId = `drill-${newRunId()}`
   const target = (await createTarget({ target: 'local', repoRoot, pipelineDir })) as LocalTarget
   const ctx: RunContext = {
@@ -187,15 +187,20 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
 
 /** Free-form sends need the recipient's 24-hour window open: each drill recipient writes in first. */
 async function openWindows(fakeGraphUrl: string, entryUrl: string, apiKey: string, phoneNumberId: string) {
-  for (let i = 0; i < DRILL_RECIPIENTS; i++) {
-    const response = await fetch(`${fakeGraphUrl.replace(/\/+$/, '')}/__fake/inbound`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ phoneNumberId, from: drillRecipient(i), text: 'drill window' }),
-    })
-    if (!response.ok) throw new Error(`fake Graph API /__fake/inbound answered ${response.status}`)
-    await response.body?.cancel()
-  }
+  const indexes = Array.from({ length: DRILL_RECIPIENTS }, (_, i) => i)
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let i = indexes.shift(); i !== undefined; i = indexes.shift()) {
+        const response = await fetch(`${fakeGraphUrl.replace(/\/+$/, '')}/__fake/inbound`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ phoneNumberId, from: drillRecipient(i), text: 'drill window' }),
+        })
+        if (!response.ok) throw new Error(`fake Graph API /__fake/inbound answered ${response.status}`)
+        await response.body?.cancel()
+      }
+    }),
+  )
   for (let attempt = 0; attempt < 60; attempt++) {
     const response = await fetch(`${entryUrl}/api/v1/messages`, {
       method: 'POST',
