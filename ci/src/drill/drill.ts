@@ -1,11 +1,12 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { startPostgres } from '@whatsapp-saas/api/local-services'
 import pg from 'pg'
 import { createTarget, createTools, pipelineDirOf, REPO_ROOT } from '../core/create-target.js'
 import { newRunId, runPipeline } from '../core/pipeline.js'
 import { createScrubber } from '../core/scrub.js'
 import type { RunContext } from '../core/types.js'
-import { readState } from '../local/environment-state.js'
+import { loadOrCreateSecrets } from '../local/local-secrets.js'
 import { probe } from '../local/process-control.js'
 import type { LocalTarget } from '../local/target.js'
 import { type Accounting, account, graphRequests } from './accounting.js'
@@ -228,10 +229,14 @@ async function settleAndAccount(
   deadline: number,
   log: (line: string) => void,
 ): Promise<Accounting> {
-  const state = readState(target.layout.processes)
-  const db = new pg.Client({
-    connectionString: `postgresql://postgres@127.0.0.1:${state.postgresPort}/whatsapp`,
+  const { postgres, secrets, tls } = target.layout
+  // Attaches to the running cluster (same password, same CA) for its verified-TLS URL.
+  const server = await startPostgres({
+    dataDir: postgres,
+    password: loadOrCreateSecrets(secrets).databasePassword,
+    tlsDir: tls,
   })
+  const db = new pg.Client({ connectionString: server.url('whatsapp') })
   await db.connect()
   try {
     for (;;) {

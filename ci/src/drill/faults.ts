@@ -6,6 +6,7 @@ import { createTools } from '../core/create-target.js'
 import { runPipeline } from '../core/pipeline.js'
 import type { Tools } from '../core/types.js'
 import { readState } from '../local/environment-state.js'
+import { loadOrCreateSecrets } from '../local/local-secrets.js'
 import { isAlive, probe } from '../local/process-control.js'
 import { ReleaseStore } from '../local/release-store.js'
 import type { LocalTarget } from '../local/target.js'
@@ -88,11 +89,17 @@ export const stopRedis: Fault = {
   name: 'redis-stop',
   description: 'stop Redis for 5 s',
   async run(ctx) {
-    const { redis, processes } = ctx.target.layout
+    const { redis, processes, secrets, tls } = ctx.target.layout
     const port = readState(processes).redisPort
-    await (await startRedis({ dir: redis, persistent: true })).stop()
+    const options = {
+      dir: redis,
+      persistent: true,
+      password: loadOrCreateSecrets(secrets).redisAuthToken,
+      tlsDir: tls,
+    }
+    await (await startRedis(options)).stop()
     await sleep(5_000)
-    await startRedis({ dir: redis, persistent: true, ...(port ? { port } : {}) })
+    await startRedis({ ...options, ...(port ? { port } : {}) })
     const healthy = await until(entryHealthy(ctx), 30_000)
     return {
       recovered: healthy,
@@ -105,11 +112,17 @@ export const stopPostgres: Fault = {
   name: 'postgres-stop',
   description: 'stop PostgreSQL for 5 s',
   async run(ctx) {
-    const { postgres, processes } = ctx.target.layout
+    const { postgres, processes, secrets, tls } = ctx.target.layout
     const port = readState(processes).postgresPort
-    await (await startPostgres({ dataDir: postgres })).stop()
+    // The role's password is set on every start: the environment's own, or the service could not log in.
+    const options = {
+      dataDir: postgres,
+      password: loadOrCreateSecrets(secrets).databasePassword,
+      tlsDir: tls,
+    }
+    await (await startPostgres(options)).stop()
     await sleep(5_000)
-    await startPostgres({ dataDir: postgres, ...(port ? { port } : {}) })
+    await startPostgres({ ...options, ...(port ? { port } : {}) })
     const healthy = await until(entryHealthy(ctx), 30_000)
     return {
       recovered: healthy,
