@@ -32,9 +32,12 @@ export interface LoadTarget {
   phoneNumberId: string
 }
 
-/** Recipients whose 24-hour window the drill opens first (free-form sends need one). */
+/**
+ * Recipients whose 24-hour window the drill opens first (free-form sends need one). Enough of them that the
+ * per-recipient pair rate (one message per 6 s after a burst) never holds the drill's sends back.
+ */
 export const drillRecipient = (index: number) => `15556${String(index).padStart(6, '0')}`
-export const DRILL_RECIPIENTS = 10
+export const DRILL_RECIPIENTS = 200
 const drillSender = (index: number) => `15559${String(index).padStart(6, '0')}`
 
 export function inboundWebhook(phoneNumberId: string, from: string, wamid: string, text: string): string {

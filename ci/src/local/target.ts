@@ -21,7 +21,7 @@ import type {
   Target,
 } from '../core/types.js'
 import { acquireFileLock } from './deploy-lock.js'
-import { switchUpstreams } from './entry-proxy-client.js'
+import { proxyStatus, switchUpstreams } from './entry-proxy-client.js'
 import {
   type Deployment,
   type EnvironmentState,
@@ -44,6 +44,7 @@ import { isAlive, logSize, logTail, spawnDetached, stopProcess, waitUntilHealthy
 import { ReleaseStore } from './release-store.js'
 import { type LocalLayout, localLayout } from './state-layout.js'
 import type { Respawn } from './supervisor.js'
+import { renice, STARTING_NICENESS, warmUp } from './warm-start.js'
 
 export interface LocalTargetOptions {
   /** The repository (its node_modules serve every release). */
@@ -177,7 +178,19 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     } catch {
       throw new Error(`entry proxy did not listen on ${entryPort}: ${logTail(logFile)}`)
     }
-    if (!isAlive(pid)) throw new Error(`entry proxy exited (port ${entryPort} in use?): ${logTail(logFile)}`)
+    // Something listening on the port is not enough (another environment may hold it): ours must answer on
+    // its control socket, which it opens only after it listens.
+    let ours = false
+    for (let i = 0; i < 50 && !ours && isAlive(pid); i++) {
+      ours = await proxyStatus(layout.controlSocket)
+        .then((s) => s.pid === pid)
+        .catch(() => false)
+      if (!ours) await new Promise((r) => setTimeout(r, 100))
+    }
+    if (!ours) {
+      await stopProcess(pid, 2_000)
+      throw new Error(`entry proxy exited (port ${entryPort} in use?): ${logTail(logFile)}`)
+    }
     state.proxy = { pid, port: entryPort, logFile, startedAt: new Date().toISOString() }
     log.info(`entry proxy started on ${entryUrl} (pid ${pid})`)
   }
@@ -353,26 +366,39 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     const stopNew = async () => {
       await Promise.all(started.map((r) => stopProcess(r.pid, 2_000)))
     }
+    // One replica at a time, at a low CPU priority until warm: the serving version keeps the CPU it needs.
+    const apiKey = getSecrets().apiKey
+    const hotPaths = [
+      { path: '/health' },
+      { path: '/api/v1/status' },
+      ...(apiKey
+        ? [{ path: '/api/v1/messages?limit=1', headers: { authorization: `Bearer ${apiKey}` } }]
+        : []),
+    ]
+    let warmMs = 0
     try {
       for (let i = 0; i < replicaCount; i++) {
         const replica = spawnReplica(dir, env, short, await freePort())
         started.push(replica)
+        renice(replica.pid, STARTING_NICENESS)
         ctx.log.info(
           `replica ${i + 1}/${replicaCount} of ${artifact.version} starting on port ${replica.port} (pid ${replica.pid})`,
         )
+        await waitUntilHealthy({
+          url: `http://127.0.0.1:${replica.port}/health`,
+          pid: replica.pid,
+          logFile: replica.logFile,
+          logFrom: replica.logFrom,
+          timeoutMs: readyTimeoutMs,
+          signal: ctx.signal,
+        })
+        warmMs += await warmUp(`http://127.0.0.1:${replica.port}`, hotPaths)
       }
-      await Promise.all(
-        started.map((r) =>
-          waitUntilHealthy({
-            url: `http://127.0.0.1:${r.port}/health`,
-            pid: r.pid,
-            logFile: r.logFile,
-            logFrom: r.logFrom,
-            timeoutMs: readyTimeoutMs,
-            signal: ctx.signal,
-          }),
-        ),
-      )
+      for (const r of started)
+        if (!renice(r.pid, 0))
+          ctx.log.warn(
+            `replica pid ${r.pid} keeps niceness ${STARTING_NICENESS} (no privilege to restore it)`,
+          )
     } catch (error) {
       await stopNew()
       const reason = (error as Error).message
@@ -383,15 +409,28 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
       }
     }
     const readyMs = Date.now() - began
-    ctx.log.info(`${replicaCount} replicas ready in ${readyMs} ms`)
+    ctx.log.info(`${replicaCount} replicas ready and warm in ${readyMs} ms (warm-up ${warmMs} ms)`)
 
     const worker = spawnWorker(dir, env, short)
+    // The new worker starts while the new replicas take the traffic: it yields the CPU until the old ones are gone.
+    renice(worker.pid, STARTING_NICENESS)
 
     const switched = Date.now()
-    const { drained } = await switchUpstreams(
-      layout.controlSocket,
-      started.map((r) => `http://127.0.0.1:${r.port}`),
-    )
+    let drained: boolean
+    try {
+      ;({ drained } = await switchUpstreams(
+        layout.controlSocket,
+        started.map((r) => `http://127.0.0.1:${r.port}`),
+      ))
+    } catch (error) {
+      // Not recorded anywhere yet: stop the new processes rather than leave them running unseen.
+      await Promise.all([stopNew(), stopProcess(worker.pid, 2_000)])
+      return {
+        status: previous ? 'rolled_back' : 'failed',
+        ...(previous ? { previous, current: previous } : {}),
+        summary: `entry proxy could not switch to ${artifact.version} (${(error as Error).message}); ${previous ? `${previous.version} keeps serving` : 'nothing serves'}`,
+      }
+    }
     const switchMs = Date.now() - switched
     ctx.log.info(
       `entry URL switched to ${artifact.version} (old upstreams ${drained ? 'drained' : 'timed out draining'})`,
@@ -407,6 +446,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     // Old processes: SIGTERM makes them stop accepting and finish what they hold (their graceful shutdown).
     const retired = [...(outgoing?.replicas ?? []), ...(outgoing?.worker ? [outgoing.worker] : [])]
     const stopped = await Promise.all(retired.map((r) => stopProcess(r.pid, drainTimeoutMs)))
+    renice(worker.pid, 0)
     if (!isAlive(worker.pid))
       ctx.log.warn(`worker exited right after start: ${logTail(worker.logFile, 5, worker.logFrom)}`)
     return {
@@ -417,6 +457,7 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
       details: {
         replicas: started.map((r) => ({ pid: r.pid, port: r.port })),
         readyMs,
+        warmMs,
         switchMs,
         drained,
         rolloutMs: Date.now() - began,
