@@ -1,4 +1,4 @@
-import type { Processor, Queue } from 'bullmq'
+import type { Processor, Queue, WorkerOptions } from 'bullmq'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
@@ -20,5 +20,7 @@ export interface QueueProcessor {
   queue: string
   /** Jobs run at once by this process for this queue (default WORKER_CONCURRENCY). */
   concurrency?: number
+  /** Stalled-job detection of this queue's worker (BullMQ's defaults when absent). */
+  stalled?: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>
   create(context: WorkerContext): Processor
 }

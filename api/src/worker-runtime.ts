@@ -45,6 +45,7 @@ export async function startWorkers(
         config.redisCaFile,
       ),
       concurrency: definition.concurrency ?? config.workerConcurrency,
+      ...definition.stalled,
       autorun: true,
     })
     worker.on('failed', (job, error) =>

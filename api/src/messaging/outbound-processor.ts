@@ -80,6 +80,26 @@ type SendRow = FlatSendRow & {
 
 /** Latest a call may leave after its rate slot; a later one takes a new slot (see the send loop). */
 const SLOT_LATENESS_MS = 15
+/** Longest head start the SENDING claim takes on its slot (a slower claim makes the call late). */
+const MAX_CLAIM_LEAD_MS = 40
+
+/** A moving average of how long a statement takes, with a ceiling (exponentially weighted, 1/5). */
+class LatencyEstimate {
+  constructor(
+    private averageMs: number,
+    private readonly ceilingMs: number,
+  ) {}
+
+  observe(ms: number): void {
+    this.averageMs += (Math.min(ms, this.ceilingMs) - this.averageMs) / 5
+  }
+
+  /** A margin above the average, so that most claims commit before their slot. */
+  estimateMs(): number {
+    return Math.min(this.ceilingMs, Math.ceil(this.averageMs * 1.5) + 1)
+  }
+}
+
 /** How often an unconfirmed send looks for its status webhook before its deadline. */
 const RECONCILE_POLL_MS = 5_000
 
@@ -90,6 +110,7 @@ const RECONCILE_POLL_MS = 5_000
  */
 export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<OutboundJobData> {
   const { prisma, settings } = deps
+  const claimLatency = new LatencyEstimate(3, MAX_CLAIM_LEAD_MS)
 
   async function reschedule(job: Job<OutboundJobData>, token: string | undefined, ms: number, patch = {}) {
     if (Object.keys(patch).length > 0) await job.updateData({ ...job.data, ...patch })
@@ -231,18 +252,27 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
     // The slot in Redis time, the clock the limiter shares between processes (hosts keep theirs in step).
     let slotAt = slot.decidedAtMs + slot.waitMs
 
-    // SENDING with a deadline is written BEFORE the call (while waiting for the slot, so that the
-    // write's own latency does not push the call off its slot): if this process dies during the call,
-    // the next run knows the request may have reached Meta and reconciles first.
-    const claimedAt = new Date()
-    const claimed = await prisma.$executeRaw`
-      UPDATE "Message" SET status = 'SENDING', attempts = attempts + 1, "updatedAt" = ${claimedAt},
-        "nextAttemptAt" = ${new Date(claimedAt.getTime() + MAX_SLOT_SLEEP_MS + settings.outboundReconcileAfterMs)}
-      WHERE id = ${message.id} AND status IN ('QUEUED', 'SENDING') AND wamid IS NULL`
-    if (claimed === 0) return 'done-already'
+    // SENDING with a deadline is written BEFORE the call: if this process dies during the call, the
+    // next run knows the request may have reached Meta and reconciles first. It is written as late
+    // as possible, timed to commit just before the slot, so that a process dying while it waits for
+    // its slot leaves the message QUEUED (certainly not sent: the next run sends at once) instead of
+    // SENDING (outcome unknown: the next run must wait for a status webhook or the deadline).
+    let claimed = false
     // A slot is good only while it is fresh: a call that leaves much later than its slot could land
     // in the same second as the calls of the next slots, so a busy process takes a new one instead.
     for (;;) {
+      if (!claimed) {
+        const lead = claimLatency.estimateMs()
+        if (slotAt - lead - Date.now() > 0) await sleep(slotAt - lead - Date.now())
+        const claimedAt = new Date()
+        const rows = await prisma.$executeRaw`
+          UPDATE "Message" SET status = 'SENDING', attempts = attempts + 1, "updatedAt" = ${claimedAt},
+            "nextAttemptAt" = ${new Date(claimedAt.getTime() + MAX_SLOT_SLEEP_MS + settings.outboundReconcileAfterMs)}
+          WHERE id = ${message.id} AND status IN ('QUEUED', 'SENDING') AND wamid IS NULL`
+        claimLatency.observe(Date.now() - claimedAt.getTime())
+        if (rows === 0) return 'done-already'
+        claimed = true
+      }
       const wait = slotAt - Date.now()
       if (wait > 0) await sleep(wait)
       if (Date.now() - slotAt <= SLOT_LATENESS_MS) break
@@ -253,6 +283,12 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
         return reschedule(job, token, slot.waitMs)
       }
       slotAt = slot.decidedAtMs + slot.waitMs
+      // A wait for the new slot is not spent claimed: the claim is given back and taken again just
+      // before it, so that dying meanwhile still leaves the message certainly unsent.
+      if (slotAt - Date.now() > MAX_CLAIM_LEAD_MS) {
+        await requeue(message.id, { callMade: false })
+        claimed = false
+      }
     }
 
     const accessToken = decryptSecret(phone.accessTokenEnc, deps.encryptionKey)

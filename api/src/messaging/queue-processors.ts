@@ -13,9 +13,24 @@ import type { HostResolver } from './webhook-url-policy.js'
 /** How often new domain events are turned into customer webhook deliveries. */
 const DISPATCH_EVERY_MS = 500
 
+/**
+ * A send held by a worker that died is taken up again once its lock has expired and another worker's
+ * stalled check has seen it: at most lockDuration + stalledInterval, 60 s with BullMQ's defaults
+ * (30 s + 30 s), 25 s here. The lock is renewed by a timer every lockDuration / 2 = 7.5 s, which only
+ * an event loop blocked for seconds could miss (awaiting the Graph call does not). A job wrongly seen as stalled is
+ * still sent at most once: the SENDING claim in PostgreSQL decides. Two recoveries are allowed before
+ * BullMQ fails the job, so that one crash during a rollout and another right after do not lose it.
+ */
+export const OUTBOUND_STALLED_DETECTION = {
+  lockDuration: 15_000,
+  stalledInterval: 10_000,
+  maxStalledCount: 2,
+}
+
 /** `wa-outbound`: sends queued messages to the Graph API at Meta's limits. */
 export const outboundProcessor: QueueProcessor = {
   queue: OUTBOUND_QUEUE,
+  stalled: OUTBOUND_STALLED_DETECTION,
   create(context) {
     const settings = messagingSettings(context.config)
     const graph = new GraphClient({

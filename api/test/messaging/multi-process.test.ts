@@ -1,16 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFakeGraph, type FakeGraph } from '../../src/fake-graph/index.js'
 import {
   startTestEnvironment,
-  TEST_SECRETS,
   type TestApp,
   type TestEnvironment,
   type TestTenant,
 } from '../harness/index.js'
+import { startApiProcess, stopApiProcess } from './api-process-spawn.js'
 import { GRAPH_TOKEN, seedPhoneNumber, seedTemplate, waitFor } from './fixtures.js'
 import { maxInRollingWindow } from './rate-window.js'
 
@@ -22,45 +20,6 @@ let t: TestApp
 let tenant: TestTenant
 const children: ChildProcess[] = []
 const ports: number[] = []
-
-function startApiProcess(databaseUrl: string): Promise<number> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./api-process.ts', import.meta.url))],
-    {
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        REDIS_URL: env.redis.url,
-        REDIS_CA_FILE: env.redis.caFile,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        ADMIN_TOKEN: TEST_SECRETS.adminToken,
-        META_APP_SECRET: TEST_SECRETS.metaAppSecret,
-        META_VERIFY_TOKEN: TEST_SECRETS.metaVerifyToken,
-        ENCRYPTION_KEY: TEST_SECRETS.encryptionKey.toString('base64'),
-        GRAPH_API_BASE_URL: fake.url,
-        LOG_LEVEL: 'error',
-        RATE_LIMIT_PER_MINUTE: '1000000',
-        WORKER_CONCURRENCY: '8',
-        // Arrivals are timed by the fake inside this (busy) test process, whose own event-loop stalls
-        // bunch them up: a wider margin than the default keeps that noise out of the cross-process
-        // bound under test. Without a shared limit two processes would send twice the rate.
-        OUTBOUND_RATE_UTILIZATION_PERCENT: '90',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  )
-  children.push(child)
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`api process exited with ${code}`)))
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const match = /^listening (\d+)$/.exec(line)
-      if (match) resolve(Number(match[1]))
-      else process.stderr.write(`${line}\n`)
-    })
-  })
-}
 
 async function post(port: number, body: unknown, idempotencyKey?: string) {
   const response = await request(`http://127.0.0.1:${port}/api/v1/messages`, {
@@ -87,19 +46,24 @@ beforeAll(async () => {
     language: 'en_US',
     status: 'APPROVED',
   })
-  ports.push(...(await Promise.all([startApiProcess(t.databaseUrl), startApiProcess(t.databaseUrl)])))
+  const start = () =>
+    startApiProcess({
+      databaseUrl: t.databaseUrl,
+      redisUrl: env.redis.url,
+      redisCaFile: env.redis.caFile,
+      graphUrl: fake.url,
+      // Arrivals are timed by the fake inside this (busy) test process, whose own event-loop stalls
+      // bunch them up: a wider margin than the default keeps that noise out of the cross-process
+      // bound under test. Without a shared limit two processes would send twice the rate.
+      env: { OUTBOUND_RATE_UTILIZATION_PERCENT: '90' },
+    })
+  for (const started of await Promise.all([start(), start()])) {
+    children.push(started.child)
+    ports.push(started.port)
+  }
 }, 120_000)
 afterAll(async () => {
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve()
-          child.once('exit', () => resolve())
-          child.kill('SIGTERM')
-        }),
-    ),
-  )
+  await Promise.all(children.map(stopApiProcess))
   await t?.close()
   await fake?.close()
   await env?.stop()

@@ -1,0 +1,61 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { TEST_SECRETS } from '../harness/index.js'
+
+export interface ApiProcess {
+  child: ChildProcess
+  port: number
+}
+
+/** Spawns api-process.ts (an API replica with its workers) and resolves with its port once it listens. */
+export function startApiProcess(options: {
+  databaseUrl: string
+  redisUrl: string
+  /** CA of the test Redis's TLS certificate. */
+  redisCaFile: string
+  graphUrl: string
+  env?: Record<string, string>
+}): Promise<ApiProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./api-process.ts', import.meta.url))],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: options.databaseUrl,
+        REDIS_URL: options.redisUrl,
+        REDIS_CA_FILE: options.redisCaFile,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        ADMIN_TOKEN: TEST_SECRETS.adminToken,
+        META_APP_SECRET: TEST_SECRETS.metaAppSecret,
+        META_VERIFY_TOKEN: TEST_SECRETS.metaVerifyToken,
+        ENCRYPTION_KEY: TEST_SECRETS.encryptionKey.toString('base64'),
+        GRAPH_API_BASE_URL: options.graphUrl,
+        LOG_LEVEL: 'error',
+        RATE_LIMIT_PER_MINUTE: '1000000',
+        WORKER_CONCURRENCY: '8',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`api process exited with ${code ?? signal}`)))
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const match = /^listening (\d+)$/.exec(line)
+      if (match) resolve({ child, port: Number(match[1]) })
+      else process.stderr.write(`${line}\n`)
+    })
+  })
+}
+
+/** SIGTERM (graceful) unless the process is gone already; resolves once it exited. */
+export function stopApiProcess(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once('exit', () => resolve())
+    child.kill('SIGTERM')
+  })
+}
