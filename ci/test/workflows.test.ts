@@ -127,7 +127,7 @@ describe('GitHub workflows', () => {
     expect(environmentOf(staging!)).toBe('staging')
     expect(environmentOf(production!)).toBe('production')
     expect(staging!.needs).toBe('publish')
-    expect(production!.needs).toEqual(['publish', 'staging'])
+    expect(production!.needs).toEqual(['publish', 'staging', 'production-gate'])
     const imageOf = (job: Job) => job.steps.find((s) => s.run?.includes('dagger call'))?.env?.IMAGE
     expect(imageOf(staging!)).toBe(gh('needs.publish.outputs.image'))
     expect(imageOf(production!)).toBe(gh('needs.publish.outputs.image'))
@@ -139,6 +139,22 @@ describe('GitHub workflows', () => {
       expect(job.steps.some((s) => s.uses?.startsWith('actions/upload-artifact@'))).toBe(true)
       expect(job.steps.some((s) => s.run?.includes('GITHUB_STEP_SUMMARY'))).toBe(true)
     }
+  })
+
+  it('promotes only once the production environment is known to require a reviewer', () => {
+    const { workflow } = read('deploy.yml')
+    const gate = workflow.jobs['production-gate']!
+    // Naming the environment would create it unprotected; reading it needs actions: read.
+    expect(environmentOf(gate)).toBeUndefined()
+    expect(gate.permissions).toEqual({ contents: 'read', actions: 'read' })
+    const check = gate.steps.find((step) => step.run?.includes('production-gate.ts'))!
+    expect(check.run).toBe('node ci/src/github/production-gate.ts')
+    expect(check.env?.GITHUB_TOKEN).toBe(gh('github.token'))
+    expect(existsSync(join(REPO, 'ci/src/github/production-gate.ts'))).toBe(true)
+    const setupNode = gate.steps.find((step) => step.uses?.startsWith('actions/setup-node@'))
+    // Node runs the TypeScript file as is from 22.18 on.
+    expect(Number(setupNode?.with?.['node-version'])).toBeGreaterThanOrEqual(24)
+    expect(workflow.jobs.production!.needs).toContain('production-gate')
   })
 
   it('runs the suite, the infra preview and the migration verdict on pull requests, into the job summary', () => {
@@ -159,6 +175,13 @@ describe('GitHub workflows', () => {
     expect(dispatch.inputs.environment!.options).toEqual(['staging', 'production'])
     expect(text).toMatch(/dagger call promote/)
     expect(text).toMatch(/dagger call rollback/)
+    const jobs = workflow.jobs as Record<string, Job & { if?: string }>
+    expect(jobs['production-gate']!.if).toBe("inputs.environment == 'production'")
+    expect(
+      jobs['production-gate']!.steps.some((s) => s.run === 'node ci/src/github/production-gate.ts'),
+    ).toBe(true)
+    expect(jobs.operate!.needs).toBe('production-gate')
+    expect(jobs.operate!.if).toBe(gh('!failure() && !cancelled()'))
   })
 })
 
