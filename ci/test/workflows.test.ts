@@ -6,9 +6,12 @@ import { parse } from 'yaml'
 import {
   callFlags,
   type DaggerCall,
+  type DaggerCommand,
   findDaggerCalls,
+  findDaggerCommands,
   kebabCase,
   readModuleFunctions,
+  splitCall,
 } from './dagger/module-functions.js'
 
 const REPO = resolve(import.meta.dirname, '../..')
@@ -187,6 +190,64 @@ describe('GitHub workflows', () => {
 
 type ModuleFunctions = Map<string, ReturnType<typeof readModuleFunctions>[number]>
 
+/** Core functions the docs chain onto a module function's result, with their flags (Dagger v0.21 API). */
+const CORE_CHAINS: Record<string, Record<string, string[]>> = {
+  Service: { up: ['ports', 'random'] },
+  Container: { export: ['path', 'forced-compression', 'media-types', 'expand'] },
+  Directory: { export: ['path', 'wipe'] },
+  File: { export: ['path', 'allow-parent-dir-path'] },
+}
+
+function chainedProblems(call: DaggerCall, returns: string, chained: string[]): string[] {
+  const [name, ...rest] = chained
+  const flags = CORE_CHAINS[returns]?.[name!]
+  if (!flags) return [`${call.location}: ${call.functionName} returns ${returns}, which has no ${name}`]
+  return rest
+    .filter((token) => token.startsWith('--'))
+    .map((token) => token.slice(2).split('=')[0]!)
+    .filter((flag) => !flags.includes(flag))
+    .map((flag) => `${call.location}: ${returns}.${name} has no --${flag}`)
+}
+
+/** `dagger up`, `dagger check` and `dagger functions` as v0.21's CLI parses them. */
+const SUBCOMMAND_FLAGS: Record<string, string[]> = {
+  up: ['--list', '-l'],
+  check: ['--list', '-l', '--failfast', '--no-generate', '--generate', '--skip'],
+  functions: [],
+}
+
+function commandProblems(command: DaggerCommand, functions: ModuleFunctions): string[] {
+  if (command.subcommand === 'call') return [] // read by callProblems
+  const allowed = SUBCOMMAND_FLAGS[command.subcommand]
+  if (!allowed)
+    return [`${command.location}: \`dagger ${command.subcommand}\` is not a command this check knows`]
+  const problems: string[] = []
+  const names = (decorator: string) =>
+    [...functions.entries()]
+      .filter(([, fn]) => command.subcommand === 'functions' || fn.decorators.includes(decorator))
+      .map(([cli]) => cli)
+  const patterns = names(command.subcommand)
+  for (let index = 0; index < command.tokens.length; index++) {
+    const token = command.tokens[index]!
+    if (token.startsWith('-')) {
+      const flag = token.split('=')[0]!
+      const known = allowed.includes(flag)
+      if (!known) problems.push(`${command.location}: dagger ${command.subcommand} has no ${flag}`)
+      // A value follows --skip, and whatever follows an unknown flag is taken as its value.
+      const next = command.tokens[index + 1]
+      if ((flag === '--skip' || !known) && !token.includes('=') && next && !next.startsWith('-')) index++
+      continue
+    }
+    if (/^[<…]|\.\.\./.test(token)) continue
+    if (!patterns.includes(token)) {
+      problems.push(
+        `${command.location}: dagger ${command.subcommand} knows no "${token}" (${patterns.join(', ')})`,
+      )
+    }
+  }
+  return problems
+}
+
 /** What is wrong with one `dagger call` against the module's functions; empty when nothing. */
 function callProblems(call: DaggerCall, functions: ModuleFunctions): string[] {
   const fn = functions.get(call.functionName)
@@ -210,6 +271,8 @@ function callProblems(call: DaggerCall, functions: ModuleFunctions): string[] {
   const given = new Set(flags.map((flag) => flag.name))
   // Prose may abbreviate a call (`…`, `...`): what it names must exist, what it leaves out may be elided.
   const abbreviated = call.tokens.some((token) => token.includes('…') || token.includes('...'))
+  const { chained } = splitCall(call.tokens, fn)
+  if (chained.length > 0 && !abbreviated) problems.push(...chainedProblems(call, fn.returns, chained))
   for (const argument of abbreviated ? [] : fn.arguments) {
     if (!argument.optional && !given.has(kebabCase(argument.name))) {
       problems.push(`${call.location}: ${call.functionName} misses required --${kebabCase(argument.name)}`)
@@ -250,6 +313,35 @@ describe('every `dagger call` in the workflows and docs exists in the module', (
 
   it('calls only functions and arguments the module has, secrets through a provider, no missing required argument', () => {
     expect(calls.flatMap((call) => callProblems(call, functions))).toEqual([])
+  })
+
+  const commands = documents.flatMap((path) =>
+    findDaggerCommands(readFileSync(path, 'utf8'), path.slice(REPO.length + 1)),
+  )
+
+  it('uses `dagger up`, `dagger check` and `dagger functions` with what v0.21 accepts', () => {
+    expect(commands.filter((command) => command.subcommand === 'up').length).toBeGreaterThanOrEqual(2)
+    expect(commands.flatMap((command) => commandProblems(command, functions))).toEqual([])
+  })
+
+  it('reports an unknown flag of dagger up, an unknown service or check, a wrong chained call (the check can fail)', () => {
+    const problems = (text: string) => [
+      ...findDaggerCommands(text, 'x.md').flatMap((command) => commandProblems(command, functions)),
+      ...findDaggerCalls(text, 'x.md').flatMap((call) => callProblems(call, functions)),
+    ]
+    expect(problems('dagger up --ports 8080:3000\n')).toEqual(['x.md:1: dagger up has no --ports'])
+    expect(problems('dagger up api\n')).toEqual(['x.md:1: dagger up knows no "api" (local)'])
+    expect(problems('`dagger check lints`\n')).toEqual([
+      'x.md:1: dagger check knows no "lints" (lint, typecheck, tests)',
+    ])
+    expect(problems('dagger call local up --port 8080:3000\n')).toEqual(['x.md:1: Service.up has no --port'])
+    expect(problems('dagger call local export --path=x\n')).toEqual([
+      'x.md:1: local returns Service, which has no export',
+    ])
+    expect(problems('dagger call local up --ports 8080:3000 # comment\n')).toEqual([])
+    expect(problems('dagger develop\n')).toEqual([
+      'x.md:1: `dagger develop` is not a command this check knows',
+    ])
   })
 
   it('gives the Pulumi backend to every AWS call that reads stack outputs in the workflows', () => {
