@@ -6,9 +6,12 @@ import { parse } from 'yaml'
 import {
   callFlags,
   type DaggerCall,
+  type DaggerCommand,
   findDaggerCalls,
+  findDaggerCommands,
   kebabCase,
   readModuleFunctions,
+  splitCall,
 } from './dagger/module-functions.js'
 
 const REPO = resolve(import.meta.dirname, '../..')
@@ -127,7 +130,7 @@ describe('GitHub workflows', () => {
     expect(environmentOf(staging!)).toBe('staging')
     expect(environmentOf(production!)).toBe('production')
     expect(staging!.needs).toBe('publish')
-    expect(production!.needs).toEqual(['publish', 'staging'])
+    expect(production!.needs).toEqual(['publish', 'staging', 'production-gate'])
     const imageOf = (job: Job) => job.steps.find((s) => s.run?.includes('dagger call'))?.env?.IMAGE
     expect(imageOf(staging!)).toBe(gh('needs.publish.outputs.image'))
     expect(imageOf(production!)).toBe(gh('needs.publish.outputs.image'))
@@ -139,6 +142,22 @@ describe('GitHub workflows', () => {
       expect(job.steps.some((s) => s.uses?.startsWith('actions/upload-artifact@'))).toBe(true)
       expect(job.steps.some((s) => s.run?.includes('GITHUB_STEP_SUMMARY'))).toBe(true)
     }
+  })
+
+  it('promotes only once the production environment is known to require a reviewer', () => {
+    const { workflow } = read('deploy.yml')
+    const gate = workflow.jobs['production-gate']!
+    // Naming the environment would create it unprotected; reading it needs actions: read.
+    expect(environmentOf(gate)).toBeUndefined()
+    expect(gate.permissions).toEqual({ contents: 'read', actions: 'read' })
+    const check = gate.steps.find((step) => step.run?.includes('production-gate.ts'))!
+    expect(check.run).toBe('node ci/src/github/production-gate.ts')
+    expect(check.env?.GITHUB_TOKEN).toBe(gh('github.token'))
+    expect(existsSync(join(REPO, 'ci/src/github/production-gate.ts'))).toBe(true)
+    const setupNode = gate.steps.find((step) => step.uses?.startsWith('actions/setup-node@'))
+    // Node runs the TypeScript file as is from 22.18 on.
+    expect(Number(setupNode?.with?.['node-version'])).toBeGreaterThanOrEqual(24)
+    expect(workflow.jobs.production!.needs).toContain('production-gate')
   })
 
   it('runs the suite, the infra preview and the migration verdict on pull requests, into the job summary', () => {
@@ -159,10 +178,75 @@ describe('GitHub workflows', () => {
     expect(dispatch.inputs.environment!.options).toEqual(['staging', 'production'])
     expect(text).toMatch(/dagger call promote/)
     expect(text).toMatch(/dagger call rollback/)
+    const jobs = workflow.jobs as Record<string, Job & { if?: string }>
+    expect(jobs['production-gate']!.if).toBe("inputs.environment == 'production'")
+    expect(
+      jobs['production-gate']!.steps.some((s) => s.run === 'node ci/src/github/production-gate.ts'),
+    ).toBe(true)
+    expect(jobs.operate!.needs).toBe('production-gate')
+    expect(jobs.operate!.if).toBe(gh('!failure() && !cancelled()'))
   })
 })
 
 type ModuleFunctions = Map<string, ReturnType<typeof readModuleFunctions>[number]>
+
+/** Core functions the docs chain onto a module function's result, with their flags (Dagger v0.21 API). */
+const CORE_CHAINS: Record<string, Record<string, string[]>> = {
+  Service: { up: ['ports', 'random'] },
+  Container: { export: ['path', 'forced-compression', 'media-types', 'expand'] },
+  Directory: { export: ['path', 'wipe'] },
+  File: { export: ['path', 'allow-parent-dir-path'] },
+}
+
+function chainedProblems(call: DaggerCall, returns: string, chained: string[]): string[] {
+  const [name, ...rest] = chained
+  const flags = CORE_CHAINS[returns]?.[name!]
+  if (!flags) return [`${call.location}: ${call.functionName} returns ${returns}, which has no ${name}`]
+  return rest
+    .filter((token) => token.startsWith('--'))
+    .map((token) => token.slice(2).split('=')[0]!)
+    .filter((flag) => !flags.includes(flag))
+    .map((flag) => `${call.location}: ${returns}.${name} has no --${flag}`)
+}
+
+/** `dagger up`, `dagger check` and `dagger functions` as v0.21's CLI parses them. */
+const SUBCOMMAND_FLAGS: Record<string, string[]> = {
+  up: ['--list', '-l'],
+  check: ['--list', '-l', '--failfast', '--no-generate', '--generate', '--skip'],
+  functions: [],
+}
+
+function commandProblems(command: DaggerCommand, functions: ModuleFunctions): string[] {
+  if (command.subcommand === 'call') return [] // read by callProblems
+  const allowed = SUBCOMMAND_FLAGS[command.subcommand]
+  if (!allowed)
+    return [`${command.location}: \`dagger ${command.subcommand}\` is not a command this check knows`]
+  const problems: string[] = []
+  const names = (decorator: string) =>
+    [...functions.entries()]
+      .filter(([, fn]) => command.subcommand === 'functions' || fn.decorators.includes(decorator))
+      .map(([cli]) => cli)
+  const patterns = names(command.subcommand)
+  for (let index = 0; index < command.tokens.length; index++) {
+    const token = command.tokens[index]!
+    if (token.startsWith('-')) {
+      const flag = token.split('=')[0]!
+      const known = allowed.includes(flag)
+      if (!known) problems.push(`${command.location}: dagger ${command.subcommand} has no ${flag}`)
+      // A value follows --skip, and whatever follows an unknown flag is taken as its value.
+      const next = command.tokens[index + 1]
+      if ((flag === '--skip' || !known) && !token.includes('=') && next && !next.startsWith('-')) index++
+      continue
+    }
+    if (/^[<…]|\.\.\./.test(token)) continue
+    if (!patterns.includes(token)) {
+      problems.push(
+        `${command.location}: dagger ${command.subcommand} knows no "${token}" (${patterns.join(', ')})`,
+      )
+    }
+  }
+  return problems
+}
 
 /** What is wrong with one `dagger call` against the module's functions; empty when nothing. */
 function callProblems(call: DaggerCall, functions: ModuleFunctions): string[] {
@@ -187,6 +271,8 @@ function callProblems(call: DaggerCall, functions: ModuleFunctions): string[] {
   const given = new Set(flags.map((flag) => flag.name))
   // Prose may abbreviate a call (`…`, `...`): what it names must exist, what it leaves out may be elided.
   const abbreviated = call.tokens.some((token) => token.includes('…') || token.includes('...'))
+  const { chained } = splitCall(call.tokens, fn)
+  if (chained.length > 0 && !abbreviated) problems.push(...chainedProblems(call, fn.returns, chained))
   for (const argument of abbreviated ? [] : fn.arguments) {
     if (!argument.optional && !given.has(kebabCase(argument.name))) {
       problems.push(`${call.location}: ${call.functionName} misses required --${kebabCase(argument.name)}`)
@@ -227,6 +313,35 @@ describe('every `dagger call` in the workflows and docs exists in the module', (
 
   it('calls only functions and arguments the module has, secrets through a provider, no missing required argument', () => {
     expect(calls.flatMap((call) => callProblems(call, functions))).toEqual([])
+  })
+
+  const commands = documents.flatMap((path) =>
+    findDaggerCommands(readFileSync(path, 'utf8'), path.slice(REPO.length + 1)),
+  )
+
+  it('uses `dagger up`, `dagger check` and `dagger functions` with what v0.21 accepts', () => {
+    expect(commands.filter((command) => command.subcommand === 'up').length).toBeGreaterThanOrEqual(2)
+    expect(commands.flatMap((command) => commandProblems(command, functions))).toEqual([])
+  })
+
+  it('reports an unknown flag of dagger up, an unknown service or check, a wrong chained call (the check can fail)', () => {
+    const problems = (text: string) => [
+      ...findDaggerCommands(text, 'x.md').flatMap((command) => commandProblems(command, functions)),
+      ...findDaggerCalls(text, 'x.md').flatMap((call) => callProblems(call, functions)),
+    ]
+    expect(problems('dagger up --ports 8080:3000\n')).toEqual(['x.md:1: dagger up has no --ports'])
+    expect(problems('dagger up api\n')).toEqual(['x.md:1: dagger up knows no "api" (local)'])
+    expect(problems('`dagger check lints`\n')).toEqual([
+      'x.md:1: dagger check knows no "lints" (lint, typecheck, tests)',
+    ])
+    expect(problems('dagger call local up --port 8080:3000\n')).toEqual(['x.md:1: Service.up has no --port'])
+    expect(problems('dagger call local export --path=x\n')).toEqual([
+      'x.md:1: local returns Service, which has no export',
+    ])
+    expect(problems('dagger call local up --ports 8080:3000 # comment\n')).toEqual([])
+    expect(problems('dagger develop\n')).toEqual([
+      'x.md:1: `dagger develop` is not a command this check knows',
+    ])
   })
 
   it('gives the Pulumi backend to every AWS call that reads stack outputs in the workflows', () => {

@@ -14,6 +14,10 @@ export interface ModuleArgument {
 export interface ModuleFunction {
   name: string
   arguments: ModuleArgument[]
+  /** Decorators of the method (`func`, `check`, `up`). */
+  decorators: string[]
+  /** The return type as written, without `Promise<>`. */
+  returns: string
 }
 
 function decoratorNames(node: ts.Node): string[] {
@@ -53,6 +57,8 @@ export function readModuleFunctions(path: string): ModuleFunction[] {
       if (!ts.isMethodDeclaration(member) || !decoratorNames(member).includes('func')) continue
       functions.push({
         name: member.name.getText(),
+        decorators: decoratorNames(member),
+        returns: (member.type?.getText() ?? 'void').replace(/^Promise<(.*)>$/, '$1'),
         arguments: member.parameters.map((parameter) => ({
           name: parameter.name.getText(),
           type: argumentType(parameter),
@@ -120,8 +126,17 @@ export interface CallFlag {
  * are not the function's.
  */
 export function callFlags(tokens: string[], fn: ModuleFunction | undefined): CallFlag[] {
+  return splitCall(tokens, fn).flags
+}
+
+/** The function's flags, and the rest of the command: a chained call (`export --path=...`, `up --ports ...`). */
+export function splitCall(
+  tokens: string[],
+  fn: ModuleFunction | undefined,
+): { flags: CallFlag[]; chained: string[] } {
   const flags: CallFlag[] = []
-  for (let index = 0; index < tokens.length; index++) {
+  let index = 0
+  for (; index < tokens.length; index++) {
     const token = tokens[index]!
     if (!token.startsWith('--')) break
     const [name, ...value] = token.slice(2).split('=')
@@ -138,7 +153,7 @@ export function callFlags(tokens: string[], fn: ModuleFunction | undefined): Cal
       flags.push({ name: name! })
     }
   }
-  return flags
+  return { flags, chained: tokens.slice(index) }
 }
 
 /**
@@ -164,7 +179,13 @@ export function findDaggerCalls(text: string, file: string): DaggerCall[] {
         next++
         command = `${command.trimEnd().slice(0, -1)} ${lines[next]!.trim()}`
       }
-      const tokens = command.replace(/`.*$/, '').split(/\s+/).filter(Boolean)
+      const tokens = command
+        .replace(/`.*$/, '')
+        .replace(/\$\([^)]*\)/g, '$CMD') // a command substitution is one value
+        .replace(/<[^>\s]*\s[^>]*>/g, '<value>') // a placeholder with spaces is one value
+        .replace(/\s(\||\|\||&&|;|#|>|2>).*$/, '') // the shell command ends here
+        .split(/\s+/)
+        .filter(Boolean)
       const [functionName, ...rest] = tokens
       // `dagger call <function>` / `dagger call …` stand for any call in prose.
       if (!functionName || /^(-|<|…|\.\.\.)/.test(functionName)) return
@@ -172,4 +193,25 @@ export function findDaggerCalls(text: string, file: string): DaggerCall[] {
     })
   }
   return calls
+}
+
+export interface DaggerCommand {
+  location: string
+  /** `up`, `check`, `functions`, `call`, ... */
+  subcommand: string
+  /** The words after the subcommand, up to the end of the command (a comment or closing backtick). */
+  tokens: string[]
+}
+
+/** Every `dagger <subcommand> ...` in a text; `dagger call` ones are read in detail by findDaggerCalls. */
+export function findDaggerCommands(text: string, file: string): DaggerCommand[] {
+  const commands: DaggerCommand[] = []
+  text.split('\n').forEach((line, index) => {
+    for (const match of line.matchAll(/(?<![\w.-])dagger\s+([a-z][a-z-]*)\b([^`#]*)/g)) {
+      if (/\bname:\s*$/.test(line.slice(0, match.index))) continue
+      const tokens = match[2]!.split(/\s+/).filter(Boolean)
+      commands.push({ location: `${file}:${index + 1}`, subcommand: match[1]!, tokens })
+    }
+  })
+  return commands
 }
