@@ -3,7 +3,7 @@ import { buildApp } from './app.js'
 import { loadConfigOrExit, startOrExit } from './process-start.js'
 import { shutdownGracefully } from './shutdown.js'
 
-// HTTP API entry point: `node dist/server.js` (or `tsx src/server.ts`).
+// The HTTP API, imported by server.ts once the compile cache is on.
 const config = loadConfigOrExit()
 const app = await startOrExit(buildApp(config))
 
