@@ -8,6 +8,7 @@ import {
   createMigratedDatabase,
   DURATION_S,
   load,
+  peakRssMb,
   result,
   startApi,
   startBareFastify,
@@ -99,6 +100,8 @@ export default async function apiBenchmark(): Promise<BenchResult[]> {
 
     const bareGet = await load({ url: `http://127.0.0.1:${barePort}/bare` })
     const health = await load({ url: `http://127.0.0.1:${apiPort}/health` })
+    // After every load of this benchmark: the API's peak over ingest and health.
+    const apiPeakRssMb = peakRssMb(api.child)
 
     return [
       result('api.webhook-ingest', ingest, bareIngestRef, {
@@ -107,7 +110,8 @@ export default async function apiBenchmark(): Promise<BenchResult[]> {
         lost: Math.max(0, acknowledged - stored),
         connections: CONNECTIONS,
         durationS: DURATION_S,
-        targets: { reqPerSec: 5_000, p99Ms: 30 },
+        targets: { reqPerSec: 5_000, p99Ms: 30, peakRssMb: 200 },
+        apiPeakRssMb,
         runtime,
       }),
       result(

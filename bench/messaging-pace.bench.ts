@@ -9,7 +9,14 @@ import { QUEUE_NAMES } from '../api/src/queues/names.js'
 import { createQueue } from '../api/src/queues/producer.js'
 import { seedPhoneNumber, seedTemplate } from '../api/test/messaging/fixtures.js'
 import { maxInRollingWindow } from '../api/test/messaging/rate-window.js'
-import { createMigratedDatabase, root, serverCommand, serviceEnv, stop } from './service-process.js'
+import {
+  createMigratedDatabase,
+  peakRssMb,
+  root,
+  serverCommand,
+  serviceEnv,
+  stop,
+} from './service-process.js'
 import type { BenchResult } from './types.js'
 
 // Messaging engine: the per-number send pace. NUMBERS phone numbers with a limit of LIMIT_MPS each get
@@ -114,6 +121,7 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
       if (sent === messageIds.length) break
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
+    const workerPeakRssMb = peakRssMb(worker)
     await queue.close()
     await closeRedis(connection)
     await prisma.$disconnect()
@@ -153,7 +161,8 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
         maxBusiestSecond: Math.max(...pace.map((p) => p.busiestSecond)),
         perNumber: pace,
         workerConcurrency: WORKER_CONCURRENCY,
-        targets: { busiestSecondMax: LIMIT_MPS, averageMpsMin: LIMIT_MPS * 0.95 },
+        targets: { busiestSecondMax: LIMIT_MPS, averageMpsMin: LIMIT_MPS * 0.95, peakRssMb: 200 },
+        workerPeakRssMb,
         runtime,
       },
     ]

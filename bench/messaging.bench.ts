@@ -8,6 +8,7 @@ import {
   createMigratedDatabase,
   DURATION_S,
   load,
+  peakRssMb,
   result,
   startApi,
   startBareFastify,
@@ -85,6 +86,7 @@ export default async function messagingBenchmark(): Promise<BenchResult[]> {
         },
       ],
     })
+    const apiPeakRssMb = peakRssMb(api.child)
     const queued = await prisma.message.count({ where: { status: 'QUEUED', direction: 'OUTBOUND' } })
     await prisma.$disconnect()
 
@@ -99,7 +101,8 @@ export default async function messagingBenchmark(): Promise<BenchResult[]> {
           lost: Math.max(0, enqueue['2xx'] - queued),
           connections: CONNECTIONS,
           durationS: DURATION_S,
-          targets: { reqPerSec: 2_000, p99Ms: 50 },
+          targets: { reqPerSec: 2_000, p99Ms: 50, peakRssMb: 200 },
+          apiPeakRssMb,
           runtime: api.runtime,
         },
       ),

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
@@ -69,6 +69,20 @@ export async function createMigratedDatabase(postgres: PostgresServer, name: str
   return databaseUrl
 }
 
+/**
+ * Peak resident memory of a running process in MiB (VmHWM of /proc/<pid>/status, Linux), read just
+ * before it is stopped; null where /proc is not there.
+ */
+export function peakRssMb(child: ChildProcess): number | null {
+  try {
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
+    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1]
+    return kb ? Math.round(Number(kb) / 1024) : null
+  } catch {
+    return null
+  }
+}
+
 export function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return Promise.resolve()
   return new Promise((resolve) => {
@@ -87,13 +101,16 @@ export function result(
   baseline: { name: string; reqPerSec: number } | null,
   extra: Record<string, unknown> = {},
 ): BenchResult {
+  const reqPerSec = Math.round(run.requests.average)
   return {
     name,
-    reqPerSec: Math.round(run.requests.average),
+    reqPerSec,
     p50Ms: run.latency.p50,
     p99Ms: run.latency.p99,
     errors: run.errors + run.timeouts + run.non2xx,
     baseline,
+    // Share of the bare baseline measured in the same run: the figure the targets are set in.
+    ratioPercent: baseline ? Math.round((reqPerSec / baseline.reqPerSec) * 1000) / 10 : null,
     ...extra,
   }
 }

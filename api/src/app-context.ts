@@ -5,6 +5,7 @@ import type { Config } from './config.js'
 import type { PrismaClient } from './db/prisma.js'
 import type { HostResolver } from './messaging/webhook-url-policy.js'
 import type { InboundQueue } from './queues/inbound-queue.js'
+import type { TypedSql } from './sql/typed-sql.js'
 import type { Tenant } from './tenancy/authenticate.js'
 import type { WebhookIngestor } from './webhooks/ingest.js'
 
@@ -16,8 +17,10 @@ export interface AppDeps {
   /** BullMQ connection of the producers. */
   queueConnection: Redis
   inboundQueue: InboundQueue
-  /** Small pg pool of the webhook ingest hot path. */
+  /** Small pg pool of the hot paths (webhook ingest, send accept). */
   ingestPool: pg.Pool
+  /** Typed SQL (Kysely, row types generated from schema.prisma) over ingestPool. */
+  sql: TypedSql
   webhookIngestor: WebhookIngestor
   /** One producer per queue name, for depth reports and enqueueing by name. */
   queues: Map<string, Queue>

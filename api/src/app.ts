@@ -31,6 +31,7 @@ import { phoneNumberRoutes } from './phone-numbers/routes.js'
 import { createInboundQueue } from './queues/inbound-queue.js'
 import { ALL_QUEUE_NAMES } from './queues/names.js'
 import { createQueue } from './queues/producer.js'
+import { createTypedSql } from './sql/typed-sql.js'
 import { statusRoutes } from './status/routes.js'
 import { adminRoutes } from './tenancy/admin-routes.js'
 import { authenticationPlugin } from './tenancy/authenticate.js'
@@ -74,6 +75,7 @@ export function createAppDeps(config: Config, log?: RedisErrorLogger): AppDeps {
   ingestPool.on('error', () => {})
   return {
     ingestPool,
+    sql: createTypedSql(ingestPool),
     webhookIngestor: new WebhookIngestor(ingestPool, inboundQueue),
     prisma: createPrismaClient(config.databaseUrl, {
       maxConnections: pools.prisma,

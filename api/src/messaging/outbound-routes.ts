@@ -1,12 +1,16 @@
 import type { FastifyInstance } from 'fastify'
 import { OUTBOUND_QUEUE } from './outbound-queue.js'
 import { IdempotencyHeaders, SendMessageAccepted, SendMessageBody } from './outbound-request.js'
-import { acceptOutboundMessage } from './outbound-service.js'
+import { OutboundAcceptor } from './outbound-service.js'
 
-/** POST /api/v1/messages: validates, stores QUEUED, enqueues; 202, or 200 for an idempotent replay. */
+/**
+ * POST /api/v1/messages: validates, stores QUEUED, enqueues (the requests of one event-loop turn
+ * together); 202, or 200 for an idempotent replay.
+ */
 export async function outboundRoutes(app: FastifyInstance): Promise<void> {
   const outboundQueue = app.deps.queues.get(OUTBOUND_QUEUE)
   if (!outboundQueue) throw new Error(`queue ${OUTBOUND_QUEUE} is not configured`)
+  const acceptor = new OutboundAcceptor(app.deps.sql, outboundQueue)
 
   app.post(
     '/api/v1/messages',
@@ -22,8 +26,7 @@ export async function outboundRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const key = request.headers['idempotency-key']
-      const result = await acceptOutboundMessage(
-        { prisma: app.deps.prisma, outboundQueue },
+      const result = await acceptor.accept(
         request.tenant.organizationId,
         request.body as SendMessageBody,
         typeof key === 'string' ? key : undefined,

@@ -1,19 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { Queue } from 'bullmq'
-import type { PrismaClient } from '../db/prisma.js'
+import { sql } from 'kysely'
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../http/errors.js'
+import { type TypedSql, timestampParam, utcTimestamp } from '../sql/typed-sql.js'
 import { outboundJobOptions } from './outbound-queue.js'
 import { messageContent, recipientDigits, requestHash, type SendMessageBody } from './outbound-request.js'
-
-/** What one query learns about a send before accepting it (absent rows are null). */
-interface SendContext {
-  phoneId: string
-  phoneStatus: string
-  optedOutAt: Date | null
-  conversationId: string | null
-  lastInboundAt: Date | null
-  templateStatus: string | null
-}
 
 /** Meta's customer service window: free-form messages only while the user wrote within 24 hours. */
 export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000
@@ -25,59 +16,433 @@ export interface AcceptedSend {
   replay: boolean
 }
 
-export interface OutboundDeps {
-  prisma: PrismaClient
-  outboundQueue: Queue
+interface Pending {
+  organizationId: string
+  body: SendMessageBody
+  idempotencyKey: string | null
+  hash: string | null
+  waId: string
+  templateName: string | null
+  templateLanguage: string | null
+  now: Date
+  resolve(accepted: AcceptedSend): void
+  reject(error: unknown): void
+}
+
+/** A send that passed every check and is inserted by the batch's one write statement. */
+interface Insert {
+  item: Pending
+  id: string
+  phoneId: string
+  conversationId: string | null
 }
 
 /**
- * Checks, persists (QUEUED) and only then enqueues one outbound message (WHATSAPP.md §3.5). The job
- * id is the message id, so a repeated enqueue of the same message is a no-op.
+ * Accepts POST /api/v1/messages the way the webhook ingest stores deliveries: the requests of one
+ * event-loop turn share one statement that reads everything they are checked against (number,
+ * contact, conversation, template, an earlier message with the same Idempotency-Key), one statement
+ * that writes their contacts, conversations and QUEUED messages and touches the conversations, and
+ * one addBulk; each request is still answered with its own id or its own error, and a lone request
+ * goes out at once (no timer). No transaction: every write meets concurrent ones (other requests,
+ * other API processes) on a unique key with ON CONFLICT DO NOTHING, and a row that a concurrent
+ * statement created after this one's snapshot is picked up by a second read, so an Idempotency-Key
+ * still creates exactly one message.
  */
-export async function acceptOutboundMessage(
-  deps: OutboundDeps,
-  organizationId: string,
-  body: SendMessageBody,
-  idempotencyKey: string | undefined,
-  now: Date = new Date(),
-): Promise<AcceptedSend> {
-  const { prisma } = deps
-  const hash = idempotencyKey ? requestHash(body) : undefined
-  if (idempotencyKey) {
-    const earlier = await replayOf(deps, organizationId, idempotencyKey, hash!)
-    if (earlier) return earlier
+export class OutboundAcceptor {
+  private pending: Pending[] = []
+  private scheduled = false
+
+  constructor(
+    private readonly db: TypedSql,
+    private readonly queue: Queue,
+    private readonly maxBatch = 200,
+  ) {}
+
+  accept(
+    organizationId: string,
+    body: SendMessageBody,
+    idempotencyKey: string | undefined,
+    now: Date = new Date(),
+  ): Promise<AcceptedSend> {
+    const content = messageContent(body)
+    if (['image', 'document', 'audio', 'video'].includes(body.type) && !content.link && !content.id)
+      return Promise.reject(new ValidationError(`body.${body.type} needs a link or an id`))
+    const isTemplate = body.type === 'template'
+    return new Promise<AcceptedSend>((resolve, reject) => {
+      this.pending.push({
+        organizationId,
+        body,
+        idempotencyKey: idempotencyKey ?? null,
+        hash: idempotencyKey ? requestHash(body) : null,
+        waId: recipientDigits(body.to),
+        templateName: isTemplate ? body.template.name : null,
+        templateLanguage: isTemplate ? body.template.language.code : null,
+        now,
+        resolve,
+        reject,
+      })
+      if (!this.scheduled) {
+        this.scheduled = true
+        setImmediate(() => this.flush())
+      }
+    })
   }
 
-  const content = messageContent(body)
-  if (['image', 'document', 'audio', 'video'].includes(body.type) && !content.link && !content.id)
-    throw new ValidationError(`body.${body.type} needs a link or an id`)
+  private flush(): void {
+    this.scheduled = false
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.maxBatch)
+      this.store(batch).catch((error: unknown) => {
+        for (const item of batch) item.reject(error)
+      })
+    }
+  }
 
-  const waId = recipientDigits(body.to)
-  const isTemplate = body.type === 'template'
-  // One round trip for every check (number, contact, conversation, template), in plain SQL: this path
-  // runs for every send, and the ORM costs ~2.5 ms of CPU per query where a raw statement costs <1 ms.
-  const [found] = await prisma.$queryRaw<SendContext[]>`
-    SELECT p.id AS "phoneId", p.status::text AS "phoneStatus",
-           ct."optedOutAt",
-           cv.id AS "conversationId", cv."lastInboundAt",
-           t.status::text AS "templateStatus"
-    FROM "PhoneNumber" p
-    LEFT JOIN "Contact" ct ON ct."organizationId" = p."organizationId" AND ct."waId" = ${waId}
-    LEFT JOIN "Conversation" cv ON cv."phoneNumberId" = p.id AND cv."contactId" = ct.id
-    LEFT JOIN "Template" t ON t."organizationId" = p."organizationId" AND t."wabaId" = p."wabaId"
-      AND t.name = ${isTemplate ? body.template.name : null} AND t.language = ${isTemplate ? body.template.language.code : null}
-    WHERE p."organizationId" = ${organizationId} AND p."phoneNumberId" = ${body.phoneNumberId}
-      AND p."deletedAt" IS NULL
-    LIMIT 1`
-  if (!found) throw new NotFoundError('phone number')
-  if (found.phoneStatus !== 'ACTIVE')
+  private async store(batch: Pending[]): Promise<void> {
+    const found = await this.lookup(batch)
+    const inserts: Insert[] = []
+    const replays: Array<{ item: Pending; id: string; status: string }> = []
+    // Within one batch a key is inserted once; the other requests with it are answered like replays.
+    const keysInBatch = new Set<string>()
+    const sameKeyLater: Pending[] = []
+    batch.forEach((item, index) => {
+      const row = found[index]
+      try {
+        if (row?.earlierId) {
+          if (row.earlierHash !== item.hash) throw keyReusedWithOtherBody()
+          replays.push({ item, id: row.earlierId, status: row.earlierStatus! })
+          return
+        }
+        const checked = checkSend(item, row)
+        if (item.idempotencyKey) {
+          const key = `${item.organizationId}\n${item.idempotencyKey}`
+          if (keysInBatch.has(key)) {
+            sameKeyLater.push(item)
+            return
+          }
+          keysInBatch.add(key)
+        }
+        inserts.push({ item, id: randomUUID(), ...checked })
+      } catch (error) {
+        item.reject(error)
+      }
+    })
+
+    const inserted = inserts.length > 0 ? await this.insert(inserts) : new Set<string>()
+    const stored = inserts.filter((insert) => inserted.has(insert.id))
+    // Not inserted: the key was taken by a concurrent request (answered with its message below), or
+    // the contact or conversation appeared or was opted out after the batch read (checked one by one).
+    const contested = [
+      ...inserts.filter((insert) => !inserted.has(insert.id)).map((i) => i.item),
+      ...sameKeyLater,
+    ]
+    const jobs = [
+      ...stored.map((insert) => insert.id),
+      ...replays.filter((replay) => replay.status === 'QUEUED').map((replay) => replay.id),
+    ]
+    // A replay of a message stored QUEUED whose enqueue failed (Redis outage) enqueues it again; the
+    // job id is the message id, so this is a no-op when the job exists.
+    if (jobs.length > 0)
+      await this.queue.addBulk(
+        jobs.map((id) => ({
+          name: 'send',
+          data: { messageId: id },
+          opts: { ...outboundJobOptions, jobId: id },
+        })),
+      )
+    for (const insert of stored) insert.item.resolve({ id: insert.id, status: 'queued', replay: false })
+    for (const replay of replays)
+      replay.item.resolve({ id: replay.id, status: replay.status.toLowerCase(), replay: true })
+    if (contested.length > 0) await this.settleContested(contested)
+  }
+
+  /** One row per request, in batch order: what its checks need. */
+  private async lookup(batch: Pending[]) {
+    const rows = await this.db
+      .with('input', () => inputRows(batch))
+      .selectFrom('input')
+      .leftJoin('PhoneNumber as p', (join) =>
+        join
+          .onRef('p.organizationId', '=', 'input.organizationId')
+          .onRef('p.phoneNumberId', '=', 'input.phoneNumberId')
+          .on('p.deletedAt', 'is', null),
+      )
+      .leftJoin('Contact as ct', (join) =>
+        join.onRef('ct.organizationId', '=', 'input.organizationId').onRef('ct.waId', '=', 'input.waId'),
+      )
+      .leftJoin('Conversation as cv', (join) =>
+        join.onRef('cv.phoneNumberId', '=', 'p.id').onRef('cv.contactId', '=', 'ct.id'),
+      )
+      .leftJoin('Template as t', (join) =>
+        join
+          .onRef('t.organizationId', '=', 'input.organizationId')
+          .onRef('t.wabaId', '=', 'p.wabaId')
+          .onRef('t.name', '=', 'input.templateName')
+          .onRef('t.language', '=', 'input.templateLanguage'),
+      )
+      .leftJoin('Message as m', (join) =>
+        join
+          .onRef('m.organizationId', '=', 'input.organizationId')
+          .onRef('m.idempotencyKey', '=', 'input.idempotencyKey'),
+      )
+      .select([
+        'input.idx',
+        'p.id as phoneId',
+        'p.status as phoneStatus',
+        'ct.optedOutAt',
+        'cv.id as conversationId',
+        sql<string | null>`cv."lastInboundAt"::text`.as('lastInboundAt'),
+        't.status as templateStatus',
+        'm.id as earlierId',
+        'm.status as earlierStatus',
+        'm.requestHash as earlierHash',
+      ])
+      .execute()
+    const byIndex: Array<(typeof rows)[number] | undefined> = []
+    for (const row of rows) byIndex[row.idx] ??= row
+    return byIndex
+  }
+
+  /** Contacts, conversations and messages of the checked sends in one statement; returns the stored ids. */
+  private async insert(inserts: Insert[]): Promise<Set<string>> {
+    const now = timestampParam(inserts[0]!.item.now)
+    const nowTs = sql<Date>`${now}::timestamp`
+    const rows = await this.db
+      .with('input', () => insertRows(inserts))
+      .with('newContact', (db) =>
+        db
+          .insertInto('Contact')
+          .columns(['id', 'organizationId', 'waId', 'createdAt', 'updatedAt'])
+          .expression(
+            db
+              .selectFrom('input')
+              .where('input.conversationId', 'is', null)
+              .distinctOn(['input.organizationId', 'input.waId'])
+              .select([
+                sql<string>`gen_random_uuid()::text`.as('id'),
+                'input.organizationId',
+                'input.waId',
+                nowTs.as('createdAt'),
+                nowTs.as('updatedAt'),
+              ]),
+          )
+          .onConflict((oc) => oc.columns(['organizationId', 'waId']).doNothing())
+          .returning(['Contact.id', 'Contact.organizationId', 'Contact.waId']),
+      )
+      // Contacts that existed before this statement (its snapshot) or were created by it; an opted-out
+      // contact is left out, so its send inserts nothing and is refused by settleContested.
+      .with('contact', (db) =>
+        db
+          .selectFrom('newContact')
+          .select(['newContact.id', 'newContact.organizationId', 'newContact.waId'])
+          .unionAll(
+            db
+              .selectFrom('Contact as c')
+              .where('c.optedOutAt', 'is', null)
+              .where(({ exists, selectFrom }) =>
+                exists(
+                  selectFrom('input')
+                    .whereRef('input.organizationId', '=', 'c.organizationId')
+                    .whereRef('input.waId', '=', 'c.waId')
+                    .where('input.conversationId', 'is', null)
+                    .select('input.id'),
+                ),
+              )
+              .select(['c.id', 'c.organizationId', 'c.waId']),
+          ),
+      )
+      .with('opening', (db) =>
+        db
+          .selectFrom('input')
+          .innerJoin('contact', (join) =>
+            join
+              .onRef('contact.organizationId', '=', 'input.organizationId')
+              .onRef('contact.waId', '=', 'input.waId'),
+          )
+          .where('input.conversationId', 'is', null)
+          .select([
+            'input.id as messageId',
+            'input.organizationId',
+            'input.phoneId',
+            'contact.id as contactId',
+          ]),
+      )
+      .with('newConversation', (db) =>
+        db
+          .insertInto('Conversation')
+          .columns(['id', 'organizationId', 'phoneNumberId', 'contactId', 'createdAt', 'lastMessageAt'])
+          .expression(
+            db
+              .selectFrom('opening')
+              .distinctOn(['opening.phoneId', 'opening.contactId'])
+              .select([
+                sql<string>`gen_random_uuid()::text`.as('id'),
+                'opening.organizationId',
+                'opening.phoneId',
+                'opening.contactId',
+                nowTs.as('createdAt'),
+                nowTs.as('lastMessageAt'),
+              ]),
+          )
+          .onConflict((oc) => oc.columns(['phoneNumberId', 'contactId']).doNothing())
+          .returning(['Conversation.id', 'Conversation.phoneNumberId', 'Conversation.contactId']),
+      )
+      .with('target', (db) =>
+        db
+          .selectFrom('input')
+          .where('input.conversationId', 'is not', null)
+          .select(['input.id as messageId', 'input.conversationId'])
+          .unionAll(
+            db
+              .selectFrom('opening')
+              .leftJoin('newConversation as nc', (join) =>
+                join
+                  .onRef('nc.phoneNumberId', '=', 'opening.phoneId')
+                  .onRef('nc.contactId', '=', 'opening.contactId'),
+              )
+              .leftJoin('Conversation as ec', (join) =>
+                join
+                  .onRef('ec.phoneNumberId', '=', 'opening.phoneId')
+                  .onRef('ec.contactId', '=', 'opening.contactId'),
+              )
+              .select(['opening.messageId', (eb) => eb.fn.coalesce('nc.id', 'ec.id').as('conversationId')]),
+          ),
+      )
+      .with('inserted', (db) =>
+        db
+          .insertInto('Message')
+          .columns([
+            'id',
+            'organizationId',
+            'conversationId',
+            'phoneNumberId',
+            'direction',
+            'type',
+            'content',
+            'templateName',
+            'templateLanguage',
+            'idempotencyKey',
+            'requestHash',
+            'status',
+            'createdAt',
+            'updatedAt',
+          ])
+          .expression(
+            db
+              .selectFrom('input')
+              .innerJoin('target', 'target.messageId', 'input.id')
+              .where('target.conversationId', 'is not', null)
+              .select([
+                'input.id',
+                'input.organizationId',
+                'target.conversationId',
+                'input.phoneId',
+                sql<'OUTBOUND'>`'OUTBOUND'::"Direction"`.as('direction'),
+                'input.type',
+                sql<unknown>`input.content::jsonb`.as('content'),
+                'input.templateName',
+                'input.templateLanguage',
+                'input.idempotencyKey',
+                'input.requestHash',
+                sql<'QUEUED'>`'QUEUED'::"MessageStatus"`.as('status'),
+                nowTs.as('createdAt'),
+                nowTs.as('updatedAt'),
+              ]),
+          )
+          .onConflict((oc) => oc.columns(['organizationId', 'idempotencyKey']).doNothing())
+          .returning(['Message.id', 'Message.conversationId']),
+      )
+      // Only orders the conversation list: at most once a second per conversation, so a burst of sends
+      // to one user does not queue on that row's lock; never moves it backwards.
+      .with('touched', (db) =>
+        db
+          .updateTable('Conversation')
+          .set({ lastMessageAt: nowTs })
+          .where('Conversation.id', 'in', db.selectFrom('inserted').select('inserted.conversationId'))
+          .where('Conversation.lastMessageAt', '<', sql<Date>`${now}::timestamp - interval '1 second'`)
+          .returning('Conversation.id'),
+      )
+      .selectFrom('inserted')
+      .select('inserted.id')
+      .execute()
+    return new Set(rows.map((row) => row.id))
+  }
+
+  /**
+   * Requests whose message the batch statement did not store, one by one: the Idempotency-Key taken by
+   * a concurrent request (its message is visible now: replay or conflict), or a contact opted out or
+   * a conversation created concurrently, after the batch read (a fresh batch of one sees them).
+   */
+  private async settleContested(items: Pending[]): Promise<void> {
+    await Promise.all(
+      items.map(async (item) => {
+        try {
+          item.resolve(await this.acceptOne(item))
+        } catch (error) {
+          item.reject(error)
+        }
+      }),
+    )
+  }
+
+  private async acceptOne(item: Pending): Promise<AcceptedSend> {
+    // Each round sees what the concurrent statements that beat the previous one committed; three are
+    // more than any interleaving needs (key taken -> replay; contact or conversation created -> found).
+    for (let round = 0; round < 3; round++) {
+      if (item.idempotencyKey) {
+        const earlier = await this.db
+          .selectFrom('Message')
+          .where('organizationId', '=', item.organizationId)
+          .where('idempotencyKey', '=', item.idempotencyKey)
+          .select(['id', 'status', 'requestHash'])
+          .executeTakeFirst()
+        if (earlier) {
+          if (earlier.requestHash !== item.hash) throw keyReusedWithOtherBody()
+          if (earlier.status === 'QUEUED')
+            await this.queue.add(
+              'send',
+              { messageId: earlier.id },
+              { ...outboundJobOptions, jobId: earlier.id },
+            )
+          return { id: earlier.id, status: earlier.status.toLowerCase(), replay: true }
+        }
+      }
+      const [row] = await this.lookup([item])
+      const id = randomUUID()
+      const stored = await this.insert([{ item, id, ...checkSend(item, row) }])
+      if (stored.has(id)) {
+        await this.queue.add('send', { messageId: id }, { ...outboundJobOptions, jobId: id })
+        return { id, status: 'queued', replay: false }
+      }
+    }
+    throw new Error('send not stored after three rounds of concurrent changes')
+  }
+}
+
+type LookupRow = {
+  phoneId: string | null
+  phoneStatus: string | null
+  optedOutAt: Date | null
+  conversationId: string | null
+  lastInboundAt: string | null
+  templateStatus: string | null
+}
+
+/** The checks of one send, in the documented order; the number's row id and the conversation if any. */
+function checkSend(
+  item: Pending,
+  row: LookupRow | undefined,
+): { phoneId: string; conversationId: string | null } {
+  if (!row?.phoneId) throw new NotFoundError('phone number')
+  if (row.phoneStatus !== 'ACTIVE')
     throw new ConflictError(
       'PHONE_NUMBER_UNAVAILABLE',
-      `phone number is ${found.phoneStatus}: sends are refused`,
+      `phone number is ${row.phoneStatus}: sends are refused`,
     )
-  if (found.optedOutAt) throw new ConflictError('CONTACT_OPTED_OUT', 'the contact has opted out')
-  if (!isTemplate) {
-    const last = found.lastInboundAt
+  if (row.optedOutAt) throw optedOut()
+  const { body, now } = item
+  if (body.type !== 'template') {
+    const last = utcTimestamp(row.lastInboundAt)
     // Only the user's own messages open the window; 24:00:00 after the last one is already outside.
     if (!last || now.getTime() - last.getTime() >= SERVICE_WINDOW_MS)
       throw new UnprocessableError(
@@ -86,105 +451,60 @@ export async function acceptOutboundMessage(
         { lastInboundAt: last?.toISOString() ?? null },
       )
   }
-  if (body.type === 'template' && found.templateStatus !== 'APPROVED')
+  if (body.type === 'template' && row.templateStatus !== 'APPROVED')
     throw new UnprocessableError(
       'TEMPLATE_NOT_APPROVED',
-      `template ${body.template.name} (${body.template.language.code}) is ${found.templateStatus ?? 'unknown'} for this number's WABA`,
+      `template ${body.template.name} (${body.template.language.code}) is ${row.templateStatus ?? 'unknown'} for this number's WABA`,
     )
-
-  const conversationId =
-    found.conversationId ?? (await openConversation(prisma, organizationId, found.phoneId, waId, now))
-  // One statement, no transaction: a burst of sends must not queue for pool connections to BEGIN.
-  // A lost Idempotency-Key race inserts nothing, and the request answers with the winner's message.
-  const [message] = await prisma.$queryRaw<{ id: string }[]>`
-    INSERT INTO "Message" (id, "organizationId", "conversationId", "phoneNumberId", direction, type,
-      content, "templateName", "templateLanguage", "idempotencyKey", "requestHash", status, "createdAt", "updatedAt")
-    VALUES (${randomUUID()}, ${organizationId}, ${conversationId}, ${found.phoneId}, 'OUTBOUND', ${body.type},
-      ${JSON.stringify(content)}::jsonb, ${isTemplate ? body.template.name : null},
-      ${isTemplate ? body.template.language.code : null}, ${idempotencyKey ?? null}, ${hash ?? null}, 'QUEUED', ${now}, ${now})
-    ON CONFLICT ("organizationId", "idempotencyKey") DO NOTHING
-    RETURNING id`
-  if (!message) {
-    const earlier = await replayOf(deps, organizationId, idempotencyKey!, hash!)
-    if (earlier) return earlier
-    throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key is being used by another request')
-  }
-  await deps.outboundQueue.add(
-    'send',
-    { messageId: message.id },
-    { ...outboundJobOptions, jobId: message.id },
-  )
-  // Only orders the conversation list: at most once a second per conversation, so a burst of
-  // sends to one user does not queue on that row's lock; never moves it backwards.
-  await prisma.$executeRaw`
-    UPDATE "Conversation" SET "lastMessageAt" = ${now}
-    WHERE id = ${conversationId} AND "lastMessageAt" < ${new Date(now.getTime() - 1_000)}`
-  return { id: message.id, status: 'queued', replay: false }
+  return { phoneId: row.phoneId, conversationId: row.conversationId }
 }
 
-async function replayOf(
-  deps: OutboundDeps,
-  organizationId: string,
-  idempotencyKey: string,
-  hash: string,
-): Promise<AcceptedSend | undefined> {
-  const earlier = await deps.prisma.message.findUnique({
-    where: { organizationId_idempotencyKey: { organizationId, idempotencyKey } },
-    select: { id: true, status: true, requestHash: true },
-  })
-  if (!earlier) return undefined
-  if (earlier.requestHash !== hash)
-    throw new ConflictError(
-      'IDEMPOTENCY_KEY_REUSED',
-      'this Idempotency-Key was used with a different request',
-    )
-  // The first request may have stored the message and then failed to enqueue (Redis outage): the
-  // replay enqueues it again; the job id makes this a no-op when the job exists.
-  if (earlier.status === 'QUEUED')
-    await deps.outboundQueue.add(
-      'send',
-      { messageId: earlier.id },
-      { ...outboundJobOptions, jobId: earlier.id },
-    )
-  return { id: earlier.id, status: earlier.status.toLowerCase(), replay: true }
+function optedOut(): ConflictError {
+  return new ConflictError('CONTACT_OPTED_OUT', 'the contact has opted out')
 }
 
-/** Contact and conversation for a first business-initiated (template) message to this user. */
-async function openConversation(
-  prisma: PrismaClient,
-  organizationId: string,
-  phoneNumberDbId: string,
-  waId: string,
-  now: Date,
-): Promise<string> {
-  // INSERT … ON CONFLICT DO NOTHING, then read, each a statement of its own (no transaction): concurrent
-  // first sends to one user (several API processes) meet on the unique keys instead of failing on them.
-  await prisma.$executeRaw`
-    INSERT INTO "Contact" (id, "organizationId", "waId", "createdAt", "updatedAt")
-    VALUES (${randomUUID()}, ${organizationId}, ${waId}, ${now}, ${now})
-    ON CONFLICT ("organizationId", "waId") DO NOTHING`
-  const rows = await prisma.$queryRaw<{ id: string | null; optedOutAt: Date | null }[]>`
-    WITH contact AS (
-      SELECT id, "optedOutAt" FROM "Contact" WHERE "organizationId" = ${organizationId} AND "waId" = ${waId}
-    ), inserted AS (
-      INSERT INTO "Conversation" (id, "organizationId", "phoneNumberId", "contactId", "createdAt", "lastMessageAt")
-      SELECT ${randomUUID()}, ${organizationId}, ${phoneNumberDbId}, contact.id, ${now}, ${now} FROM contact
-      WHERE contact."optedOutAt" IS NULL
-      ON CONFLICT ("phoneNumberId", "contactId") DO NOTHING
-      RETURNING id
-    )
-    SELECT inserted.id, NULL::timestamp AS "optedOutAt" FROM inserted
-    UNION ALL
-    SELECT cv.id, contact."optedOutAt" FROM contact
-    LEFT JOIN "Conversation" cv ON cv."phoneNumberId" = ${phoneNumberDbId} AND cv."contactId" = contact.id`
-  if (rows.some((row) => row.optedOutAt))
-    throw new ConflictError('CONTACT_OPTED_OUT', 'the contact has opted out')
-  const id = rows.find((row) => row.id)?.id
-  if (id) return id
-  // A concurrent request created it after this statement's snapshot was taken: it is visible now.
-  const existing = await prisma.conversation.findFirstOrThrow({
-    where: { phoneNumberId: phoneNumberDbId, contact: { organizationId, waId } },
-    select: { id: true },
-  })
-  return existing.id
+function keyReusedWithOtherBody(): ConflictError {
+  return new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request')
+}
+
+/** The batch's requests as rows (one array parameter per column: the statement's size is fixed). */
+function inputRows(batch: Pending[]) {
+  return sql<{
+    idx: number
+    organizationId: string
+    phoneNumberId: string
+    waId: string
+    templateName: string | null
+    templateLanguage: string | null
+    idempotencyKey: string | null
+  }>`(SELECT * FROM unnest(
+      ${batch.map((_, index) => index)}::int[], ${batch.map((i) => i.organizationId)}::text[],
+      ${batch.map((i) => i.body.phoneNumberId)}::text[], ${batch.map((i) => i.waId)}::text[],
+      ${batch.map((i) => i.templateName)}::text[], ${batch.map((i) => i.templateLanguage)}::text[],
+      ${batch.map((i) => i.idempotencyKey)}::text[]
+    ) AS t(idx, "organizationId", "phoneNumberId", "waId", "templateName", "templateLanguage", "idempotencyKey"))`
+}
+
+function insertRows(inserts: Insert[]) {
+  return sql<{
+    id: string
+    organizationId: string
+    phoneId: string
+    waId: string
+    conversationId: string | null
+    type: string
+    content: string
+    templateName: string | null
+    templateLanguage: string | null
+    idempotencyKey: string | null
+    requestHash: string | null
+  }>`(SELECT * FROM unnest(
+      ${inserts.map((i) => i.id)}::text[], ${inserts.map((i) => i.item.organizationId)}::text[],
+      ${inserts.map((i) => i.phoneId)}::text[], ${inserts.map((i) => i.item.waId)}::text[],
+      ${inserts.map((i) => i.conversationId)}::text[], ${inserts.map((i) => i.item.body.type)}::text[],
+      ${inserts.map((i) => JSON.stringify(messageContent(i.item.body)))}::text[],
+      ${inserts.map((i) => i.item.templateName)}::text[], ${inserts.map((i) => i.item.templateLanguage)}::text[],
+      ${inserts.map((i) => i.item.idempotencyKey)}::text[], ${inserts.map((i) => i.item.hash)}::text[]
+    ) AS t(id, "organizationId", "phoneId", "waId", "conversationId", type, content, "templateName",
+      "templateLanguage", "idempotencyKey", "requestHash"))`
 }

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { Prisma } from '../generated/prisma/client.js'
 import { ConflictError, NotFoundError } from '../http/errors.js'
 import { DateTime, IdParams } from '../http/schemas.js'
+import { announceApiKeyRevocation } from './api-key-cache.js'
 import { issueApiKey } from './api-keys.js'
 import { auditLogRoutes, recordAudit } from './audit-log.js'
 import { revokeKeyTree } from './key-lifecycle.js'
@@ -166,6 +167,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
       })
       if (!key) throw new NotFoundError('API key')
       await revokeKeyTree(app.deps.prisma, key, 'admin')
+      await announceApiKeyRevocation(app.deps.redis, app.apiKeyCache)
       return reply.status(204).send()
     },
   )

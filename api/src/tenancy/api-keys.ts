@@ -65,6 +65,7 @@ export interface VerifiedApiKey {
   organizationId: string
   scopes: string[]
   lastUsedAt: Date | null
+  expiresAt: Date | null
 }
 
 interface ApiKeyRow {
@@ -91,7 +92,13 @@ export async function verifyApiKey(
     FROM "ApiKey" WHERE prefix = ${match[1]}`
   if (!row || !constantTimeEqual(row.hashedKey, sha256Hex(plaintext))) return null
   if (row.revokedAt || (row.expiresAt && row.expiresAt <= now)) return null
-  return { id: row.id, organizationId: row.organizationId, scopes: row.scopes, lastUsedAt: row.lastUsedAt }
+  return {
+    id: row.id,
+    organizationId: row.organizationId,
+    scopes: row.scopes,
+    lastUsedAt: row.lastUsedAt,
+    expiresAt: row.expiresAt,
+  }
 }
 
 const LAST_USED_RESOLUTION_MS = 60_000

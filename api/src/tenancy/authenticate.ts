@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { constantTimeEqual } from '../crypto/digest.js'
 import { ForbiddenError, UnauthorizedError } from '../http/errors.js'
+import { ApiKeyCache } from './api-key-cache.js'
 import { touchApiKey, verifyApiKey } from './api-keys.js'
 import type { ApiKeyScope } from './scopes.js'
 
@@ -24,17 +25,31 @@ declare module 'fastify' {
     requireTenant(scope: ApiKeyScope): (request: FastifyRequest) => Promise<void>
     /** preHandler of platform-admin routes: Bearer ADMIN_TOKEN, compared in constant time. */
     requireAdmin(request: FastifyRequest): Promise<void>
+    /** Verified API keys of this process; revocation paths clear it through announceApiKeyRevocation. */
+    apiKeyCache: ApiKeyCache
   }
 }
 
 export const authenticationPlugin = fp(
   async (app: FastifyInstance) => {
     app.decorateRequest('tenant', null as unknown as Tenant)
+    const cache = new ApiKeyCache(app.deps.redis)
+    app.decorate('apiKeyCache', cache)
+    app.addHook('onReady', async () => {
+      await cache.poll()
+      cache.start()
+    })
+    app.addHook('onClose', () => cache.stop())
 
     app.decorate('requireTenant', (scope: ApiKeyScope) => async (request: FastifyRequest) => {
       const token = bearerToken(request)
       if (!token) throw new UnauthorizedError('missing Authorization: Bearer <api key>')
-      const key = await verifyApiKey(app.deps.prisma, token)
+      let key = cache.get(token)
+      if (!key) {
+        const generation = cache.snapshot()
+        key = (await verifyApiKey(app.deps.prisma, token)) ?? undefined
+        if (key) cache.set(token, key, key.expiresAt, generation)
+      }
       if (!key) throw new UnauthorizedError('invalid, revoked or expired API key')
       if (!key.scopes.includes(scope)) throw new ForbiddenError(`API key lacks the scope ${scope}`)
       request.tenant = { organizationId: key.organizationId, apiKeyId: key.id, scopes: key.scopes }

@@ -10,6 +10,7 @@ import {
   OrganizationView,
   organizationView,
 } from './admin-routes.js'
+import { announceApiKeyRevocation } from './api-key-cache.js'
 import {
   KeyNoLongerActive,
   mintChildKey,
@@ -146,7 +147,8 @@ export async function tenantRoutes(app: FastifyInstance): Promise<void> {
       preHandler: app.requireTenant('api_keys:write'),
       schema: {
         tags: ['api-keys'],
-        summary: 'Revoke an API key and every key minted from it (takes effect on the next request)',
+        summary:
+          'Revoke an API key and every key minted from it (refused by every API process within a second)',
         params: IdParams,
       },
     },
@@ -159,6 +161,7 @@ export async function tenantRoutes(app: FastifyInstance): Promise<void> {
       if (!key) throw new NotFoundError('API key')
       // Revoking twice keeps the first revocation time; descendants are revoked either way.
       await revokeKeyTree(app.deps.prisma, key, `api_key:${request.tenant.apiKeyId}`)
+      await announceApiKeyRevocation(app.deps.redis, app.apiKeyCache)
       return reply.status(204).send()
     },
   )
@@ -191,6 +194,9 @@ export async function tenantRoutes(app: FastifyInstance): Promise<void> {
             ? {}
             : { retireOldAt: new Date(Date.now() + body.retireOldInSeconds * 1000) }),
         })
+        // An earlier retirement shortens the old key's expiry, which cached copies still hold.
+        if (body.retireOldInSeconds !== undefined)
+          await announceApiKeyRevocation(app.deps.redis, app.apiKeyCache)
         return reply.status(201).send({
           ...issuedKeyView(rotated.successor),
           replaces: { id: rotated.old.id, expiresAt: iso(rotated.old.expiresAt) },
