@@ -8,6 +8,8 @@ need_apt=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
 command -v pg_dump >/dev/null 2>&1 || need_apt+=(postgresql-client-15)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The local services issue their TLS certificates with openssl.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "missing system packages: ${need_apt[*]} (install PostgreSQL 15 and Redis 7 with your package manager)" >&2
