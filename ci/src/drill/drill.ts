@@ -6,6 +6,7 @@ import { newRunId, runPipeline } from '../core/pipeline.js'
 import { createScrubber } from '../core/scrub.js'
 import type { RunContext } from '../core/types.js'
 import { readState } from '../local/environment-state.js'
+import { loadOrCreateSecrets, localDatabaseUrl } from '../local/local-secrets.js'
 import { probe } from '../local/process-control.js'
 import type { LocalTarget } from '../local/target.js'
 import { type Accounting, account, graphRequests } from './accounting.js'
@@ -224,7 +225,12 @@ async function settleAndAccount(
 ): Promise<Accounting> {
   const state = readState(target.layout.processes)
   const db = new pg.Client({
-    connectionString: `postgresql://postgres@127.0.0.1:${state.postgresPort}/whatsapp`,
+    connectionString: localDatabaseUrl(
+      target.layout,
+      loadOrCreateSecrets(target.layout.secrets),
+      state.postgresPort ?? 5432,
+      'whatsapp',
+    ),
   })
   await db.connect()
   try {

@@ -5,6 +5,7 @@ import { startPostgres, startRedis } from '@whatsapp-saas/api/local-services'
 import { runPipeline } from '../core/pipeline.js'
 import type { Tools } from '../core/types.js'
 import { readState } from '../local/environment-state.js'
+import { loadOrCreateSecrets, localServiceOptions } from '../local/local-secrets.js'
 import { isAlive, probe } from '../local/process-control.js'
 import { ReleaseStore } from '../local/release-store.js'
 import type { LocalTarget } from '../local/target.js'
@@ -87,11 +88,14 @@ export const stopRedis: Fault = {
   name: 'redis-stop',
   description: 'stop Redis for 5 s',
   async run(ctx) {
-    const { redis, processes } = ctx.target.layout
-    const port = readState(processes).redisPort
-    await (await startRedis({ dir: redis, persistent: true })).stop()
+    const { redis: options } = localServiceOptions(
+      ctx.target.layout,
+      loadOrCreateSecrets(ctx.target.layout.secrets),
+    )
+    const port = readState(ctx.target.layout.processes).redisPort
+    await (await startRedis(options)).stop()
     await sleep(5_000)
-    await startRedis({ dir: redis, persistent: true, ...(port ? { port } : {}) })
+    await startRedis({ ...options, ...(port ? { port } : {}) })
     const healthy = await until(entryHealthy(ctx), 30_000)
     return {
       recovered: healthy,
@@ -104,11 +108,14 @@ export const stopPostgres: Fault = {
   name: 'postgres-stop',
   description: 'stop PostgreSQL for 5 s',
   async run(ctx) {
-    const { postgres, processes } = ctx.target.layout
-    const port = readState(processes).postgresPort
-    await (await startPostgres({ dataDir: postgres })).stop()
+    const { postgres: options } = localServiceOptions(
+      ctx.target.layout,
+      loadOrCreateSecrets(ctx.target.layout.secrets),
+    )
+    const port = readState(ctx.target.layout.processes).postgresPort
+    await (await startPostgres(options)).stop()
     await sleep(5_000)
-    await startPostgres({ dataDir: postgres, ...(port ? { port } : {}) })
+    await startPostgres({ ...options, ...(port ? { port } : {}) })
     const healthy = await until(entryHealthy(ctx), 30_000)
     return {
       recovered: healthy,
