@@ -107,14 +107,17 @@ export interface BuildAppOptions {
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions)
   const ownsDeps = !options.deps
+  if (ownsDeps) {
+    // Before any queue exists: BullMQ would print its own warning about the policy first.
+    const probe = createQueueConnection(config.redisUrl, 'api-start', undefined, config.redisCaFile)
+    try {
+      await checkEvictionPolicy(probe, config.redisEvictionPolicyCheck ?? 'enforce', logger)
+    } finally {
+      await closeRedis(probe)
+    }
+  }
   const deps =
     options.deps ?? createAppDeps(config, (error) => logger.warn({ err: error }, 'redis connection failing'))
-  try {
-    await checkEvictionPolicy(deps.queueConnection, config.redisEvictionPolicyCheck ?? 'enforce', logger)
-  } catch (error) {
-    if (ownsDeps) await closeAppDeps(deps)
-    throw error
-  }
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

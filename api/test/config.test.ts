@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { apiPoolSizes, ConfigError, loadConfig, workerPoolSize } from '../src/config.js'
 
 const valid = {
   DATABASE_URL: 'postgresql://app:pw@db.internal:5432/app',
@@ -96,6 +96,35 @@ describe('loadConfig', () => {
     )
     expect(errorOf({ ...valid, META_APP_SECRET_PREVIOUS: 'short' }).message).toBe(
       'META_APP_SECRET_PREVIOUS must be at least 8 characters',
+    )
+  })
+})
+
+describe('DATABASE_POOL_MAX', () => {
+  it('keeps the pools of before when unset: 20 + 8 per API process, 2 x WORKER_CONCURRENCY per worker', () => {
+    const config = loadConfig(valid)
+    expect(config.databasePoolMax).toBeUndefined()
+    expect(apiPoolSizes(config)).toEqual({ prisma: 20, ingest: 8 })
+    expect(workerPoolSize(config)).toBe(16)
+    expect(workerPoolSize({ ...config, workerConcurrency: 1 })).toBe(4)
+  })
+
+  it('bounds every pool of a process together when set', () => {
+    const config = loadConfig({ ...valid, DATABASE_POOL_MAX: '7' })
+    expect(config.databasePoolMax).toBe(7)
+    const api = apiPoolSizes(config)
+    expect(api.prisma + api.ingest).toBe(7)
+    expect(api.ingest).toBeGreaterThanOrEqual(1)
+    expect(workerPoolSize(config)).toBe(7)
+    expect(apiPoolSizes({ databasePoolMax: 2 })).toEqual({ prisma: 1, ingest: 1 })
+    expect(() => loadConfig({ ...valid, DATABASE_POOL_MAX: '1' })).toThrow(
+      /DATABASE_POOL_MAX must be an integer/,
+    )
+  })
+
+  it('names a CA file that does not exist', () => {
+    expect(() => loadConfig({ ...valid, DATABASE_CA_FILE: '/nonexistent/ca.pem' })).toThrow(
+      'DATABASE_CA_FILE names a file that does not exist',
     )
   })
 })

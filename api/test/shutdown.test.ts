@@ -111,7 +111,7 @@ describe('graceful shutdown of the worker', () => {
         },
       },
     ])
-    const connection = createQueueConnection(config.redisUrl, 'test-producer')
+    const connection = createQueueConnection(config.redisUrl, 'test-producer', undefined, config.redisCaFile)
     const queue = new Queue('test-slow', { connection })
     await queue.add('slow', {})
     for (let i = 0; i < 500 && !started; i++) await new Promise((resolve) => setTimeout(resolve, 10))

@@ -302,6 +302,53 @@ describe('inbound processing', () => {
     expect(await t.prisma.domainEvent.count({ where: { type: 'message.received' } })).toBe(12)
   })
 
+  it('warns when an inbound wamid is already stored for another direction or phone number, never for a retry', async () => {
+    const warnings: { wamid?: string; message: string }[] = []
+    const capture = pino(
+      { level: 'warn' },
+      {
+        write(line: string) {
+          const entry = JSON.parse(line)
+          warnings.push({ wamid: entry.wamid, message: entry.msg })
+        },
+      },
+    )
+    const inbound = (wamid: string, phone: string) =>
+      envelope([
+        { changes: [messagesChange(phone, [{ wamid, from: '7', body: 'hi', timestamp: 1_700_000_000 }])] },
+      ])
+    const process = async (payload: unknown) => {
+      expect((await post(JSON.stringify(payload))).statusCode).toBe(200)
+      for (const row of await t.prisma.inboundWebhook.findMany({ where: { processedAt: null } }))
+        await processInboundWebhook(t.prisma, row.id, { ...options, log: capture })
+    }
+    // An outbound message the sender stored with the wamid Meta answered.
+    await process(inbound('wamid.C0', phoneNumberId))
+    const conversation = await t.prisma.conversation.findFirstOrThrow()
+    const phone = await t.prisma.phoneNumber.findFirstOrThrow({ where: { phoneNumberId } })
+    await t.prisma.message.create({
+      data: {
+        organizationId,
+        conversationId: conversation.id,
+        phoneNumberId: phone.id,
+        direction: 'OUTBOUND',
+        type: 'text',
+        content: { type: 'text', text: { body: 'sent' } },
+        wamid: 'wamid.C1',
+        status: 'SENT',
+      },
+    })
+    const other = await createPhoneNumber(t.prisma, organizationId)
+
+    await process(inbound('wamid.C0', phoneNumberId)) // Meta's retry: a duplicate, silent
+    expect(warnings).toEqual([])
+    await process(inbound('wamid.C1', phoneNumberId)) // another direction
+    await process(inbound('wamid.C0', other.phoneNumberId)) // another phone number
+    expect(warnings.map((w) => w.wamid)).toEqual(['wamid.C1', 'wamid.C0'])
+    expect(warnings[0]?.message).toMatch(/another direction or phone number/)
+    expect(await t.prisma.message.count({ where: { direction: 'INBOUND' } })).toBe(1)
+  })
+
   it('stores a message once when delivered twice, and twice concurrently by two workers', async () => {
     const payload = envelope([
       {

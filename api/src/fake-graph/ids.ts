@@ -1,13 +1,20 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 
 /**
- * Deterministic id source: the n-th id of a given seed is always the same, so a test run that
- * replays the same calls sees the same wamids. Ids look like Meta's (`wamid.` + base64 text).
+ * Id source. Ids look like Meta's (`wamid.` + base64 text). With a seed it is deterministic: the n-th
+ * id of a given seed is always the same, so a test that replays the same calls sees the same wamids.
+ * Without one each start (and each reset) draws a fresh random seed, so ids never repeat across
+ * restarts: like Meta's, they stay unique for a database that outlives the fake (the local target
+ * keeps its database across `local:down`, and a repeated wamid is an inbound message dropped as a
+ * duplicate).
  */
 export class SeededIds {
   private counter = 0
+  private seed: string
 
-  constructor(private readonly seed: string) {}
+  constructor(private readonly fixedSeed?: string) {
+    this.seed = fixedSeed ?? randomSeed()
+  }
 
   next(prefix: string): string {
     this.counter += 1
@@ -22,7 +29,13 @@ export class SeededIds {
     return digest.readBigUInt64BE(0).toString().slice(0, 15)
   }
 
+  /** Back to the first id: the same ones again with a fixed seed, fresh ones without. */
   reset(): void {
     this.counter = 0
+    this.seed = this.fixedSeed ?? randomSeed()
   }
+}
+
+function randomSeed(): string {
+  return randomBytes(16).toString('hex')
 }

@@ -15,7 +15,7 @@ export interface FakeGraphOptions {
   appSecret?: string
   /** Accepted Bearer token; any non-empty token when absent. */
   accessToken?: string
-  /** Seed of the deterministic ids. */
+  /** Seed of deterministic ids; absent: random per start, so ids stay unique across restarts. */
   seed?: string
   /** WABA of phone numbers that were not registered through /__fake/phone-numbers. */
   defaultWabaId?: string
@@ -54,7 +54,7 @@ export function buildFakeGraph(options: FakeGraphOptions = {}): {
   })
   const state = new FakeGraphState(
     {
-      seed: options.seed ?? 'fake-graph',
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
       defaultWabaId: options.defaultWabaId ?? DEFAULT_WABA_ID,
       maxRecorded: options.maxRecorded ?? 20_000,
       limits: options.limits ?? {},

@@ -29,7 +29,8 @@ export interface FakeTemplate {
 export const SERVICE_WINDOW_MS = 24 * 60 * 60 * 1000
 
 export interface FakeGraphStateOptions {
-  seed: string
+  /** Fixed seed of the ids (deterministic); absent: random per start and per reset. */
+  seed?: string
   defaultWabaId: string
   maxRecorded: number
   limits: OrganicLimitsConfig

@@ -25,7 +25,7 @@ export interface ProcessOptions {
 
 function emptySummary(): ProcessingSummary {
   return {
-    messages: { stored: 0, duplicate: 0, 'no-sender': 0 },
+    messages: { stored: 0, duplicate: 0, collision: 0, 'no-sender': 0 },
     statuses: { applied: 0, unchanged: 0, duplicate: 0, pending: 0 },
     unknownPhoneNumbers: 0,
     skipped: 0,
@@ -79,6 +79,11 @@ async function processMessagesChange(
       }),
     )
     summary.messages[outcome] += 1
+    if (outcome === 'collision')
+      options.log.warn(
+        { wamid: message.id, phoneNumberId: phone.phoneNumberId },
+        'inbound message dropped: its wamid belongs to a stored message of another direction or phone number (Meta never reuses wamids: a broken upstream?)',
+      )
   }
   for (const status of value.statuses ?? []) {
     const at = metaTime(status.timestamp)

@@ -19,7 +19,12 @@ export interface InboundMessageInput {
   optOutKeywords: readonly string[]
 }
 
-export type InboundOutcome = 'stored' | 'duplicate' | 'no-sender'
+/**
+ * `collision`: the wamid is already stored for a message of the other direction or of another phone
+ * number. Meta's wamids never collide, so it means a broken upstream (e.g. an id source that repeats
+ * itself); the message is not stored, like a duplicate, and the caller warns.
+ */
+export type InboundOutcome = 'stored' | 'duplicate' | 'collision' | 'no-sender'
 
 // Contact and conversation upserts are single INSERT ... ON CONFLICT statements: unlike a
 // find-then-create they stay correct when two workers handle the same sender at the same moment.
@@ -105,7 +110,12 @@ export async function storeInboundMessage(tx: Db, input: InboundMessageInput): P
     ON CONFLICT (wamid) DO NOTHING
     RETURNING id`
   const row = inserted[0]
-  if (!row) return 'duplicate'
+  if (!row) {
+    const stored = await tx.$queryRaw<{ direction: string; phoneNumberId: string }[]>`
+      SELECT direction, "phoneNumberId" FROM "Message" WHERE wamid = ${message.id}`
+    const same = stored[0]?.direction === 'INBOUND' && stored[0]?.phoneNumberId === phone.id
+    return same || stored.length === 0 ? 'duplicate' : 'collision'
+  }
 
   await tx.$executeRaw`
     UPDATE "Conversation"

@@ -25,7 +25,10 @@ export interface PostgresOptions {
   dataDir?: string
   /** Port on 127.0.0.1; a free one when absent. Ignored when the cluster in dataDir already runs. */
   port?: number
-  /** Password of the `postgres` role (set on every start); a random one when absent. */
+  /**
+   * Password of the `postgres` role, set on every start. Absent: a random one for a throwaway server;
+   * for a given dataDir the role keeps the password it has (attach or stop only).
+   */
   password?: string
   /** Directory of the environment's CA (see tls.ts); default `<parent of dataDir>/tls`. */
   tlsDir?: string
@@ -38,7 +41,7 @@ export interface PostgresServer {
   /** PEM of the CA that signed the server certificate: what clients verify the server against. */
   readonly caFile: string
   readonly user: string
-  /** Secret: the `postgres` role's password. */
+  /** Secret: the `postgres` role's password ('' when attached without one). */
   readonly password: string
   /**
    * Connection URL of the given database (default `postgres`): TLS verified against caFile
@@ -141,7 +144,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   if (tempRoot) chmodSync(tempRoot, 0o755) // the postgres user (when root) must reach data/
   const dataDir = options.dataDir ?? join(tempRoot as string, 'data')
   const tlsDir = options.tlsDir ?? join(dirname(dataDir), 'tls')
-  const password = options.password ?? randomBytes(18).toString('hex')
+  const password = options.password ?? (throwaway ? randomBytes(18).toString('hex') : undefined)
   const owner = postgresUid()
   const host = '127.0.0.1'
 
@@ -202,9 +205,10 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       await pgCtlOrThrow(['reload', '-D', dataDir], dataDir, 'reload its configuration')
     }
   }
-  await overSocket(dataDir, port, (c) =>
-    c.query(`ALTER ROLE postgres WITH PASSWORD ${c.escapeLiteral(password)}`),
-  )
+  if (password !== undefined)
+    await overSocket(dataDir, port, (c) =>
+      c.query(`ALTER ROLE postgres WITH PASSWORD ${c.escapeLiteral(password)}`),
+    )
 
   const caQuery = `sslmode=verify-full&sslrootcert=${encodeURIComponent(ca.caFile)}`
   return {
@@ -213,9 +217,9 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     dataDir,
     caFile: ca.caFile,
     user: 'postgres',
-    password,
+    password: password ?? '',
     url: (database = 'postgres') =>
-      `postgresql://postgres:${encodeURIComponent(password)}@${host}:${port}/${database}?${caQuery}`,
+      `postgresql://postgres${password ? `:${encodeURIComponent(password)}` : ''}@${host}:${port}/${database}?${caQuery}`,
     async stop() {
       await pgCtl(['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '30'])
       if (tempRoot) rmSync(tempRoot, { recursive: true, force: true })

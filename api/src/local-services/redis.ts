@@ -13,7 +13,10 @@ export interface RedisOptions {
   port?: number
   /** Keep data across restarts (append-only file in dir). Off for throwaway servers. */
   persistent?: boolean
-  /** AUTH password (requirepass); a random one when absent. */
+  /**
+   * AUTH password (requirepass). Absent: a random one for a throwaway server; a given dir without one
+   * can only attach to (or stop) a running server.
+   */
   password?: string
   /** Directory of the environment's CA (see tls.ts); default `<parent of dir>/tls`. */
   tlsDir?: string
@@ -69,7 +72,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   const dir = options.dir ?? join(tempRoot as string, 'data')
   mkdirSync(dir, { recursive: true })
   const tlsDir = options.tlsDir ?? join(dirname(dir), 'tls')
-  const password = options.password ?? randomBytes(24).toString('hex')
+  const password = options.password ?? (throwaway ? randomBytes(24).toString('hex') : undefined)
   const host = '127.0.0.1'
   const portFile = join(dir, 'redis.port')
   const ca = await ensureLocalCa(tlsDir)
@@ -77,11 +80,15 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
 
   let port: number
   const running = readPid(dir)
-  if (running !== undefined && existsSync(portFile) && existsSync(join(dir, TLS_MARKER))) {
+  // Without a password a caller can only attach (e.g. to stop it), whatever version started the server.
+  const attach = existsSync(join(dir, TLS_MARKER)) || password === undefined
+  if (running !== undefined && existsSync(portFile) && attach) {
     port = Number(readFileSync(portFile, 'utf8'))
   } else {
     // A server of an older version (plain text, no AUTH) stops first; its append-only file is kept.
     if (running !== undefined) await stopPid(running)
+    if (password === undefined)
+      throw new Error(`Redis in ${dir} does not run and no password was given to start it with`)
     port = options.port ?? (existsSync(portFile) ? Number(readFileSync(portFile, 'utf8')) : await freePort())
     const persistence: [string, string][] = options.persistent
       ? [
@@ -121,10 +128,10 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     host,
     port,
     dir,
-    password,
+    password: password ?? '',
     caFile: ca.caFile,
     clientOptions: { tls: { ca: readFileSync(ca.caFile) } },
-    url: `rediss://default:${encodeURIComponent(password)}@${host}:${port}`,
+    url: `rediss://default:${encodeURIComponent(password ?? '')}@${host}:${port}`,
     async stop() {
       const pid = readPid(dir)
       if (pid !== undefined) await stopPid(pid)

@@ -1,6 +1,6 @@
 import { request } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createFakeGraph, type FakeGraph } from '../../src/fake-graph/index.js'
+import { buildFakeGraph, createFakeGraph, type FakeGraph } from '../../src/fake-graph/index.js'
 import { eventually, startWebhookReceiver } from './webhook-receiver.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers of many shapes, asserted field by field
@@ -129,6 +129,44 @@ describe('fake Graph API: sending', () => {
     await call('POST', '/__fake/inbound', { phoneNumberId: '111', from: '5' })
     const second = await call('POST', '/v21.0/111/messages', text('5'))
     expect(second.body.messages[0].id).toBe(first.body.messages[0].id)
+  })
+})
+
+describe('fake Graph API: ids across restarts', () => {
+  /** A fresh fake (as after a restart of its process), without a fixed seed: its first sends' wamids. */
+  async function wamidsOfAFreshFake(count: number): Promise<string[]> {
+    const { app } = buildFakeGraph()
+    try {
+      const ids: string[] = []
+      await app.inject({
+        method: 'POST',
+        url: '/__fake/inbound',
+        payload: { phoneNumberId: '111', from: '5' },
+      })
+      for (let i = 0; i < count; i++) {
+        const sent = await app.inject({
+          method: 'POST',
+          url: '/v21.0/111/messages',
+          headers: { authorization: 'Bearer token' },
+          payload: text('5'),
+        })
+        ids.push(sent.json().messages[0].id)
+      }
+      return ids
+    } finally {
+      await app.close()
+    }
+  }
+
+  it('never repeats a wamid after a restart when no seed is fixed', async () => {
+    const before = await wamidsOfAFreshFake(20)
+    const after = await wamidsOfAFreshFake(20)
+    expect(new Set([...before, ...after]).size).toBe(40)
+  })
+
+  it('repeats them with a fixed seed (FAKE_GRAPH_SEED), for replaying a run', () => {
+    const first = buildFakeGraph({ seed: 'replay' }).state.ids.next('wamid.')
+    expect(buildFakeGraph({ seed: 'replay' }).state.ids.next('wamid.')).toBe(first)
   })
 })
 

@@ -1,12 +1,12 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startPostgres } from '@whatsapp-saas/api/local-services'
 import pg from 'pg'
 import { createTarget, createTools, pipelineDirOf, REPO_ROOT } from '../core/create-target.js'
 import { newRunId, runPipeline } from '../core/pipeline.js'
 import { createScrubber } from '../core/scrub.js'
 import type { RunContext } from '../core/types.js'
-import { loadOrCreateSecrets } from '../local/local-secrets.js'
+import { readState } from '../local/environment-state.js'
+import { loadOrCreateSecrets, localDatabaseUrl } from '../local/local-secrets.js'
 import { probe } from '../local/process-control.js'
 import type { LocalTarget } from '../local/target.js'
 import { type Accounting, account, graphRequests } from './accounting.js'
@@ -57,7 +57,7 @@ export interface DrillReport {
 export interface DrillOptions {
   repoRoot?: string
   pipelineDir?: string
-  /** Steady load through the entry URL (default 15 req/s: what two shared cores carry beside the faults). */
+  /** Steady load through the entry URL (default 30 req/s). */
   ratePerSecond?: number
   faults?: Fault[]
   log?: (line: string) => void
@@ -65,7 +65,7 @@ export interface DrillOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-/** The drill (after a deploy it may need first) stays under 5 minutes: the wait for late sends gets what is left. */
+/** The whole drill stays under 5 minutes: the final wait for late sends gets what is left of this. */
 const DRILL_BUDGET_MS = 290_000
 const SETTLE_MS = 3_000
 
@@ -75,7 +75,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   const repoRoot = options.repoRoot ?? REPO_ROOT
   const pipelineDir = options.pipelineDir ?? pipelineDirOf({ repoRoot })
   const reportsDir = join(pipelineDir, 'reports')
-  const rate = options.ratePerSecond ?? (Number(process.env.DRILL_RATE_PER_SECOND) || 15)
+  const rate = options.ratePerSecond ?? 30
   const runId = `drill-${newRunId()}`
   const target = (await createTarget({ target: 'local', repoRoot, pipelineDir })) as LocalTarget
   const ctx: RunContext = {
@@ -109,7 +109,6 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
   const fakeGraphUrl = env.fakeGraphUrl
   await openWindows(fakeGraphUrl, entryUrl, env.apiKey, env.phoneNumberId)
 
-  const drillStart = Date.now()
   const load = startLoad(
     { baseUrl: entryUrl, apiKey: env.apiKey, appSecret: env.appSecret, phoneNumberId: env.phoneNumberId },
     { ratePerSecond: rate },
@@ -154,7 +153,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
     await load.stop()
   }
 
-  const accounting = await settleAndAccount(target, load, fakeGraphUrl, drillStart + DRILL_BUDGET_MS, log)
+  const accounting = await settleAndAccount(target, load, fakeGraphUrl, began + DRILL_BUDGET_MS, log)
   const totals = summarize(load.samples, 0, Number.MAX_SAFE_INTEGER)
   const problems = [
     ...faults.filter((f) => f.failed > 0).map((f) => `${f.name}: ${f.failed} failed requests`),
@@ -188,20 +187,15 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillReport>
 
 /** Free-form sends need the recipient's 24-hour window open: each drill recipient writes in first. */
 async function openWindows(fakeGraphUrl: string, entryUrl: string, apiKey: string, phoneNumberId: string) {
-  const indexes = Array.from({ length: DRILL_RECIPIENTS }, (_, i) => i)
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      for (let i = indexes.shift(); i !== undefined; i = indexes.shift()) {
-        const response = await fetch(`${fakeGraphUrl.replace(/\/+$/, '')}/__fake/inbound`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ phoneNumberId, from: drillRecipient(i), text: 'drill window' }),
-        })
-        if (!response.ok) throw new Error(`fake Graph API /__fake/inbound answered ${response.status}`)
-        await response.body?.cancel()
-      }
-    }),
-  )
+  for (let i = 0; i < DRILL_RECIPIENTS; i++) {
+    const response = await fetch(`${fakeGraphUrl.replace(/\/+$/, '')}/__fake/inbound`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ phoneNumberId, from: drillRecipient(i), text: 'drill window' }),
+    })
+    if (!response.ok) throw new Error(`fake Graph API /__fake/inbound answered ${response.status}`)
+    await response.body?.cancel()
+  }
   for (let attempt = 0; attempt < 60; attempt++) {
     const response = await fetch(`${entryUrl}/api/v1/messages`, {
       method: 'POST',
@@ -229,14 +223,15 @@ async function settleAndAccount(
   deadline: number,
   log: (line: string) => void,
 ): Promise<Accounting> {
-  const { postgres, secrets, tls } = target.layout
-  // Attaches to the running cluster (same password, same CA) for its verified-TLS URL.
-  const server = await startPostgres({
-    dataDir: postgres,
-    password: loadOrCreateSecrets(secrets).databasePassword,
-    tlsDir: tls,
+  const state = readState(target.layout.processes)
+  const db = new pg.Client({
+    connectionString: localDatabaseUrl(
+      target.layout,
+      loadOrCreateSecrets(target.layout.secrets),
+      state.postgresPort ?? 5432,
+      'whatsapp',
+    ),
   })
-  const db = new pg.Client({ connectionString: server.url('whatsapp') })
   await db.connect()
   try {
     for (;;) {

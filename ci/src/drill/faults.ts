@@ -2,11 +2,10 @@ import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startPostgres, startRedis } from '@whatsapp-saas/api/local-services'
-import { createTools } from '../core/create-target.js'
 import { runPipeline } from '../core/pipeline.js'
 import type { Tools } from '../core/types.js'
 import { readState } from '../local/environment-state.js'
-import { loadOrCreateSecrets } from '../local/local-secrets.js'
+import { loadOrCreateSecrets, localServiceOptions } from '../local/local-secrets.js'
 import { isAlive, probe } from '../local/process-control.js'
 import { ReleaseStore } from '../local/release-store.js'
 import type { LocalTarget } from '../local/target.js'
@@ -89,14 +88,11 @@ export const stopRedis: Fault = {
   name: 'redis-stop',
   description: 'stop Redis for 5 s',
   async run(ctx) {
-    const { redis, processes, secrets, tls } = ctx.target.layout
-    const port = readState(processes).redisPort
-    const options = {
-      dir: redis,
-      persistent: true,
-      password: loadOrCreateSecrets(secrets).redisAuthToken,
-      tlsDir: tls,
-    }
+    const { redis: options } = localServiceOptions(
+      ctx.target.layout,
+      loadOrCreateSecrets(ctx.target.layout.secrets),
+    )
+    const port = readState(ctx.target.layout.processes).redisPort
     await (await startRedis(options)).stop()
     await sleep(5_000)
     await startRedis({ ...options, ...(port ? { port } : {}) })
@@ -112,14 +108,11 @@ export const stopPostgres: Fault = {
   name: 'postgres-stop',
   description: 'stop PostgreSQL for 5 s',
   async run(ctx) {
-    const { postgres, processes, secrets, tls } = ctx.target.layout
-    const port = readState(processes).postgresPort
-    // The role's password is set on every start: the environment's own, or the service could not log in.
-    const options = {
-      dataDir: postgres,
-      password: loadOrCreateSecrets(secrets).databasePassword,
-      tlsDir: tls,
-    }
+    const { postgres: options } = localServiceOptions(
+      ctx.target.layout,
+      loadOrCreateSecrets(ctx.target.layout.secrets),
+    )
+    const port = readState(ctx.target.layout.processes).postgresPort
     await (await startPostgres(options)).stop()
     await sleep(5_000)
     await startPostgres({ ...options, ...(port ? { port } : {}) })
@@ -213,30 +206,4 @@ export const deployBrokenBuild: Fault = {
   },
 }
 
-/** Not a fault: a real rollout of the serving release, to measure the latency through the switch. */
-export const rollout: Fault = {
-  name: 'rollout',
-  description: 'roll the serving release out again (new replicas, switch, drain)',
-  async run(ctx) {
-    const report = await runPipeline({
-      target: ctx.target,
-      tools: await createTools({ target: 'local', repoRoot: ctx.repoRoot }),
-      skipLoad: true,
-      reportsDir: join(ctx.reportsDir, 'drill-deploys'),
-    })
-    const rolled = report.stages.find((s) => s.name === 'rollout')
-    return {
-      recovered: report.status === 'succeeded',
-      notes: `deploy ${report.status}${report.reason ? ` (${report.reason})` : ''}: ${rolled?.summary ?? ''}`,
-    }
-  },
-}
-
-export const FAULTS: Fault[] = [
-  killReplica,
-  stopRedis,
-  stopPostgres,
-  killWorkerMidSend,
-  rollout,
-  deployBrokenBuild,
-]
+export const FAULTS: Fault[] = [killReplica, stopRedis, stopPostgres, killWorkerMidSend, deployBrokenBuild]

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { readJson, writeJson } from './json-file.js'
+import type { LocalLayout } from './state-layout.js'
 
 /** Secrets of one local environment: generated once, kept in `secrets.json` (mode 0600), given to processes by environment. */
 export interface LocalSecrets {
@@ -109,4 +110,23 @@ export function secretEnvironment(documents: SecretDocuments): Record<string, st
     env[entry.name] = value
   }
   return env
+}
+
+/** How the local PostgreSQL and Redis of an environment are started (or attached to): its passwords, its CA. */
+export function localServiceOptions(layout: LocalLayout, secrets: LocalSecrets) {
+  return {
+    postgres: { dataDir: layout.postgres, password: secrets.databasePassword, tlsDir: layout.tls },
+    redis: { dir: layout.redis, persistent: true, password: secrets.redisAuthToken, tlsDir: layout.tls },
+  }
+}
+
+/** An operator's URL of the environment's database: password, TLS verified against the environment CA. */
+export function localDatabaseUrl(
+  layout: LocalLayout,
+  secrets: LocalSecrets,
+  port: number,
+  database: string,
+): string {
+  const ca = encodeURIComponent(`${layout.tls}/ca.crt`)
+  return `postgresql://postgres:${secrets.databasePassword}@127.0.0.1:${port}/${database}?sslmode=verify-full&sslrootcert=${ca}`
 }

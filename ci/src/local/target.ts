@@ -34,6 +34,7 @@ import {
   type LocalEndpoints,
   type LocalSecrets,
   loadOrCreateSecrets,
+  localServiceOptions,
   saveSecrets,
   secretDocuments,
   secretEnvironment,
@@ -512,19 +513,10 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
       }
       getSecrets()
       mkdirSync(layout.logs, { recursive: true })
-      const s = getSecrets()
-      const postgres = await startPostgres({
-        dataDir: layout.postgres,
-        password: s.databasePassword,
-        tlsDir: layout.tls,
-      })
+      const services = localServiceOptions(layout, getSecrets())
+      const postgres = await startPostgres(services.postgres)
       await ensureDatabase(postgres.url('postgres'))
-      const redis = await startRedis({
-        dir: layout.redis,
-        persistent: true,
-        password: s.redisAuthToken,
-        tlsDir: layout.tls,
-      })
+      const redis = await startRedis(services.redis)
       state.postgresPort = postgres.port
       state.redisPort = redis.port
       writeState(layout.processes, state)
