@@ -37,7 +37,7 @@ async function listKeys(port: number, apiKey: string): Promise<number> {
 }
 
 function redis(): Redis {
-  const client = new Redis(env.redis.url, { maxRetriesPerRequest: 1 })
+  const client = new Redis(env.redis.url, { ...env.redis.clientOptions, maxRetriesPerRequest: 1 })
   redisClients.push(client)
   return client
 }
