@@ -20,7 +20,7 @@ beforeAll(async () => {
   tenant = await t.createTenant()
   processes = new ApiProcesses(env)
   ports = await Promise.all([processes.start(t.databaseUrl), processes.start(t.databaseUrl)])
-}, 120_000)
+}, 300_000)
 afterAll(async () => {
   await processes?.stopAll()
   await Promise.allSettled(redisClients.map((client) => client.quit()))

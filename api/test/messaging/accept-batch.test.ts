@@ -82,7 +82,7 @@ beforeAll(async () => {
   queue = new Queue(OUTBOUND_QUEUE, { connection })
   acceptor = new OutboundAcceptor(createTypedSql(pool), queue)
   processes = new ApiProcesses(env)
-}, 120_000)
+}, 300_000)
 afterAll(async () => {
   await processes?.stopAll()
   await queue?.close()
@@ -238,5 +238,5 @@ describe('send accept batched per event-loop turn', () => {
       where: { organizationId: mine.organizationId, contact: { waId: { startsWith: '49171' } } },
     })
     expect(conversations).toHaveLength(KEYS / 2)
-  }, 120_000)
+  }, 300_000)
 })
