@@ -387,15 +387,14 @@ export class OutboundAcceptor {
    * a conversation created concurrently, after the batch read (a fresh batch of one sees them).
    */
   private async settleContested(items: Pending[]): Promise<void> {
-    await Promise.all(
-      items.map(async (item) => {
-        try {
-          item.resolve(await this.acceptOne(item))
-        } catch (error) {
-          item.reject(error)
-        }
-      }),
-    )
+    // One after the other: contested sends are rare, and in parallel they would each take a connection.
+    for (const item of items) {
+      try {
+        item.resolve(await this.acceptOne(item))
+      } catch (error) {
+        item.reject(error)
+      }
+    }
   }
 
   private async acceptOne(item: Pending): Promise<AcceptedSend> {
