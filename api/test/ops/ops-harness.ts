@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,11 +28,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
 /** A real PostgreSQL 15 for one test file, with helpers to make and inspect databases. */
 export interface OpsTestDatabase {
   server: PostgresServer
-  /**
-   * A new empty database. With `password`, its URL logs in as a superuser role of that password (the
-   * server takes passwords only, as RDS does), so that tests can follow a real password through the
-   * ops commands.
-   */
+  /** A new empty database; with `password`, its URL logs in as a new role with that password (SCRAM). */
   createDatabase(options?: { password?: string }): Promise<string>
   query<T extends pg.QueryResultRow>(url: string, sql: string, values?: unknown[]): Promise<T[]>
   databases(): Promise<string[]>
@@ -59,13 +55,11 @@ export async function startOpsTestDatabase(): Promise<OpsTestDatabase> {
       await query(admin, `CREATE DATABASE ${name}`)
       const url = new URL(server.url(name))
       if (options.password) {
-        const role = `ops_pw_${createHash('sha256').update(options.password).digest('hex').slice(0, 12)}`
-        const exists = await query(admin, 'SELECT 1 FROM pg_roles WHERE rolname = $1', [role])
-        if (exists.length === 0)
-          await query(
-            admin,
-            `CREATE ROLE ${role} SUPERUSER LOGIN PASSWORD '${options.password.replaceAll("'", "''")}'`,
-          )
+        const role = `ops_user_${randomBytes(4).toString('hex')}`
+        await query(
+          admin,
+          `CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD '${options.password.replace(/'/g, "''")}'`,
+        )
         url.username = role
         url.password = options.password
       }
