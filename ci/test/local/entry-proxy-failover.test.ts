@@ -52,11 +52,12 @@ describe('entry proxy with real upstream processes', () => {
       const body = (await response.body.json()) as { code?: string; error?: { code?: string } }
       return [response.statusCode, body.error?.code ?? body.code]
     }
-    // Past what the proxy buffers, and within it (then the replica itself answers).
-    for (const size of [5 * 1024 * 1024 + 1, 1024 * 1024]) {
-      expect(await post(url(''), size)).toEqual([413, 'FST_ERR_CTP_BODY_TOO_LARGE'])
-      expect(await post(a.origin, size)).toEqual([413, 'FST_ERR_CTP_BODY_TOO_LARGE'])
-    }
+    // Within what the proxy buffers the replica itself answers, exactly as it does directly; past it
+    // the proxy answers the same. (The direct reference uses the smaller body only: a replica that
+    // answers 413 early may close before a client has written 5 MB, which is an EPIPE on the client.)
+    const direct = await post(a.origin, 1024 * 1024)
+    expect(direct).toEqual([413, 'FST_ERR_CTP_BODY_TOO_LARGE'])
+    for (const size of [1024 * 1024, 5 * 1024 * 1024 + 1]) expect(await post(url(''), size)).toEqual(direct)
     // The connection that carried the big body was answered, and the proxy still serves.
     expect((await request(url('/work?ms=0'))).statusCode).toBe(200)
   })
