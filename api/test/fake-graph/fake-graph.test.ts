@@ -132,44 +132,6 @@ describe('fake Graph API: sending', () => {
   })
 })
 
-describe('fake Graph API: ids across restarts', () => {
-  /** A fresh fake (as after a restart of its process), without a fixed seed: its first sends' wamids. */
-  async function wamidsOfAFreshFake(count: number): Promise<string[]> {
-    const { app } = buildFakeGraph()
-    try {
-      const ids: string[] = []
-      await app.inject({
-        method: 'POST',
-        url: '/__fake/inbound',
-        payload: { phoneNumberId: '111', from: '5' },
-      })
-      for (let i = 0; i < count; i++) {
-        const sent = await app.inject({
-          method: 'POST',
-          url: '/v21.0/111/messages',
-          headers: { authorization: 'Bearer token' },
-          payload: text('5'),
-        })
-        ids.push(sent.json().messages[0].id)
-      }
-      return ids
-    } finally {
-      await app.close()
-    }
-  }
-
-  it('never repeats a wamid after a restart when no seed is fixed', async () => {
-    const before = await wamidsOfAFreshFake(20)
-    const after = await wamidsOfAFreshFake(20)
-    expect(new Set([...before, ...after]).size).toBe(40)
-  })
-
-  it('repeats them with a fixed seed (FAKE_GRAPH_SEED), for replaying a run', () => {
-    const first = buildFakeGraph({ seed: 'replay' }).state.ids.next('wamid.')
-    expect(buildFakeGraph({ seed: 'replay' }).state.ids.next('wamid.')).toBe(first)
-  })
-})
-
 describe('fake Graph API: faults', () => {
   it.each([
     [130429, 429],
@@ -329,6 +291,48 @@ describe('fake Graph API: phone numbers and templates', () => {
       expect(small.state.requests.list().map((r) => r.seq)).toEqual([3, 4, 5])
     } finally {
       await small.close()
+    }
+  })
+})
+
+describe('fake Graph API: ids across restarts', () => {
+  /** A fresh fake (as after a restart of its process), without a fixed seed: its first sends' wamids. */
+  async function wamidsOfAFreshFake(count: number): Promise<string[]> {
+    const { app } = buildFakeGraph()
+    try {
+      const ids: string[] = []
+      await app.inject({
+        method: 'POST',
+        url: '/__fake/inbound',
+        payload: { phoneNumberId: '111', from: '5' },
+      })
+      for (let i = 0; i < count; i++) {
+        const sent = await app.inject({
+          method: 'POST',
+          url: '/v21.0/111/messages',
+          headers: { authorization: 'Bearer token' },
+          payload: text('5'),
+        })
+        ids.push(sent.json().messages[0].id)
+      }
+      return ids
+    } finally {
+      await app.close()
+    }
+  }
+
+  it('never repeats a wamid after a restart when no seed is fixed', async () => {
+    const before = await wamidsOfAFreshFake(20)
+    const after = await wamidsOfAFreshFake(20)
+    expect(new Set([...before, ...after]).size).toBe(40)
+  })
+
+  it('repeats them with a fixed seed (FAKE_GRAPH_SEED), for replaying a run', async () => {
+    const [one, two] = [buildFakeGraph({ seed: 'replay' }), buildFakeGraph({ seed: 'replay' })]
+    try {
+      expect(two.state.ids.next('wamid.')).toBe(one.state.ids.next('wamid.'))
+    } finally {
+      await Promise.all([one.app.close(), two.app.close()])
     }
   })
 })
