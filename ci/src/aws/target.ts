@@ -21,7 +21,15 @@ import { runOpsTask } from './ops-task.js'
 import { runPreflight } from './preflight.js'
 import { pulumiProvisioner, type StackProvisioner } from './provisioner.js'
 import { findEcrImage, publishImage, versionOf } from './publish.js'
-import { type DeployOutcome, moveServices, previousRevision, rolloutImage, serviceNames } from './rollout.js'
+import { markServing, readPassedRelease, recordPassedRelease, repositoryOwner } from './releases.js'
+import {
+  abandonRevisions,
+  type DeployOutcome,
+  moveServices,
+  previousRevision,
+  rolloutImage,
+  serviceNames,
+} from './rollout.js'
 import { type AwsRuntime, type AwsTimeouts, createRuntime, timeoutsFromEnv } from './runtime.js'
 import {
   outputsCachePath,
@@ -95,6 +103,7 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
   const containerCli = options.containerCli ?? (() => detectContainerCli())
 
   let raw: Record<string, string> | undefined = options.outputs
+  const opsRevisions = new Map<string, string>()
   let parsed: StackOutputs | undefined
 
   /** Raw outputs: explicit ones, else Pulumi's, else the cache of the last provision. */
@@ -190,13 +199,16 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
         publishImage(runtime, await stackOutputs(ctx), artifact, containerCli, ctx),
       ),
 
-    async provision(ctx): Promise<ProvisionResult> {
+    async provision(ctx, artifact): Promise<ProvisionResult> {
+      // Pulumi's revisions run the image being deployed: the rollout then only points the services at them.
+      const image =
+        artifact && isDigest(artifact.digest) ? pinnedImage(artifact.ref, artifact.digest) : undefined
       if (ctx.dryRun) {
-        const preview = await provisioner.preview(ctx.log, ctx.signal)
+        const preview = await provisioner.preview(ctx.log, ctx.signal, { image })
         const current = await rawOutputs(ctx).catch(() => undefined)
         return { summary: `preview: ${preview.summary}`, outputs: current ?? {}, changes: preview.changes }
       }
-      const result = await provisioner.up(ctx.log, ctx.signal)
+      const result = await provisioner.up(ctx.log, ctx.signal, { image })
       // Validated before anything uses them: a mismatch with infra/ is one error naming every key.
       parsed = parseStackOutputs(result.outputs)
       raw = result.outputs
@@ -205,21 +217,27 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
     },
 
     runOps: (command: OpsCommand, artifact: Artifact, ctx: RunContext): Promise<OpsResult> =>
-      guarded(`ops ${command.name}`, async () =>
-        runOpsTask(
-          runtime,
-          await stackOutputs(ctx),
-          command,
-          pinnedImage(artifact.ref, artifact.digest),
-          ctx,
-        ),
-      ),
+      guarded(`ops ${command.name}`, async () => {
+        const outputs = await stackOutputs(ctx)
+        const image = pinnedImage(artifact.ref, artifact.digest)
+        // The serving revision when it runs that image (operator verbs); otherwise Pulumi's revision with the
+        // image (backup and migrate of a deploy, before the rollout).
+        const service = await describeService(runtime, outputs.clusterName, outputs.apiServiceName)
+        let base = outputs.apiTaskDefinitionArn
+        if (service.taskDefinition) {
+          const { definition } = await describeTaskDefinition(runtime, service.taskDefinition)
+          if (serviceImage(definition, outputs.ecrRepositoryUrl) === image) base = service.taskDefinition
+        }
+        return runOpsTask(runtime, outputs, command, image, ctx, base, opsRevisions)
+      }),
 
     rollout: (artifact, ctx) =>
       guarded('rollout', async () => {
         const outputs = await stackOutputs(ctx)
         const previous = await servingArtifact()
         const outcome = await rolloutImage(runtime, outputs, pinnedImage(artifact.ref, artifact.digest), ctx)
+        if (outcome.status === 'succeeded' && !ctx.dryRun)
+          await markServing(runtime, outputs, options.stack, artifact, previous, ctx)
         return rolloutResult(outcome, previous, outcome.status === 'succeeded' ? artifact : previous)
       }),
 
@@ -247,6 +265,16 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
           outcome = await moveServices(runtime, outputs, moves, ctx)
         }
         const after = await servingArtifact()
+        if (outcome.status === 'succeeded' && !ctx.dryRun) {
+          // What the rollback left behind must neither be run by the scheduled backup (latest ACTIVE revision
+          // of the family) nor be "the previous version" of a later rollback.
+          const abandoned = new Set(before ? [pinnedImage(before.ref, before.digest)] : [])
+          for (const serviceName of serviceNames(outputs)) {
+            const serving = (await describeService(runtime, outputs.clusterName, serviceName)).taskDefinition
+            if (serving) await abandonRevisions(runtime, serving, abandoned, ctx, outputs.ecrRepositoryUrl)
+          }
+          if (after) await markServing(runtime, outputs, options.stack, after, undefined, ctx)
+        }
         // The rollback itself succeeding means the environment is rolled back.
         const status = outcome.status === 'succeeded' ? 'rolled_back' : 'failed'
         return {
@@ -259,6 +287,40 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
       }),
 
     current: () => guarded('reading the serving version', servingArtifact),
+
+    get loadByDefault() {
+      // Only the stack that owns the image repository (staging) load-tests by default; the others deploy
+      // digests it passed and carry its load results (promotionEvidence). Unknown before the outputs are read.
+      return parsed ? repositoryOwner(parsed, options.stack) === options.stack : true
+    },
+
+    promotionEvidence: (artifact, ctx) =>
+      guarded('reading the promoted release', async () => {
+        const outputs = await stackOutputs(ctx)
+        if (repositoryOwner(outputs, options.stack) === options.stack) return undefined
+        const record = await readPassedRelease(runtime, outputs, artifact.digest)
+        if (!record)
+          throw new AwsTargetError(
+            `${artifact.digest} never passed ${repositoryOwner(outputs, options.stack)}`,
+          )
+        ctx.log.info(`${artifact.digest} passed ${record.stack} in run ${record.runId} at ${record.passedAt}`)
+        return { ...record }
+      }),
+
+    recordRelease: (release, ctx) =>
+      guarded('recording the passed release', async () => {
+        const outputs = await stackOutputs(ctx)
+        if (repositoryOwner(outputs, options.stack) !== options.stack) return undefined
+        return recordPassedRelease(runtime, outputs, {
+          stack: options.stack,
+          runId: release.runId,
+          digest: release.artifact.digest,
+          version: release.artifact.version,
+          passedAt: new Date(runtime.clock.now()).toISOString(),
+          smoke: { summary: release.smoke.summary, details: release.smoke.details },
+          load: release.load ? { ...release.load } : null,
+        })
+      }),
 
     async baseUrl(ctx) {
       const outputs = await stackOutputs(ctx)
@@ -276,6 +338,12 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
         }
         const found = await findEcrImage(runtime, outputs.ecrRepositoryUrl, { imageDigest: reference.digest })
         if (!found) throw new AwsTargetError(`${outputs.ecrRepositoryUrl}@${reference.digest} is not in ECR`)
+        const owner = repositoryOwner(outputs, options.stack)
+        if (owner !== options.stack && !(await readPassedRelease(runtime, outputs, reference.digest))) {
+          throw new AwsTargetError(
+            `refused: ${reference.digest} never passed ${owner} (no s3://${outputs.releaseEvidenceBucket ?? outputs.backupBucket}/releases record); deploy it to ${owner} first`,
+          )
+        }
         return {
           ref: outputs.ecrRepositoryUrl,
           digest: reference.digest,

@@ -19,6 +19,12 @@ import {
 import { type DeploymentFate, scriptedEcs } from './scripted-ecs.js'
 
 const elbv2 = mockClient(ElasticLoadBalancingV2Client)
+/** Pulumi's revisions are the serving ones (the services run what the last provision registered). */
+const PULUMI = {
+  ...OUTPUTS,
+  apiTaskDefinitionArn: arnOf('app-api', 4),
+  workerTaskDefinitionArn: arnOf('app-worker', 7),
+}
 
 function healthyTargets() {
   elbv2.on(DescribeTargetHealthCommand).resolves({
@@ -46,7 +52,7 @@ describe('rollout of the API and worker services', () => {
     const ecs = ecsWith()
     healthyTargets()
     const ctx = testContext()
-    const outcome = await rolloutImage(testRuntime(), OUTPUTS, IMAGE_NEW, ctx)
+    const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, ctx)
 
     expect(outcome.status).toBe('succeeded')
     expect(ecs.updates).toEqual([
@@ -66,7 +72,7 @@ describe('rollout of the API and worker services', () => {
   it('reports a deployment the circuit breaker rolled back as failed, with events and stopped-task reasons', async () => {
     const ecs = ecsWith((service) => (service === 'api' ? 'circuit-breaker' : 'complete'))
     healthyTargets()
-    const outcome = await rolloutImage(testRuntime(), OUTPUTS, IMAGE_NEW, testContext())
+    const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, testContext())
 
     expect(outcome.status).toBe('failed')
     expect(outcome.summary).toMatch(/circuit breaker/)
@@ -90,7 +96,7 @@ describe('rollout of the API and worker services', () => {
     healthyTargets()
     const runtime = testRuntime({ rolloutTimeoutMs: 60_000, pollIntervalMs: 5_000 })
     const ctx = testContext()
-    const outcome = await rolloutImage(runtime, OUTPUTS, IMAGE_NEW, ctx)
+    const outcome = await rolloutImage(runtime, PULUMI, IMAGE_NEW, ctx)
 
     expect(outcome.status).toBe('rolled_back')
     expect(outcome.summary).toMatch(/rollout of api timed out/)
@@ -107,7 +113,7 @@ describe('rollout of the API and worker services', () => {
   it('returns the API to its previous revision when the worker fails after the API completed', async () => {
     const ecs = ecsWith((service) => (service === 'worker' ? 'circuit-breaker' : 'complete'))
     healthyTargets()
-    const outcome = await rolloutImage(testRuntime(), OUTPUTS, IMAGE_NEW, testContext())
+    const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, testContext())
 
     expect(outcome.status).toBe('failed')
     expect(ecs.updates.at(-1)).toEqual({ service: 'api', taskDefinition: arnOf('app-api', 4) })
@@ -125,7 +131,7 @@ describe('rollout of the API and worker services', () => {
         },
       ],
     })
-    const outcome = await rolloutImage(testRuntime(), OUTPUTS, IMAGE_NEW, testContext())
+    const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, testContext())
 
     expect(outcome.status).toBe('rolled_back')
     expect(outcome.summary).toMatch(/ALB targets never all turned healthy/)
@@ -137,7 +143,7 @@ describe('rollout of the API and worker services', () => {
   it('in dry-run shows the diff (the image only) and registers nothing', async () => {
     const ecs = ecsWith()
     const ctx = testContext({ dryRun: true })
-    const outcome = await rolloutImage(testRuntime(), OUTPUTS, IMAGE_NEW, ctx)
+    const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, ctx)
 
     expect(outcome.status).toBe('succeeded')
     expect(outcome.details.diff).toEqual({
@@ -161,7 +167,7 @@ describe('rollout of the API and worker services', () => {
     }
     const error = await rolloutImage(
       runtime,
-      OUTPUTS,
+      PULUMI,
       IMAGE_NEW,
       testContext({ signal: controller.signal }),
     ).catch((caught: Error) => caught)
@@ -175,7 +181,7 @@ describe('rollout of the API and worker services', () => {
   it('restarts both services on their serving revisions with a forced new deployment, followed to completion', async () => {
     const ecs = ecsWith()
     healthyTargets()
-    const outcome = await restartServices(testRuntime(), OUTPUTS, testContext())
+    const outcome = await restartServices(testRuntime(), PULUMI, testContext())
     expect(outcome.status).toBe('succeeded')
     expect(ecs.updates).toEqual([
       { service: 'api', taskDefinition: arnOf('app-api', 4) },
