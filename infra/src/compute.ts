@@ -122,6 +122,9 @@ export function createCompute(
       runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: svc.architecture },
       executionRoleArn: args.executionRoleArn,
       taskRoleArn: args.taskRoleArn,
+      // A new image or setting replaces the revision; the old one stays ACTIVE: it is what a rollback to the
+      // previous version returns to (the pipeline deregisters the revisions a rollback abandons).
+      skipDestroy: true,
       containerDefinitions: pulumi.jsonStringify([
         {
           image: args.image,

@@ -16,7 +16,7 @@ import { type ContainerCli, detectContainerCli } from './container-cli.js'
 import { acquireDeployLock, DEFAULT_LOCK_TTL_MS } from './deploy-lock.js'
 import { describeService, describeTaskDefinition } from './ecs-services.js'
 import { AwsTargetError, describeAwsError, wrapAwsError } from './errors.js'
-import { isDigest, parseImageReference, pinnedImage } from './image-reference.js'
+import { isDigest, parseImageReference, pinnedImage, versionTag } from './image-reference.js'
 import { runOpsTask } from './ops-task.js'
 import { runPreflight } from './preflight.js'
 import { pulumiProvisioner, type StackProvisioner } from './provisioner.js'
@@ -273,7 +273,17 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
             const serving = (await describeService(runtime, outputs.clusterName, serviceName)).taskDefinition
             if (serving) await abandonRevisions(runtime, serving, abandoned, ctx, outputs.ecrRepositoryUrl)
           }
-          if (after) await markServing(runtime, outputs, options.stack, after, undefined, ctx)
+          // `<stack>-previous` goes to what a later rollback would return to from here.
+          const next = await previousRevision(runtime, outputs, outputs.apiServiceName)
+            .then(async ({ previousArn }) => {
+              const { definition } = await describeTaskDefinition(runtime, previousArn)
+              const reference = parseImageReference(serviceImage(definition, outputs.ecrRepositoryUrl))
+              return reference.digest
+                ? { ref: reference.repository, digest: reference.digest, version: '' }
+                : undefined
+            })
+            .catch(() => undefined)
+          if (after) await markServing(runtime, outputs, options.stack, after, next, ctx)
         }
         // The rollback itself succeeding means the environment is rolled back.
         const status = outcome.status === 'succeeded' ? 'rolled_back' : 'failed'
@@ -347,7 +357,7 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
         return {
           ref: outputs.ecrRepositoryUrl,
           digest: reference.digest,
-          version: found.tags[0] ?? reference.digest.slice(7, 19),
+          version: versionTag(found.tags) ?? reference.digest.slice(7, 19),
         }
       }),
   }

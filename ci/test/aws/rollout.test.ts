@@ -1,4 +1,4 @@
-import { RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs'
+import { ListTasksCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs'
 import {
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
@@ -66,6 +66,52 @@ describe('rollout of the API and worker services', () => {
     ])
     expect(outcome.summary).toContain('2 healthy target(s)')
     expect(ecs.mock.commandCalls(UpdateServiceCommand)).toHaveLength(2)
+    ecs.mock.restore()
+  })
+
+  it('keeps the service events of a failed rollout when listing its stopped tasks is denied', async () => {
+    const ecs = ecsWith((service) => (service === 'api' ? 'circuit-breaker' : 'complete'))
+    ecs.mock
+      .on(ListTasksCommand)
+      .rejects(
+        Object.assign(new Error('not authorized to perform: ecs:ListTasks'), {
+          name: 'AccessDeniedException',
+        }),
+      )
+    healthyTargets()
+    const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, testContext())
+
+    expect(outcome.status).toBe('failed')
+    const [api] = outcome.details.services as { events: string[]; stoppedTasksError: string }[]
+    expect(api!.events.join('\n')).toContain('deployment failed: tasks failed to start')
+    expect(api!.stoppedTasksError).toContain('ecs:ListTasks')
+    ecs.mock.restore()
+  })
+
+  it("registers Pulumi's revision with the new image, not a copy of the serving one", async () => {
+    // Pulumi's revision (app-api:5) carries a setting the serving one (app-api:4) does not.
+    const pulumiApi = taskDefinition('app-api', 5, IMAGE_OLD)
+    pulumiApi.containerDefinitions![0]!.environment = [
+      { name: 'PUBLIC_URL', value: 'https://new.example.com' },
+    ]
+    const ecs = scriptedEcs({
+      definitions: [
+        taskDefinition('app-api', 4, IMAGE_OLD),
+        pulumiApi,
+        taskDefinition('app-worker', 7, IMAGE_OLD),
+      ],
+      services: { api: arnOf('app-api', 4), worker: arnOf('app-worker', 7) },
+    })
+    healthyTargets()
+    const outputs = { ...PULUMI, apiTaskDefinitionArn: arnOf('app-api', 5) }
+    const outcome = await rolloutImage(testRuntime(), outputs, IMAGE_NEW, testContext())
+
+    expect(outcome.status).toBe('succeeded')
+    const registeredApi = ecs.registered.find((input) => input.family === 'app-api')!
+    expect(registeredApi.containerDefinitions![0]!.environment).toEqual([
+      { name: 'PUBLIC_URL', value: 'https://new.example.com' },
+    ])
+    expect(registeredApi.containerDefinitions![0]!.image).toBe(IMAGE_NEW)
     ecs.mock.restore()
   })
 

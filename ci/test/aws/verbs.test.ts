@@ -50,7 +50,13 @@ import {
   RebootDBInstanceCommand,
   RestoreDBInstanceToPointInTimeCommand,
 } from '@aws-sdk/client-rds'
-import { GetBucketEncryptionCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import {
+  GetBucketEncryptionCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3'
 import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { mockClient } from 'aws-sdk-client-mock'
@@ -696,4 +702,26 @@ describe('backup and restore verbs', () => {
 
 it('uses the cluster from the outputs', () => {
   expect(RAW_OUTPUTS.clusterName).toBe(CLUSTER)
+})
+
+describe('rollback', () => {
+  it('takes the deploy lock: a rollback never races a running deploy', async () => {
+    healthyStack()
+    const holder = { runId: 'deploy-7', holder: 'ci@github run 7', pid: 42, since: new Date().toISOString() }
+    mocks.s3
+      .on(PutObjectCommand)
+      .rejects(
+        Object.assign(new Error('precondition'), {
+          name: 'PreconditionFailed',
+          $metadata: { httpStatusCode: 412 },
+        }),
+      )
+    mocks.s3
+      .on(GetObjectCommand)
+      .resolves({ Body: { transformToString: async () => JSON.stringify(holder) } } as never)
+    const { code, err } = await run('rollback', ['--stack', 'staging'])
+    expect(code).toBe(1)
+    expect(err).toContain('is being deployed by ci@github run 7 (run deploy-7')
+    expect(mocks.ecs.commandCalls(UpdateServiceCommand)).toHaveLength(0)
+  })
 })
