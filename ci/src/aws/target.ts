@@ -31,6 +31,7 @@ import {
   serviceNames,
 } from './rollout.js'
 import { type AwsRuntime, type AwsTimeouts, createRuntime, timeoutsFromEnv } from './runtime.js'
+import { serviceEnvironment } from './service-environment.js'
 import {
   outputsCachePath,
   parseStackOutputs,
@@ -104,6 +105,8 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
 
   let raw: Record<string, string> | undefined = options.outputs
   const opsRevisions = new Map<string, string>()
+  /** Secret values read during the run (admin token, Meta app secret): the core scrubs them everywhere. */
+  const secrets: string[] = []
   let parsed: StackOutputs | undefined
 
   /** Raw outputs: explicit ones, else Pulumi's, else the cache of the last provision. */
@@ -298,6 +301,21 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
 
     current: () => guarded('reading the serving version', servingArtifact),
 
+    // A method (not an arrow): `this.baseUrl` is the URL of whoever wraps the target.
+    environment(ctx) {
+      return guarded('reading the service environment', async () => {
+        const outputs = await stackOutputs(ctx)
+        const url = await this.baseUrl(ctx)
+        const env = await serviceEnvironment(runtime, outputs, url)
+        secrets.push(
+          ...[env.adminToken, env.appSecret, env.verifyToken].filter((v): v is string => Boolean(v)),
+        )
+        return env
+      })
+    },
+
+    secretValues: () => secrets,
+
     get loadByDefault() {
       // Only the stack that owns the image repository (staging) load-tests by default; the others deploy
       // digests it passed and carry its load results (promotionEvidence). Unknown before the outputs are read.
@@ -338,12 +356,12 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
     },
 
     resolve: (image, ctx) =>
-      guarded(`resolving ${image}`, async () => {
+      guarded(`resolving $image`, async () => {
         const outputs = await stackOutputs(ctx)
         const reference = parseImageReference(image)
         if (!reference.digest || !isDigest(reference.digest)) {
           throw new AwsTargetError(
-            `--image must be ref@sha256:<digest> (got ${image}): tags are never deployed`,
+            `--image must be ref@sha256:<digest> (got $image): tags are never deployed`,
           )
         }
         const found = await findEcrImage(runtime, outputs.ecrRepositoryUrl, { imageDigest: reference.digest })

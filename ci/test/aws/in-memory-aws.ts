@@ -37,6 +37,7 @@ import {
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { mockClient } from 'aws-sdk-client-mock'
@@ -113,6 +114,7 @@ export class InMemoryAws {
     ecs: mockClient(ECSClient),
     logs: mockClient(CloudWatchLogsClient),
     elbv2: mockClient(ElasticLoadBalancingV2Client),
+    secretsManager: mockClient(SecretsManagerClient),
   }
 
   constructor() {
@@ -386,7 +388,13 @@ export class InMemoryAws {
   }
 
   private wire() {
-    const { sts, acm, sns, budgets, s3, ecr, ecs, logs, elbv2 } = this.mocks
+    const { sts, acm, sns, budgets, s3, ecr, ecs, logs, elbv2, secretsManager } = this.mocks
+    secretsManager.on(GetSecretValueCommand).callsFake((input) => {
+      const value = this.secrets.get(input.SecretId)
+      if (value === undefined)
+        throw awsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret value")
+      return { ARN: input.SecretId, SecretString: value }
+    })
     sts.on(GetCallerIdentityCommand).resolves({
       Account: ACCOUNT_ID,
       Arn: `arn:aws:sts::${ACCOUNT_ID}:assumed-role/github-deploy/ci`,

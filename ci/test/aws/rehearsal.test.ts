@@ -116,8 +116,10 @@ function tools(version: string): Tools {
     build: async () => ({ summary: `built ${version}` }),
     test: async () => ({ summary: 'tested' }),
     package: async () => ({ ref: 'whatsapp-saas-api', digest: digestOf(`local ${version}`), version }),
-    // A small real load: requests against the deployed URL, thresholded on failures.
-    load: async (url) => {
+    // A small real load: requests against the deployed URL, thresholded on failures. The webhook scenario
+    // needs the app secret, which the target reads from the stack's Meta secret.
+    load: async (url, _ctx, env) => {
+      if (!env?.appSecret) throw new Error('load got no app secret: the webhook-ingest scenario cannot run')
       let failed = 0
       for (let i = 0; i < 20; i++) if ((await fetch(`${url}/api/v1/status`)).status !== 200) failed++
       const rate = failed / 20

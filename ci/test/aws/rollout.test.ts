@@ -71,13 +71,11 @@ describe('rollout of the API and worker services', () => {
 
   it('keeps the service events of a failed rollout when listing its stopped tasks is denied', async () => {
     const ecs = ecsWith((service) => (service === 'api' ? 'circuit-breaker' : 'complete'))
-    ecs.mock
-      .on(ListTasksCommand)
-      .rejects(
-        Object.assign(new Error('not authorized to perform: ecs:ListTasks'), {
-          name: 'AccessDeniedException',
-        }),
-      )
+    ecs.mock.on(ListTasksCommand).rejects(
+      Object.assign(new Error('not authorized to perform: ecs:ListTasks'), {
+        name: 'AccessDeniedException',
+      }),
+    )
     healthyTargets()
     const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, testContext())
 

@@ -708,14 +708,12 @@ describe('rollback', () => {
   it('takes the deploy lock: a rollback never races a running deploy', async () => {
     healthyStack()
     const holder = { runId: 'deploy-7', holder: 'ci@github run 7', pid: 42, since: new Date().toISOString() }
-    mocks.s3
-      .on(PutObjectCommand)
-      .rejects(
-        Object.assign(new Error('precondition'), {
-          name: 'PreconditionFailed',
-          $metadata: { httpStatusCode: 412 },
-        }),
-      )
+    mocks.s3.on(PutObjectCommand).rejects(
+      Object.assign(new Error('precondition'), {
+        name: 'PreconditionFailed',
+        $metadata: { httpStatusCode: 412 },
+      }),
+    )
     mocks.s3
       .on(GetObjectCommand)
       .resolves({ Body: { transformToString: async () => JSON.stringify(holder) } } as never)
