@@ -4,6 +4,7 @@
 // each stack config and each `up` the pipeline makes. HTTP (smoke, load) is answered by a local server that
 // serves as the version the in-memory API service runs.
 import { execFile } from 'node:child_process'
+import { createHmac } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -27,6 +28,8 @@ const PRODUCTION = 'whatsapp-saas-production'
 /** What each version's image holds; v3 is a build whose API does not answer /health. */
 const IMAGE = (version: string) => `${REPOSITORY}@${digestOf(`image ${version}`)}`
 const BROKEN = new Set(['v3'])
+/** The Meta credentials an operator puts into each stack's secret (one-time step). */
+const META = { appSecret: 'meta-app-secret-staging', verifyToken: 'meta-verify-token-staging' }
 /** The stack-config change of the second staging deploy: a new domain, hence a new PUBLIC_URL. */
 const NEW_DOMAIN = { 'whatsapp-saas:domain': 'api2.staging.example.com' }
 
@@ -174,6 +177,22 @@ beforeAll(async () => {
       response.writeHead(status, { 'content-type': 'application/json' })
       response.end(JSON.stringify(body))
     }
+    const url = new URL(request.url ?? '/', 'http://local')
+    // Meta's webhook endpoints, checked with the secrets of the stack's Meta secret as the service does.
+    if (url.pathname === '/webhooks/whatsapp' && request.method === 'GET') {
+      const ok = url.searchParams.get('hub.verify_token') === META.verifyToken
+      response.writeHead(ok ? 200 : 403)
+      return response.end(ok ? (url.searchParams.get('hub.challenge') ?? '') : '')
+    }
+    if (url.pathname === '/webhooks/whatsapp' && request.method === 'POST') {
+      const chunks: Buffer[] = []
+      request.on('data', (chunk: Buffer) => chunks.push(chunk))
+      request.on('end', () => {
+        const expected = `sha256=${createHmac('sha256', META.appSecret).update(Buffer.concat(chunks)).digest('hex')}`
+        json(request.headers['x-hub-signature-256'] === expected ? 200 : 401, {})
+      })
+      return
+    }
     if (request.url === '/health' && BROKEN.has(version))
       return json(503, { status: 'error', database: 'down' })
     if (request.url === '/health')
@@ -211,8 +230,9 @@ describe('rehearsal: a fresh account, staging deploys, production receives what 
     // Meta's credentials put into each stack's secret.
     for (const stack of ['staging', 'production'])
       await provisioner(stack).up({ info() {}, warn() {} }, new AbortController().signal)
-    aws.putSecret(`${STAGING}-meta-secret`, '{"appSecret":"s","verifyToken":"v"}')
-    aws.putSecret(`${PRODUCTION}-meta-secret`, '{"appSecret":"p","verifyToken":"w"}')
+    // Both stacks answer from the same local stand-in here, so they share the credentials.
+    aws.putSecret(`${STAGING}-meta-secret`, JSON.stringify(META))
+    aws.putSecret(`${PRODUCTION}-meta-secret`, JSON.stringify(META))
     // Production owns no repository: it pulls from the one staging created.
     expect([...aws.repositories.keys()]).toEqual(['whatsapp-saas-staging-api'])
 
@@ -223,6 +243,13 @@ describe('rehearsal: a fresh account, staging deploys, production receives what 
     expect(first.artifact).toMatchObject({ ref: REPOSITORY, digest: digestOf('image v1'), version: 'v1' })
     expect(aws.servingImage(STAGING, `${STAGING}-api`)).toBe(IMAGE('v1'))
     expect(aws.servingImage(STAGING, `${STAGING}-worker`)).toBe(IMAGE('v1'))
+    // Smoke ran its signed-webhook checks with the secrets read from Secrets Manager, which no report shows.
+    const checks = stage(first, 'smoke').details.checks as { name: string; status: string }[]
+    expect(checks.filter((check) => check.name.startsWith('webhook'))).toEqual([
+      expect.objectContaining({ name: 'webhook-handshake', status: 'passed' }),
+      expect.objectContaining({ name: 'webhook-signature', status: 'passed' }),
+    ])
+    expect(JSON.stringify(first)).not.toContain(META.appSecret)
     expect(aws.tagsOf('whatsapp-saas-staging-api', digestOf('image v1'))).toEqual(['staging-current', 'v1'])
 
     // 2. A stack-config change (the domain) reaches the services with the next deploy.
