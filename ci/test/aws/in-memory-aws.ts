@@ -200,8 +200,14 @@ export class InMemoryAws {
       const inputs = item.inputs
       const content = JSON.stringify(inputs)
       const last = this.pulumiRevisions.get(item.name)
+      // The mocks shape a task definition's ARN like AWS (`task-definition/<family>:1`); older mocks used
+      // the resource name: both lead to the revision registered here.
+      const keys = [
+        mockArn(item),
+        `arn:aws:ecs:${REGION}:${ACCOUNT_ID}:task-definition/${String(inputs.family)}:1`,
+      ]
       if (last && last.inputs === content) {
-        registeredArn.set(mockArn(item), last.arn)
+        for (const key of keys) registeredArn.set(key, last.arn)
         continue
       }
       const definition = this.register({
@@ -216,7 +222,7 @@ export class InMemoryAws {
       })
       if (last && inputs.skipDestroy !== true) this.taskDefinitions.get(last.arn)!.status = 'INACTIVE'
       this.pulumiRevisions.set(item.name, { arn: definition.taskDefinitionArn!, inputs: content })
-      registeredArn.set(mockArn(item), definition.taskDefinitionArn!)
+      for (const key of keys) registeredArn.set(key, definition.taskDefinitionArn!)
     }
     for (const item of inventory.filter((i) => i.type === 'aws:ecs/service:Service')) {
       const cluster = clusterNames.get(String(item.inputs.cluster)) ?? String(item.inputs.cluster)

@@ -339,8 +339,8 @@ export function describeStack(stack: string, expected: StackExpectations): void 
     })
 
     it('exports its task definition revisions and sets the synthetic Graph URL only where the fake runs', () => {
-      expect(String(run.outputs.apiTaskDefinitionArn)).toContain(`${p}-api-taskdef`)
-      expect(String(run.outputs.workerTaskDefinitionArn)).toContain(`${p}-worker-taskdef`)
+      expect(String(run.outputs.apiTaskDefinitionArn)).toMatch(new RegExp(`^arn:aws:ecs:.*${p}-api`))
+      expect(String(run.outputs.workerTaskDefinitionArn)).toMatch(new RegExp(`^arn:aws:ecs:.*${p}-worker`))
       const url = `http://fake-graph.${p}.internal:4004`
       expect(run.outputs.syntheticGraphApiBaseUrl).toBe(expected.syntheticGraph ? url : '')
       for (const family of [`${p}-api`, `${p}-worker`]) {
