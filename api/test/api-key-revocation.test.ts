@@ -20,7 +20,7 @@ beforeAll(async () => {
   tenant = await t.createTenant()
   processes = new ApiProcesses(env)
   ports = await Promise.all([processes.start(t.databaseUrl), processes.start(t.databaseUrl)])
-}, 120_000)
+}, 300_000)
 afterAll(async () => {
   await processes?.stopAll()
   await Promise.allSettled(redisClients.map((client) => client.quit()))
@@ -37,7 +37,7 @@ async function listKeys(port: number, apiKey: string): Promise<number> {
 }
 
 function redis(): Redis {
-  const client = new Redis(env.redis.url, { maxRetriesPerRequest: 1 })
+  const client = new Redis(env.redis.url, { ...env.redis.clientOptions, maxRetriesPerRequest: 1 })
   redisClients.push(client)
   return client
 }

@@ -92,13 +92,16 @@ describe('GitHub workflows', () => {
       for (const [id, job] of Object.entries(workflow.jobs)) {
         if (assumesAwsRole(job)) {
           expect(job.permissions, `${name} ${id}`).toEqual({ contents: 'read', 'id-token': 'write' })
-          expect(environmentOf(job), `${name} ${id} takes its role from an environment`).toBeTruthy()
           const configure = job.steps.find((s) =>
             s.uses?.startsWith('aws-actions/configure-aws-credentials@'),
           )!
-          expect(configure.with?.['role-to-assume']).toMatch(
-            /^\$\{\{ vars\.AWS_(DEPLOY|PREVIEW)_ROLE_ARN \}\}$/,
-          )
+          const role = configure.with?.['role-to-assume']
+          expect(role).toMatch(/^\$\{\{ vars\.AWS_(DEPLOY|PREVIEW)_ROLE_ARN \}\}$/)
+          // The deploy role trusts environment subjects; the preview role trusts only the
+          // pull_request subject, which a job naming an environment would not present.
+          if (String(role).includes('PREVIEW'))
+            expect(environmentOf(job), `${name} ${id} presents the pull_request subject`).toBeFalsy()
+          else expect(environmentOf(job), `${name} ${id} takes its role from an environment`).toBeTruthy()
         } else {
           expect(job.permissions?.['id-token'], `${name} ${id}`).toBeUndefined()
         }

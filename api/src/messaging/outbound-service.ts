@@ -51,11 +51,13 @@ interface Insert {
 export class OutboundAcceptor {
   private pending: Pending[] = []
   private scheduled = false
+  private inFlight = 0
 
   constructor(
     private readonly db: TypedSql,
     private readonly queue: Queue,
     private readonly maxBatch = 200,
+    private readonly maxInFlight = 4,
   ) {}
 
   accept(
@@ -90,11 +92,22 @@ export class OutboundAcceptor {
 
   private flush(): void {
     this.scheduled = false
-    while (this.pending.length > 0) {
+    // At most `maxInFlight` batches at a time: under load the next batch grows while these run, instead
+    // of more batches queueing for the pool's few connections (and timing out waiting for one).
+    while (this.pending.length > 0 && this.inFlight < this.maxInFlight) {
       const batch = this.pending.splice(0, this.maxBatch)
-      this.store(batch).catch((error: unknown) => {
-        for (const item of batch) item.reject(error)
-      })
+      this.inFlight += 1
+      this.store(batch)
+        .catch((error: unknown) => {
+          for (const item of batch) item.reject(error)
+        })
+        .finally(() => {
+          this.inFlight -= 1
+          if (this.pending.length > 0 && !this.scheduled) {
+            this.scheduled = true
+            setImmediate(() => this.flush())
+          }
+        })
     }
   }
 
@@ -374,15 +387,14 @@ export class OutboundAcceptor {
    * a conversation created concurrently, after the batch read (a fresh batch of one sees them).
    */
   private async settleContested(items: Pending[]): Promise<void> {
-    await Promise.all(
-      items.map(async (item) => {
-        try {
-          item.resolve(await this.acceptOne(item))
-        } catch (error) {
-          item.reject(error)
-        }
-      }),
-    )
+    // One after the other: contested sends are rare, and in parallel they would each take a connection.
+    for (const item of items) {
+      try {
+        item.resolve(await this.acceptOne(item))
+      } catch (error) {
+        item.reject(error)
+      }
+    }
   }
 
   private async acceptOne(item: Pending): Promise<AcceptedSend> {

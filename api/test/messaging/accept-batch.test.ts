@@ -3,6 +3,7 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { postgresClientConfig } from '../../src/db/tls.js'
 import { OUTBOUND_QUEUE } from '../../src/messaging/outbound-queue.js'
 import type { SendMessageBody } from '../../src/messaging/outbound-request.js'
 import { OutboundAcceptor } from '../../src/messaging/outbound-service.js'
@@ -73,15 +74,15 @@ beforeAll(async () => {
   )
   await seedConversation(t.prisma, mine.organizationId, phone.id, '4917000000003', new Date(), true)
 
-  pool = new pg.Pool({ connectionString: t.databaseUrl, max: 4 })
+  pool = new pg.Pool({ ...postgresClientConfig(t.databaseUrl, env.postgres.caFile), max: 4 })
   pool.on('acquire', () => {
     statements += 1
   })
-  connection = new Redis(env.redis.url, { maxRetriesPerRequest: null })
+  connection = new Redis(env.redis.url, { ...env.redis.clientOptions, maxRetriesPerRequest: null })
   queue = new Queue(OUTBOUND_QUEUE, { connection })
   acceptor = new OutboundAcceptor(createTypedSql(pool), queue)
   processes = new ApiProcesses(env)
-}, 120_000)
+}, 300_000)
 afterAll(async () => {
   await processes?.stopAll()
   await queue?.close()
@@ -237,5 +238,5 @@ describe('send accept batched per event-loop turn', () => {
       where: { organizationId: mine.organizationId, contact: { waId: { startsWith: '49171' } } },
     })
     expect(conversations).toHaveLength(KEYS / 2)
-  }, 120_000)
+  }, 300_000)
 })

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { API_ROOT } from '../../src/ops/prisma-migrations.js'
 
@@ -21,6 +21,8 @@ export function createMigrationWorkspace(): MigrationWorkspace {
   mkdirSync(migrationsDir, { recursive: true })
   copyFileSync(join(API_ROOT, 'prisma.config.ts'), join(root, 'prisma.config.ts'))
   copyFileSync(join(API_ROOT, 'prisma', 'schema.prisma'), join(root, 'prisma', 'schema.prisma'))
+  // The config reads its TLS settings through the service's own src/db/tls.ts, found next to it.
+  symlinkSync(join(API_ROOT, 'src'), join(root, 'src'), 'dir')
   writeFileSync(join(migrationsDir, 'migration_lock.toml'), 'provider = "postgresql"\n')
   return {
     configPath: join(root, 'prisma.config.ts'),

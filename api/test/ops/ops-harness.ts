@@ -28,7 +28,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
 /** A real PostgreSQL 15 for one test file, with helpers to make and inspect databases. */
 export interface OpsTestDatabase {
   server: PostgresServer
-  /** A new empty database; with `password`, its URL carries that (ignored: trust auth) password. */
+  /** A new empty database; with `password`, its URL logs in as a new role with that password (SCRAM). */
   createDatabase(options?: { password?: string }): Promise<string>
   query<T extends pg.QueryResultRow>(url: string, sql: string, values?: unknown[]): Promise<T[]>
   databases(): Promise<string[]>
@@ -54,7 +54,15 @@ export async function startOpsTestDatabase(): Promise<OpsTestDatabase> {
       const name = `ops_${randomBytes(4).toString('hex')}`
       await query(admin, `CREATE DATABASE ${name}`)
       const url = new URL(server.url(name))
-      if (options.password) url.password = options.password
+      if (options.password) {
+        const role = `ops_user_${randomBytes(4).toString('hex')}`
+        await query(
+          admin,
+          `CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD '${options.password.replace(/'/g, "''")}'`,
+        )
+        url.username = role
+        url.password = options.password
+      }
       return url.href
     },
     async databases() {

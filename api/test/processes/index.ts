@@ -19,6 +19,8 @@ export class ApiProcesses {
           ...process.env,
           DATABASE_URL: databaseUrl,
           REDIS_URL: this.env.redis.url,
+          REDIS_CA_FILE: this.env.redis.caFile,
+          DATABASE_CA_FILE: this.env.postgres.caFile,
           PORT: '0',
           HOST: '127.0.0.1',
           ADMIN_TOKEN: TEST_SECRETS.adminToken,

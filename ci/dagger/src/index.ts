@@ -411,7 +411,8 @@ export class WhatsappSaas {
 
   /**
    * The local environment for `dagger up`: the app (migrating on start, then API, worker and fake Graph
-   * API), PostgreSQL (data kept in a cache volume across runs) and Redis. `dagger up --ports 8080:3000`.
+   * API), PostgreSQL (data kept in a cache volume across runs) and Redis. `dagger up` serves the API on
+   * localhost:3000 and the fake Graph API on :4100; other host ports: `dagger call local up --ports 8080:3000`.
    */
   @func()
   @up()

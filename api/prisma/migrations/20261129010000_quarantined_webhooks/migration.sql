@@ -1,6 +1,6 @@
 -- CreateTable: signed Meta webhooks whose bytes cannot be stored as jsonb (a \u0000 escape, a lone
 -- surrogate, nesting PostgreSQL refuses), kept as received with the reason so that Meta can be answered
--- 200 and the delivery inspected by hand; one row per distinct body.
+-- 200 and the delivery inspected by hand, one row per distinct body.
 CREATE TABLE "QuarantinedWebhook" (
     "id" TEXT NOT NULL,
     "bodySha256" TEXT NOT NULL,
