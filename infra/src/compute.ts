@@ -1,7 +1,9 @@
 // ECS on Fargate: one cluster, the API service behind the ALB and the queue worker as its own
-// service, both from the same image. Rollouts after the first are the pipeline's job (it registers a
-// new task-definition revision with the new image digest), so Pulumi ignores the services'
-// taskDefinition and desiredCount (the latter belongs to autoscaling).
+// service, both from the same image. Pulumi owns the task definitions (environment, secrets, CPU,
+// memory, and the image from the stack's `service.image`, which the pipeline's provision stage sets to
+// the digest it deploys); the pipeline owns which revision a service runs: it takes Pulumi's revision
+// (outputs apiTaskDefinitionArn / workerTaskDefinitionArn) and follows the deployment. So Pulumi ignores
+// the services' taskDefinition, and desiredCount (which belongs to autoscaling).
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
 import type { StackConfig } from './config.js'
@@ -60,6 +62,8 @@ export function createCompute(
     listener: aws.lb.Listener
     /** ECS's service-linked role when the stack creates it: services wait for it (fresh accounts). */
     serviceLinkedRole?: pulumi.Resource
+    /** Extra plain environment of the API and worker (e.g. staging's SYNTHETIC_GRAPH_API_BASE_URL). */
+    environment?: { name: string; value: string }[]
   },
 ): Compute {
   const p = config.namePrefix
@@ -91,6 +95,7 @@ export function createCompute(
     // the one the pipeline's one-off ops tasks use (ci/src/aws/ops-task.ts BACKUP_PREFIX).
     { name: 'BACKUP_STORE', value: pulumi.interpolate`s3://${args.backupBucketName}/backups` },
     { name: 'BACKUP_KMS_KEY_ID', value: args.backupKeyArn },
+    ...(args.environment ?? []),
   ]
   const secrets = containerSecrets(args.secrets)
   const logging = (prefix: string) => ({
@@ -117,6 +122,9 @@ export function createCompute(
       runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: svc.architecture },
       executionRoleArn: args.executionRoleArn,
       taskRoleArn: args.taskRoleArn,
+      // A new image or setting replaces the revision; the old one stays ACTIVE: it is what a rollback to the
+      // previous version returns to (the pipeline deregisters the revisions a rollback abandons).
+      skipDestroy: true,
       containerDefinitions: pulumi.jsonStringify([
         {
           image: args.image,

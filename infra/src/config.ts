@@ -113,6 +113,14 @@ const BackupSchema = Type.Object({
   scheduleCron: Type.String({ minLength: 1 }),
 })
 
+/**
+ * Where the service image lives. One repository serves every stack so that production deploys the very
+ * digest staging tested: the `owner` stack creates it, the others reference it by name (same account).
+ */
+const ImageRepositorySchema = Type.Object({
+  owner: Type.String({ pattern: '^[a-z0-9-]+$' }),
+})
+
 const StackConfigSchema = Type.Object({
   region: Type.String({ pattern: '^[a-z]{2}-[a-z]+-\\d$' }),
   network: NetworkSchema,
@@ -128,6 +136,13 @@ const StackConfigSchema = Type.Object({
   account: AccountSchema,
   backup: BackupSchema,
   logRetentionDays: Type.Integer({ minimum: 1 }),
+  imageRepository: Type.Optional(ImageRepositorySchema),
+  /**
+   * Staging only: a fake Graph API as its own internal service, and the synthetic phone number's Graph
+   * base URL override allowed for it alone (`SYNTHETIC_GRAPH_API_BASE_URL`), so smoke and load send,
+   * receive webhooks and see deliveries without messaging a real person.
+   */
+  syntheticGraph: Type.Optional(Type.Boolean()),
 })
 
 export type StackSettings = Static<typeof StackConfigSchema>
@@ -136,6 +151,8 @@ export type CacheSettings = StackSettings['cache']
 export type ServiceSettings = StackSettings['service']
 
 export interface StackConfig extends StackSettings {
+  imageRepository: { owner: string }
+  syntheticGraph: boolean
   stack: string
   isProduction: boolean
   /** Prefix of every physical name, e.g. `whatsapp-saas-staging`. */
@@ -160,7 +177,11 @@ const KEY_NAMESPACE: Record<keyof StackSettings, string> = {
   account: PROJECT,
   backup: PROJECT,
   logRetentionDays: PROJECT,
+  imageRepository: PROJECT,
+  syntheticGraph: PROJECT,
 }
+/** Keys that may be absent: their defaults are applied by parseStackConfig. */
+const OPTIONAL_KEYS = new Set<keyof StackSettings>(['imageRepository', 'syntheticGraph'])
 const STRING_KEYS = new Set<keyof StackSettings>(['region', 'domain', 'certificateArn', 'alertEmail'])
 
 export class StackConfigError extends Error {
@@ -281,6 +302,12 @@ function connectionBudgetProblems(s: StackSettings): string[] {
       ]
 }
 
+function stackProblems(stack: string, s: StackSettings): string[] {
+  if (stack === 'production' && s.syntheticGraph === true)
+    return [`${PROJECT}:syntheticGraph: never in production (it routes a phone number to a fake Graph API)`]
+  return []
+}
+
 /**
  * Validates raw configuration as Pulumi hands it over: a map of full keys (`aws:region`,
  * `whatsapp-saas:database`) to strings, structured values JSON-encoded.
@@ -294,6 +321,7 @@ export function parseStackConfig(
   for (const key of Object.keys(KEY_NAMESPACE) as (keyof StackSettings)[]) {
     const text = raw[fullKey(key)]
     if (text === undefined) {
+      if (OPTIONAL_KEYS.has(key)) continue
       problems.push(`${fullKey(key)}: missing`)
       continue
     }
@@ -312,13 +340,19 @@ export function parseStackConfig(
       problems.push(`${keyOfPath(error.path)}: ${error.message}`)
     }
   }
-  if (problems.length === 0) problems.push(...crossFieldProblems(candidate as StackSettings))
+  if (problems.length === 0)
+    problems.push(
+      ...crossFieldProblems(candidate as StackSettings),
+      ...stackProblems(stack, candidate as StackSettings),
+    )
   if (problems.length > 0) throw new StackConfigError(stack, problems)
 
   const settings = candidate as StackSettings
   const isProduction = stack === 'production'
   return {
     ...settings,
+    imageRepository: settings.imageRepository ?? { owner: stack },
+    syntheticGraph: settings.syntheticGraph ?? false,
     stack,
     isProduction,
     namePrefix: `${PROJECT}-${stack}`,

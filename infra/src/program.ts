@@ -4,19 +4,22 @@ import * as pulumi from '@pulumi/pulumi'
 import { createBackupAlerts, createBackupSchedule } from './backup-schedule.js'
 import { createCache } from './cache.js'
 import { API_CONTAINER, createAutoscaling, createCompute } from './compute.js'
-import { CONFIG_KEYS, parseStackConfig, type StackConfig, stackMaxConnections } from './config.js'
+import { CONFIG_KEYS, PROJECT, parseStackConfig, type StackConfig, stackMaxConnections } from './config.js'
 import { createCostControls } from './cost-controls.js'
 import { createDatabase } from './database.js'
 import { createDeployRole } from './github-deploy.js'
 import { createTaskRoles } from './iam.js'
+import { createImageRepository } from './image-repository.js'
 import { createKeys } from './kms.js'
 import { createLoadBalancer } from './load-balancer.js'
 import { createMonitoring } from './monitoring.js'
 import { createInterfaceEndpoints, createNetwork } from './network.js'
 import { createCiAccess, createWorkloadBoundary } from './provisioning.js'
+import { createReleaseEvidenceAccess } from './release-evidence.js'
 import { createSecrets } from './secrets.js'
 import { createSecurityGroups } from './security-groups.js'
 import { createStorage } from './storage.js'
+import { createSyntheticGraph, syntheticGraphBaseUrl } from './synthetic-graph.js'
 
 /** Reads this stack's configuration from Pulumi and validates it (see config.ts). */
 export function readStackConfig(): StackConfig {
@@ -55,6 +58,7 @@ export function createInfrastructure(config: StackConfig) {
     dataKeyArn: keys.data.arn,
     accountId,
   })
+  const images = createImageRepository(config, { dataKeyArn: keys.data.arn, accountId })
   const lb = createLoadBalancer(config, {
     vpcId: network.vpc.id,
     subnetIds: network.publicSubnetIds,
@@ -76,7 +80,7 @@ export function createInfrastructure(config: StackConfig) {
     secretArns,
     dataKeyArn: keys.data.arn,
     logGroupArn,
-    repositoryArn: storage.repository.arn,
+    repositoryArn: images.repositoryArn,
     backupBucketArn: storage.backupBucket.arn,
     backupKeyArn: keys.backup.arn,
   })
@@ -90,8 +94,11 @@ export function createInfrastructure(config: StackConfig) {
         { retainOnDelete: true },
       )
     : undefined
+  // Before the first deploy `image` is unset and the placeholder tag (never pushed) stands in; from then on
+  // the provision stage sets it to the digest being deployed, so Pulumi's revision runs that very image.
+  const image = config.service.image ?? pulumi.interpolate`${images.repositoryUrl}:bootstrap`
   const compute = createCompute(config, {
-    image: config.service.image ?? pulumi.interpolate`${storage.repository.repositoryUrl}:bootstrap`,
+    image,
     secrets,
     logsKeyArn: keys.logs.arn,
     executionRoleArn: roles.execution.arn,
@@ -104,7 +111,23 @@ export function createInfrastructure(config: StackConfig) {
     targetGroupArn: lb.targetGroup.arn,
     listener: lb.httpsListener,
     serviceLinkedRole: ecsServiceLinkedRole,
+    environment: config.syntheticGraph
+      ? [{ name: 'SYNTHETIC_GRAPH_API_BASE_URL', value: syntheticGraphBaseUrl(config) }]
+      : [],
   })
+  const syntheticGraph = config.syntheticGraph
+    ? createSyntheticGraph(config, {
+        vpcId: network.vpc.id,
+        clusterArn: compute.cluster.arn,
+        image,
+        secrets,
+        executionRoleArn: roles.execution.arn,
+        logGroupName: compute.logGroup.name,
+        subnetIds: compute.taskSubnetIds,
+        assignPublicIp: compute.assignPublicIp,
+        taskSecurityGroupId: groups.tasks.id,
+      })
+    : undefined
   createAutoscaling(config, {
     clusterName: compute.cluster.name,
     serviceName: compute.apiService.name,
@@ -124,7 +147,7 @@ export function createInfrastructure(config: StackConfig) {
   })
   const deploy = createDeployRole(config, {
     accountId,
-    repositoryArn: storage.repository.arn,
+    repositoryArn: images.repositoryArn,
     clusterArn: compute.cluster.arn,
     passRoleArns: [roles.execution.arn, roles.task.arn],
     logGroupArn,
@@ -137,6 +160,11 @@ export function createInfrastructure(config: StackConfig) {
     oidcProviderArn: deploy.oidcProviderArn,
     deployRole: deploy.role,
     boundaryArn: boundary.arn,
+  })
+  const releaseEvidenceBucket = pulumi.interpolate`${PROJECT}-${config.imageRepository.owner}-backups-${accountId}`
+  createReleaseEvidenceAccess(config, {
+    deployRoleName: deploy.role.name,
+    evidenceBucket: releaseEvidenceBucket,
   })
   const monitoring = createMonitoring(config, {
     dbInstanceId: database.instance.identifier,
@@ -167,7 +195,14 @@ export function createInfrastructure(config: StackConfig) {
     taskSecurityGroupId: groups.tasks.id,
     albDnsName: lb.alb.dnsName,
     targetGroupArn: lb.targetGroup.arn,
-    ecrRepositoryUrl: storage.repository.repositoryUrl,
+    ecrRepositoryUrl: images.repositoryUrl,
+    /** The stack that owns the shared image repository and whose passed runs production promotes. */
+    imageRepositoryOwner: config.imageRepository.owner,
+    /** Where the owner stack records the digests it passed (`releases/<digest>.json`). */
+    releaseEvidenceBucket,
+    apiTaskDefinitionArn: compute.apiTaskDefinition.arn,
+    workerTaskDefinitionArn: compute.workerTaskDefinition.arn,
+    syntheticGraphApiBaseUrl: syntheticGraph?.baseUrl ?? '',
     backupBucket: storage.backupBucket.bucket,
     backupKmsKeyArn: keys.backup.arn,
     backupScheduleName: backupSchedule.name,

@@ -347,6 +347,35 @@ export function provisioningStatements(
           arn('ecs', `task-definition/${p}-*:*`),
         ],
       },
+      // Staging's fake Graph API is found through a Cloud Map private DNS namespace (a Route 53 private zone
+      // Cloud Map creates on the caller's behalf); neither supports resource-level permissions at creation.
+      ...(config.syntheticGraph
+        ? [
+            {
+              Sid: 'SyntheticGraphDiscovery',
+              Effect: 'Allow',
+              Action: [
+                'servicediscovery:CreatePrivateDnsNamespace',
+                'servicediscovery:CreateService',
+                'servicediscovery:Get*',
+                'servicediscovery:List*',
+                'servicediscovery:UpdateService',
+                'servicediscovery:DeleteService',
+                'servicediscovery:DeleteNamespace',
+                'servicediscovery:TagResource',
+                'servicediscovery:UntagResource',
+                'route53:CreateHostedZone',
+                'route53:DeleteHostedZone',
+                'route53:GetHostedZone',
+                'route53:ChangeResourceRecordSets',
+                'route53:AssociateVPCWithHostedZone',
+                'route53:GetChange',
+              ],
+              Resource: '*',
+              Condition: inRegion,
+            },
+          ]
+        : []),
       {
         // Task-definition registration has no resource-level permissions.
         Sid: 'TaskDefinitions',

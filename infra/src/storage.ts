@@ -1,12 +1,11 @@
-// Backup bucket (KMS, versioning, no public access, TLS only, lifecycle) and the image repository
-// (scan on push, immutable tags, lifecycle).
+// Backup bucket (KMS, versioning, no public access, TLS only, lifecycle). The image repository is in
+// image-repository.ts.
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
 import type { StackConfig } from './config.js'
 
 export interface Storage {
   backupBucket: aws.s3.Bucket
-  repository: aws.ecr.Repository
 }
 
 /** Days a backup stays restorable as a noncurrent version after it expired or was deleted. */
@@ -91,37 +90,5 @@ export function createStorage(
     ],
   })
 
-  const repository = new aws.ecr.Repository(`${p}-api`, {
-    name: `${p}-api`,
-    imageTagMutability: 'IMMUTABLE',
-    imageScanningConfiguration: { scanOnPush: true },
-    encryptionConfigurations: [{ encryptionType: 'KMS', kmsKey: args.dataKeyArn }],
-    forceDelete: false,
-    tags: tags(`${p}-api`),
-  })
-  new aws.ecr.LifecyclePolicy(`${p}-api-lifecycle`, {
-    repository: repository.name,
-    policy: JSON.stringify({
-      rules: [
-        {
-          rulePriority: 1,
-          description: 'Drop untagged layers after 7 days',
-          selection: {
-            tagStatus: 'untagged',
-            countType: 'sinceImagePushed',
-            countUnit: 'days',
-            countNumber: 7,
-          },
-          action: { type: 'expire' },
-        },
-        {
-          rulePriority: 2,
-          description: 'Keep the 30 newest images (rollback range)',
-          selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 30 },
-          action: { type: 'expire' },
-        },
-      ],
-    }),
-  })
-  return { backupBucket, repository }
+  return { backupBucket }
 }

@@ -32,6 +32,22 @@ describe('stack configuration', () => {
     expect(p.namePrefix).toBe('whatsapp-saas-production')
   })
 
+  it('refuses the synthetic Graph API in production and defaults the repository owner to the stack', () => {
+    const raw = readStackFile('production')
+    expect(parseStackConfig('production', raw).imageRepository).toEqual({ owner: 'staging' })
+    raw['whatsapp-saas:syntheticGraph'] = 'true'
+    expect(problemsOf(raw, 'production')).toEqual([
+      'whatsapp-saas:syntheticGraph: never in production (it routes a phone number to a fake Graph API)',
+    ])
+    const own = staging()
+    delete own['whatsapp-saas:imageRepository']
+    delete own['whatsapp-saas:syntheticGraph']
+    expect(parseStackConfig('staging', own)).toMatchObject({
+      imageRepository: { owner: 'staging' },
+      syntheticGraph: false,
+    })
+  })
+
   it('names a missing top-level key', () => {
     const raw = staging()
     delete raw['whatsapp-saas:alertEmail']

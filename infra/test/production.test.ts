@@ -6,5 +6,6 @@ describeStack('production', {
   minTasks: 2,
   maxTasks: 10,
   workerTasks: 2,
+  syntheticGraph: false,
   protectedInProduction: true,
 })

@@ -6,5 +6,6 @@ describeStack('staging', {
   minTasks: 2,
   maxTasks: 4,
   workerTasks: 1,
+  syntheticGraph: true,
   protectedInProduction: false,
 })

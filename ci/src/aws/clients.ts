@@ -12,6 +12,7 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { ElastiCacheClient } from '@aws-sdk/client-elasticache'
 import { RDSClient } from '@aws-sdk/client-rds'
 import { S3Client } from '@aws-sdk/client-s3'
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { SNSClient } from '@aws-sdk/client-sns'
 import { STSClient } from '@aws-sdk/client-sts'
 
@@ -28,6 +29,7 @@ export interface AwsClients {
   elasticache: ElastiCacheClient
   rds: RDSClient
   s3: S3Client
+  secretsManager: SecretsManagerClient
   sns: SNSClient
   sts: STSClient
 }
@@ -73,6 +75,7 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     elasticache: new ElastiCacheClient(regional),
     rds: new RDSClient(regional),
     s3: new S3Client(regional),
+    secretsManager: new SecretsManagerClient(regional),
     sns: new SNSClient(regional),
     sts: new STSClient(regional),
   }

@@ -1,6 +1,7 @@
 // Reading and updating ECS services: their serving task definition, one deployment followed to its own end
 // state, and the evidence (events, stopped tasks) that explains a failed one.
 import {
+  DeregisterTaskDefinitionCommand,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
@@ -75,6 +76,15 @@ export async function listRevisions(runtime: AwsRuntime, family: string, limit =
     nextToken = page.nextToken
   } while (nextToken && arns.length < limit)
   return arns.slice(0, limit)
+}
+
+/** The revision number at the end of a task definition ARN (`…/family:12` → 12). */
+export function revisionNumber(arn: string): number {
+  return Number(arn.slice(arn.lastIndexOf(':') + 1))
+}
+
+export async function deregisterRevision(runtime: AwsRuntime, taskDefinitionArn: string): Promise<void> {
+  await runtime.clients.ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: taskDefinitionArn }))
 }
 
 /** Points the service at a revision; returns the id of the deployment this update created. */

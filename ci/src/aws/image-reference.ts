@@ -43,3 +43,16 @@ export function ecrRepositoryName(repositoryUrl: string): string {
 export function ecrRegistryHost(repositoryUrl: string): string {
   return repositoryUrl.split('/')[0]!
 }
+
+/**
+ * Tags the pipeline moves onto what a stack serves or can roll back to (`staging-current`,
+ * `production-previous`, ...): never a version.
+ */
+export function isPositionTag(tag: string): boolean {
+  return /-(current|previous)$/.test(tag)
+}
+
+/** The version (git SHA) tag among an image's tags, whatever order ECR lists them in. */
+export function versionTag(tags: string[]): string | undefined {
+  return tags.find((tag) => !isPositionTag(tag))
+}

@@ -9,11 +9,12 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs'
 import type { OpsCommand, OpsResult, RunContext } from '../core/types.js'
-import { describeTaskDefinition, registerTaskDefinition, revisionName } from './ecs-services.js'
+import { registerTaskDefinition, revisionName } from './ecs-services.js'
 import { AwsTargetError, isNotFoundError, WaitTimeoutError } from './errors.js'
+import { revisionForImage } from './rollout.js'
 import { type AwsRuntime, waitOptions } from './runtime.js'
 import type { StackOutputs } from './stack-outputs.js'
-import { serviceContainers, serviceImage, taskDefinitionWithImage } from './task-definition.js'
+import { serviceContainers } from './task-definition.js'
 import { WaitAbortedError, waitFor } from './waiting.js'
 
 /** Where ops tasks keep dumps in the backup bucket (the BACKUP_STORE every ops task gets). */
@@ -89,22 +90,22 @@ class LogStreamFollower {
   }
 }
 
-/** The revision of the ops family that runs `image`: the latest one when it already does, else a new copy. */
+/**
+ * The revision an ops task runs: `baseArn` (the service's serving revision for operator verbs, Pulumi's
+ * revision for the pipeline's backup and migrate) when it already runs `image`, else a copy of it with only
+ * the image changed. Never "the family's latest", which may be anything the last registration left.
+ */
 async function revisionFor(
   runtime: AwsRuntime,
   outputs: StackOutputs,
   image: string,
+  baseArn: string,
   ctx: RunContext,
 ): Promise<{ arn: string; definition: TaskDefinition } | undefined> {
-  const { definition, tags } = await describeTaskDefinition(runtime, outputs.taskFamily)
-  if (serviceImage(definition, outputs.ecrRepositoryUrl) === image) {
-    return { arn: definition.taskDefinitionArn!, definition }
-  }
+  const next = await revisionForImage(runtime, outputs, baseArn, image)
+  if (next.reusesBase) return { arn: baseArn, definition: next.base }
   if (ctx.dryRun) return undefined
-  const registered = await registerTaskDefinition(
-    runtime,
-    taskDefinitionWithImage(definition, image, outputs.ecrRepositoryUrl, tags),
-  )
+  const registered = await registerTaskDefinition(runtime, next.input)
   ctx.log.info(`registered ${revisionName(registered.taskDefinitionArn!)} for ${image}`)
   return { arn: registered.taskDefinitionArn!, definition: registered }
 }
@@ -131,8 +132,14 @@ export async function runOpsTask(
   command: OpsCommand,
   image: string,
   ctx: RunContext,
+  /** The revision to run (or copy with `image`): default Pulumi's revision of the API. */
+  baseArn: string = outputs.apiTaskDefinitionArn,
+  /** Revisions registered earlier in this run, by `<base> <image>`: one registration serves every ops task. */
+  registered: Map<string, string> = new Map(),
 ): Promise<OpsResult> {
-  const revision = await revisionFor(runtime, outputs, image, ctx)
+  const key = `${baseArn} ${image}`
+  const revision = await revisionFor(runtime, outputs, image, registered.get(key) ?? baseArn, ctx)
+  if (revision) registered.set(key, revision.arn)
   if (!revision) {
     const note = `dry-run: ${command.name} would run as a one-off task of ${outputs.taskFamily} with ${image}`
     ctx.log.info(note)

@@ -8,7 +8,7 @@ import {
 import type { Artifact, RunContext } from '../core/types.js'
 import type { ContainerCli } from './container-cli.js'
 import { AwsTargetError, wrapAwsError } from './errors.js'
-import { ecrRegistryHost, ecrRepositoryName, isDigest } from './image-reference.js'
+import { ecrRegistryHost, ecrRepositoryName, isDigest, versionTag } from './image-reference.js'
 import type { AwsRuntime } from './runtime.js'
 import type { StackOutputs } from './stack-outputs.js'
 
@@ -33,7 +33,7 @@ export async function findEcrImage(
 /** The version (git SHA tag) of an image in ECR, or the short digest when it carries no tag. */
 export async function versionOf(runtime: AwsRuntime, repositoryUrl: string, digest: string): Promise<string> {
   const image = await findEcrImage(runtime, repositoryUrl, { imageDigest: digest })
-  return image?.tags[0] ?? digest.slice('sha256:'.length, 'sha256:'.length + 12)
+  return (image && versionTag(image.tags)) ?? digest.slice('sha256:'.length, 'sha256:'.length + 12)
 }
 
 async function registryPassword(runtime: AwsRuntime): Promise<{ username: string; password: string }> {

@@ -1,9 +1,13 @@
-// Rollout and rollback of the API and worker services: register a copy of each serving revision with only
-// the image changed, update the services one after the other, follow each deployment by id to its own end
-// state, wait for healthy ALB targets, and return to the previous revisions when it does not work out.
+// Rollout and rollback of the API and worker services. Pulumi owns the task definitions (environment,
+// secrets, CPU, memory); the rollout takes Pulumi's revision of each service (stack outputs
+// apiTaskDefinitionArn / workerTaskDefinitionArn) and changes only the image, updates the services one
+// after the other, follows each deployment by id to its own end state, waits for healthy ALB targets, and
+// returns to the previous revisions when it does not work out. Revisions a rollback abandons are
+// deregistered, so the family's latest ACTIVE revision (what the scheduled backup runs) is what serves.
 import type { TaskDefinition } from '@aws-sdk/client-ecs'
 import type { RolloutResult, RunContext } from '../core/types.js'
 import {
+  deregisterRevision,
   describeService,
   describeTaskDefinition,
   followDeployment,
@@ -11,6 +15,7 @@ import {
   recentEvents,
   registerTaskDefinition,
   revisionName,
+  revisionNumber,
   type StoppedTaskReport,
   startDeployment,
   stoppedTasks,
@@ -38,6 +43,7 @@ interface MoveRecord extends ServiceMove {
   reason?: string
   events?: string[]
   stoppedTasks?: StoppedTaskReport[]
+  stoppedTasksError?: string
 }
 
 export interface DeployOutcome {
@@ -73,6 +79,45 @@ function interrupted(records: MoveRecord[], registered: string[]): AwsTargetErro
   return new AwsTargetError(lines.join(' '))
 }
 
+function familyOf(arn: string): string {
+  const name = revisionName(arn)
+  return name.slice(0, name.lastIndexOf(':'))
+}
+
+/**
+ * Deregisters the revisions of `servingArn`'s family a rollback left behind: every ACTIVE revision newer than
+ * the one now serving, and any older one running an image the rollback abandoned. The family's latest ACTIVE
+ * revision is then the one serving, which is what the scheduled backup (family ARN without revision) runs and
+ * what a later "previous revision" rollback starts from. Best effort: a failure is a warning, the rollback stands.
+ */
+export async function abandonRevisions(
+  runtime: AwsRuntime,
+  servingArn: string,
+  abandonedImages: Set<string>,
+  ctx: RunContext,
+  repositoryUrl?: string,
+): Promise<string[]> {
+  const deregistered: string[] = []
+  try {
+    const serving = revisionNumber(servingArn)
+    for (const candidate of await listRevisions(runtime, familyOf(servingArn))) {
+      if (candidate === servingArn) continue
+      let abandon = revisionNumber(candidate) > serving
+      if (!abandon && repositoryUrl && abandonedImages.size > 0) {
+        const { definition } = await describeTaskDefinition(runtime, candidate)
+        abandon = abandonedImages.has(serviceImage(definition, repositoryUrl))
+      }
+      if (!abandon) continue
+      await deregisterRevision(runtime, candidate)
+      deregistered.push(candidate)
+      ctx.log.info(`deregistered abandoned revision ${revisionName(candidate)}`)
+    }
+  } catch (error) {
+    ctx.log.warn(`could not deregister the revisions the rollback abandoned: ${(error as Error).message}`)
+  }
+  return deregistered
+}
+
 async function revert(runtime: AwsRuntime, outputs: StackOutputs, records: MoveRecord[], ctx: RunContext) {
   for (const record of [...records].reverse()) {
     if (!record.deploymentId) continue
@@ -82,6 +127,7 @@ async function revert(runtime: AwsRuntime, outputs: StackOutputs, records: MoveR
       const outcome = await followDeployment(runtime, outputs.clusterName, record.serviceName, id, ctx)
       if (outcome.state === 'completed') {
         if (record.state === 'completed' || record.state === 'timed_out') record.state = 'reverted'
+        await abandonRevisions(runtime, record.fromArn, new Set(), ctx)
       } else {
         record.state = 'revert_failed'
         record.reason = `${record.reason ?? ''} rollback deployment failed: ${outcome.reason}`.trim()
@@ -94,13 +140,18 @@ async function revert(runtime: AwsRuntime, outputs: StackOutputs, records: MoveR
   }
 }
 
+/** Each piece of evidence is read on its own: one that cannot be read never replaces one already read. */
 async function evidence(runtime: AwsRuntime, outputs: StackOutputs, record: MoveRecord, since: Date) {
   try {
     const service = await describeService(runtime, outputs.clusterName, record.serviceName)
     record.events = recentEvents(service, since)
-    record.stoppedTasks = await stoppedTasks(runtime, outputs.clusterName, record.serviceName, record.toArn)
   } catch (error) {
     record.events = [`(could not read service events: ${(error as Error).message})`]
+  }
+  try {
+    record.stoppedTasks = await stoppedTasks(runtime, outputs.clusterName, record.serviceName, record.toArn)
+  } catch (error) {
+    record.stoppedTasksError = `could not list stopped tasks: ${(error as Error).message}`
   }
 }
 
@@ -158,6 +209,8 @@ export async function moveServices(
         record.reason = outcome.rolledBackByCircuitBreaker
           ? `${outcome.reason}; the ECS circuit breaker rolled it back to ${revisionName(record.fromArn)}`
           : outcome.reason
+        if (outcome.rolledBackByCircuitBreaker)
+          await abandonRevisions(runtime, record.fromArn, new Set(), ctx)
         await evidence(runtime, outputs, record, since)
         await revert(
           runtime,
@@ -210,11 +263,42 @@ export interface RevisionPlan {
   serviceName: string
   current: TaskDefinition
   currentArn: string
+  /** Pulumi's revision the new one is based on (stack output). */
+  baseArn: string
   diff: string[]
+  /** True when Pulumi's revision already runs the image: it is used as it is, nothing registered. */
+  reusesBase: boolean
   register: () => Promise<string>
 }
 
-/** For each service, what registering its serving revision with `image` changes (nothing registered yet). */
+/** Pulumi's revision of a service: the only source of its environment, secrets, CPU and memory. */
+export function pulumiRevision(outputs: StackOutputs, serviceName: string): string {
+  return serviceName === outputs.workerServiceName
+    ? outputs.workerTaskDefinitionArn
+    : outputs.apiTaskDefinitionArn
+}
+
+/** The revision that runs `image` in Pulumi's lineage: Pulumi's own when it runs it, else a copy with it. */
+export async function revisionForImage(
+  runtime: AwsRuntime,
+  outputs: StackOutputs,
+  baseArn: string,
+  image: string,
+) {
+  const { definition: base, tags } = await describeTaskDefinition(runtime, baseArn)
+  const input = taskDefinitionWithImage(base, image, outputs.ecrRepositoryUrl, tags)
+  // An INACTIVE revision (one a rollback deregistered) cannot run a service: a copy is registered instead.
+  const reusesBase = serviceImage(base, outputs.ecrRepositoryUrl) === image && base.status !== 'INACTIVE'
+  return {
+    base,
+    input,
+    reusesBase,
+    register: async () =>
+      reusesBase ? baseArn : (await registerTaskDefinition(runtime, input)).taskDefinitionArn!,
+  }
+}
+
+/** For each service, the revision it moves to (Pulumi's, with `image`) and what changes (nothing registered yet). */
 export async function planImageChange(
   runtime: AwsRuntime,
   outputs: StackOutputs,
@@ -222,14 +306,17 @@ export async function planImageChange(
 ): Promise<RevisionPlan[]> {
   return Promise.all(
     serviceNames(outputs).map(async (serviceName) => {
-      const { arn, definition, tags } = await serving(runtime, outputs, serviceName)
-      const input = taskDefinitionWithImage(definition, image, outputs.ecrRepositoryUrl, tags)
+      const { arn, definition } = await serving(runtime, outputs, serviceName)
+      const baseArn = pulumiRevision(outputs, serviceName)
+      const next = await revisionForImage(runtime, outputs, baseArn, image)
       return {
         serviceName,
         current: definition,
         currentArn: arn,
-        diff: diffTaskDefinition(definition, input),
-        register: async () => (await registerTaskDefinition(runtime, input)).taskDefinitionArn!,
+        baseArn,
+        diff: diffTaskDefinition(definition, next.input),
+        reusesBase: next.reusesBase,
+        register: next.register,
       }
     }),
   )
@@ -244,7 +331,9 @@ export async function rolloutImage(
 ): Promise<DeployOutcome> {
   const plans = await planImageChange(runtime, outputs, image)
   for (const plan of plans) {
-    ctx.log.info(`${plan.serviceName} (${revisionName(plan.currentArn)}) task definition diff:`)
+    ctx.log.info(
+      `${plan.serviceName}: ${revisionName(plan.currentArn)} → Pulumi's ${revisionName(plan.baseArn)}${plan.reusesBase ? '' : ' with the image'}; task definition diff:`,
+    )
     for (const line of plan.diff.length > 0 ? plan.diff : ['(no change)']) ctx.log.info(`  ${line}`)
   }
   if (ctx.dryRun) {
@@ -260,7 +349,7 @@ export async function rolloutImage(
     for (const plan of plans) {
       if (ctx.signal.aborted) throw new WaitAbortedError('interrupted before registering')
       const arn = plan.diff.length === 0 ? plan.currentArn : await plan.register()
-      if (arn !== plan.currentArn) {
+      if (arn !== plan.currentArn && !(plan.reusesBase && arn === plan.baseArn)) {
         registered.push(arn)
         ctx.log.info(`registered ${revisionName(arn)}`)
       }

@@ -10,6 +10,13 @@ export interface StackOutputs {
   workerServiceName: string
   /** Task definition family used for one-off ops tasks. */
   taskFamily: string
+  /**
+   * Pulumi's current revisions of the services' task definitions: the ONE source of environment, secrets,
+   * CPU and memory. The rollout registers copies of these with only the image changed (or uses them as
+   * they are when Pulumi already runs the image being deployed).
+   */
+  apiTaskDefinitionArn: string
+  workerTaskDefinitionArn: string
   privateSubnetIds: string[]
   taskSecurityGroupId: string
   albDnsName: string
@@ -36,7 +43,25 @@ export interface StackOutputs {
    */
   taskSubnetIds?: string[]
   taskAssignPublicIp?: 'ENABLED' | 'DISABLED'
+  /** The stack whose program owns the shared image repository and whose passed runs others promote. */
+  imageRepositoryOwner?: string
+  /** Bucket where the owner stack records the digests it passed (`releases/<digest>.json`). */
+  releaseEvidenceBucket?: string
+  /** Staging only: the fake Graph API the synthetic tenant's phone number talks to. */
+  syntheticGraphApiBaseUrl?: string
+  /** Secrets the pipeline reads to ensure the synthetic tenant (values never logged). */
+  adminTokenSecretArn?: string
+  metaSecretArn?: string
 }
+
+type OptionalKey =
+  | 'taskSubnetIds'
+  | 'taskAssignPublicIp'
+  | 'imageRepositoryOwner'
+  | 'releaseEvidenceBucket'
+  | 'syntheticGraphApiBaseUrl'
+  | 'adminTokenSecretArn'
+  | 'metaSecretArn'
 
 type Rule = (value: string) => string | undefined
 
@@ -47,13 +72,15 @@ const pattern =
     regex.test(value) ? undefined : `must be ${expected} (got "${value}")`
 const arn = (service: string) => pattern(new RegExp(`^arn:aws[a-z-]*:${service}:`), `an ${service} ARN`)
 
-type RequiredKey = Exclude<keyof StackOutputs, 'taskSubnetIds' | 'taskAssignPublicIp'>
+type RequiredKey = Exclude<keyof StackOutputs, OptionalKey>
 
 const RULES: Record<RequiredKey, Rule> = {
   clusterName: nonEmpty,
   apiServiceName: nonEmpty,
   workerServiceName: nonEmpty,
   taskFamily: pattern(/^[A-Za-z0-9_-]{1,255}$/, 'a task definition family name'),
+  apiTaskDefinitionArn: arn('ecs'),
+  workerTaskDefinitionArn: arn('ecs'),
   privateSubnetIds: pattern(/^subnet-[0-9a-f]+(,subnet-[0-9a-f]+)*$/, 'comma-separated subnet ids'),
   taskSecurityGroupId: pattern(/^sg-[0-9a-f]+$/, 'a security group id'),
   albDnsName: pattern(/\.elb\.amazonaws\.com$/, 'an ALB DNS name'),
@@ -77,9 +104,14 @@ const RULES: Record<RequiredKey, Rule> = {
   domain: pattern(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name'),
 }
 
-const OPTIONAL_RULES: Record<'taskSubnetIds' | 'taskAssignPublicIp', Rule> = {
+const OPTIONAL_RULES: Record<OptionalKey, Rule> = {
   taskSubnetIds: pattern(/^subnet-[0-9a-f]+(,subnet-[0-9a-f]+)*$/, 'comma-separated subnet ids'),
   taskAssignPublicIp: pattern(/^(ENABLED|DISABLED)$/, 'ENABLED or DISABLED'),
+  imageRepositoryOwner: pattern(/^[a-z0-9-]+$/, 'a stack name'),
+  releaseEvidenceBucket: pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+  syntheticGraphApiBaseUrl: pattern(/^https?:\/\/[^\s]+$/, 'a URL'),
+  adminTokenSecretArn: arn('secretsmanager'),
+  metaSecretArn: arn('secretsmanager'),
 }
 
 export const STACK_OUTPUT_KEYS = Object.keys(RULES) as RequiredKey[]
@@ -123,7 +155,9 @@ export function parseStackOutputs(raw: Record<string, unknown>): StackOutputs {
   >
   outputs.privateSubnetIds = text.privateSubnetIds!.split(',')
   if (text.taskSubnetIds) outputs.taskSubnetIds = text.taskSubnetIds.split(',')
-  if (text.taskAssignPublicIp) outputs.taskAssignPublicIp = text.taskAssignPublicIp
+  for (const key of Object.keys(OPTIONAL_RULES) as OptionalKey[]) {
+    if (key !== 'taskSubnetIds' && text[key]) outputs[key] = text[key]
+  }
   return outputs as unknown as StackOutputs
 }
 

@@ -16,13 +16,22 @@ import { type ContainerCli, detectContainerCli } from './container-cli.js'
 import { acquireDeployLock, DEFAULT_LOCK_TTL_MS } from './deploy-lock.js'
 import { describeService, describeTaskDefinition } from './ecs-services.js'
 import { AwsTargetError, describeAwsError, wrapAwsError } from './errors.js'
-import { isDigest, parseImageReference, pinnedImage } from './image-reference.js'
+import { isDigest, parseImageReference, pinnedImage, versionTag } from './image-reference.js'
 import { runOpsTask } from './ops-task.js'
 import { runPreflight } from './preflight.js'
 import { pulumiProvisioner, type StackProvisioner } from './provisioner.js'
 import { findEcrImage, publishImage, versionOf } from './publish.js'
-import { type DeployOutcome, moveServices, previousRevision, rolloutImage, serviceNames } from './rollout.js'
+import { markServing, readPassedRelease, recordPassedRelease, repositoryOwner } from './releases.js'
+import {
+  abandonRevisions,
+  type DeployOutcome,
+  moveServices,
+  previousRevision,
+  rolloutImage,
+  serviceNames,
+} from './rollout.js'
 import { type AwsRuntime, type AwsTimeouts, createRuntime, timeoutsFromEnv } from './runtime.js'
+import { serviceEnvironment } from './service-environment.js'
 import {
   outputsCachePath,
   parseStackOutputs,
@@ -95,6 +104,9 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
   const containerCli = options.containerCli ?? (() => detectContainerCli())
 
   let raw: Record<string, string> | undefined = options.outputs
+  const opsRevisions = new Map<string, string>()
+  /** Secret values read during the run (admin token, Meta app secret): the core scrubs them everywhere. */
+  const secrets: string[] = []
   let parsed: StackOutputs | undefined
 
   /** Raw outputs: explicit ones, else Pulumi's, else the cache of the last provision. */
@@ -190,13 +202,16 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
         publishImage(runtime, await stackOutputs(ctx), artifact, containerCli, ctx),
       ),
 
-    async provision(ctx): Promise<ProvisionResult> {
+    async provision(ctx, artifact): Promise<ProvisionResult> {
+      // Pulumi's revisions run the image being deployed: the rollout then only points the services at them.
+      const image =
+        artifact && isDigest(artifact.digest) ? pinnedImage(artifact.ref, artifact.digest) : undefined
       if (ctx.dryRun) {
-        const preview = await provisioner.preview(ctx.log, ctx.signal)
+        const preview = await provisioner.preview(ctx.log, ctx.signal, { image })
         const current = await rawOutputs(ctx).catch(() => undefined)
         return { summary: `preview: ${preview.summary}`, outputs: current ?? {}, changes: preview.changes }
       }
-      const result = await provisioner.up(ctx.log, ctx.signal)
+      const result = await provisioner.up(ctx.log, ctx.signal, { image })
       // Validated before anything uses them: a mismatch with infra/ is one error naming every key.
       parsed = parseStackOutputs(result.outputs)
       raw = result.outputs
@@ -205,21 +220,27 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
     },
 
     runOps: (command: OpsCommand, artifact: Artifact, ctx: RunContext): Promise<OpsResult> =>
-      guarded(`ops ${command.name}`, async () =>
-        runOpsTask(
-          runtime,
-          await stackOutputs(ctx),
-          command,
-          pinnedImage(artifact.ref, artifact.digest),
-          ctx,
-        ),
-      ),
+      guarded(`ops ${command.name}`, async () => {
+        const outputs = await stackOutputs(ctx)
+        const image = pinnedImage(artifact.ref, artifact.digest)
+        // The serving revision when it runs that image (operator verbs); otherwise Pulumi's revision with the
+        // image (backup and migrate of a deploy, before the rollout).
+        const service = await describeService(runtime, outputs.clusterName, outputs.apiServiceName)
+        let base = outputs.apiTaskDefinitionArn
+        if (service.taskDefinition) {
+          const { definition } = await describeTaskDefinition(runtime, service.taskDefinition)
+          if (serviceImage(definition, outputs.ecrRepositoryUrl) === image) base = service.taskDefinition
+        }
+        return runOpsTask(runtime, outputs, command, image, ctx, base, opsRevisions)
+      }),
 
     rollout: (artifact, ctx) =>
       guarded('rollout', async () => {
         const outputs = await stackOutputs(ctx)
         const previous = await servingArtifact()
         const outcome = await rolloutImage(runtime, outputs, pinnedImage(artifact.ref, artifact.digest), ctx)
+        if (outcome.status === 'succeeded' && !ctx.dryRun)
+          await markServing(runtime, outputs, options.stack, artifact, previous, ctx)
         return rolloutResult(outcome, previous, outcome.status === 'succeeded' ? artifact : previous)
       }),
 
@@ -247,6 +268,26 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
           outcome = await moveServices(runtime, outputs, moves, ctx)
         }
         const after = await servingArtifact()
+        if (outcome.status === 'succeeded' && !ctx.dryRun) {
+          // What the rollback left behind must neither be run by the scheduled backup (latest ACTIVE revision
+          // of the family) nor be "the previous version" of a later rollback.
+          const abandoned = new Set(before ? [pinnedImage(before.ref, before.digest)] : [])
+          for (const serviceName of serviceNames(outputs)) {
+            const serving = (await describeService(runtime, outputs.clusterName, serviceName)).taskDefinition
+            if (serving) await abandonRevisions(runtime, serving, abandoned, ctx, outputs.ecrRepositoryUrl)
+          }
+          // `<stack>-previous` goes to what a later rollback would return to from here.
+          const next = await previousRevision(runtime, outputs, outputs.apiServiceName)
+            .then(async ({ previousArn }) => {
+              const { definition } = await describeTaskDefinition(runtime, previousArn)
+              const reference = parseImageReference(serviceImage(definition, outputs.ecrRepositoryUrl))
+              return reference.digest
+                ? { ref: reference.repository, digest: reference.digest, version: '' }
+                : undefined
+            })
+            .catch(() => undefined)
+          if (after) await markServing(runtime, outputs, options.stack, after, next, ctx)
+        }
         // The rollback itself succeeding means the environment is rolled back.
         const status = outcome.status === 'succeeded' ? 'rolled_back' : 'failed'
         return {
@@ -260,26 +301,81 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
 
     current: () => guarded('reading the serving version', servingArtifact),
 
+    // A method (not an arrow): `this.baseUrl` is the URL of whoever wraps the target.
+    environment(ctx) {
+      return guarded('reading the service environment', async () => {
+        const outputs = await stackOutputs(ctx)
+        const url = await this.baseUrl(ctx)
+        const env = await serviceEnvironment(runtime, outputs, url)
+        secrets.push(
+          ...[env.adminToken, env.appSecret, env.verifyToken].filter((v): v is string => Boolean(v)),
+        )
+        return env
+      })
+    },
+
+    secretValues: () => secrets,
+
+    get loadByDefault() {
+      // Only the stack that owns the image repository (staging) load-tests by default; the others deploy
+      // digests it passed and carry its load results (promotionEvidence). Unknown before the outputs are read.
+      return parsed ? repositoryOwner(parsed, options.stack) === options.stack : true
+    },
+
+    promotionEvidence: (artifact, ctx) =>
+      guarded('reading the promoted release', async () => {
+        const outputs = await stackOutputs(ctx)
+        if (repositoryOwner(outputs, options.stack) === options.stack) return undefined
+        const record = await readPassedRelease(runtime, outputs, artifact.digest)
+        if (!record)
+          throw new AwsTargetError(
+            `${artifact.digest} never passed ${repositoryOwner(outputs, options.stack)}`,
+          )
+        ctx.log.info(`${artifact.digest} passed ${record.stack} in run ${record.runId} at ${record.passedAt}`)
+        return { ...record }
+      }),
+
+    recordRelease: (release, ctx) =>
+      guarded('recording the passed release', async () => {
+        const outputs = await stackOutputs(ctx)
+        if (repositoryOwner(outputs, options.stack) !== options.stack) return undefined
+        return recordPassedRelease(runtime, outputs, {
+          stack: options.stack,
+          runId: release.runId,
+          digest: release.artifact.digest,
+          version: release.artifact.version,
+          passedAt: new Date(runtime.clock.now()).toISOString(),
+          smoke: { summary: release.smoke.summary, details: release.smoke.details },
+          load: release.load ? { ...release.load } : null,
+        })
+      }),
+
     async baseUrl(ctx) {
       const outputs = await stackOutputs(ctx)
       return outputs.domain ? `https://${outputs.domain}` : `http://${outputs.albDnsName}`
     },
 
     resolve: (image, ctx) =>
-      guarded(`resolving ${image}`, async () => {
+      guarded(`resolving $image`, async () => {
         const outputs = await stackOutputs(ctx)
         const reference = parseImageReference(image)
         if (!reference.digest || !isDigest(reference.digest)) {
           throw new AwsTargetError(
-            `--image must be ref@sha256:<digest> (got ${image}): tags are never deployed`,
+            `--image must be ref@sha256:<digest> (got $image): tags are never deployed`,
           )
         }
         const found = await findEcrImage(runtime, outputs.ecrRepositoryUrl, { imageDigest: reference.digest })
         if (!found) throw new AwsTargetError(`${outputs.ecrRepositoryUrl}@${reference.digest} is not in ECR`)
+        const owner = repositoryOwner(outputs, options.stack)
+        if (owner !== options.stack && !(await readPassedRelease(runtime, outputs, reference.digest))) {
+          throw new AwsTargetError(
+            `refused: ${reference.digest} never passed ${owner} (no s3://${outputs.releaseEvidenceBucket ?? outputs.backupBucket}/releases record); deploy it to ${owner} first`,
+          )
+        }
         return {
           ref: outputs.ecrRepositoryUrl,
           digest: reference.digest,
-          version: found.tags[0] ?? reference.digest.slice(7, 19),
+          version: versionTag(found.tags) ?? reference.digest.slice(7, 19),
         }
       }),
   }

@@ -240,9 +240,15 @@ async function dispatch(
     }
     case 'rollback': {
       const to = typeof flags.to === 'string' ? await target.resolve!(flags.to, ctx) : undefined
-      const result = await target.rollback(ctx, to)
-      print(result, `rollback ${result.status}: ${result.summary}`)
-      return result.status === 'failed' ? 1 : 0
+      // The same lock as a deploy: a rollback racing a rollout would leave either half done.
+      const lock = ctx.dryRun ? undefined : await target.acquireLock(ctx)
+      try {
+        const result = await target.rollback(ctx, to)
+        print(result, `rollback ${result.status}: ${result.summary}`)
+        return result.status === 'failed' ? 1 : 0
+      } finally {
+        await lock?.release()
+      }
     }
   }
 }

@@ -1,5 +1,6 @@
 // `verify` (validate-production): the deployed stack checked against its design — network, database, cache,
 // services, load balancer targets, security groups rule by rule, and encryption at rest.
+import { DescribeAlarmsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch'
 import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs'
 import {
   DescribeSecurityGroupsCommand,
@@ -16,6 +17,7 @@ import {
 import { DescribeCacheClustersCommand, DescribeReplicationGroupsCommand } from '@aws-sdk/client-elasticache'
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds'
 import { GetBucketEncryptionCommand } from '@aws-sdk/client-s3'
+import { ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns'
 import type { CheckResult } from './checklist.js'
 import { describeService, targetHealth } from './ecs-services.js'
 import { describeAwsError, isCredentialsError } from './errors.js'
@@ -62,6 +64,34 @@ function rulesCheck(name: string, group: SecurityGroup | undefined, expected: st
 }
 
 type Probe = () => Promise<CheckResult[]>
+
+/**
+ * The alarms infra/src/monitoring.ts creates, by name after the stack prefix (the cluster name); the Redis
+ * memory alarms are one per node (`redis-memory-high-<n>`), at least the two nodes of a replication group.
+ */
+export const EXPECTED_ALARMS = [
+  'rds-cpu-high',
+  'rds-connections-high',
+  'redis-memory-high-1',
+  'redis-memory-high-2',
+  'alb-5xx-high',
+  'ecs-api-running-tasks-low',
+  'ecs-worker-running-tasks-low',
+  'alb-unhealthy-targets',
+] as const
+
+async function stackAlarms(runtime: AwsRuntime, prefix: string): Promise<MetricAlarm[]> {
+  const alarms: MetricAlarm[] = []
+  let NextToken: string | undefined
+  do {
+    const page = await runtime.clients.cloudwatch.send(
+      new DescribeAlarmsCommand({ AlarmNamePrefix: prefix, AlarmTypes: ['MetricAlarm'], NextToken }),
+    )
+    alarms.push(...(page.MetricAlarms ?? []))
+    NextToken = page.NextToken
+  } while (NextToken)
+  return alarms
+}
 
 async function guardedProbe(name: string, probe: Probe): Promise<CheckResult[]> {
   try {
@@ -278,6 +308,49 @@ export async function verifyStack(
     ]
   }
 
+  const alerting: Probe = async () => {
+    const prefix = `${outputs.clusterName}-`
+    const alarms = await stackAlarms(runtime, prefix)
+    const byName = new Map(alarms.map((alarm) => [alarm.AlarmName ?? '', alarm]))
+    const missing = EXPECTED_ALARMS.filter((name) => !byName.has(`${prefix}${name}`))
+    const silent = alarms
+      .filter((alarm) => !(alarm.AlarmActions ?? []).includes(outputs.alertTopicArn))
+      .map((alarm) => alarm.AlarmName)
+    const { Subscriptions: subscriptions = [] } = await clients.sns.send(
+      new ListSubscriptionsByTopicCommand({ TopicArn: outputs.alertTopicArn }),
+    )
+    // An e-mail subscription nobody confirmed delivers nothing: its ARN stays `PendingConfirmation`.
+    const confirmed = subscriptions.filter((subscription) => subscription.SubscriptionArn?.startsWith('arn:'))
+    const pending = subscriptions.filter(
+      (subscription) => subscription.SubscriptionArn === 'PendingConfirmation',
+    )
+    return [
+      {
+        name: 'alarms exist and notify the alert topic',
+        ok: missing.length === 0 && silent.length === 0,
+        detail:
+          missing.length === 0 && silent.length === 0
+            ? `${alarms.length} alarm(s) → ${outputs.alertTopicArn}`
+            : [
+                missing.length > 0 ? `missing: ${missing.map((name) => `${prefix}${name}`).join(', ')}` : '',
+                silent.length > 0 ? `not notifying the topic: ${silent.join(', ')}` : '',
+              ]
+                .filter(Boolean)
+                .join('; '),
+      },
+      {
+        name: 'alert subscription confirmed',
+        ok: confirmed.length > 0,
+        detail:
+          confirmed.length > 0
+            ? `${confirmed.length} confirmed (${confirmed.map((subscription) => subscription.Protocol ?? '?').join(', ')})`
+            : pending.length > 0
+              ? `${pending.length} subscription(s) PendingConfirmation: confirm the e-mail sent to ${pending.map((subscription) => subscription.Endpoint).join(', ')}`
+              : `no subscription on ${outputs.alertTopicArn}`,
+      },
+    ]
+  }
+
   // The security-group check needs the ids the database, cache and load balancer probes discover.
   const first = await Promise.all([
     guardedProbe('network', network),
@@ -289,6 +362,7 @@ export async function verifyStack(
   const rest = await Promise.all([
     guardedProbe('security groups', securityGroups),
     guardedProbe('encryption', encryption),
+    guardedProbe('alerting', alerting),
   ])
   return [...first, ...rest].flat()
 }

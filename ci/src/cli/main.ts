@@ -13,7 +13,8 @@ import { colorsFor, createProgress } from './progress.js'
 
 const USAGE = `usage: tsx ci/src/cli/main.ts <verb> [flags]
   deploy     [--target local|aws] [--stack <name>] [--image <ref@sha256:…>] [--dry-run] [--json]
-             [--allow-destructive] [--skip-load]
+             [--allow-destructive] [--skip-load] [--load]
+             (--load: load-test where the target does not by default, e.g. production)
   rollback   [--to <ref@sha256:…>]        back to the previous version (or the given one)
   backup                                   back up the database and verify the backup
   restore    --backup <id|latest> [--force]
@@ -36,6 +37,7 @@ const FLAGS = {
   json: { type: 'boolean', default: false },
   'allow-destructive': { type: 'boolean', default: false },
   'skip-load': { type: 'boolean', default: false },
+  load: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const
 
@@ -93,6 +95,7 @@ async function deploy(flags: ReturnType<typeof parse>['flags'], signal: AbortSig
       dryRun: flags['dry-run'],
       allowDestructive: flags['allow-destructive'],
       skipLoad: flags['skip-load'],
+      load: flags.load,
       reportsDir: `${pipelineDirOf({})}/reports`,
       signal,
       onEvent: progress.onEvent,

@@ -7,8 +7,10 @@ import { createScrubber } from './scrub.js'
 import {
   type Artifact,
   type DeployLock,
+  type LoadOutcome,
   type RunContext,
   type ServiceEnvironment,
+  type SmokeOutcome,
   type SmokeRunner,
   STAGES,
   type StageLog,
@@ -27,6 +29,8 @@ export interface PipelineOptions {
   dryRun?: boolean
   allowDestructive?: boolean
   skipLoad?: boolean
+  /** Runs the load stage even where the target does not load-test by default (production). */
+  load?: boolean
   /** A verified backup older than this blocks the migration (default 30 minutes). */
   maxBackupAgeMinutes?: number
   /** Where `<runId>.json`, `<runId>.md` and `latest.json` go (default `.pipeline/reports`). */
@@ -101,7 +105,12 @@ export async function runPipeline(options: PipelineOptions): Promise<Report> {
   const maxBackupAgeMinutes = options.maxBackupAgeMinutes ?? 30
   const reportsDir = options.reportsDir ?? join('.pipeline', 'reports')
   const parentSignal = options.signal ?? new AbortController().signal
-  const scrub = createScrubber(target.secretValues?.() ?? [])
+  // Rebuilt per line: a target may learn secrets during the run (e.g. the AWS target reads the admin token
+  // from Secrets Manager only when the smoke stage needs it).
+  const scrub = (text: string) => createScrubber(target.secretValues?.() ?? [])(text)
+  // Read when the load stage comes: a target may only know it once its stack outputs are read.
+  const loadIsOff = () => target.loadByDefault === false && options.load !== true
+  const loadOffReason = `${target.stack} is not load-tested by default (its promotion carries the load results the digest passed before; --load runs it)`
   const emit = (event: PipelineEvent) => options.onEvent?.(event)
   const startedAt = new Date().toISOString()
   const stages: StageReport[] = []
@@ -222,10 +231,12 @@ export async function runPipeline(options: PipelineOptions): Promise<Report> {
         const resolved = target.resolve
           ? await target.resolve(options.image!, ctx)
           : { ...parsed, version: parsed.digest.slice('sha256:'.length, 'sha256:'.length + 12) }
+        const evidence = await target.promotionEvidence?.(resolved, ctx)
         return {
           value: resolved,
           status: 'skipped',
           summary: `promotion of ${formatImageRef(resolved)}: nothing to build`,
+          ...(evidence ? { details: { promotedFrom: evidence } } : {}),
         }
       })
       artifact = promoted
@@ -265,7 +276,7 @@ export async function runPipeline(options: PipelineOptions): Promise<Report> {
     const release = artifact
 
     await stage('provision', async (ctx) => {
-      const provisioned = await target.provision(ctx)
+      const provisioned = await target.provision(ctx, release)
       return {
         value: undefined,
         summary: provisioned.summary,
@@ -348,7 +359,10 @@ export async function runPipeline(options: PipelineOptions): Promise<Report> {
         `dry run: would roll out ${formatImageRef(release)} (${release.version})${serving ? ` replacing ${serving.version}` : ''}`,
       )
       skip('smoke', `dry run: would smoke-test ${url}`)
-      skip('load', options.skipLoad ? '--skip-load' : `dry run: would load-test ${url}`)
+      skip(
+        'load',
+        options.skipLoad ? '--skip-load' : loadIsOff() ? loadOffReason : `dry run: would load-test ${url}`,
+      )
     } else {
       await stage(
         'rollout',
@@ -385,6 +399,7 @@ export async function runPipeline(options: PipelineOptions): Promise<Report> {
         return new StopRun(`${message}; rolled back to ${previous.version}`, 'rolled_back')
       }
 
+      let smoked: SmokeOutcome | undefined
       await stage(
         'smoke',
         async (ctx) => {
@@ -396,17 +411,21 @@ export async function runPipeline(options: PipelineOptions): Promise<Report> {
             log: ctx.log,
           })
           if (!outcome.passed) throw new GateError(`smoke failed: ${outcome.summary}`, outcome.details)
+          smoked = outcome
           return { value: undefined, summary: outcome.summary, details: outcome.details }
         },
         rollBackAfter,
       )
 
+      let loaded: LoadOutcome | null = null
       if (options.skipLoad) skip('load', 'skipped (--skip-load)')
+      else if (loadIsOff()) skip('load', loadOffReason)
       else
         await stage(
           'load',
           async (ctx) => {
             const outcome = await tools.load(url!, ctx, env)
+            loaded = outcome
             const breached = Object.entries(outcome.thresholds)
               .filter(([, t]) => !t.ok)
               .map(([name, t]) => `${name} ${t.value} (limit ${t.limit})`)
@@ -424,6 +443,20 @@ export async function runPipeline(options: PipelineOptions): Promise<Report> {
           },
           rollBackAfter,
         )
+      if (target.recordRelease && smoked) {
+        try {
+          const where = await target.recordRelease(
+            { runId, artifact: release, smoke: smoked, load: loaded },
+            contextFor('load', parentSignal, []),
+          )
+          if (where)
+            emit({ type: 'stage-log', stage: 'load', level: 'info', line: `release recorded at ${where}` })
+        } catch (error) {
+          throw new StopRun(
+            scrub(`deployed, but recording the passed release failed: ${errorMessage(error)}`),
+          )
+        }
+      }
     }
   } catch (error) {
     if (error instanceof StopRun) {

@@ -89,7 +89,8 @@ export interface Target {
   /** One deploy per environment; rejects with a message naming the current holder. */
   acquireLock(ctx: RunContext): Promise<DeployLock>
   publish(artifact: Artifact, ctx: RunContext): Promise<Artifact>
-  provision(ctx: RunContext): Promise<ProvisionResult>
+  /** `artifact`: what this run deploys (a target whose infrastructure names the image sets it there). */
+  provision(ctx: RunContext, artifact?: Artifact): Promise<ProvisionResult>
   runOps(command: OpsCommand, artifact: Artifact, ctx: RunContext): Promise<OpsResult>
   rollout(artifact: Artifact, ctx: RunContext): Promise<RolloutResult>
   rollback(ctx: RunContext, to?: Artifact): Promise<RolloutResult>
@@ -106,6 +107,29 @@ export interface Target {
   environment?(ctx: RunContext): Promise<ServiceEnvironment>
   /** Optional. Secret values the core scrubs from every log line and report. */
   secretValues?(): string[]
+  /**
+   * Optional. False: the load stage runs only when asked (`PipelineOptions.load`), e.g. production, which
+   * receives digests whose load results come from staging (see promotionEvidence). Default true.
+   */
+  readonly loadByDefault?: boolean
+  /**
+   * Optional. At a promotion (`--image`): what the artifact passed before (e.g. the staging run's smoke and
+   * load results for the same digest), carried in the report. Rejects to refuse the promotion.
+   */
+  promotionEvidence?(artifact: Artifact, ctx: RunContext): Promise<Record<string, unknown> | undefined>
+  /**
+   * Optional. Called once a deploy passed every stage it ran: records what passed (e.g. for promotions).
+   * Returns where it was recorded.
+   */
+  recordRelease?(release: PassedRelease, ctx: RunContext): Promise<string | undefined>
+}
+
+export interface PassedRelease {
+  runId: string
+  artifact: Artifact
+  smoke: SmokeOutcome
+  /** Null when the load stage did not run. */
+  load: LoadOutcome | null
 }
 
 /** The settings a client of a deployed environment needs (`.pipeline/local/env.json` for the local target). */

@@ -20,6 +20,8 @@ export const RAW_OUTPUTS: Record<string, string> = {
   apiServiceName: 'api',
   workerServiceName: 'worker',
   taskFamily: 'whatsapp-saas-staging-ops',
+  apiTaskDefinitionArn: arnOf('app-api', 1),
+  workerTaskDefinitionArn: arnOf('app-worker', 1),
   privateSubnetIds: 'subnet-0a1,subnet-0b2',
   taskSecurityGroupId: 'sg-0a5f',
   albDnsName: 'whatsapp-saas-staging-123.us-east-1.elb.amazonaws.com',

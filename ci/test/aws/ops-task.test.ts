@@ -17,6 +17,9 @@ import {
 import { scriptedEcs } from './scripted-ecs.js'
 
 const logs = mockClient(CloudWatchLogsClient)
+/** Pulumi's revision of the API (the base of every ops task of a deploy). */
+const OPS_BASE = arnOf('whatsapp-saas-staging-ops', 3)
+const OPS = { ...OUTPUTS, apiTaskDefinitionArn: OPS_BASE }
 const TASK_ARN = 'arn:aws:ecs:us-east-1:123456789012:task/whatsapp-saas-staging/0f1e2d3c'
 
 function opsEcs() {
@@ -56,7 +59,7 @@ describe('ops commands as ECS one-off tasks', () => {
     scriptLogs(['backup: dumping', '{"backupId":"20261125T010000Z","sizeBytes":1234}'])
     const ctx = testContext()
 
-    const result = await runOpsTask(testRuntime(), OUTPUTS, { name: 'backup' }, IMAGE_NEW, ctx)
+    const result = await runOpsTask(testRuntime(), OPS, { name: 'backup' }, IMAGE_NEW, ctx)
 
     expect(result).toEqual({
       exitCode: 0,
@@ -81,7 +84,7 @@ describe('ops commands as ECS one-off tasks', () => {
     ecs.mock.restore()
   })
 
-  it('reuses the latest revision when it already runs the digest', async () => {
+  it("reuses Pulumi's revision when it already runs the digest", async () => {
     const ecs = scriptedEcs({
       definitions: [taskDefinition('whatsapp-saas-staging-ops', 3, IMAGE_NEW)],
       services: {},
@@ -91,7 +94,7 @@ describe('ops commands as ECS one-off tasks', () => {
       tasks: [{ taskArn: TASK_ARN, lastStatus: 'STOPPED', containers: [{ name: 'api', exitCode: 0 }] }],
     })
     scriptLogs(['{"applied":[]}'])
-    await runOpsTask(testRuntime(), OUTPUTS, { name: 'migration-status' }, IMAGE_NEW, testContext())
+    await runOpsTask(testRuntime(), OPS, { name: 'migration-status' }, IMAGE_NEW, testContext())
     expect(ecs.registered).toHaveLength(0)
     ecs.mock.restore()
   })
@@ -115,7 +118,7 @@ describe('ops commands as ECS one-off tasks', () => {
     const ctx = testContext()
     const result = await runOpsTask(
       testRuntime(),
-      OUTPUTS,
+      OPS,
       { name: 'migrate', maxBackupAgeMinutes: 30 },
       IMAGE_NEW,
       ctx,
@@ -146,7 +149,7 @@ describe('ops commands as ECS one-off tasks', () => {
     })
     scriptLogs([])
     await expect(
-      runOpsTask(testRuntime(), OUTPUTS, { name: 'backup' }, IMAGE_NEW, testContext()),
+      runOpsTask(testRuntime(), OPS, { name: 'backup' }, IMAGE_NEW, testContext()),
     ).rejects.toThrow(/backup task 0f1e2d3c never ran: CannotPullContainerError/)
     ecs.mock.restore()
   })
@@ -157,13 +160,7 @@ describe('ops commands as ECS one-off tasks', () => {
     ecs.mock.on(StopTaskCommand).resolves({})
     scriptLogs([])
     await expect(
-      runOpsTask(
-        testRuntime({ taskTimeoutMs: 20_000 }),
-        OUTPUTS,
-        { name: 'backup' },
-        IMAGE_NEW,
-        testContext(),
-      ),
+      runOpsTask(testRuntime({ taskTimeoutMs: 20_000 }), OPS, { name: 'backup' }, IMAGE_NEW, testContext()),
     ).rejects.toThrow(/timed out after 20 s waiting for backup task 0f1e2d3c; task 0f1e2d3c was stopped/)
     expect(ecs.mock.commandCalls(StopTaskCommand)).toHaveLength(1)
     ecs.mock.restore()
@@ -174,9 +171,9 @@ describe('ops commands as ECS one-off tasks', () => {
     ecs.mock
       .on(RunTaskCommand)
       .resolves({ tasks: [], failures: [{ reason: 'RESOURCE:ENI', detail: 'subnet exhausted' }] })
-    await expect(
-      runOpsTask(testRuntime(), OUTPUTS, { name: 'seed' }, IMAGE_NEW, testContext()),
-    ).rejects.toThrow('RunTask for seed started nothing: RESOURCE:ENI (subnet exhausted)')
+    await expect(runOpsTask(testRuntime(), OPS, { name: 'seed' }, IMAGE_NEW, testContext())).rejects.toThrow(
+      'RunTask for seed started nothing: RESOURCE:ENI (subnet exhausted)',
+    )
     ecs.mock.restore()
   })
 
@@ -188,6 +185,7 @@ describe('ops commands as ECS one-off tasks', () => {
     scriptLogs(['{"ok":true}'])
     const outputs = parseStackOutputs({
       ...RAW_OUTPUTS,
+      apiTaskDefinitionArn: OPS_BASE,
       taskSubnetIds: 'subnet-0c3,subnet-0d4',
       taskAssignPublicIp: 'ENABLED',
     })

@@ -69,6 +69,7 @@ function scriptAccount(fate: (service: string, arn: string) => DeploymentFate) {
     .resolves({ Budget: { BudgetLimit: { Amount: '200', Unit: 'USD' } } as never })
   let lock: string | undefined
   mocks.s3.on(PutObjectCommand).callsFake((input) => {
+    if (String(input.Key).startsWith('releases/')) return {}
     if (lock)
       throw Object.assign(new Error('precondition'), {
         name: 'PreconditionFailed',
@@ -211,7 +212,9 @@ describe('the pipeline core against the AWS target', () => {
       'report:succeeded',
     ])
     expect(ran).toEqual(['backup', 'verify-backup', 'migration-status', 'migrate'])
-    expect(ecs.services.api!.taskDefinition).toBe(arnOf('app-api', 2))
+    // This scripted provisioner leaves Pulumi's revision on the old image: the ops tasks (app-api:2) and the
+    // rollout (app-api:3) each register a copy of it with the new one.
+    expect(ecs.services.api!.taskDefinition).toBe(arnOf('app-api', 3))
     expect(
       ecs.registered.every((input) => input.containerDefinitions?.[0]?.image === `${REPO}@${DIGEST_NEW}`),
     ).toBe(true)

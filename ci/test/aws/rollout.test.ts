@@ -1,4 +1,4 @@
-import { RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs'
+import { ListTasksCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs'
 import {
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
@@ -19,6 +19,12 @@ import {
 import { type DeploymentFate, scriptedEcs } from './scripted-ecs.js'
 
 const elbv2 = mockClient(ElasticLoadBalancingV2Client)
+/** Pulumi's revisions are the serving ones (the services run what the last provision registered). */
+const PULUMI = {
+  ...OUTPUTS,
+  apiTaskDefinitionArn: arnOf('app-api', 4),
+  workerTaskDefinitionArn: arnOf('app-worker', 7),
+}
 
 function healthyTargets() {
   elbv2.on(DescribeTargetHealthCommand).resolves({
@@ -46,7 +52,7 @@ describe('rollout of the API and worker services', () => {
     const ecs = ecsWith()
     healthyTargets()
     const ctx = testContext()
-    const outcome = await rolloutImage(testRuntime(), OUTPUTS, IMAGE_NEW, ctx)
+    const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, ctx)
 
     expect(outcome.status).toBe('succeeded')
     expect(ecs.updates).toEqual([
@@ -63,10 +69,54 @@ describe('rollout of the API and worker services', () => {
     ecs.mock.restore()
   })
 
+  it('keeps the service events of a failed rollout when listing its stopped tasks is denied', async () => {
+    const ecs = ecsWith((service) => (service === 'api' ? 'circuit-breaker' : 'complete'))
+    ecs.mock.on(ListTasksCommand).rejects(
+      Object.assign(new Error('not authorized to perform: ecs:ListTasks'), {
+        name: 'AccessDeniedException',
+      }),
+    )
+    healthyTargets()
+    const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, testContext())
+
+    expect(outcome.status).toBe('failed')
+    const [api] = outcome.details.services as { events: string[]; stoppedTasksError: string }[]
+    expect(api!.events.join('\n')).toContain('deployment failed: tasks failed to start')
+    expect(api!.stoppedTasksError).toContain('ecs:ListTasks')
+    ecs.mock.restore()
+  })
+
+  it("registers Pulumi's revision with the new image, not a copy of the serving one", async () => {
+    // Pulumi's revision (app-api:5) carries a setting the serving one (app-api:4) does not.
+    const pulumiApi = taskDefinition('app-api', 5, IMAGE_OLD)
+    pulumiApi.containerDefinitions![0]!.environment = [
+      { name: 'PUBLIC_URL', value: 'https://new.example.com' },
+    ]
+    const ecs = scriptedEcs({
+      definitions: [
+        taskDefinition('app-api', 4, IMAGE_OLD),
+        pulumiApi,
+        taskDefinition('app-worker', 7, IMAGE_OLD),
+      ],
+      services: { api: arnOf('app-api', 4), worker: arnOf('app-worker', 7) },
+    })
+    healthyTargets()
+    const outputs = { ...PULUMI, apiTaskDefinitionArn: arnOf('app-api', 5) }
+    const outcome = await rolloutImage(testRuntime(), outputs, IMAGE_NEW, testContext())
+
+    expect(outcome.status).toBe('succeeded')
+    const registeredApi = ecs.registered.find((input) => input.family === 'app-api')!
+    expect(registeredApi.containerDefinitions![0]!.environment).toEqual([
+      { name: 'PUBLIC_URL', value: 'https://new.example.com' },
+    ])
+    expect(registeredApi.containerDefinitions![0]!.image).toBe(IMAGE_NEW)
+    ecs.mock.restore()
+  })
+
   it('reports a deployment the circuit breaker rolled back as failed, with events and stopped-task reasons', async () => {
     const ecs = ecsWith((service) => (service === 'api' ? 'circuit-breaker' : 'complete'))
     healthyTargets()
-    const outcome = await rolloutImage(testRuntime(), OUTPUTS, IMAGE_NEW, testContext())
+    const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, testContext())
 
     expect(outcome.status).toBe('failed')
     expect(outcome.summary).toMatch(/circuit breaker/)
@@ -90,7 +140,7 @@ describe('rollout of the API and worker services', () => {
     healthyTargets()
     const runtime = testRuntime({ rolloutTimeoutMs: 60_000, pollIntervalMs: 5_000 })
     const ctx = testContext()
-    const outcome = await rolloutImage(runtime, OUTPUTS, IMAGE_NEW, ctx)
+    const outcome = await rolloutImage(runtime, PULUMI, IMAGE_NEW, ctx)
 
     expect(outcome.status).toBe('rolled_back')
     expect(outcome.summary).toMatch(/rollout of api timed out/)
@@ -107,7 +157,7 @@ describe('rollout of the API and worker services', () => {
   it('returns the API to its previous revision when the worker fails after the API completed', async () => {
     const ecs = ecsWith((service) => (service === 'worker' ? 'circuit-breaker' : 'complete'))
     healthyTargets()
-    const outcome = await rolloutImage(testRuntime(), OUTPUTS, IMAGE_NEW, testContext())
+    const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, testContext())
 
     expect(outcome.status).toBe('failed')
     expect(ecs.updates.at(-1)).toEqual({ service: 'api', taskDefinition: arnOf('app-api', 4) })
@@ -125,7 +175,7 @@ describe('rollout of the API and worker services', () => {
         },
       ],
     })
-    const outcome = await rolloutImage(testRuntime(), OUTPUTS, IMAGE_NEW, testContext())
+    const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, testContext())
 
     expect(outcome.status).toBe('rolled_back')
     expect(outcome.summary).toMatch(/ALB targets never all turned healthy/)
@@ -137,7 +187,7 @@ describe('rollout of the API and worker services', () => {
   it('in dry-run shows the diff (the image only) and registers nothing', async () => {
     const ecs = ecsWith()
     const ctx = testContext({ dryRun: true })
-    const outcome = await rolloutImage(testRuntime(), OUTPUTS, IMAGE_NEW, ctx)
+    const outcome = await rolloutImage(testRuntime(), PULUMI, IMAGE_NEW, ctx)
 
     expect(outcome.status).toBe('succeeded')
     expect(outcome.details.diff).toEqual({
@@ -161,7 +211,7 @@ describe('rollout of the API and worker services', () => {
     }
     const error = await rolloutImage(
       runtime,
-      OUTPUTS,
+      PULUMI,
       IMAGE_NEW,
       testContext({ signal: controller.signal }),
     ).catch((caught: Error) => caught)
@@ -175,7 +225,7 @@ describe('rollout of the API and worker services', () => {
   it('restarts both services on their serving revisions with a forced new deployment, followed to completion', async () => {
     const ecs = ecsWith()
     healthyTargets()
-    const outcome = await restartServices(testRuntime(), OUTPUTS, testContext())
+    const outcome = await restartServices(testRuntime(), PULUMI, testContext())
     expect(outcome.status).toBe('succeeded')
     expect(ecs.updates).toEqual([
       { service: 'api', taskDefinition: arnOf('app-api', 4) },

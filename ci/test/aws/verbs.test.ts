@@ -50,11 +50,19 @@ import {
   RebootDBInstanceCommand,
   RestoreDBInstanceToPointInTimeCommand,
 } from '@aws-sdk/client-rds'
-import { GetBucketEncryptionCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import {
+  GetBucketEncryptionCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3'
+import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { runAwsVerb } from '../../src/aws/verbs.js'
+import { EXPECTED_ALARMS } from '../../src/aws/verify.js'
 import {
   ACCOUNT,
   CLUSTER,
@@ -79,6 +87,7 @@ const mocks = {
   costExplorer: mockClient(CostExplorerClient),
   budgets: mockClient(BudgetsClient),
   sts: mockClient(STSClient),
+  sns: mockClient(SNSClient),
 }
 
 const ALB_SG = 'sg-0a1b'
@@ -236,6 +245,17 @@ function healthyStack() {
   mocks.sts
     .on(GetCallerIdentityCommand)
     .resolves({ Account: ACCOUNT, Arn: 'arn:aws:sts::1:assumed-role/ops' })
+  mocks.cloudwatch.on(DescribeAlarmsCommand).resolves({
+    MetricAlarms: EXPECTED_ALARMS.map((name) => ({
+      AlarmName: `${RAW_OUTPUTS.clusterName}-${name}`,
+      AlarmActions: [RAW_OUTPUTS.alertTopicArn!],
+    })),
+  })
+  mocks.sns.on(ListSubscriptionsByTopicCommand).resolves({
+    Subscriptions: [
+      { SubscriptionArn: `${RAW_OUTPUTS.alertTopicArn}:1`, Protocol: 'email', Endpoint: 'ops@example.com' },
+    ],
+  })
 }
 
 beforeEach(() => {
@@ -250,8 +270,36 @@ describe('verify', () => {
     expect(out).toContain('✓ RDS Multi-AZ: Multi-AZ')
     expect(out).toContain(`✓ task security group: ${TASK_SG}: tcp/3000 from ${ALB_SG}`)
     expect(out).toContain(`✓ database security group: ${DB_SG}: tcp/5432 from ${TASK_SG}`)
-    expect(out).toMatch(/all 21 checks passed/)
+    expect(out).toContain(`✓ alarms exist and notify the alert topic: ${EXPECTED_ALARMS.length} alarm(s)`)
+    expect(out).toContain('✓ alert subscription confirmed: 1 confirmed (email)')
+    expect(out).toMatch(/all 23 checks passed/)
     expect(out).not.toContain('✗')
+  })
+
+  it('fails when an alarm is missing or silent and the alert e-mail was never confirmed', async () => {
+    healthyStack()
+    mocks.cloudwatch.on(DescribeAlarmsCommand).resolves({
+      MetricAlarms: EXPECTED_ALARMS.filter((name) => name !== 'alb-5xx-high').map((name) => ({
+        AlarmName: `${RAW_OUTPUTS.clusterName}-${name}`,
+        AlarmActions: name === 'rds-cpu-high' ? [] : [RAW_OUTPUTS.alertTopicArn!],
+      })),
+    })
+    mocks.sns.on(ListSubscriptionsByTopicCommand).resolves({
+      Subscriptions: [
+        { SubscriptionArn: 'PendingConfirmation', Protocol: 'email', Endpoint: 'ops@example.com' },
+      ],
+    })
+    const { code, out } = await run('verify', ['--stack', 'production', '--json'])
+    expect(code).toBe(1)
+    const checks = (JSON.parse(out) as { checks: { name: string; ok: boolean; detail: string }[] }).checks
+    const failed = Object.fromEntries(
+      checks.filter((check) => !check.ok).map((check) => [check.name, check.detail]),
+    )
+    expect(failed).toEqual({
+      'alarms exist and notify the alert topic': `missing: ${RAW_OUTPUTS.clusterName}-alb-5xx-high; not notifying the topic: ${RAW_OUTPUTS.clusterName}-rds-cpu-high`,
+      'alert subscription confirmed':
+        '1 subscription(s) PendingConfirmation: confirm the e-mail sent to ops@example.com',
+    })
   })
 
   it('fails on drift: an extra ingress rule, a single-AZ production database, unencrypted transit', async () => {
@@ -654,4 +702,24 @@ describe('backup and restore verbs', () => {
 
 it('uses the cluster from the outputs', () => {
   expect(RAW_OUTPUTS.clusterName).toBe(CLUSTER)
+})
+
+describe('rollback', () => {
+  it('takes the deploy lock: a rollback never races a running deploy', async () => {
+    healthyStack()
+    const holder = { runId: 'deploy-7', holder: 'ci@github run 7', pid: 42, since: new Date().toISOString() }
+    mocks.s3.on(PutObjectCommand).rejects(
+      Object.assign(new Error('precondition'), {
+        name: 'PreconditionFailed',
+        $metadata: { httpStatusCode: 412 },
+      }),
+    )
+    mocks.s3
+      .on(GetObjectCommand)
+      .resolves({ Body: { transformToString: async () => JSON.stringify(holder) } } as never)
+    const { code, err } = await run('rollback', ['--stack', 'staging'])
+    expect(code).toBe(1)
+    expect(err).toContain('is being deployed by ci@github run 7 (run deploy-7')
+    expect(mocks.ecs.commandCalls(UpdateServiceCommand)).toHaveLength(0)
+  })
 })

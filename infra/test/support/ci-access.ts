@@ -31,6 +31,7 @@ const SERVICE_OF_MODULE: Record<string, string> = {
   ecr: 'ecr',
   appautoscaling: 'application-autoscaling',
   scheduler: 'scheduler',
+  servicediscovery: 'servicediscovery',
   sns: 'sns',
   budgets: 'budgets',
   costexplorer: 'ce',

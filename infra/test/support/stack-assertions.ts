@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { databaseConnectionBudget, policies, stackPolicies } from '../../policy/policies.js'
 import { alarmCount, estimate, PROGRAM_COUNTS } from '../../src/cost/model.js'
-import { type InventoryItem, mockId } from '../../src/mock-runtime.js'
+import { type InventoryItem, MOCK_ACCOUNT_ID, mockId } from '../../src/mock-runtime.js'
 import { loadStackConfig } from '../../src/stack-file.js'
 import { describeCiAccess } from './ci-access.js'
 import { stackViolations, violations } from './policy-harness.js'
@@ -15,6 +15,8 @@ export interface StackExpectations {
   maxTasks: number
   workerTasks: number
   protectedInProduction: boolean
+  /** Staging runs the fake Graph API as an internal service for its synthetic tenant. */
+  syntheticGraph: boolean
 }
 
 const T = {
@@ -156,19 +158,25 @@ export function describeStack(stack: string, expected: StackExpectations): void 
           r.inputs.cidrIpv4 ??
           nameOf(r.inputs.referencedSecurityGroupId).replace(`${p}-`, '').replace('-sg', '')
         }`
+      const fake = expected.syntheticGraph
       expect(run.ofType(T.ingress).map(describeRule).sort()).toEqual([
         'alb tcp/443-443 0.0.0.0/0',
         'alb tcp/80-80 0.0.0.0/0',
         'cache tcp/6379-6379 tasks',
         'database tcp/5432-5432 tasks',
+        ...(fake ? ['fake-graph tcp/4004-4004 tasks'] : []),
         'tasks tcp/3000-3000 alb',
       ])
-      expect(run.ofType(T.egress).map(describeRule).sort()).toEqual([
-        'alb tcp/3000-3000 tasks',
-        'tasks tcp/443-443 0.0.0.0/0',
-        'tasks tcp/5432-5432 database',
-        'tasks tcp/6379-6379 cache',
-      ])
+      expect(run.ofType(T.egress).map(describeRule).sort()).toEqual(
+        [
+          'alb tcp/3000-3000 tasks',
+          ...(fake ? ['fake-graph tcp/443-443 0.0.0.0/0'] : []),
+          'tasks tcp/443-443 0.0.0.0/0',
+          'tasks tcp/5432-5432 database',
+          'tasks tcp/6379-6379 cache',
+          ...(fake ? ['tasks tcp/4004-4004 fake-graph'] : []),
+        ].sort(),
+      )
       for (const sg of run.ofType(T.sg)) {
         expect(sg.inputs.ingress).toBeUndefined()
         expect(sg.inputs.egress).toBeUndefined()
@@ -234,14 +242,47 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       expect(rule.transitions).toBeUndefined()
       expect(rule.noncurrentVersionTransitions).toBeUndefined()
       expect(rule.noncurrentVersionExpiration).toEqual({ noncurrentDays: 30 })
+    })
+
+    it('shares one image repository: the owner stack creates it, the others reference it by name', () => {
+      const url = `${MOCK_ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/whatsapp-saas-staging-api`
+      expect(run.outputs.ecrRepositoryUrl).toBe(url)
+      expect(run.outputs.imageRepositoryOwner).toBe('staging')
+      expect(run.outputs.releaseEvidenceBucket).toBe(`whatsapp-saas-staging-backups-${MOCK_ACCOUNT_ID}`)
+      const execution = run.ofType(T.rolePolicy).find((r) => r.name.endsWith('task-execution-policy'))!
+      const pull = (
+        JSON.parse(String(execution.inputs.policy)).Statement as { Sid: string; Resource: string }[]
+      ).find((statement) => statement.Sid === 'PullImage')
+      // Production names it (a real ARN); staging passes its resource's ARN (shaped by the mocks).
+      expect(pull?.Resource).toMatch(
+        /^arn:aws:ecr:us-east-1:123456789012:(repository\/)?whatsapp-saas-staging-api$/,
+      )
+      if (stack !== 'staging') {
+        expect(run.ofType(T.ecr)).toEqual([])
+        return
+      }
       const ecr = run.one(T.ecr).inputs
-      expect(ecr.imageTagMutability).toBe('IMMUTABLE')
-      expect(ecr.imageScanningConfiguration).toEqual({ scanOnPush: true })
-      const ecrRules = JSON.parse(String(run.one(T.ecrLifecycle).inputs.policy)).rules
-      expect(ecrRules.map((r: { selection: { tagStatus: string } }) => r.selection.tagStatus)).toEqual([
-        'untagged',
-        'any',
+      // Version tags are immutable; only the pipeline's position tags move.
+      expect(ecr.imageTagMutability).toBe('IMMUTABLE_WITH_EXCLUSION')
+      expect(ecr.imageTagMutabilityExclusionFilters).toEqual([
+        { filter: '*-current', filterType: 'WILDCARD' },
+        { filter: '*-previous', filterType: 'WILDCARD' },
       ])
+      expect(ecr.imageScanningConfiguration).toEqual({ scanOnPush: true })
+      const ecrRules = JSON.parse(String(run.one(T.ecrLifecycle).inputs.policy)).rules as {
+        rulePriority: number
+        selection: { tagStatus: string; tagPatternList?: string[]; countNumber: number }
+      }[]
+      // The protected tags come first: an image a higher-priority rule selects is never expired by a lower one.
+      expect(
+        ecrRules.map((r) => [r.rulePriority, r.selection.tagStatus, r.selection.tagPatternList]),
+      ).toEqual([
+        [1, 'tagged', ['*-current']],
+        [2, 'tagged', ['*-previous']],
+        [10, 'untagged', undefined],
+        [20, 'any', undefined],
+      ])
+      expect(ecrRules[0]!.selection.countNumber).toBeGreaterThanOrEqual(10_000)
     })
 
     it('rotates every KMS key', () => {
@@ -257,8 +298,12 @@ export function describeStack(stack: string, expected: StackExpectations): void 
 
     it('rolls services out with a circuit breaker, 100/200 % and a health-check grace period', () => {
       const services = run.ofType(T.service)
-      expect(services.map((s) => s.inputs.name).sort()).toEqual([`${p}-api`, `${p}-worker`])
-      for (const s of services) {
+      expect(services.map((s) => s.inputs.name).sort()).toEqual([
+        `${p}-api`,
+        ...(expected.syntheticGraph ? [`${p}-fake-graph`] : []),
+        `${p}-worker`,
+      ])
+      for (const s of services.filter((service) => !String(service.inputs.name).endsWith('fake-graph'))) {
         expect(s.inputs).toMatchObject({
           deploymentCircuitBreaker: { enable: true, rollback: true },
           deploymentMinimumHealthyPercent: 100,
@@ -293,7 +338,23 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       expect(metrics.find((m) => m.resourceLabel)?.resourceLabel).toMatch(/^app\/.+\/targetgroup\/.+$/)
     })
 
+    it('exports its task definition revisions and sets the synthetic Graph URL only where the fake runs', () => {
+      expect(String(run.outputs.apiTaskDefinitionArn)).toMatch(new RegExp(`^arn:aws:ecs:.*${p}-api`))
+      expect(String(run.outputs.workerTaskDefinitionArn)).toMatch(new RegExp(`^arn:aws:ecs:.*${p}-worker`))
+      const url = `http://fake-graph.${p}.internal:4004`
+      expect(run.outputs.syntheticGraphApiBaseUrl).toBe(expected.syntheticGraph ? url : '')
+      for (const family of [`${p}-api`, `${p}-worker`]) {
+        const def = run.ofType(T.taskDef).find((d) => d.inputs.family === family)!
+        const [container] = JSON.parse(String(def.inputs.containerDefinitions)) as {
+          environment: { name: string; value: string }[]
+        }[]
+        const synthetic = container!.environment.find((e) => e.name === 'SYNTHETIC_GRAPH_API_BASE_URL')
+        expect(synthetic?.value).toBe(expected.syntheticGraph ? url : undefined)
+      }
+    })
+
     it('injects secrets from Secrets Manager, never as plain environment values', () => {
+      const isFake = (def: InventoryItem) => String(def.inputs.family).endsWith('fake-graph')
       for (const def of run.ofType(T.taskDef)) {
         const [container] = JSON.parse(String(def.inputs.containerDefinitions)) as {
           environment: { name: string; value: string }[]
@@ -306,14 +367,18 @@ export function describeStack(stack: string, expected: StackExpectations): void 
           expect(name).not.toMatch(/PASSWORD|TOKEN|SECRET|DATABASE_URL|REDIS_URL/)
           expect(value).not.toMatch(/postgres(ql)?:\/\/|rediss?:\/\/|\[secret\]|mock-/)
         }
-        expect(container!.secrets.map((s) => s.name).sort()).toEqual([
-          'ADMIN_TOKEN',
-          'DATABASE_URL',
-          'ENCRYPTION_KEY',
-          'META_APP_SECRET',
-          'META_VERIFY_TOKEN',
-          'REDIS_URL',
-        ])
+        expect(container!.secrets.map((s) => s.name).sort()).toEqual(
+          isFake(def)
+            ? ['META_APP_SECRET']
+            : [
+                'ADMIN_TOKEN',
+                'DATABASE_URL',
+                'ENCRYPTION_KEY',
+                'META_APP_SECRET',
+                'META_VERIFY_TOKEN',
+                'REDIS_URL',
+              ],
+        )
         for (const s of container!.secrets) expect(s.valueFrom).toMatch(/^arn:aws:secretsmanager:/)
         expect(container!.stopTimeout).toBe(30)
         expect(def.inputs.runtimePlatform).toEqual({
@@ -324,7 +389,11 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       const commands = run
         .ofType(T.taskDef)
         .map((d) => JSON.parse(String(d.inputs.containerDefinitions))[0].command.join(' '))
-      expect(commands.sort()).toEqual(['node dist/server.js', 'node dist/worker.js'])
+      expect(commands.sort()).toEqual([
+        ...(expected.syntheticGraph ? ['node dist/fake-graph/main.js'] : []),
+        'node dist/server.js',
+        'node dist/worker.js',
+      ])
     })
 
     it('gives the API and the worker their budgeted pool size as DATABASE_POOL_MAX', () => {
