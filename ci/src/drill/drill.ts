@@ -1,7 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
-import { createTarget, createTools, pipelineDirOf, REPO_ROOT } from '../core/create-target.js'
+import { createTarget, createTools, pipelineDirOf, REPO_ROOT } from '../cli/create-target.js'
 import { newRunId, runPipeline } from '../core/pipeline.js'
 import { createScrubber } from '../core/scrub.js'
 import type { RunContext } from '../core/types.js'

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path'
-import type { Target, Tools } from './types.js'
+import type { Target, Tools } from '../core/types.js'
 
-/** The repository root (this file is ci/src/core/create-target.ts). */
+/** The repository root (this file is ci/src/cli/create-target.ts). */
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..')
 
 export interface TargetSelection {
