@@ -133,7 +133,7 @@ async function localVerb(
     case 'rollback': {
       const to = flags.to ? await target.resolve!(flags.to, ctx) : undefined
       const result = await withLock(target, ctx, () => target.rollback(ctx, to))
-      return print(result.status === 'succeeded', result.summary, result)
+      return print(result.status !== 'failed', result.summary, result)
     }
     case 'backup': {
       const current = await target.current(ctx)

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { hostname } from 'node:os'
 import type { DeployLock } from '../core/types.js'
-import { isAlive } from './process-control.js'
+import { isAlive } from './pid-probe.js'
 
 export interface LockHolder {
   pid: number

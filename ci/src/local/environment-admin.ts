@@ -1,26 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { startPostgres, startRedis } from '@whatsapp-saas/api/local-services'
 import { readHolder } from './deploy-lock.js'
 import { proxyStatus } from './entry-proxy-client.js'
 import { readState, writeState } from './environment-state.js'
-import { isAlive, probe, stopProcess } from './process-control.js'
+import { isAlive, postgresPid, redisPid } from './pid-probe.js'
+import { probe, stopProcess } from './process-control.js'
 import { localLayout } from './state-layout.js'
 import { readSupervisorFile, slotKey } from './supervisor.js'
-
-function redisPid(dir: string): number | undefined {
-  const file = join(dir, 'redis.pid')
-  if (!existsSync(file)) return undefined
-  const pid = Number(readFileSync(file, 'utf8').trim())
-  return isAlive(pid) ? pid : undefined
-}
-
-function postgresPid(dir: string): number | undefined {
-  const file = join(dir, 'postmaster.pid')
-  if (!existsSync(file)) return undefined
-  const pid = Number(readFileSync(file, 'utf8').split('\n')[0])
-  return isAlive(pid) ? pid : undefined
-}
 
 /** Stops every process of the local environment; its data (database, backups, releases, secrets) stays. */
 export async function stopLocalEnvironment(stateDir: string): Promise<string[]> {

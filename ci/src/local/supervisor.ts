@@ -2,7 +2,8 @@ import { hostname } from 'node:os'
 import { readHolder } from './deploy-lock.js'
 import { type Deployment, type ProcessRecord, readState, writeState } from './environment-state.js'
 import { readJson, writeJson } from './json-file.js'
-import { isAlive, logTail } from './process-control.js'
+import { isAlive } from './pid-probe.js'
+import { logTail } from './process-control.js'
 import type { LocalLayout } from './state-layout.js'
 
 // The local environment's supervisor: restarts a replica or the worker of the serving version when its process

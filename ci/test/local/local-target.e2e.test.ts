@@ -20,7 +20,7 @@ import { runPipeline } from '../../src/core/pipeline.js'
 import type { SmokeRunner, Tools } from '../../src/core/types.js'
 import { collectStatus, stopLocalEnvironment } from '../../src/local/environment-admin.js'
 import { readState } from '../../src/local/environment-state.js'
-import { isAlive } from '../../src/local/process-control.js'
+import { isAlive, postgresPid } from '../../src/local/pid-probe.js'
 import { ReleaseStore, treeDigest } from '../../src/local/release-store.js'
 import { createLocalTarget, type LocalTarget } from '../../src/local/target.js'
 
@@ -271,7 +271,7 @@ describe('local target end to end', { timeout: 240_000 }, () => {
       log: { info: () => undefined, warn: () => undefined },
     })
     expect([result.status, result.summary]).toEqual([
-      'succeeded',
+      'rolled_back',
       expect.stringContaining('rolled back to e2e-1'),
     ])
     expect(await servedVersion()).toBe('e2e-1')
@@ -290,5 +290,21 @@ describe('local target end to end', { timeout: 240_000 }, () => {
     for (const pid of pids) expect(isAlive(pid)).toBe(false)
     const status = await collectStatus(target.layout.root)
     expect(status.processes.every((p) => !p.running)).toBe(true)
+  })
+
+  it('a dry run with the environment stopped reads the applied migrations from the data directory', async () => {
+    const report = await runPipeline({
+      target,
+      tools: releaseTools('e2e-dry-stopped'),
+      smoke: versionSmoke,
+      dryRun: true,
+      reportsDir: join(stateDir, 'reports'),
+      stepSummaryPath: join(stateDir, 'summary.md'),
+    })
+    const migrate = report.stages.find((s) => s.name === 'migrate')
+    // Every migration of this release was applied by the first deploy: none may be listed as pending.
+    expect(migrate?.summary).toMatch(/^no pending migrations \([1-9]\d* applied\)/)
+    // Read without starting anything: no server runs afterwards either.
+    expect(postgresPid(target.layout.postgres)).toBeUndefined()
   })
 })

@@ -1,0 +1,128 @@
+import { freePort } from '@whatsapp-saas/api/local-services'
+import type { Artifact, RolloutResult, RunContext } from '../core/types.js'
+import type { LocalContext } from './context.js'
+import { switchUpstreams } from './entry-proxy-client.js'
+import { readState, writeState } from './environment-state.js'
+import { isAlive } from './pid-probe.js'
+import { logTail, stopProcess, waitUntilHealthy } from './process-control.js'
+import type { LocalProcesses, ReplicaRecord } from './processes.js'
+import type { ServiceConfig } from './service-config.js'
+import { renice, STARTING_NICENESS, warmUp } from './warm-start.js'
+
+// The local rollout: the new version's replicas start beside the serving ones, the entry URL switches to
+// them once they are ready and warm, and the old processes drain.
+
+/** Starts a version beside whatever serves, switches the entry URL to it once ready, and drains the old one. */
+export async function replaceVersion(
+  local: LocalContext,
+  config: ServiceConfig,
+  processes: LocalProcesses,
+  artifact: Artifact,
+  ctx: RunContext,
+): Promise<RolloutResult> {
+  const { layout, replicaCount, entryUrl } = local
+  const began = Date.now()
+  const state = readState(layout.processes)
+  const env = config.serviceEnv(state, artifact.version)
+  const old = state.serving
+  const previous = old?.artifact
+  const started: ReplicaRecord[] = []
+  const stopNew = async () => {
+    await Promise.all(started.map((r) => stopProcess(r.pid, 2_000)))
+  }
+  // One replica at a time, at a low CPU priority until warm: the serving version keeps the CPU it needs.
+  const apiKey = config.secrets().apiKey
+  const hotPaths = [
+    { path: '/health' },
+    { path: '/api/v1/status' },
+    ...(apiKey ? [{ path: '/api/v1/messages?limit=1', headers: { authorization: `Bearer ${apiKey}` } }] : []),
+  ]
+  let warmMs = 0
+  try {
+    for (let i = 0; i < replicaCount; i++) {
+      const replica = processes.spawnReplica(artifact, env, await freePort())
+      started.push(replica)
+      renice(replica.pid, STARTING_NICENESS)
+      ctx.log.info(
+        `replica ${i + 1}/${replicaCount} of ${artifact.version} starting on port ${replica.port} (pid ${replica.pid})`,
+      )
+      await waitUntilHealthy({
+        url: `http://127.0.0.1:${replica.port}/health`,
+        pid: replica.pid,
+        logFile: replica.logFile,
+        logFrom: replica.logFrom,
+        timeoutMs: local.readyTimeoutMs,
+        signal: ctx.signal,
+      })
+      warmMs += await warmUp(`http://127.0.0.1:${replica.port}`, hotPaths)
+    }
+    for (const r of started)
+      if (!renice(r.pid, 0))
+        ctx.log.warn(`replica pid ${r.pid} keeps niceness ${STARTING_NICENESS} (no privilege to restore it)`)
+  } catch (error) {
+    await stopNew()
+    const reason = (error as Error).message
+    return {
+      status: previous ? 'rolled_back' : 'failed',
+      ...(previous ? { previous, current: previous } : {}),
+      summary: `${artifact.version} never became ready (${reason}); ${previous ? `${previous.version} keeps serving` : 'nothing serves'}`,
+    }
+  }
+  const readyMs = Date.now() - began
+  ctx.log.info(`${replicaCount} replicas ready and warm in ${readyMs} ms (warm-up ${warmMs} ms)`)
+
+  const worker = processes.spawnWorker(artifact, env)
+  // The new worker starts while the new replicas take the traffic: it yields the CPU until the old ones are gone.
+  renice(worker.pid, STARTING_NICENESS)
+
+  const switched = Date.now()
+  let drained: boolean
+  try {
+    ;({ drained } = await switchUpstreams(
+      layout.controlSocket,
+      started.map((r) => `http://127.0.0.1:${r.port}`),
+    ))
+  } catch (error) {
+    // Not recorded anywhere yet: stop the new processes rather than leave them running unseen.
+    await Promise.all([stopNew(), stopProcess(worker.pid, 2_000)])
+    return {
+      status: previous ? 'rolled_back' : 'failed',
+      ...(previous ? { previous, current: previous } : {}),
+      summary: `entry proxy could not switch to ${artifact.version} (${(error as Error).message}); ${previous ? `${previous.version} keeps serving` : 'nothing serves'}`,
+    }
+  }
+  const switchMs = Date.now() - switched
+  ctx.log.info(
+    `entry URL switched to ${artifact.version} (old upstreams ${drained ? 'drained' : 'timed out draining'})`,
+  )
+  // Read again: the supervisor may have restarted an old process (new pid) since this rollout began.
+  const latest = readState(layout.processes)
+  const outgoing = latest.serving ?? old
+  latest.serving = { artifact, replicas: started, worker, since: new Date().toISOString() }
+  if (previous && previous.digest !== artifact.digest) latest.previous = previous
+  else if (previous) latest.previous ??= previous
+  writeState(layout.processes, latest)
+
+  // Old processes: SIGTERM makes them stop accepting and finish what they hold (their graceful shutdown).
+  const retired = [...(outgoing?.replicas ?? []), ...(outgoing?.worker ? [outgoing.worker] : [])]
+  const stopped = await Promise.all(retired.map((r) => stopProcess(r.pid, local.drainTimeoutMs)))
+  renice(worker.pid, 0)
+  if (!isAlive(worker.pid))
+    ctx.log.warn(`worker exited right after start: ${logTail(worker.logFile, 5, worker.logFrom)}`)
+  return {
+    status: 'succeeded',
+    ...(previous ? { previous } : {}),
+    current: artifact,
+    summary: `${artifact.version} serves on ${entryUrl} (${replicaCount} replicas + worker) in ${((Date.now() - began) / 1000).toFixed(1)} s${previous ? `, replacing ${previous.version}` : ''}`,
+    details: {
+      replicas: started.map((r) => ({ pid: r.pid, port: r.port })),
+      readyMs,
+      warmMs,
+      switchMs,
+      drained,
+      rolloutMs: Date.now() - began,
+      retired: stopped.length,
+      killed: stopped.filter((s) => s === 'killed').length,
+    },
+  }
+}
