@@ -1,23 +1,30 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { formatImageRef, parseImageRef } from './artifact-ref.js'
+import { type Clock, systemClock } from './clock.js'
 import { backupIdOf, backupVerified, checkDestructive, GateError, parseMigrationStatus } from './gates.js'
 import { appendStepSummary, type Report, type RunStatus, type StageReport, writeReport } from './report.js'
-import { createScrubber } from './scrub.js'
 import {
-  type Artifact,
-  type DeployLock,
-  type LoadOutcome,
-  type RunContext,
-  type ServiceEnvironment,
-  type SmokeOutcome,
-  type SmokeRunner,
-  STAGES,
-  type StageLog,
-  type StageName,
-  type Target,
-  type Tools,
+  errorMessage,
+  type OnStageFailure,
+  type PipelineEvent,
+  StageRunner,
+  StopRun,
+} from './stage-runner.js'
+import type {
+  Artifact,
+  DeployLock,
+  LoadOutcome,
+  RunContext,
+  ServiceEnvironment,
+  SmokeOutcome,
+  SmokeRunner,
+  StageName,
+  Target,
+  Tools,
 } from './types.js'
+
+export type { PipelineEvent } from './stage-runner.js'
 
 export interface PipelineOptions {
   target: Target
@@ -42,56 +49,35 @@ export interface PipelineOptions {
   onEvent?: (event: PipelineEvent) => void
   /** GitHub job summary file; defaults to $GITHUB_STEP_SUMMARY. */
   stepSummaryPath?: string
-}
-
-export type PipelineEvent =
-  | { type: 'run-start'; runId: string; target: string; stack: string; dryRun: boolean }
-  | { type: 'stage-start'; stage: StageName; startedAt: string }
-  | { type: 'stage-log'; stage: StageName | 'preflight'; level: 'info' | 'warn'; line: string }
-  | { type: 'stage-end'; stage: StageReport }
-  | { type: 'run-end'; report: Report; reportPath: string }
-
-const DEFAULT_TIMEOUTS_MS: Record<StageName, number> = {
-  build: 10 * 60_000,
-  test: 20 * 60_000,
-  package: 15 * 60_000,
-  publish: 15 * 60_000,
-  provision: 45 * 60_000,
-  backup: 30 * 60_000,
-  migrate: 30 * 60_000,
-  rollout: 30 * 60_000,
-  smoke: 10 * 60_000,
-  load: 15 * 60_000,
-  report: 60_000,
-}
-
-/** Kept per stage in the report: the tail of its log, enough to see why it failed. */
-const LOG_TAIL_LINES = 20
-
-/** Internal: ends the run after a stage recorded its failure. */
-class StopRun extends Error {
-  constructor(
-    readonly reason: string,
-    readonly status: RunStatus = 'failed',
-  ) {
-    super(reason)
-  }
-}
-
-interface StageOutcome<T> {
-  value: T
-  summary: string
-  details?: Record<string, unknown>
-  status?: 'succeeded' | 'skipped'
+  /** Timestamps, durations, backup age and stage deadlines (default: the system clock). */
+  clock?: Clock
 }
 
 export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`
 }
 
-function errorMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error)
-  return message.split('\n')[0]!.trim() || 'unknown error'
+/** One run: its settings, and what each stage hands on to the later ones. */
+interface Run {
+  readonly options: PipelineOptions
+  readonly target: Target
+  readonly tools: Tools
+  readonly runner: StageRunner
+  readonly runId: string
+  readonly dryRun: boolean
+  readonly clock: Clock
+  readonly startedAt: string
+  lock?: DeployLock
+  /** What this run deploys: built and published, or promoted. */
+  artifact?: Artifact
+  url: string | null
+  /** The verified backup that makes the migration safe, and when it was verified. */
+  backup?: { id: string; at: number }
+  /** What served before the rollout: where a failed smoke or load returns to. */
+  previous?: Artifact
+  env?: ServiceEnvironment
+  smoked?: SmokeOutcome
+  loaded: LoadOutcome | null
 }
 
 /**
@@ -99,419 +85,367 @@ function errorMessage(error: unknown): string {
  * against a Target with the given Tools, fail-fast, and returns (and writes) the report.
  */
 export async function runPipeline(options: PipelineOptions): Promise<Report> {
-  const { target, tools } = options
-  const runId = options.runId ?? newRunId()
-  const dryRun = options.dryRun ?? false
-  const maxBackupAgeMinutes = options.maxBackupAgeMinutes ?? 30
-  const reportsDir = options.reportsDir ?? join('.pipeline', 'reports')
-  const parentSignal = options.signal ?? new AbortController().signal
-  // Rebuilt per line: a target may learn secrets during the run (e.g. the AWS target reads the admin token
-  // from Secrets Manager only when the smoke stage needs it).
-  const scrub = (text: string) => createScrubber(target.secretValues?.() ?? [])(text)
-  // Read when the load stage comes: a target may only know it once its stack outputs are read.
-  const loadIsOff = () => target.loadByDefault === false && options.load !== true
-  const loadOffReason = `${target.stack} is not load-tested by default (its promotion carries the load results the digest passed before; --load runs it)`
-  const emit = (event: PipelineEvent) => options.onEvent?.(event)
-  const startedAt = new Date().toISOString()
-  const stages: StageReport[] = []
-  let status: RunStatus = 'succeeded'
-  let reason: string | undefined
-  let artifact: Artifact | undefined
-  let url: string | null = null
-
-  const contextFor = (stage: StageName | 'preflight', signal: AbortSignal, tail: string[]): RunContext => {
-    const write = (level: 'info' | 'warn') => (line: string) => {
-      const clean = scrub(line)
-      tail.push(level === 'warn' ? `warn: ${clean}` : clean)
-      if (tail.length > LOG_TAIL_LINES) tail.shift()
-      emit({ type: 'stage-log', stage, level, line: clean })
-    }
-    const log: StageLog = { info: write('info'), warn: write('warn') }
-    return { runId, target: target.name, stack: target.stack, dryRun, log, signal }
-  }
-
-  const skip = (name: StageName, summary: string): void => {
-    const entry: StageReport = {
-      name,
-      status: 'skipped',
-      startedAt: new Date().toISOString(),
-      durationMs: 0,
-      summary,
-      details: {},
-    }
-    stages.push(entry)
-    emit({ type: 'stage-start', stage: name, startedAt: entry.startedAt })
-    emit({ type: 'stage-end', stage: entry })
-  }
-
-  /** Runs one stage with its timeout; records it; on error records the failure and stops the run. */
-  const stage = async <T>(
-    name: StageName,
-    body: (ctx: RunContext) => Promise<StageOutcome<T>>,
-    onFailure?: (message: string, ctx: RunContext) => Promise<StopRun>,
-  ): Promise<T> => {
-    const began = Date.now()
-    const entryStart = new Date(began).toISOString()
-    emit({ type: 'stage-start', stage: name, startedAt: entryStart })
-    const timeoutMs = options.stageTimeoutsMs?.[name] ?? DEFAULT_TIMEOUTS_MS[name]
-    const timeout = AbortSignal.timeout(timeoutMs)
-    const signal = AbortSignal.any([parentSignal, timeout])
-    const tail: string[] = []
-    const ctx = contextFor(name, signal, tail)
-    const finish = (entry: Omit<StageReport, 'name' | 'startedAt' | 'durationMs'>) => {
-      const report: StageReport = {
-        name,
-        startedAt: entryStart,
-        durationMs: Date.now() - began,
-        ...entry,
-        summary: scrub(entry.summary),
-      }
-      stages.push(report)
-      emit({ type: 'stage-end', stage: report })
-    }
-    try {
-      const aborted = new Promise<never>((_, reject) => {
-        const fail = () =>
-          reject(
-            new Error(
-              timeout.aborted
-                ? `${name} timed out after ${Math.round(timeoutMs / 1000)} s`
-                : `${name} interrupted (${errorMessage(parentSignal.reason)})`,
-            ),
-          )
-        if (signal.aborted) fail()
-        signal.addEventListener('abort', fail, { once: true })
-      })
-      const outcome = await Promise.race([body(ctx), aborted])
-      finish({
-        status: outcome.status ?? 'succeeded',
-        summary: outcome.summary,
-        details: scrubDetails(outcome.details ?? {}, scrub, tail),
-      })
-      return outcome.value
-    } catch (error) {
-      if (error instanceof StopRun) {
-        finish({ status: 'failed', summary: error.reason, details: scrubDetails({}, scrub, tail) })
-        throw error
-      }
-      const message = scrub(`${name}: ${errorMessage(error)}`)
-      const details = error instanceof GateError ? error.details : {}
-      let stop = new StopRun(message)
-      if (onFailure) {
-        try {
-          stop = await onFailure(message, contextFor(name, parentSignal, tail))
-        } catch (rollbackError) {
-          stop = new StopRun(`${message}; rollback failed: ${scrub(errorMessage(rollbackError))}`)
-        }
-      }
-      finish({ status: 'failed', summary: stop.reason, details: scrubDetails(details, scrub, tail) })
-      throw stop
-    }
-  }
-
-  emit({ type: 'run-start', runId, target: target.name, stack: target.stack, dryRun })
-  let lock: DeployLock | undefined
-  let previous: Artifact | undefined
-  let env: ServiceEnvironment | undefined
+  const run = startRun(options)
+  let outcome: { status: RunStatus; reason?: string } = { status: 'succeeded' }
   try {
-    const preflightTail: string[] = []
-    const preflightCtx = contextFor('preflight', parentSignal, preflightTail)
-    try {
-      const checked = await target.preflight(preflightCtx)
-      for (const item of checked) preflightCtx.log.info(`preflight ok: ${item}`)
-      if (!dryRun) lock = await target.acquireLock(preflightCtx)
-    } catch (error) {
-      throw new StopRun(scrub(errorMessage(error)))
-    }
-
-    // build → test → package: skipped when promoting an existing artifact.
-    if (options.image) {
-      const parsed = parseImageRef(options.image)
-      const promoted = await stage('build', async (ctx) => {
-        const resolved = target.resolve
-          ? await target.resolve(options.image!, ctx)
-          : { ...parsed, version: parsed.digest.slice('sha256:'.length, 'sha256:'.length + 12) }
-        const evidence = await target.promotionEvidence?.(resolved, ctx)
-        return {
-          value: resolved,
-          status: 'skipped',
-          summary: `promotion of ${formatImageRef(resolved)}: nothing to build`,
-          ...(evidence ? { details: { promotedFrom: evidence } } : {}),
-        }
-      })
-      artifact = promoted
-      skip('test', 'promotion: tested when it was built')
-      skip('package', 'promotion: already packaged')
-      skip('publish', 'promotion: already published')
-    } else {
-      await stage('build', async (ctx) => {
-        const built = await tools.build(ctx)
-        return { value: undefined, summary: built.summary }
-      })
-      if (dryRun) skip('test', 'dry run: tests run on a real deploy')
-      else
-        await stage('test', async (ctx) => {
-          const tested = await tools.test(ctx)
-          return { value: undefined, summary: tested.summary }
-        })
-      artifact = await stage('package', async (ctx) => {
-        const packaged = await tools.package(ctx)
-        return {
-          value: packaged,
-          summary: `${formatImageRef(packaged)} (version ${packaged.version})`,
-          details: { artifact: packaged },
-        }
-      })
-      if (dryRun) skip('publish', `dry run: would publish ${formatImageRef(artifact)}`)
-      else
-        artifact = await stage('publish', async (ctx) => {
-          const published = await target.publish(artifact!, ctx)
-          return {
-            value: published,
-            summary: `published ${formatImageRef(published)}`,
-            details: { published },
-          }
-        })
-    }
-    const release = artifact
-
-    await stage('provision', async (ctx) => {
-      const provisioned = await target.provision(ctx, release)
-      return {
-        value: undefined,
-        summary: provisioned.summary,
-        details: {
-          outputs: provisioned.outputs,
-          ...(provisioned.changes ? { changes: provisioned.changes } : {}),
-        },
-      }
-    })
-    url = await target.baseUrl(contextFor('provision', parentSignal, []))
-
-    let verifiedBackup: { id: string; at: number } | undefined
-    if (dryRun) skip('backup', 'dry run: would back up the database and verify the backup')
-    else
-      verifiedBackup = await stage('backup', async (ctx) => {
-        const backup = await target.runOps({ name: 'backup' }, release, ctx)
-        if (backup.exitCode !== 0)
-          throw new Error(`backup failed (exit ${backup.exitCode}): ${backup.output.at(-1) ?? ''}`)
-        const id = backupIdOf(backup)
-        const at = Date.now()
-        const verify = await target.runOps({ name: 'verify-backup', backupId: id }, release, ctx)
-        if (!backupVerified(verify))
-          throw new GateError(`backup ${id} failed verification: ${verify.output.at(-1) ?? 'no output'}`)
-        return {
-          value: { id, at },
-          summary: `backup ${id} taken and verified`,
-          details: { backupId: id, backup: backup.result, verification: verify.result },
-        }
-      })
-
-    await stage('migrate', async (ctx) => {
-      const plan = parseMigrationStatus(await target.runOps({ name: 'migration-status' }, release, ctx))
-      const findings = checkDestructive(plan, options.allowDestructive ?? false)
-      const pendingText = plan.pending.map((m) => `${m.name} (${m.destructive ? 'destructive' : 'safe'})`)
-      const details = { applied: plan.applied, pending: plan.pending, allowedDestructive: findings }
-      if (plan.pending.length === 0) {
-        return {
-          value: undefined,
-          summary: `no pending migrations (${plan.applied.length} applied)`,
-          details,
-        }
-      }
-      if (dryRun) {
-        return {
-          value: undefined,
-          status: 'skipped',
-          summary: `dry run: would apply ${pendingText.join(', ')}`,
-          details,
-        }
-      }
-      // Gate: a verified backup younger than the limit. The backup stage ran just before, but a slow
-      // verification or a paused run could have aged it.
-      if (!verifiedBackup) throw new GateError('no verified backup: migrations never run without one')
-      const ageMinutes = (Date.now() - verifiedBackup.at) / 60_000
-      if (ageMinutes > maxBackupAgeMinutes)
-        throw new GateError(
-          `backup ${verifiedBackup.id} is ${ageMinutes.toFixed(1)} min old (limit ${maxBackupAgeMinutes} min)`,
-        )
-      const migrated = await target.runOps(
-        { name: 'migrate', maxBackupAgeMinutes, ...(findings.length > 0 ? { allowDestructive: true } : {}) },
-        release,
-        ctx,
-      )
-      if (migrated.exitCode !== 0) {
-        throw new Error(
-          `migration failed (exit ${migrated.exitCode}): ${migrated.output.at(-1) ?? ''}; backup ${verifiedBackup.id} restores the database`,
-        )
-      }
-      return {
-        value: undefined,
-        summary: `applied ${pendingText.join(', ')}`,
-        details: { ...details, result: migrated.result, backupId: verifiedBackup.id },
-      }
-    })
-
-    if (dryRun) {
-      const serving = await target.current(contextFor('rollout', parentSignal, []))
-      skip(
-        'rollout',
-        `dry run: would roll out ${formatImageRef(release)} (${release.version})${serving ? ` replacing ${serving.version}` : ''}`,
-      )
-      skip('smoke', `dry run: would smoke-test ${url}`)
-      skip(
-        'load',
-        options.skipLoad ? '--skip-load' : loadIsOff() ? loadOffReason : `dry run: would load-test ${url}`,
-      )
-    } else {
-      await stage(
-        'rollout',
-        async (ctx) => {
-          previous = await target.current(ctx)
-          const rolled = await target.rollout(release, ctx)
-          if (rolled.status === 'rolled_back') throw new StopRun(`rollout: ${rolled.summary}`, 'rolled_back')
-          if (rolled.status !== 'succeeded') throw new Error(rolled.summary)
-          previous = rolled.previous ?? previous
-          return {
-            value: undefined,
-            summary: rolled.summary,
-            details: { previous: previous ?? null, current: rolled.current ?? release, ...rolled.details },
-          }
-        },
-        async (message, ctx) => {
-          // A rollout that failed without restoring the old version itself: the core restores it.
-          if (!previous) return new StopRun(`${message}; nothing to roll back to (first deploy)`)
-          const restored = await target.rollback(ctx, previous)
-          return new StopRun(
-            `${message}; rolled back to ${previous.version}: ${restored.summary}`,
-            restored.status === 'failed' ? 'failed' : 'rolled_back',
-          )
-        },
-      )
-      url = await target.baseUrl(contextFor('rollout', parentSignal, []))
-      env = (await target.environment?.(contextFor('smoke', parentSignal, []))) ?? { baseUrl: url }
-
-      const rollBackAfter = async (message: string, ctx: RunContext): Promise<StopRun> => {
-        if (!previous) return new StopRun(`${message}; nothing to roll back to (first deploy)`)
-        const restored = await target.rollback(ctx, previous)
-        if (restored.status === 'failed')
-          return new StopRun(`${message}; rollback to ${previous.version} failed: ${restored.summary}`)
-        return new StopRun(`${message}; rolled back to ${previous.version}`, 'rolled_back')
-      }
-
-      let smoked: SmokeOutcome | undefined
-      await stage(
-        'smoke',
-        async (ctx) => {
-          const smoke = options.smoke ?? (await import('../tools/smoke-runner.js')).runSmokeSuite
-          const outcome = await smoke({
-            env: env!,
-            expectVersion: release.version,
-            signal: ctx.signal,
-            log: ctx.log,
-          })
-          if (!outcome.passed) throw new GateError(`smoke failed: ${outcome.summary}`, outcome.details)
-          smoked = outcome
-          return { value: undefined, summary: outcome.summary, details: outcome.details }
-        },
-        rollBackAfter,
-      )
-
-      let loaded: LoadOutcome | null = null
-      if (options.skipLoad) skip('load', 'skipped (--skip-load)')
-      else if (loadIsOff()) skip('load', loadOffReason)
-      else
-        await stage(
-          'load',
-          async (ctx) => {
-            const outcome = await tools.load(url!, ctx, env)
-            loaded = outcome
-            const breached = Object.entries(outcome.thresholds)
-              .filter(([, t]) => !t.ok)
-              .map(([name, t]) => `${name} ${t.value} (limit ${t.limit})`)
-            if (!outcome.passed) {
-              throw new GateError(
-                `load failed (${outcome.runner}, exit ${outcome.exitCode})${breached.length ? `: ${breached.join(', ')}` : ''}`,
-                { ...outcome },
-              )
-            }
-            return {
-              value: undefined,
-              summary: `${outcome.runner}: ${Object.keys(outcome.thresholds).length} thresholds passed`,
-              details: { ...outcome },
-            }
-          },
-          rollBackAfter,
-        )
-      if (target.recordRelease && smoked) {
-        try {
-          const where = await target.recordRelease(
-            { runId, artifact: release, smoke: smoked, load: loaded },
-            contextFor('load', parentSignal, []),
-          )
-          if (where)
-            emit({ type: 'stage-log', stage: 'load', level: 'info', line: `release recorded at ${where}` })
-        } catch (error) {
-          throw new StopRun(
-            scrub(`deployed, but recording the passed release failed: ${errorMessage(error)}`),
-          )
-        }
-      }
-    }
+    await preflight(run)
+    await build(run)
+    await test(run)
+    await packageArtifact(run)
+    await publish(run)
+    await provision(run)
+    await backup(run)
+    await migrate(run)
+    await rollout(run)
+    await smoke(run)
+    await load(run)
   } catch (error) {
-    if (error instanceof StopRun) {
-      status = error.status
-      // A target's own summary (a rollout that rolled itself back) carries log lines: scrub it here too.
-      reason = scrub(error.reason)
-    } else {
-      status = 'failed'
-      reason = scrub(errorMessage(error))
-    }
+    outcome = run.runner.outcomeOf(error)
   } finally {
-    await lock?.release().catch(() => undefined)
+    await run.lock?.release().catch(() => undefined)
   }
-
-  for (const name of STAGES) {
-    if (name !== 'report' && !stages.some((s) => s.name === name)) skip(name, 'not run')
-  }
-  const reportStart = Date.now()
-  const report: Report = {
-    runId,
-    target: target.name,
-    stack: target.stack,
-    status,
-    startedAt,
-    finishedAt: startedAt,
-    artifact: artifact ? { ref: artifact.ref, digest: artifact.digest, version: artifact.version } : null,
-    url,
-    stages,
-    ...(reason ? { reason } : {}),
-    ...(dryRun ? { dryRun } : {}),
-  }
-  const reportEntry: StageReport = {
-    name: 'report',
-    status: 'succeeded',
-    startedAt: new Date(reportStart).toISOString(),
-    durationMs: 0,
-    summary: `${join(reportsDir, `${runId}.json`)}`,
-    details: {},
-  }
-  emit({ type: 'stage-start', stage: 'report', startedAt: reportEntry.startedAt })
-  stages.push(reportEntry)
-  report.finishedAt = new Date().toISOString()
-  reportEntry.durationMs = Date.now() - reportStart
-  const reportPath = writeReport(report, reportsDir)
-  appendStepSummary(report, options.stepSummaryPath)
-  emit({ type: 'stage-end', stage: reportEntry })
-  emit({ type: 'run-end', report, reportPath })
-  return report
+  return report(run, outcome)
 }
 
-function scrubDetails(
-  details: Record<string, unknown>,
-  scrub: (text: string) => string,
-  tail: string[],
-): Record<string, unknown> {
-  const withLog = tail.length > 0 ? { ...details, log: [...tail] } : details
-  return JSON.parse(scrub(JSON.stringify(withLog))) as Record<string, unknown>
+function startRun(options: PipelineOptions): Run {
+  const { target, tools } = options
+  const clock = options.clock ?? systemClock
+  const runId = options.runId ?? newRunId(new Date(clock.now()))
+  const dryRun = options.dryRun ?? false
+  const emit = (event: PipelineEvent) => options.onEvent?.(event)
+  const runner = new StageRunner({
+    runId,
+    target,
+    dryRun,
+    clock,
+    signal: options.signal ?? new AbortController().signal,
+    ...(options.stageTimeoutsMs ? { timeoutsMs: options.stageTimeoutsMs } : {}),
+    emit,
+  })
+  const startedAt = new Date(clock.now()).toISOString()
+  emit({ type: 'run-start', runId, target: target.name, stack: target.stack, dryRun })
+  return { options, target, tools, runner, runId, dryRun, clock, startedAt, url: null, loaded: null }
+}
+
+/** The artifact the stages after publish deploy (set by build on a promotion, else by package and publish). */
+function release(run: Run): Artifact {
+  if (!run.artifact) throw new Error('no artifact to deploy')
+  return run.artifact
+}
+
+/** The target's checklist, then the environment's deploy lock (not for a dry run, which changes nothing). */
+async function preflight(run: Run): Promise<void> {
+  const ctx = run.runner.context('preflight')
+  try {
+    const checked = await run.target.preflight(ctx)
+    for (const item of checked) ctx.log.info(`preflight ok: ${item}`)
+    if (!run.dryRun) run.lock = await run.target.acquireLock(ctx)
+  } catch (error) {
+    throw new StopRun(run.runner.scrub(errorMessage(error)))
+  }
+}
+
+/** Builds the service; on a promotion (`--image`) resolves the published artifact instead. */
+async function build(run: Run): Promise<void> {
+  const { image } = run.options
+  if (image) {
+    const parsed = parseImageRef(image)
+    run.artifact = await run.runner.run('build', async (ctx) => {
+      const resolved = run.target.resolve
+        ? await run.target.resolve(image, ctx)
+        : { ...parsed, version: parsed.digest.slice('sha256:'.length, 'sha256:'.length + 12) }
+      const evidence = await run.target.promotionEvidence?.(resolved, ctx)
+      return {
+        value: resolved,
+        status: 'skipped',
+        summary: `promotion of ${formatImageRef(resolved)}: nothing to build`,
+        ...(evidence ? { details: { promotedFrom: evidence } } : {}),
+      }
+    })
+    return
+  }
+  await run.runner.run('build', async (ctx) => ({
+    value: undefined,
+    summary: (await run.tools.build(ctx)).summary,
+  }))
+}
+
+async function test(run: Run): Promise<void> {
+  if (run.options.image) return run.runner.skip('test', 'promotion: tested when it was built')
+  if (run.dryRun) return run.runner.skip('test', 'dry run: tests run on a real deploy')
+  await run.runner.run('test', async (ctx) => ({
+    value: undefined,
+    summary: (await run.tools.test(ctx)).summary,
+  }))
+}
+
+async function packageArtifact(run: Run): Promise<void> {
+  if (run.options.image) return run.runner.skip('package', 'promotion: already packaged')
+  run.artifact = await run.runner.run('package', async (ctx) => {
+    const packaged = await run.tools.package(ctx)
+    return {
+      value: packaged,
+      summary: `${formatImageRef(packaged)} (version ${packaged.version})`,
+      details: { artifact: packaged },
+    }
+  })
+}
+
+async function publish(run: Run): Promise<void> {
+  if (run.options.image) return run.runner.skip('publish', 'promotion: already published')
+  const packaged = release(run)
+  if (run.dryRun) return run.runner.skip('publish', `dry run: would publish ${formatImageRef(packaged)}`)
+  run.artifact = await run.runner.run('publish', async (ctx) => {
+    const published = await run.target.publish(packaged, ctx)
+    return { value: published, summary: `published ${formatImageRef(published)}`, details: { published } }
+  })
+}
+
+async function provision(run: Run): Promise<void> {
+  await run.runner.run('provision', async (ctx) => {
+    const provisioned = await run.target.provision(ctx, release(run))
+    return {
+      value: undefined,
+      summary: provisioned.summary,
+      details: {
+        outputs: provisioned.outputs,
+        ...(provisioned.changes ? { changes: provisioned.changes } : {}),
+      },
+    }
+  })
+  run.url = await run.target.baseUrl(run.runner.context('provision'))
+}
+
+/** A backup of the database, restored into a scratch database to prove it restores. */
+async function backup(run: Run): Promise<void> {
+  if (run.dryRun)
+    return run.runner.skip('backup', 'dry run: would back up the database and verify the backup')
+  run.backup = await run.runner.run('backup', async (ctx) => {
+    const artifact = release(run)
+    const taken = await run.target.runOps({ name: 'backup' }, artifact, ctx)
+    if (taken.exitCode !== 0)
+      throw new Error(`backup failed (exit ${taken.exitCode}): ${taken.output.at(-1) ?? ''}`)
+    const id = backupIdOf(taken)
+    const at = run.clock.now()
+    const verify = await run.target.runOps({ name: 'verify-backup', backupId: id }, artifact, ctx)
+    if (!backupVerified(verify))
+      throw new GateError(`backup ${id} failed verification: ${verify.output.at(-1) ?? 'no output'}`)
+    return {
+      value: { id, at },
+      summary: `backup ${id} taken and verified`,
+      details: { backupId: id, backup: taken.result, verification: verify.result },
+    }
+  })
+}
+
+/** The pending migrations' safety verdicts; then, behind a fresh verified backup, the image's `migrate`. */
+async function migrate(run: Run): Promise<void> {
+  const { allowDestructive = false, maxBackupAgeMinutes = 30 } = run.options
+  await run.runner.run('migrate', async (ctx) => {
+    const artifact = release(run)
+    const plan = parseMigrationStatus(await run.target.runOps({ name: 'migration-status' }, artifact, ctx))
+    const findings = checkDestructive(plan, allowDestructive)
+    const pendingText = plan.pending.map((m) => `${m.name} (${m.destructive ? 'destructive' : 'safe'})`)
+    const details = { applied: plan.applied, pending: plan.pending, allowedDestructive: findings }
+    if (plan.pending.length === 0) {
+      return { value: undefined, summary: `no pending migrations (${plan.applied.length} applied)`, details }
+    }
+    if (run.dryRun) {
+      return {
+        value: undefined,
+        status: 'skipped',
+        summary: `dry run: would apply ${pendingText.join(', ')}`,
+        details,
+      }
+    }
+    // Gate: a verified backup younger than the limit. The backup stage ran just before, but a slow
+    // verification or a paused run could have aged it.
+    const verified = run.backup
+    if (!verified) throw new GateError('no verified backup: migrations never run without one')
+    const ageMinutes = (run.clock.now() - verified.at) / 60_000
+    if (ageMinutes > maxBackupAgeMinutes)
+      throw new GateError(
+        `backup ${verified.id} is ${ageMinutes.toFixed(1)} min old (limit ${maxBackupAgeMinutes} min)`,
+      )
+    const migrated = await run.target.runOps(
+      { name: 'migrate', maxBackupAgeMinutes, ...(findings.length > 0 ? { allowDestructive: true } : {}) },
+      artifact,
+      ctx,
+    )
+    if (migrated.exitCode !== 0) {
+      throw new Error(
+        `migration failed (exit ${migrated.exitCode}): ${migrated.output.at(-1) ?? ''}; backup ${verified.id} restores the database`,
+      )
+    }
+    return {
+      value: undefined,
+      summary: `applied ${pendingText.join(', ')}`,
+      details: { ...details, result: migrated.result, backupId: verified.id },
+    }
+  })
+}
+
+/**
+ * The one way back after the new version took traffic (or failed to): the version that served before, or
+ * a failure when there was none. Used by rollout, smoke and load.
+ */
+function rollBack(run: Run): OnStageFailure {
+  return async (message, ctx) => {
+    const previous = run.previous
+    if (!previous) return new StopRun(`${message}; nothing to roll back to (first deploy)`)
+    const restored = await run.target.rollback(ctx, previous)
+    ctx.log.info(`rollback: ${restored.summary}`)
+    if (restored.status === 'failed')
+      return new StopRun(`${message}; rollback to ${previous.version} failed: ${restored.summary}`)
+    return new StopRun(`${message}; rolled back to ${previous.version}`, 'rolled_back')
+  }
+}
+
+async function rollout(run: Run): Promise<void> {
+  const artifact = release(run)
+  if (run.dryRun) {
+    const serving = await run.target.current(run.runner.context('rollout'))
+    return run.runner.skip(
+      'rollout',
+      `dry run: would roll out ${formatImageRef(artifact)} (${artifact.version})${serving ? ` replacing ${serving.version}` : ''}`,
+    )
+  }
+  await run.runner.run(
+    'rollout',
+    async (ctx) => {
+      run.previous = await run.target.current(ctx)
+      const rolled = await run.target.rollout(artifact, ctx)
+      // The target kept (or restored) the old version itself: nothing left for the core to undo.
+      if (rolled.status === 'rolled_back') throw new StopRun(`rollout: ${rolled.summary}`, 'rolled_back')
+      if (rolled.status !== 'succeeded') throw new Error(rolled.summary)
+      run.previous = rolled.previous ?? run.previous
+      return {
+        value: undefined,
+        summary: rolled.summary,
+        details: { previous: run.previous ?? null, current: rolled.current ?? artifact, ...rolled.details },
+      }
+    },
+    rollBack(run),
+  )
+  run.url = await run.target.baseUrl(run.runner.context('rollout'))
+}
+
+async function smoke(run: Run): Promise<void> {
+  if (run.dryRun) return run.runner.skip('smoke', `dry run: would smoke-test ${run.url}`)
+  const env = (await run.target.environment?.(run.runner.context('smoke'))) ?? { baseUrl: run.url! }
+  run.env = env
+  run.smoked = await run.runner.run(
+    'smoke',
+    async (ctx) => {
+      const runSmoke = run.options.smoke ?? (await import('../tools/smoke-runner.js')).runSmokeSuite
+      const outcome = await runSmoke({
+        env,
+        expectVersion: release(run).version,
+        signal: ctx.signal,
+        log: ctx.log,
+      })
+      if (!outcome.passed) throw new GateError(`smoke failed: ${outcome.summary}`, outcome.details)
+      return { value: outcome, summary: outcome.summary, details: outcome.details }
+    },
+    rollBack(run),
+  )
+}
+
+/** The load gate, then (the deploy passed every gate it ran) the record of the passed release. */
+async function load(run: Run): Promise<void> {
+  const { skipLoad } = run.options
+  const loadIsOff = run.target.loadByDefault === false && run.options.load !== true
+  const loadOffReason = `${run.target.stack} is not load-tested by default (its promotion carries the load results the digest passed before; --load runs it)`
+  if (run.dryRun)
+    return run.runner.skip(
+      'load',
+      skipLoad ? '--skip-load' : loadIsOff ? loadOffReason : `dry run: would load-test ${run.url}`,
+    )
+  if (skipLoad) run.runner.skip('load', 'skipped (--skip-load)')
+  else if (loadIsOff) run.runner.skip('load', loadOffReason)
+  else
+    run.loaded = await run.runner.run(
+      'load',
+      async (ctx) => {
+        const outcome = await run.tools.load(run.url!, ctx, run.env)
+        const breached = Object.entries(outcome.thresholds)
+          .filter(([, t]) => !t.ok)
+          .map(([name, t]) => `${name} ${t.value} (limit ${t.limit})`)
+        if (!outcome.passed) {
+          throw new GateError(
+            `load failed (${outcome.runner}, exit ${outcome.exitCode})${breached.length ? `: ${breached.join(', ')}` : ''}`,
+            { ...outcome },
+          )
+        }
+        return {
+          value: outcome,
+          summary: `${outcome.runner}: ${Object.keys(outcome.thresholds).length} thresholds passed`,
+          details: { ...outcome },
+        }
+      },
+      rollBack(run),
+    )
+  await recordRelease(run)
+}
+
+async function recordRelease(run: Run): Promise<void> {
+  if (!run.target.recordRelease || !run.smoked) return
+  const ctx: RunContext = run.runner.context('load')
+  try {
+    const where = await run.target.recordRelease(
+      { runId: run.runId, artifact: release(run), smoke: run.smoked, load: run.loaded },
+      ctx,
+    )
+    if (where)
+      run.options.onEvent?.({
+        type: 'stage-log',
+        stage: 'load',
+        level: 'info',
+        line: `release recorded at ${where}`,
+      })
+  } catch (error) {
+    throw new StopRun(
+      run.runner.scrub(`deployed, but recording the passed release failed: ${errorMessage(error)}`),
+    )
+  }
+}
+
+/** The last stage, whatever happened before: every stage accounted for, the report written and announced. */
+function report(run: Run, outcome: { status: RunStatus; reason?: string }): Report {
+  const { runner, clock, runId } = run
+  const reportsDir = run.options.reportsDir ?? join('.pipeline', 'reports')
+  runner.skipNotRun()
+  const began = clock.now()
+  const artifact = run.artifact
+  const written: Report = {
+    runId,
+    target: run.target.name,
+    stack: run.target.stack,
+    status: outcome.status,
+    startedAt: run.startedAt,
+    finishedAt: run.startedAt,
+    artifact: artifact ? { ref: artifact.ref, digest: artifact.digest, version: artifact.version } : null,
+    url: run.url,
+    stages: runner.stages,
+    ...(outcome.reason ? { reason: outcome.reason } : {}),
+    ...(run.dryRun ? { dryRun: true } : {}),
+  }
+  const entry: StageReport = {
+    name: 'report',
+    status: 'succeeded',
+    startedAt: new Date(began).toISOString(),
+    durationMs: 0,
+    summary: join(reportsDir, `${runId}.json`),
+    details: {},
+  }
+  const emit = (event: PipelineEvent) => run.options.onEvent?.(event)
+  emit({ type: 'stage-start', stage: 'report', startedAt: entry.startedAt })
+  runner.stages.push(entry)
+  written.finishedAt = new Date(clock.now()).toISOString()
+  entry.durationMs = clock.now() - began
+  const reportPath = writeReport(written, reportsDir)
+  appendStepSummary(written, run.options.stepSummaryPath)
+  emit({ type: 'stage-end', stage: entry })
+  emit({ type: 'run-end', report: written, reportPath })
+  return written
 }

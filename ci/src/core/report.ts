@@ -1,34 +1,82 @@
 import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { StageName } from './types.js'
+import { type Static, Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { STAGES } from './types.js'
 
-export type StageStatus = 'succeeded' | 'failed' | 'skipped'
-export type RunStatus = 'succeeded' | 'failed' | 'rolled_back'
+// The report's shape is a value (a JSON Schema) as well as a type, so that every entry that drives the
+// pipeline (the CLI, the Dagger module) can check what it hands on against the one definition.
+
+const IsoTime = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$' })
+
+export const StageStatusSchema = Type.Union([
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('skipped'),
+])
+export type StageStatus = Static<typeof StageStatusSchema>
+
+export const RunStatusSchema = Type.Union([
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('rolled_back'),
+])
+export type RunStatus = Static<typeof RunStatusSchema>
 
 /** One stage's entry in the report (shape fixed by DESIGN.md). */
-export interface StageReport {
-  name: StageName
-  status: StageStatus
-  startedAt: string
-  durationMs: number
-  summary: string
-  details: Record<string, unknown>
-}
+export const StageReportSchema = Type.Object(
+  {
+    name: Type.Union(STAGES.map((name) => Type.Literal(name))),
+    status: StageStatusSchema,
+    startedAt: IsoTime,
+    durationMs: Type.Number({ minimum: 0 }),
+    summary: Type.String(),
+    /** `log`: the stage's last log lines; the rest is the stage's own. */
+    details: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { additionalProperties: false },
+)
+export type StageReport = Static<typeof StageReportSchema>
 
 /** The pipeline report: `.pipeline/reports/<runId>.json` and `latest.json` (shape fixed by DESIGN.md). */
-export interface Report {
-  runId: string
-  target: 'local' | 'aws'
-  stack: string
-  status: RunStatus
-  startedAt: string
-  finishedAt: string
-  artifact: { ref: string; digest: string; version?: string } | null
-  url: string | null
-  stages: StageReport[]
-  /** One line saying why the run did not succeed; absent on success. */
-  reason?: string
-  dryRun?: boolean
+export const ReportSchema = Type.Object(
+  {
+    runId: Type.String({ minLength: 1 }),
+    target: Type.String({ minLength: 1 }),
+    stack: Type.String(),
+    status: RunStatusSchema,
+    startedAt: IsoTime,
+    finishedAt: IsoTime,
+    artifact: Type.Union([
+      Type.Object(
+        { ref: Type.String(), digest: Type.String(), version: Type.Optional(Type.String()) },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ]),
+    url: Type.Union([Type.String(), Type.Null()]),
+    stages: Type.Array(StageReportSchema),
+    /** One line saying why the run did not succeed; absent on success. */
+    reason: Type.Optional(Type.String()),
+    dryRun: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+)
+export type Report = Static<typeof ReportSchema>
+
+/**
+ * What makes a value not a report of this pipeline: schema violations, and stages missing, repeated or out
+ * of the order of STAGES. Empty for a valid report.
+ */
+export function reportProblems(value: unknown): string[] {
+  const problems = [...Value.Errors(ReportSchema, value)].map(
+    (error) => `${error.path || '/'}: ${error.message}`,
+  )
+  if (problems.length > 0) return problems
+  const names = (value as Report).stages.map((stage) => stage.name)
+  if (names.join(',') !== STAGES.join(','))
+    problems.push(`stages are ${names.join(', ')}; expected ${STAGES.join(', ')}`)
+  return problems
 }
 
 /** Writes `<runId>.json` and `latest.json` (each atomically: temp file then rename) and returns the run's path. */

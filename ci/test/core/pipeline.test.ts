@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type PipelineOptions, runPipeline } from '../../src/core/pipeline.js'
-import type { Report } from '../../src/core/report.js'
+import { type Report, reportProblems } from '../../src/core/report.js'
 import { STAGES } from '../../src/core/types.js'
+import { ManualClock } from './manual-clock.js'
 import { BUILT, okOps, type Script, SERVING, scripted } from './scripted.js'
 
 let dir: string
@@ -21,8 +22,11 @@ async function run(script: Script, options: Partial<PipelineOptions> = {}) {
     smoke: s.smoke,
     reportsDir: join(dir, 'reports'),
     stepSummaryPath: join(dir, 'summary.md'),
+    clock: new ManualClock(),
     ...options,
   })
+  // Whatever happened, the report is one of this pipeline's: every stage once, in order.
+  expect(reportProblems(report)).toEqual([])
   return { ...s, report }
 }
 
@@ -115,18 +119,36 @@ describe('runPipeline with a scripted target', () => {
   })
 
   it('refuses to migrate with a backup older than the limit', async () => {
+    const clock = new ManualClock()
     const { calls, report } = await run(
       {
         ops: async (c) => {
-          if (c.name === 'verify-backup') await new Promise((r) => setTimeout(r, 30))
+          // The verification takes 21 minutes of a 20-minute limit.
+          if (c.name === 'verify-backup') clock.advance(21 * 60_000)
           return okOps(c)
         },
       },
-      { maxBackupAgeMinutes: 0.0001 },
+      { clock, maxBackupAgeMinutes: 20 },
     )
     expect(report.status).toBe('failed')
-    expect(report.reason).toMatch(/backup bk-1 is .* min old/)
+    expect(report.reason).toBe('migrate: backup bk-1 is 21.0 min old (limit 20 min)')
     expect(calls).not.toContain('ops migrate')
+  })
+
+  it('migrates with a backup just inside the limit', async () => {
+    const clock = new ManualClock()
+    const { calls, report } = await run(
+      {
+        ops: async (c) => {
+          if (c.name === 'verify-backup') clock.advance(29 * 60_000)
+          return okOps(c)
+        },
+      },
+      { clock },
+    )
+    expect(report.status).toBe('succeeded')
+    expect(calls).toContain('ops migrate')
+    expect(stage(report, 'backup').durationMs).toBe(29 * 60_000)
   })
 
   it('passes the backup age limit to the migrate command', async () => {
@@ -195,6 +217,7 @@ describe('runPipeline with a scripted target', () => {
     })
     expect(s.report.status).toBe('rolled_back')
     expect(s.calls).toContain('rollback old1234')
+    expect(s.report.reason).toBe('rollout: deployment timed out; rolled back to old1234')
   })
 
   it('names the holder when the deploy lock is taken, and changes nothing', async () => {
@@ -250,8 +273,62 @@ describe('runPipeline with a scripted target', () => {
   })
 
   it('times a hung stage out with a clear reason', async () => {
-    const s = await run({ build: () => new Promise(() => undefined) }, { stageTimeoutsMs: { build: 50 } })
-    expect(s.report.reason).toBe('build: build timed out after 0 s')
+    const clock = new ManualClock()
+    const s = await run(
+      {
+        build: () => {
+          clock.advance(10 * 60_000)
+          return new Promise(() => undefined)
+        },
+      },
+      { clock },
+    )
+    expect(s.report.reason).toBe('build: build timed out after 600 s')
+    expect(stage(s.report, 'build').durationMs).toBe(10 * 60_000)
+    expect(s.calls).not.toContain('test')
+  })
+
+  it('a stage inside its deadline is not timed out', async () => {
+    const clock = new ManualClock()
+    const s = await run(
+      {
+        build: async () => {
+          clock.advance(10 * 60_000 - 1)
+          return { summary: 'built slowly' }
+        },
+      },
+      { clock },
+    )
+    expect(s.report.status).toBe('succeeded')
+  })
+
+  it('reports a failed rollback after a failed smoke as a failure, not a rollback', async () => {
+    const s = await run({
+      current: SERVING,
+      smoke: async () => ({ passed: false, summary: 'health 503', details: {} }),
+      rollback: async () => ({ status: 'failed', summary: 'old replicas never became ready' }),
+    })
+    expect(s.report.status).toBe('failed')
+    expect(s.report.reason).toBe(
+      'smoke: smoke failed: health 503; rollback to old1234 failed: old replicas never became ready',
+    )
+  })
+
+  it('rolls back the same way after a failed rollout, a failed smoke and a failed load', async () => {
+    const reasons = await Promise.all([
+      run({ current: SERVING, rollout: async () => ({ status: 'failed', summary: 'deployment timed out' }) }),
+      run({ current: SERVING, smoke: async () => ({ passed: false, summary: 'down', details: {} }) }),
+      run({
+        current: SERVING,
+        load: async () => ({ runner: 'autocannon', passed: false, exitCode: 1, thresholds: {} }),
+      }),
+    ])
+    for (const s of reasons) {
+      expect(s.report.status).toBe('rolled_back')
+      expect(s.report.reason).toMatch(/; rolled back to old1234$/)
+      const failed = s.report.stages.find((x) => x.status === 'failed')!
+      expect(failed.details.log).toContain('rollback: restored')
+    }
   })
 
   it('scrubs the reason a target gives when its rollout rolled itself back', async () => {
