@@ -53,6 +53,11 @@ export interface Config {
   appVersion: string
   logLevel: LogLevel
   graphApiBaseUrl: string
+  /**
+   * SYNTHETIC_GRAPH_API_BASE_URL (staging only): the fake Graph API a phone number may name as its own Graph
+   * base URL (the synthetic tenant of the pipeline). Unset: no number can override the Graph base URL.
+   */
+  syntheticGraphApiBaseUrl?: string
   graphApiVersion: string
   shutdownTimeoutMs: number
   healthCheckTimeoutMs: number
@@ -122,6 +127,11 @@ class EnvReader {
     return value
   }
 
+  /** Like url(), but absent is allowed (undefined). */
+  optionalUrl(name: string, protocols: readonly string[]): string | undefined {
+    return this.raw(name) === undefined ? undefined : this.url(name, protocols)
+  }
+
   /** Like secret(), but absent is allowed (undefined). */
   optionalSecret(name: string, minLength: number): string | undefined {
     return this.raw(name) === undefined ? undefined : this.secret(name, minLength)
@@ -178,6 +188,7 @@ export function loadConfig(env: Env = process.env): Config {
   const caFile = existingFile('DATABASE_CA_FILE', databaseCaFile(env))
   const redisCa = existingFile('REDIS_CA_FILE', redisCaFile(env))
   const poolMax = read.integer('DATABASE_POOL_MAX', 0, 2, 1_000)
+  const syntheticGraph = read.optionalUrl('SYNTHETIC_GRAPH_API_BASE_URL', ['https:', 'http:'])
   return {
     databaseUrl: read.url('DATABASE_URL', ['postgresql:', 'postgres:']),
     ...(caFile ? { databaseCaFile: caFile } : {}),
@@ -199,6 +210,7 @@ export function loadConfig(env: Env = process.env): Config {
     appVersion: read.string('APP_VERSION', 'dev'),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     graphApiBaseUrl: read.url('GRAPH_API_BASE_URL', ['https:', 'http:'], 'https://graph.facebook.com'),
+    ...(syntheticGraph ? { syntheticGraphApiBaseUrl: syntheticGraph } : {}),
     graphApiVersion: read.string('GRAPH_API_VERSION', 'v23.0'),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 20_000, 0, 25_000),
     healthCheckTimeoutMs: read.integer('HEALTH_CHECK_TIMEOUT_MS', 1_000, 1, 30_000),

@@ -80,6 +80,17 @@ describe('platform admin', () => {
     expect(again.statusCode).toBe(409)
     expect(again.json().error.code).toBe('SLUG_TAKEN')
   })
+
+  it('finds an organization by slug for the admin only', async () => {
+    const created = (
+      await call('POST', '/api/v1/organizations', admin, { name: 'F', slug: 'found-by-slug' })
+    ).json()
+    const found = await call('GET', '/api/v1/organizations?slug=found-by-slug', admin)
+    expect(found.statusCode).toBe(200)
+    expect(found.json()).toEqual({ data: [created] })
+    expect((await call('GET', '/api/v1/organizations?slug=no-such-slug', admin)).json()).toEqual({ data: [] })
+    expect((await call('GET', '/api/v1/organizations?slug=found-by-slug', a.headers)).statusCode).toBe(401)
+  })
 })
 
 describe('API keys', () => {

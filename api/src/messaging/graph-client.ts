@@ -19,6 +19,11 @@ export type SendOutcome =
 
 export interface GraphClientOptions {
   baseUrl: string
+  /**
+   * SYNTHETIC_GRAPH_API_BASE_URL (staging's fake Graph API): the only per-number base URL honoured. A number
+   * whose stored override differs (or any override when this is unset, as in production) uses `baseUrl`.
+   */
+  syntheticBaseUrl?: string
   version: string
   /** Whole-call timeout (headers and body). */
   timeoutMs: number
@@ -39,6 +44,26 @@ const NOT_SENT_CODES = new Set([
   'EHOSTUNREACH',
 ])
 
+const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
+
+/**
+ * Where a number's Graph calls go: its stored override only when it is the deployment's synthetic Graph API
+ * (checked again at each call, so a row copied from staging into production cannot redirect its traffic).
+ */
+export function graphBaseUrlFor(
+  numberBaseUrl: string | null | undefined,
+  options: Pick<GraphClientOptions, 'baseUrl' | 'syntheticBaseUrl'>,
+): string {
+  if (numberBaseUrl && options.syntheticBaseUrl && sameUrl(numberBaseUrl, options.syntheticBaseUrl))
+    return options.syntheticBaseUrl
+  return options.baseUrl
+}
+
+/** True when a per-number Graph base URL may be stored: it equals SYNTHETIC_GRAPH_API_BASE_URL. */
+export function isAllowedGraphOverride(value: string, syntheticBaseUrl: string | undefined): boolean {
+  return syntheticBaseUrl !== undefined && sameUrl(value, syntheticBaseUrl)
+}
+
 /** Thin client of the Graph endpoints the service uses, over one pooled undici Agent. */
 export class GraphClient {
   private readonly agent: Agent
@@ -51,20 +76,30 @@ export class GraphClient {
     })
   }
 
-  private url(path: string): string {
-    return `${this.options.baseUrl.replace(/\/$/, '')}/${this.options.version}/${path}`
+  private url(path: string, numberBaseUrl?: string | null): string {
+    const base = graphBaseUrlFor(numberBaseUrl, this.options)
+    return `${base.replace(/\/+$/, '')}/${this.options.version}/${path}`
   }
 
-  async sendMessage(phoneNumberId: string, accessToken: string, payload: unknown): Promise<SendOutcome> {
+  /** `numberBaseUrl`: the phone number's stored Graph base URL override, if any. */
+  async sendMessage(
+    phoneNumberId: string,
+    accessToken: string,
+    payload: unknown,
+    numberBaseUrl?: string | null,
+  ): Promise<SendOutcome> {
     try {
-      const response = await request(this.url(`${encodeURIComponent(phoneNumberId)}/messages`), {
-        method: 'POST',
-        dispatcher: this.agent,
-        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify(payload),
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
-      })
+      const response = await request(
+        this.url(`${encodeURIComponent(phoneNumberId)}/messages`, numberBaseUrl),
+        {
+          method: 'POST',
+          dispatcher: this.agent,
+          headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify(payload),
+          headersTimeout: this.options.timeoutMs,
+          bodyTimeout: this.options.timeoutMs,
+        },
+      )
       const text = await response.body.text()
       const json = parseJson(text) as (GraphErrorBody & { messages?: Array<{ id?: string }> }) | undefined
       const wamid = json?.messages?.[0]?.id
@@ -84,9 +119,15 @@ export class GraphClient {
   }
 
   /** `GET /{waba-id}/message_templates`, following `paging.next` (bounded by maxPages). */
-  async listTemplates(wabaId: string, accessToken: string, maxPages = 50): Promise<GraphTemplate[]> {
+  async listTemplates(
+    wabaId: string,
+    accessToken: string,
+    maxPages = 50,
+    numberBaseUrl?: string | null,
+  ): Promise<GraphTemplate[]> {
     const templates: GraphTemplate[] = []
-    let next: string | undefined = `${this.url(`${encodeURIComponent(wabaId)}/message_templates`)}?limit=100`
+    let next: string | undefined =
+      `${this.url(`${encodeURIComponent(wabaId)}/message_templates`, numberBaseUrl)}?limit=100`
     for (let page = 0; next && page < maxPages; page++) {
       const url = next
       // Unreachable, timed out or cut off: the same refusal as an error answer (the caller answers 503).

@@ -61,6 +61,7 @@ interface FlatSendRow {
   deletedAt: Date | null
   throughputMps: number
   accessTokenEnc: string
+  graphApiBaseUrl: string | null
   contactId: string
   waId: string | null
   optedOutAt: Date | null
@@ -74,6 +75,7 @@ type SendRow = FlatSendRow & {
     deletedAt: Date | null
     throughputMps: number
     accessTokenEnc: string
+    graphApiBaseUrl: string | null
   }
   conversation: { contact: { id: string; waId: string | null; optedOutAt: Date | null } }
 }
@@ -188,7 +190,7 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
       SELECT m.id, m."organizationId", m."conversationId", m.direction::text AS direction,
              m.status::text AS status, m.wamid, m.attempts, m."nextAttemptAt", m.type, m.content,
              p.id AS "phoneId", p."phoneNumberId", p.status::text AS "phoneStatus", p."deletedAt",
-             p."throughputMps", p."accessTokenEnc",
+             p."throughputMps", p."accessTokenEnc", p."graphApiBaseUrl",
              ct.id AS "contactId", ct."waId", ct."optedOutAt"
       FROM "Message" m
       JOIN "PhoneNumber" p ON p.id = m."phoneNumberId"
@@ -205,6 +207,7 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
         deletedAt: row.deletedAt,
         throughputMps: row.throughputMps,
         accessTokenEnc: row.accessTokenEnc,
+        graphApiBaseUrl: row.graphApiBaseUrl,
       },
       conversation: { contact: { id: row.contactId, waId: row.waId, optedOutAt: row.optedOutAt } },
     }
@@ -296,6 +299,7 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
       phone.phoneNumberId,
       accessToken,
       graphPayload(message, to),
+      phone.graphApiBaseUrl,
     )
     const attempts = message.attempts + 1
 

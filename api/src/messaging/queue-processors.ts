@@ -35,6 +35,7 @@ export const outboundProcessor: QueueProcessor = {
     const settings = messagingSettings(context.config)
     const graph = new GraphClient({
       baseUrl: context.config.graphApiBaseUrl,
+      syntheticBaseUrl: context.config.syntheticGraphApiBaseUrl,
       version: context.config.graphApiVersion,
       timeoutMs: settings.graphTimeoutMs,
     })

@@ -31,6 +31,7 @@ const ListQuery = Type.Object({
 export async function templateRoutes(app: FastifyInstance): Promise<void> {
   const graph = new GraphClient({
     baseUrl: app.config.graphApiBaseUrl,
+    syntheticBaseUrl: app.config.syntheticGraphApiBaseUrl,
     version: app.config.graphApiVersion,
     timeoutMs: messagingSettings(app.config).graphTimeoutMs,
     connections: 4,

@@ -20,15 +20,20 @@ export async function syncTemplates(
 ): Promise<TemplateSyncResult[]> {
   const numbers = await prisma.phoneNumber.findMany({
     where: { organizationId, deletedAt: null, status: 'ACTIVE' },
-    select: { wabaId: true, accessTokenEnc: true },
+    select: { wabaId: true, accessTokenEnc: true, graphApiBaseUrl: true },
     orderBy: { createdAt: 'asc' },
   })
-  const tokenByWaba = new Map<string, string>()
-  for (const n of numbers) if (!tokenByWaba.has(n.wabaId)) tokenByWaba.set(n.wabaId, n.accessTokenEnc)
+  const numberByWaba = new Map<string, (typeof numbers)[number]>()
+  for (const n of numbers) if (!numberByWaba.has(n.wabaId)) numberByWaba.set(n.wabaId, n)
 
   const results: TemplateSyncResult[] = []
-  for (const [wabaId, sealedToken] of tokenByWaba) {
-    const templates = await graph.listTemplates(wabaId, decryptSecret(sealedToken, encryptionKey))
+  for (const [wabaId, number] of numberByWaba) {
+    const templates = await graph.listTemplates(
+      wabaId,
+      decryptSecret(number.accessTokenEnc, encryptionKey),
+      undefined,
+      number.graphApiBaseUrl,
+    )
     const syncedAt = new Date()
     // One transaction per WABA: a failure halfway leaves the previous sync intact.
     await prisma.$transaction(

@@ -2,13 +2,20 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { encryptSecret } from '../crypto/secret-box.js'
 import type { PhoneNumber } from '../generated/prisma/client.js'
-import { ConflictError, NotFoundError } from '../http/errors.js'
+import { ConflictError, NotFoundError, UnprocessableError } from '../http/errors.js'
 import { DateTime, IdParams } from '../http/schemas.js'
+import { isAllowedGraphOverride } from '../messaging/graph-client.js'
 import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
 
 const Status = Type.Union([Type.Literal('ACTIVE'), Type.Literal('DISABLED'), Type.Literal('AUTH_INVALID')])
 const MetaId = Type.String({ pattern: '^[0-9A-Za-z_-]{1,64}$' })
 const Mps = Type.Integer({ minimum: 1, maximum: 1000 })
+const GraphBaseUrl = Type.String({
+  minLength: 8,
+  maxLength: 2048,
+  description:
+    "This number's Graph API base URL. Accepted only when it equals the deployment's SYNTHETIC_GRAPH_API_BASE_URL (staging's fake Graph API); refused everywhere else",
+})
 
 const PhoneNumberView = Type.Object({
   id: Type.String(),
@@ -19,6 +26,7 @@ const PhoneNumberView = Type.Object({
   qualityRating: Type.Union([Type.String(), Type.Null()]),
   status: Status,
   throughputMps: Type.Integer(),
+  graphApiBaseUrl: Type.Union([Type.String(), Type.Null()]),
   createdAt: DateTime,
   updatedAt: DateTime,
 })
@@ -35,6 +43,7 @@ const CreateBody = Type.Object(
     }),
     verifiedName: Type.Optional(Type.String({ maxLength: 200 })),
     throughputMps: Type.Optional(Mps),
+    graphApiBaseUrl: Type.Optional(GraphBaseUrl),
   },
   { additionalProperties: false },
 )
@@ -46,6 +55,7 @@ const UpdateBody = Type.Object(
     verifiedName: Type.Optional(Type.String({ maxLength: 200 })),
     throughputMps: Type.Optional(Mps),
     status: Type.Optional(Type.Union([Type.Literal('ACTIVE'), Type.Literal('DISABLED')])),
+    graphApiBaseUrl: Type.Optional(Type.Union([GraphBaseUrl, Type.Null()])),
   },
   { additionalProperties: false, minProperties: 1 },
 )
@@ -60,6 +70,7 @@ function view(phone: PhoneNumber): Static<typeof PhoneNumberView> {
     qualityRating: phone.qualityRating,
     status: phone.status,
     throughputMps: phone.throughputMps,
+    graphApiBaseUrl: phone.graphApiBaseUrl,
     createdAt: phone.createdAt.toISOString(),
     updatedAt: phone.updatedAt.toISOString(),
   }
@@ -69,6 +80,18 @@ function view(phone: PhoneNumber): Static<typeof PhoneNumberView> {
 export async function phoneNumberRoutes(app: FastifyInstance): Promise<void> {
   const prisma = app.deps.prisma
   const key = app.config.encryptionKey
+
+  /** A Graph base URL override is the synthetic Graph API's or nothing: real numbers talk to Meta only. */
+  function checkGraphOverride(value: string | null | undefined): void {
+    if (value === undefined || value === null) return
+    if (isAllowedGraphOverride(value, app.config.syntheticGraphApiBaseUrl)) return
+    throw new UnprocessableError(
+      'GRAPH_BASE_URL_NOT_ALLOWED',
+      app.config.syntheticGraphApiBaseUrl
+        ? 'graphApiBaseUrl may only be the synthetic Graph API of this deployment (SYNTHETIC_GRAPH_API_BASE_URL)'
+        : 'this deployment accepts no graphApiBaseUrl (SYNTHETIC_GRAPH_API_BASE_URL is not set)',
+    )
+  }
 
   async function owned(organizationId: string, id: string): Promise<PhoneNumber> {
     const phone = await prisma.phoneNumber.findFirst({ where: { id, organizationId, deletedAt: null } })
@@ -90,12 +113,14 @@ export async function phoneNumberRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const body = request.body as Static<typeof CreateBody>
       const organizationId = request.tenant.organizationId
+      checkGraphOverride(body.graphApiBaseUrl)
       const fields = {
         wabaId: body.wabaId,
         displayPhoneNumber: body.displayPhoneNumber,
         verifiedName: body.verifiedName ?? null,
         accessTokenEnc: encryptSecret(body.accessToken, key),
         throughputMps: body.throughputMps ?? 80,
+        graphApiBaseUrl: body.graphApiBaseUrl ?? null,
         status: 'ACTIVE' as const,
         deletedAt: null,
       }
@@ -175,6 +200,7 @@ export async function phoneNumberRoutes(app: FastifyInstance): Promise<void> {
     async (request) => {
       const phone = await owned(request.tenant.organizationId, (request.params as Static<typeof IdParams>).id)
       const body = request.body as Static<typeof UpdateBody>
+      checkGraphOverride(body.graphApiBaseUrl)
       const { accessToken, ...rest } = body
       const updated = await prisma.phoneNumber.update({
         where: { id: phone.id },

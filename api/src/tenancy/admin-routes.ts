@@ -64,6 +64,11 @@ export function issuedKeyView(key: Awaited<ReturnType<typeof issueApiKey>>) {
   return { ...key, createdAt: key.createdAt.toISOString(), expiresAt: key.expiresAt?.toISOString() ?? null }
 }
 
+const OrganizationLookupQuery = Type.Object(
+  { slug: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{1,62}$' }) },
+  { additionalProperties: false },
+)
+
 const OrganizationKeyParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 64 }),
   keyId: Type.String({ minLength: 1, maxLength: 64 }),
@@ -109,6 +114,26 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
           throw new ConflictError('SLUG_TAKEN', `slug ${body.slug} is already used`)
         throw error
       }
+    },
+  )
+
+  // Lets automation (the deploy pipeline's synthetic tenant) find the organization it created on an earlier
+  // run by its fixed slug, so that re-runs never create a second one.
+  app.get(
+    '/api/v1/organizations',
+    {
+      preHandler: app.requireAdmin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Find an organization by slug (platform admin)',
+        querystring: OrganizationLookupQuery,
+        response: { 200: Type.Object({ data: Type.Array(OrganizationView) }) },
+      },
+    },
+    async (request) => {
+      const { slug } = request.query as Static<typeof OrganizationLookupQuery>
+      const org = await app.deps.prisma.organization.findUnique({ where: { slug } })
+      return { data: org ? [organizationView(org)] : [] }
     },
   )
 

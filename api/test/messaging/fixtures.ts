@@ -18,7 +18,7 @@ export async function seedPhoneNumber(
   prisma: PrismaClient,
   organizationId: string,
   phoneNumberId: string,
-  extra: { throughputMps?: number; wabaId?: string } = {},
+  extra: { throughputMps?: number; wabaId?: string; graphApiBaseUrl?: string } = {},
 ) {
   return prisma.phoneNumber.create({
     data: {
@@ -28,6 +28,7 @@ export async function seedPhoneNumber(
       displayPhoneNumber: `1555${phoneNumberId.slice(-7).padStart(7, '0')}`,
       accessTokenEnc: encryptSecret(GRAPH_TOKEN, TEST_SECRETS.encryptionKey),
       throughputMps: extra.throughputMps ?? 80,
+      graphApiBaseUrl: extra.graphApiBaseUrl ?? null,
     },
   })
 }
@@ -94,6 +95,8 @@ export async function startOutboundWorker(options: {
   /** The test Redis (its URL and the options that trust its CA). */
   redis: Pick<RedisServer, 'url' | 'clientOptions'>
   graphUrl: string
+  /** SYNTHETIC_GRAPH_API_BASE_URL of the worker: the one per-number override it honours. */
+  syntheticGraphUrl?: string
   hooks: OutboundHooks
   settings?: Partial<MessagingSettings>
   concurrency?: number
@@ -102,6 +105,7 @@ export async function startOutboundWorker(options: {
   const limiterRedis = new Redis(options.redis.url, options.redis.clientOptions)
   const graph = new GraphClient({
     baseUrl: options.graphUrl,
+    ...(options.syntheticGraphUrl ? { syntheticBaseUrl: options.syntheticGraphUrl } : {}),
     version: 'v23.0',
     timeoutMs: settings.graphTimeoutMs,
   })
