@@ -18,7 +18,6 @@ import type {
   RunContext,
   ServiceEnvironment,
   SmokeOutcome,
-  SmokeRunner,
   StageName,
   Target,
   Tools,
@@ -29,8 +28,6 @@ export type { PipelineEvent } from './stage-runner.js'
 export interface PipelineOptions {
   target: Target
   tools: Tools
-  /** Runs the smoke suite; defaults to smoke/'s `runSmoke` (loaded only when the smoke stage runs). */
-  smoke?: SmokeRunner
   /** `ref@sha256:<digest>` of an already published artifact: promotion, no build/test/package/publish. */
   image?: string
   dryRun?: boolean
@@ -337,8 +334,7 @@ async function smoke(run: Run): Promise<void> {
   run.smoked = await run.runner.run(
     'smoke',
     async (ctx) => {
-      const runSmoke = run.options.smoke ?? (await import('../tools/smoke-runner.js')).runSmokeSuite
-      const outcome = await runSmoke({
+      const outcome = await run.tools.smoke({
         env,
         expectVersion: release(run).version,
         signal: ctx.signal,

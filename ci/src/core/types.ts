@@ -1,5 +1,6 @@
 // The pipeline's ports. The core (stage order, gates, rollback decisions, report) is written once
-// against these interfaces; `local` and `aws` implement Target, the host or Dagger implement Tools.
+// against these interfaces; `local` and `aws` implement Target, the host or Dagger implement Tools. The
+// core imports no implementation: the CLI (or any other entry) composes them.
 
 export const STAGES = [
   'build',
@@ -34,7 +35,8 @@ export interface StageLog {
 
 export interface RunContext {
   runId: string
-  target: 'local' | 'aws'
+  /** The target's name (`Target.name`). */
+  target: string
   stack: string
   dryRun: boolean
   log: StageLog
@@ -82,7 +84,8 @@ export interface DeployLock {
 }
 
 export interface Target {
-  readonly name: 'local' | 'aws'
+  /** Which target this is (`local`, `aws`, ...): shown and reported, never branched on by the core. */
+  readonly name: string
   readonly stack: string
   /** Executable pre-deployment checklist; throws with the list of unmet items. */
   preflight(ctx: RunContext): Promise<string[]>
@@ -132,15 +135,19 @@ export interface PassedRelease {
   load: LoadOutcome | null
 }
 
-/** The settings a client of a deployed environment needs (`.pipeline/local/env.json` for the local target). */
+/**
+ * The settings a client of a deployed environment needs (`.pipeline/local/env.json` for the local target).
+ * The core reads only `baseUrl` and hands the whole to the Tools' smoke and load; a target adds its own
+ * settings (the local target its fake Graph API's URL) for the suites that know them.
+ */
 export interface ServiceEnvironment {
   baseUrl: string
   adminToken?: string
   apiKey?: string
   appSecret?: string
   verifyToken?: string
-  fakeGraphUrl?: string
   phoneNumberId?: string
+  readonly [setting: string]: string | undefined
 }
 
 /** Outcome of the smoke suite as the pipeline records it. */
@@ -150,7 +157,7 @@ export interface SmokeOutcome {
   details: Record<string, unknown>
 }
 
-/** Runs the smoke suite against a deployed environment (`runSmoke` of smoke/ behind an adapter). */
+/** Runs the smoke suite against a deployed environment (on the host: `runSmoke` of smoke/ behind an adapter). */
 export type SmokeRunner = (input: {
   env: ServiceEnvironment
   expectVersion?: string
@@ -171,6 +178,8 @@ export interface Tools {
   build(ctx: RunContext): Promise<{ summary: string }>
   test(ctx: RunContext): Promise<{ summary: string }>
   package(ctx: RunContext): Promise<Artifact>
+  /** The smoke suite against the new version; a failed check fails the stage (and rolls back). */
+  smoke: SmokeRunner
   /** Runs the k6 scenarios (or the same scenarios with autocannon when k6 is absent). */
   load(baseUrl: string, ctx: RunContext, env?: ServiceEnvironment): Promise<LoadOutcome>
   /** Optional. The version the next build would carry (git SHA), shown by `--dry-run` before anything is built. */

@@ -10,6 +10,7 @@ import { isAlive } from '../local/pid-probe.js'
 import { probe } from '../local/process-control.js'
 import { ReleaseStore } from '../local/release-store.js'
 import type { LocalTarget } from '../local/target.js'
+import { runSmokeSuite } from '../tools/smoke-runner.js'
 import { graphRequests } from './accounting.js'
 import type { LoadGenerator } from './load.js'
 
@@ -180,6 +181,8 @@ function brokenBuildTools(ctx: FaultContext, version: string): Tools {
         rmSync(variant, { recursive: true, force: true })
       }
     },
+    // Never reached when the build fails at start as it should; if it served, the suite would say so.
+    smoke: runSmokeSuite,
     async load() {
       throw new Error('the drill skips the load stage')
     },

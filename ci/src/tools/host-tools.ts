@@ -5,6 +5,7 @@ import { join, relative } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Artifact, LoadOutcome, RunContext, ServiceEnvironment, Tools } from '../core/types.js'
 import { readJson, writeJson } from '../local/json-file.js'
+import { runSmokeSuite } from './smoke-runner.js'
 
 export interface HostToolsOptions {
   repoRoot: string
@@ -111,7 +112,10 @@ interface BuildCache {
   checked?: { hash: string; level: string }
 }
 
-/** Tools on the host: npm/tsc builds the service, biome and tsc check it, the load suite runs from loadtests/. */
+/**
+ * Tools on the host: npm/tsc builds the service, biome and tsc check it, the smoke suite runs from smoke/ and
+ * the load suite from loadtests/.
+ */
 export function createHostTools(options: HostToolsOptions): Tools {
   const { repoRoot } = options
   const level = options.testLevel ?? 'fast'
@@ -148,6 +152,8 @@ export function createHostTools(options: HostToolsOptions): Tools {
     async package(ctx) {
       return options.packager(gitVersion(repoRoot), ctx)
     },
+
+    smoke: runSmokeSuite,
 
     async load(baseUrl: string, ctx: RunContext, env?: ServiceEnvironment): Promise<LoadOutcome> {
       const { runLoad } = await import('@whatsapp-saas/loadtests')

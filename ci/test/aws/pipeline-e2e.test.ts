@@ -145,6 +145,7 @@ function scriptedTools(): Tools {
       digest: `sha256:${'e'.repeat(64)}`,
       version: 'new0002',
     }),
+    smoke: async () => ({ passed: true, summary: 'smoke passed', details: {} }),
     load: async () => ({ runner: 'autocannon', passed: true, thresholds: {}, exitCode: 0 }),
   }
 }
@@ -189,7 +190,6 @@ describe('the pipeline core against the AWS target', () => {
     const report = await runPipeline({
       target: await awsTarget(pushed),
       tools: scriptedTools(),
-      smoke: async () => ({ passed: true, summary: 'smoke passed', details: {} }),
       reportsDir: join(dir, 'reports'),
       runId: 'e2e-ok',
     })
@@ -227,7 +227,6 @@ describe('the pipeline core against the AWS target', () => {
     const report = await runPipeline({
       target: await awsTarget(pushed),
       tools: scriptedTools(),
-      smoke: async () => ({ passed: true, summary: 'smoke passed', details: {} }),
       reportsDir: join(dir, 'reports'),
       runId: 'e2e-breaker',
     })

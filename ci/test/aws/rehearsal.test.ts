@@ -18,6 +18,7 @@ import { type AwsTarget, createAwsTarget } from '../../src/aws/target.js'
 import { runPipeline } from '../../src/core/pipeline.js'
 import type { Report } from '../../src/core/report.js'
 import type { Tools } from '../../src/core/types.js'
+import { runSmokeSuite } from '../../src/tools/smoke-runner.js'
 import { ACCOUNT_ID, digestOf, InMemoryAws, type PulumiItem } from './in-memory-aws.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -119,6 +120,7 @@ function tools(version: string): Tools {
     build: async () => ({ summary: `built ${version}` }),
     test: async () => ({ summary: 'tested' }),
     package: async () => ({ ref: 'whatsapp-saas-api', digest: digestOf(`local ${version}`), version }),
+    smoke: runSmokeSuite,
     // A small real load: requests against the deployed URL, thresholded on failures. The webhook scenario
     // needs the app secret, which the target reads from the stack's Meta secret.
     load: async (url, _ctx, env) => {

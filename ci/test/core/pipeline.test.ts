@@ -19,7 +19,6 @@ async function run(script: Script, options: Partial<PipelineOptions> = {}) {
   const report = await runPipeline({
     target: s.target,
     tools: s.tools,
-    smoke: s.smoke,
     reportsDir: join(dir, 'reports'),
     stepSummaryPath: join(dir, 'summary.md'),
     clock: new ManualClock(),

@@ -117,7 +117,12 @@ export function scripted(script: Script = {}) {
     },
     secretValues: () => script.secrets ?? [],
   }
+  const smoke: SmokeRunner = async () => {
+    calls.push('smoke')
+    return script.smoke ? script.smoke() : { passed: true, summary: '7 passed', details: {} }
+  }
   const tools: Tools = {
+    smoke,
     async build() {
       calls.push('build')
       return script.build ? script.build() : { summary: 'built' }
@@ -142,9 +147,5 @@ export function scripted(script: Script = {}) {
           }
     },
   }
-  const smoke: SmokeRunner = async () => {
-    calls.push('smoke')
-    return script.smoke ? script.smoke() : { passed: true, summary: '7 passed', details: {} }
-  }
-  return { calls, target, tools, smoke, serving: () => serving }
+  return { calls, target, tools, serving: () => serving }
 }

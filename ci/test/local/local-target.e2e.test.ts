@@ -61,6 +61,7 @@ function releaseTools(version: string, prepare?: (releaseDir: string) => void): 
       const { path: _p, ...variantArtifact } = record
       return variantArtifact
     },
+    smoke: versionSmoke,
     async load() {
       throw new Error('load runs in the loadtests workspace tests')
     },
@@ -81,7 +82,6 @@ async function deploy(version: string, prepare?: (dir: string) => void, on: Loca
   return runPipeline({
     target: on,
     tools: releaseTools(version, prepare),
-    smoke: versionSmoke,
     skipLoad: true,
     reportsDir: join(stateDir, 'reports'),
     stepSummaryPath: join(stateDir, 'summary.md'),
@@ -249,7 +249,6 @@ describe('local target end to end', { timeout: 240_000 }, () => {
     const report = await runPipeline({
       target,
       tools: releaseTools('e2e-dry'),
-      smoke: versionSmoke,
       dryRun: true,
       reportsDir: join(stateDir, 'reports'),
       stepSummaryPath: join(stateDir, 'summary.md'),
