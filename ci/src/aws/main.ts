@@ -1,6 +1,8 @@
-// Direct entry to the AWS operator verbs (`npx tsx ci/src/aws/main.ts <verb> [flags]`): the same verbs the
-// deploy CLI dispatches, usable when only this directory's flags are wanted (e.g. `failover`).
-import { runAwsVerb } from './verbs.js'
+// Former entry of the AWS operator verbs, kept so `npx tsx ci/src/aws/main.ts <verb> …` in older notes still
+// works: it is the one CLI (ci/src/cli/main.ts) with `--target aws`.
+import { main } from '../cli/main.js'
 
-const [verb = '', ...argv] = process.argv.slice(2)
-process.exitCode = await runAwsVerb(verb, argv)
+const [verb, ...argv] = process.argv.slice(2)
+process.exitCode = await main(
+  verb === undefined || verb.startsWith('-') ? process.argv.slice(2) : [verb, '--target', 'aws', ...argv],
+)

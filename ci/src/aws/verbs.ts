@@ -1,6 +1,6 @@
-// Operator verbs on an AWS stack, dispatched here by the CLI: verify, costs, diagnose, backup, restore,
-// rollback. Each returns the process exit code: 0 success, 1 a failed check or operation, 2 bad usage.
-import { parseArgs } from 'node:util'
+// The AWS operator verbs: verify, costs, diagnose, backup, restore, rollback, failover, restart,
+// switch-database. The CLI (ci/src/cli) parses and checks the command line from its verb table and calls
+// runAwsVerb with the flags; each returns the process exit code: 0 success, 1 a failed check or operation.
 import type { RunContext } from '../core/types.js'
 import { renderChecklist } from './checklist.js'
 import { costReport, renderCostReport } from './cost-report.js'
@@ -13,7 +13,7 @@ import {
   switchDatabase,
 } from './database-verbs.js'
 import { diagnoseStack, renderFindings } from './diagnose.js'
-import { describeAwsError } from './errors.js'
+import { AwsTargetError, describeAwsError } from './errors.js'
 import { failoverCache, failoverDatabase } from './failover.js'
 import { callerAccount } from './preflight.js'
 import { restartServices } from './rollout.js'
@@ -21,139 +21,82 @@ import { readOutputsFile } from './stack-outputs.js'
 import { type AwsTarget, type AwsTargetOptions, createAwsTarget } from './target.js'
 import { verifyStack } from './verify.js'
 
-export interface VerbIo {
+export const AWS_VERBS = [
+  'verify',
+  'diagnose',
+  'costs',
+  'backup',
+  'restore',
+  'rollback',
+  'failover',
+  'restart',
+  'switch-database',
+] as const
+
+export type AwsVerb = (typeof AWS_VERBS)[number]
+
+/** One checked invocation: the CLI has already refused bad usage (exactly-one groups, values). */
+export interface AwsVerbRequest {
+  verb: AwsVerb
+  stack: string
+  json: boolean
+  flags: Readonly<Record<string, string | boolean | undefined>>
   stdout(text: string): void
   stderr(text: string): void
+  signal: AbortSignal
   /** Extra target options (scripted clients in tests). */
   targetOptions?: Partial<AwsTargetOptions>
-  /** Interrupts the verb (the CLI wires Ctrl-C to it by default). */
-  signal?: AbortSignal
 }
 
-const COMMON = {
-  stack: { type: 'string', default: 'staging' },
-  target: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  outputs: { type: 'string' },
-  region: { type: 'string' },
-} as const
-
-const VERB_OPTIONS = {
-  verify: {},
-  diagnose: {},
-  costs: {
-    detailed: { type: 'boolean', default: false },
-    forecast: { type: 'boolean', default: false },
-    recommend: { type: 'boolean', default: false },
-  },
-  backup: {
-    manual: { type: 'boolean', default: false },
-    snapshot: { type: 'boolean', default: false },
-    list: { type: 'boolean', default: false },
-  },
-  restore: {
-    backup: { type: 'string' },
-    snapshot: { type: 'string' },
-    'point-in-time': { type: 'string' },
-    force: { type: 'boolean', default: false },
-  },
-  rollback: { to: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
-  failover: { database: { type: 'boolean', default: false }, redis: { type: 'boolean', default: false } },
-  restart: {},
-  'switch-database': { instance: { type: 'string' } },
-} as const
-
-export const AWS_VERBS = Object.keys(VERB_OPTIONS) as (keyof typeof VERB_OPTIONS)[]
-
-export const AWS_VERB_USAGE = `AWS verbs (all take --stack <name> (default staging), --json, --outputs <file>, --region <r>):
-  verify                                  checklist of the deployed stack against its design
-  costs [--detailed] [--forecast] [--recommend]
-  diagnose                                stopped tasks, events, unhealthy targets, alarms, connections
-  backup --manual | --snapshot | --list   verified dump through the image, an RDS snapshot, or the dumps kept
-  restore --backup <id> [--force] | --snapshot <id> | --point-in-time <iso|latest>
-  rollback [--to <ref@sha256:digest>] [--dry-run]
-  failover --database | --redis           Multi-AZ failover to the standby / replica, waited
-  restart                                 new tasks on the same revisions (they re-read secrets), followed
-  switch-database --instance <restored>   the restored instance takes the serving identifier; services restarted`
-
-class UsageError extends Error {}
-
-function verbContext(
-  verb: string,
-  stack: string,
-  io: VerbIo,
-  signal: AbortSignal,
-  dryRun = false,
-): RunContext {
+function verbContext(request: AwsVerbRequest): RunContext {
+  const { verb, stack, stderr } = request
   return {
     runId: `${verb}-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}`,
     target: 'aws',
     stack,
-    dryRun,
-    signal,
-    log: { info: (line) => io.stderr(line), warn: (line) => io.stderr(`warning: ${line}`) },
+    dryRun: request.flags['dry-run'] === true,
+    signal: request.signal,
+    log: { info: (line) => stderr(line), warn: (line) => stderr(`warning: ${line}`) },
   }
 }
 
-async function openTarget(values: Record<string, unknown>, io: VerbIo): Promise<AwsTarget> {
-  const file = (values.outputs as string | undefined) ?? process.env.AWS_STACK_OUTPUTS_FILE
+async function openTarget(request: AwsVerbRequest): Promise<AwsTarget> {
+  const file = (request.flags.outputs as string | undefined) ?? process.env.AWS_STACK_OUTPUTS_FILE
   const outputs = file ? await readOutputsFile(file) : undefined
-  if (file && !outputs) throw new UsageError(`--outputs ${file}: file not found`)
+  if (file && !outputs) throw new AwsTargetError(`--outputs ${file}: file not found`)
   return createAwsTarget({
-    stack: values.stack as string,
-    region: values.region as string | undefined,
+    stack: request.stack,
+    region: request.flags.region as string | undefined,
     outputs,
-    ...io.targetOptions,
+    ...request.targetOptions,
   })
 }
 
-async function dispatch(
-  verb: keyof typeof VERB_OPTIONS,
-  argv: string[],
-  io: VerbIo,
-  signal: AbortSignal,
-): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { ...COMMON, ...VERB_OPTIONS[verb] },
-    strict: true,
-    allowPositionals: false,
-  })
-  const flags = values as Record<string, unknown>
-  if (flags.target !== undefined && flags.target !== 'aws')
-    throw new UsageError(`${verb} runs against --target aws only`)
-  const stack = flags.stack as string
-  const json = flags.json === true
-  const print = (value: unknown, text: string) => io.stdout(json ? JSON.stringify(value, null, 2) : text)
+/**
+ * Runs one AWS operator verb. A failure is thrown as one Error whose message an operator can act on
+ * (credentials, throttling, permissions are classified by describeAwsError).
+ */
+export async function runAwsVerb(request: AwsVerbRequest): Promise<number> {
+  try {
+    return await dispatch(request)
+  } catch (error) {
+    throw new Error(describeAwsError(error), { cause: error })
+  }
+}
 
-  // Usage is checked before anything talks to AWS.
-  if (verb === 'backup' && [flags.manual, flags.snapshot, flags.list].filter(Boolean).length !== 1) {
-    throw new UsageError('backup needs exactly one of --manual, --snapshot, --list')
-  }
-  if (
-    verb === 'restore' &&
-    [flags.backup, flags.snapshot, flags['point-in-time']].filter(Boolean).length !== 1
-  ) {
-    throw new UsageError(
-      'restore needs exactly one of --backup <id>, --snapshot <id>, --point-in-time <iso|latest>',
-    )
-  }
-  if (verb === 'failover' && flags.database === flags.redis) {
-    throw new UsageError('failover needs exactly one of --database, --redis')
-  }
-  if (verb === 'switch-database' && typeof flags.instance !== 'string') {
-    throw new UsageError('switch-database needs --instance <restored instance id>')
-  }
-  let pointInTime: Date | 'latest' | undefined
-  if (verb === 'restore' && typeof flags['point-in-time'] === 'string') {
-    pointInTime = flags['point-in-time'] === 'latest' ? 'latest' : new Date(flags['point-in-time'])
-    if (pointInTime !== 'latest' && Number.isNaN(pointInTime.getTime())) {
-      throw new UsageError(`--point-in-time must be an ISO time or "latest" (got ${flags['point-in-time']})`)
-    }
-  }
+async function dispatch(request: AwsVerbRequest): Promise<number> {
+  const { verb, stack, flags } = request
+  const print = (value: unknown, text: string) =>
+    request.stdout(request.json ? JSON.stringify(value, null, 2) : text)
+  const pointInTime =
+    typeof flags['point-in-time'] === 'string'
+      ? flags['point-in-time'] === 'latest'
+        ? ('latest' as const)
+        : new Date(flags['point-in-time'])
+      : undefined
 
-  const target = await openTarget(flags, io)
-  const ctx = verbContext(verb, stack, io, signal, flags['dry-run'] === true)
+  const target = await openTarget(request)
+  const ctx = verbContext(request)
   // Missing or expired credentials are one clear error up front, not a failure in every check.
   await callerAccount(target.runtime)
   const outputs = await target.stackOutputs(ctx)
@@ -250,32 +193,5 @@ async function dispatch(
         await lock?.release()
       }
     }
-  }
-}
-
-/** Runs one AWS operator verb; never throws: errors become one line on stderr and exit code 1 (2 for usage). */
-export async function runAwsVerb(verb: string, argv: string[], io?: VerbIo): Promise<number> {
-  const streams: VerbIo = io ?? {
-    stdout: (text) => process.stdout.write(`${text}\n`),
-    stderr: (text) => process.stderr.write(`${text}\n`),
-  }
-  if (!(AWS_VERBS as string[]).includes(verb)) {
-    streams.stderr(`unknown AWS verb "${verb}"\n${AWS_VERB_USAGE}`)
-    return 2
-  }
-  const controller = new AbortController()
-  const interrupt = () => controller.abort(new Error('interrupted (Ctrl-C)'))
-  const signal = streams.signal ?? controller.signal
-  if (!streams.signal) process.once('SIGINT', interrupt)
-  try {
-    return await dispatch(verb as keyof typeof VERB_OPTIONS, argv, streams, signal)
-  } catch (error) {
-    const usage =
-      error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
-    streams.stderr(`${verb}: ${usage ? (error as Error).message : describeAwsError(error)}`)
-    if (usage) streams.stderr(AWS_VERB_USAGE)
-    return usage ? 2 : 1
-  } finally {
-    process.removeListener('SIGINT', interrupt)
   }
 }

@@ -61,8 +61,8 @@ import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { runAwsVerb } from '../../src/aws/verbs.js'
 import { EXPECTED_ALARMS } from '../../src/aws/verify.js'
+import { main } from '../../src/cli/main.js'
 import {
   ACCOUNT,
   CLUSTER,
@@ -99,11 +99,12 @@ async function run(verb: string, argv: string[]) {
   const runtime = testRuntime()
   const out: string[] = []
   const err: string[] = []
-  const code = await runAwsVerb(verb, argv, {
+  // Through the one CLI, as an operator types it: the AWS verbs are the CLI's verbs with --target aws.
+  const code = await main([verb, '--target', 'aws', ...argv], {
     stdout: (text) => out.push(text),
     stderr: (text) => err.push(text),
     signal: new AbortController().signal,
-    targetOptions: {
+    awsTargetOptions: {
       clients: runtime.clients,
       clock: runtime.clock,
       timeouts: runtime.timeouts,
