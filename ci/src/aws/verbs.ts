@@ -184,7 +184,7 @@ async function dispatch(
         print(
           { backups },
           backups.length === 0
-            ? `no backups in s3://${outputs.backupBucket}/`
+            ? `no backups in ${outputs.backupStore}/`
             : backups.map((backup) => `${backup.id}  ${backup.at}`).join('\n'),
         )
       } else if (flags.manual) {
