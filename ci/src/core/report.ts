@@ -5,7 +5,7 @@ import type { StageName } from './types.js'
 export type StageStatus = 'succeeded' | 'failed' | 'skipped'
 export type RunStatus = 'succeeded' | 'failed' | 'rolled_back'
 
-/** One stage's entry in the report (shape fixed by DESIGN.md). */
+/** One stage's entry in the report (shape fixed by docs/design.md). */
 export interface StageReport {
   name: StageName
   status: StageStatus
@@ -15,7 +15,7 @@ export interface StageReport {
   details: Record<string, unknown>
 }
 
-/** The pipeline report: `.pipeline/reports/<runId>.json` and `latest.json` (shape fixed by DESIGN.md). */
+/** The pipeline report: `.pipeline/reports/<runId>.json` and `latest.json` (shape fixed by docs/design.md). */
 export interface Report {
   runId: string
   target: 'local' | 'aws'
