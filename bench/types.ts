@@ -1,4 +1,4 @@
-/** One measured result, in the form of DESIGN.md (`bench/results/latest.json`). Durations end in `Ms`. */
+/** One measured result, in the form of docs/design.md (`bench/results/latest.json`). Durations end in `Ms`. */
 export interface BenchResult {
   name: string
   reqPerSec: number

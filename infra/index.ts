@@ -1,49 +1,5 @@
-// Pulumi entry point: validated stack config in, stack outputs out.
+// Pulumi entry point: validated stack config in, stack outputs out. The outputs are this object's keys
+// (Pulumi takes an ESM program's default export as its outputs); their list is src/stack-outputs.ts.
 import { createInfrastructure, readStackConfig } from './src/program.js'
 
-const outputs = createInfrastructure(readStackConfig())
-
-export const {
-  region,
-  url,
-  clusterName,
-  serviceName,
-  apiServiceName,
-  workerServiceName,
-  taskFamily,
-  workerTaskFamily,
-  containerName,
-  privateSubnetIds,
-  taskSubnetIds,
-  taskAssignPublicIp,
-  taskSecurityGroupId,
-  albDnsName,
-  targetGroupArn,
-  ecrRepositoryUrl,
-  imageRepositoryOwner,
-  releaseEvidenceBucket,
-  apiTaskDefinitionArn,
-  workerTaskDefinitionArn,
-  syntheticGraphApiBaseUrl,
-  backupBucket,
-  backupKmsKeyArn,
-  backupScheduleName,
-  databaseSecretArn,
-  redisSecretArn,
-  adminTokenSecretArn,
-  metaSecretArn,
-  databaseEndpoint,
-  redisEndpoint,
-  deployRoleArn,
-  previewRoleArn,
-  workloadBoundaryArn,
-  logGroupName,
-  alertTopicArn,
-  vpcId,
-  dbInstanceId,
-  databaseMaxConnections,
-  redisReplicationGroupId,
-  budgetName,
-  certificateArn,
-  domain,
-} = outputs
+export default createInfrastructure(readStackConfig())

@@ -53,6 +53,8 @@ export function createCompute(
     executionRoleArn: pulumi.Input<string>
     taskRoleArn: pulumi.Input<string>
     backupBucketName: pulumi.Input<string>
+    /** BACKUP_STORE of the ops commands (the stack output `backupStore`). */
+    backupStore: pulumi.Input<string>
     backupKeyArn: pulumi.Input<string>
     privateSubnetIds: pulumi.Input<string>[]
     publicSubnetIds: pulumi.Input<string>[]
@@ -91,9 +93,9 @@ export function createCompute(
     { name: 'DEPLOY_ENV', value: config.stack },
     { name: 'PUBLIC_URL', value: `https://${config.domain}` },
     { name: 'BACKUP_BUCKET', value: args.backupBucketName },
-    // The ops commands (backup, verify-backup, restore, migrate) read their store from here; the prefix is
-    // the one the pipeline's one-off ops tasks use (ci/src/aws/ops-task.ts BACKUP_PREFIX).
-    { name: 'BACKUP_STORE', value: pulumi.interpolate`s3://${args.backupBucketName}/backups` },
+    // The ops commands (backup, verify-backup, restore, migrate) read their store from here; the pipeline's
+    // one-off ops tasks get the same value from the stack output `backupStore`.
+    { name: 'BACKUP_STORE', value: args.backupStore },
     { name: 'BACKUP_KMS_KEY_ID', value: args.backupKeyArn },
     ...(args.environment ?? []),
   ]

@@ -163,3 +163,18 @@ export function resolve<T>(value: pulumi.Input<T>): Promise<T> {
     })
   })
 }
+
+/**
+ * The stack outputs of the imported program module, resolved, by Pulumi's rule for an ESM program: its
+ * default export when it has one (and then nothing else), else its named exports.
+ */
+export async function resolveProgramOutputs(
+  module: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  if ('default' in module && Object.keys(module).length !== 1)
+    throw new Error('the program must have either a default export or named exports, not both')
+  const program = ('default' in module ? module.default : module) as Record<string, unknown>
+  const outputs: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(program)) outputs[key] = await resolve(value as never)
+  return outputs
+}

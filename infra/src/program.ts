@@ -18,6 +18,7 @@ import { createCiAccess, createWorkloadBoundary } from './provisioning.js'
 import { createReleaseEvidenceAccess } from './release-evidence.js'
 import { createSecrets } from './secrets.js'
 import { createSecurityGroups } from './security-groups.js'
+import type { StackOutputName } from './stack-outputs.js'
 import { createStorage } from './storage.js'
 import { createSyntheticGraph, syntheticGraphBaseUrl } from './synthetic-graph.js'
 
@@ -104,6 +105,7 @@ export function createInfrastructure(config: StackConfig) {
     executionRoleArn: roles.execution.arn,
     taskRoleArn: roles.task.arn,
     backupBucketName: storage.backupBucket.bucket,
+    backupStore: storage.backupStore,
     backupKeyArn: keys.backup.arn,
     privateSubnetIds: network.privateSubnetIds,
     publicSubnetIds: network.publicSubnetIds,
@@ -179,11 +181,10 @@ export function createInfrastructure(config: StackConfig) {
   createBackupAlerts(config, { accountId, clusterArn: compute.cluster.arn, topic: monitoring.topic })
   const costControls = createCostControls(config)
 
-  return {
+  const outputs = {
     region: config.region,
     url: `https://${config.domain}`,
     clusterName: compute.cluster.name,
-    serviceName: compute.apiService.name,
     apiServiceName: compute.apiService.name,
     workerServiceName: compute.workerService.name,
     taskFamily: compute.apiFamily,
@@ -204,6 +205,7 @@ export function createInfrastructure(config: StackConfig) {
     workerTaskDefinitionArn: compute.workerTaskDefinition.arn,
     syntheticGraphApiBaseUrl: syntheticGraph?.baseUrl ?? '',
     backupBucket: storage.backupBucket.bucket,
+    backupStore: storage.backupStore,
     backupKmsKeyArn: keys.backup.arn,
     backupScheduleName: backupSchedule.name,
     databaseSecretArn: secrets.database.arn,
@@ -225,7 +227,10 @@ export function createInfrastructure(config: StackConfig) {
     budgetName: costControls.budget.name,
     certificateArn: config.certificateArn,
     domain: config.domain,
-  }
+    // `satisfies` keeps this object and the one list of outputs (stack-outputs.ts) equal: a key missing
+    // here or present here only is a type error.
+  } satisfies Record<StackOutputName, unknown>
+  return outputs
 }
 
 export type InfrastructureOutputs = ReturnType<typeof createInfrastructure>

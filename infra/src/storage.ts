@@ -6,7 +6,12 @@ import type { StackConfig } from './config.js'
 
 export interface Storage {
   backupBucket: aws.s3.Bucket
+  /** `s3://<bucket>/backups`: where the ops commands keep dumps and manifests (stack output `backupStore`). */
+  backupStore: pulumi.Output<string>
 }
+
+/** The key prefix of the backups in the bucket (`releases/` holds the release evidence). */
+const BACKUP_STORE_PREFIX = 'backups'
 
 /** Days a backup stays restorable as a noncurrent version after it expired or was deleted. */
 export const NONCURRENT_BACKUP_DAYS = 30
@@ -90,5 +95,5 @@ export function createStorage(
     ],
   })
 
-  return { backupBucket }
+  return { backupBucket, backupStore: pulumi.interpolate`s3://${backupBucket.bucket}/${BACKUP_STORE_PREFIX}` }
 }

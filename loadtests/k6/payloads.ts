@@ -20,7 +20,7 @@ export function loadSender(index: number): string {
   return `15558${String(index).padStart(6, '0')}`
 }
 
-/** One inbound text message in Meta's webhook envelope (WHATSAPP.md §1.3). `wamid` must be unique per call. */
+/** One inbound text message in Meta's webhook envelope (docs/whatsapp-cloud-api.md §1.3). `wamid` must be unique per call. */
 export function inboundWebhookBody(input: {
   phoneNumberId: string
   from: string

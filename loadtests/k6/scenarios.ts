@@ -58,7 +58,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     expectedStatus: 200,
     requestTimeoutS: 5,
     requires: ['appSecret'],
-    // 360dialog asks for a median webhook latency of 250 ms or less (WHATSAPP.md §1.7); we hold p95 to it.
+    // 360dialog asks for a median webhook latency of 250 ms or less (docs/whatsapp-cloud-api.md §1.7); we hold p95 to it.
     thresholds: { p95Ms: 250, maxErrorRate: 0.01, minRequestsPerSecond: 90 },
   },
   // 10 sends/s within p95 500 ms: what one local environment on 2 cores sustains while its worker sends

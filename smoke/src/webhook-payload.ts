@@ -3,7 +3,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 /** A phone_number_id no tenant owns: the service must accept the event (200) and store nothing for any tenant. */
 export const UNKNOWN_PHONE_NUMBER_ID = '100000000000000'
 
-/** One inbound text message in Meta's webhook envelope (WHATSAPP.md §1.3). */
+/** One inbound text message in Meta's webhook envelope (docs/whatsapp-cloud-api.md §1.3). */
 export function inboundTextWebhook(input: { phoneNumberId: string; from: string; body: string }): string {
   const wamid = `wamid.smoke${randomBytes(12).toString('hex')}`
   return JSON.stringify({

@@ -34,7 +34,7 @@ export interface StandIn {
   close(): Promise<void>
 }
 
-/** A small server implementing the service contract of DESIGN.md plus the fake Graph API's inbound control call. */
+/** A small server implementing the service contract of docs/design.md plus the fake Graph API's inbound control call. */
 export async function startStandIn(secrets: StandInSecrets, faults: StandInFaults = {}): Promise<StandIn> {
   const openWindows = new Set<string>()
   const messagePolls = new Map<string, number>()

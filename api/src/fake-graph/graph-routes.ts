@@ -40,7 +40,7 @@ export interface GraphRouteOptions {
   accessToken?: string
 }
 
-/** The Graph endpoints the service calls, answering like Meta (WHATSAPP.md §1.4, §3.9). */
+/** The Graph endpoints the service calls, answering like Meta (docs/whatsapp-cloud-api.md §1.4, §3.9). */
 export async function graphRoutes(app: FastifyInstance, options: GraphRouteOptions): Promise<void> {
   const { state } = options
 

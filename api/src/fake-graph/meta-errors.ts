@@ -49,7 +49,7 @@ export interface MetaErrorBody {
   }
 }
 
-/** Meta's error envelope (WHATSAPP.md §1.4). */
+/** Meta's error envelope (docs/whatsapp-cloud-api.md §1.4). */
 export function metaErrorBody(
   code: number,
   fbtraceId: string,

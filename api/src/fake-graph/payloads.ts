@@ -1,4 +1,4 @@
-/** Webhook envelopes exactly as Meta sends them (WHATSAPP.md §1.3). */
+/** Webhook envelopes exactly as Meta sends them (docs/whatsapp-cloud-api.md §1.3). */
 
 export interface PhoneIdentity {
   wabaId: string

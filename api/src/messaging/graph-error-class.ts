@@ -1,5 +1,5 @@
 /**
- * What the sender does with a Graph error (WHATSAPP.md §1.8). Decisions are taken on Meta's code,
+ * What the sender does with a Graph error (docs/whatsapp-cloud-api.md §1.8). Decisions are taken on Meta's code,
  * never on its title; the HTTP status only decides when the code is unknown.
  */
 export type GraphErrorClass =

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { type Static, Type } from '@sinclair/typebox'
 
-// The body of POST /api/v1/messages: Meta's own send shape plus our `phoneNumberId` (DESIGN.md).
+// The body of POST /api/v1/messages: Meta's own send shape plus our `phoneNumberId` (docs/design.md).
 const Recipient = Type.String({ pattern: '^\\+?[1-9][0-9]{5,14}$', description: 'E.164 number, + optional' })
 const PhoneNumberId = Type.String({ minLength: 1, maxLength: 64, description: "Meta's phone_number_id" })
 

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 
 /**
- * Meta's send limits held across every worker process, in Redis (WHATSAPP.md §1.7, §3.4):
+ * Meta's send limits held across every worker process, in Redis (docs/whatsapp-cloud-api.md §1.7, §3.4):
  * - per phone number: `throughputMps` messages per second (inbound and outbound share it);
  * - per business/user pair: one message per `pairIntervalMs` after a burst of `pairBurst`;
  * - a pause key set after Meta answers 130429/131048, which stops the number for a while.

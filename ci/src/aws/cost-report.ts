@@ -10,17 +10,16 @@ import {
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs'
 import { DescribeReplicationGroupsCommand } from '@aws-sdk/client-elasticache'
 import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds'
+import {
+  CACHE_NODE_HOURLY,
+  HOURS_PER_MONTH,
+  PRICES,
+  type Price,
+  RDS_POSTGRES_HOURLY,
+  SOURCES,
+} from '../../../infra/src/cost/prices.js'
 import { describeTaskDefinition } from './ecs-services.js'
 import { callerAccount } from './preflight.js'
-import {
-  ELASTICACHE,
-  ELASTICACHE_SMALLER,
-  FARGATE,
-  HOURS_PER_MONTH,
-  monthly,
-  RDS_POSTGRES,
-  RDS_SMALLER,
-} from './prices.js'
 import type { AwsRuntime } from './runtime.js'
 import type { StackOutputs } from './stack-outputs.js'
 
@@ -163,6 +162,26 @@ export async function sevenDayAverage(
   return points.reduce((sum, value) => sum + value, 0) / points.length
 }
 
+/** Smaller classes in the same family, for right-sizing. */
+const RDS_SMALLER: Record<string, string> = {
+  'db.t3.small': 'db.t3.micro',
+  'db.t4g.small': 'db.t4g.micro',
+}
+
+const CACHE_SMALLER: Record<string, string> = {
+  'cache.t3.small': 'cache.t3.micro',
+  'cache.t4g.small': 'cache.t4g.micro',
+}
+
+/** Fargate Linux per vCPU-hour and per GB-hour, from the cost model's one price table. */
+const FARGATE: Record<'X86_64' | 'ARM64', { vcpu: Price; memoryGb: Price }> = {
+  X86_64: { vcpu: PRICES.fargateX86Vcpu, memoryGb: PRICES.fargateX86Memory },
+  ARM64: { vcpu: PRICES.fargateArmVcpu, memoryGb: PRICES.fargateArmMemory },
+}
+
+/** The source a price was read from, as the cost model states it. */
+const sourceOf = (price: Price) => SOURCES[price.source]
+
 /** Valid Fargate memory sizes (MiB) for a CPU size, smallest first. */
 const FARGATE_MEMORY: Record<number, number[]> = {
   256: [512, 1024, 2048],
@@ -207,14 +226,15 @@ async function recommendDatabase(
     return keep(resource, `${observation}${cpu < 40 ? '; already the smallest class priced here' : ''}`)
   }
   const zone = multiAz ? 'multiAz' : 'singleAz'
-  const from = RDS_POSTGRES[instanceClass]?.[zone]
-  const to = RDS_POSTGRES[smaller]?.[zone]
+  const from = RDS_POSTGRES_HOURLY[instanceClass]?.[zone]
+  const to = RDS_POSTGRES_HOURLY[smaller]?.[zone]
   return {
     resource,
     observation: `${observation} (< 40 %)`,
     action: `move to ${smaller}`,
-    monthlySavingUsd: from && to ? round((from.usdPerHour - to.usdPerHour) * HOURS_PER_MONTH) : null,
-    priceSource: from && to ? `${from.source}; ${to.source}` : 'price not in the table',
+    monthlySavingUsd: from && to ? round((from.usd - to.usd) * HOURS_PER_MONTH) : null,
+    priceSource:
+      from && to ? [...new Set([sourceOf(from), sourceOf(to)])].join('; ') : 'price not in the table',
   }
 }
 
@@ -245,28 +265,27 @@ async function recommendCache(
   if (usages.length === 0) return keep(resource, 'no memory data in the last 7 days')
   const memory = Math.max(...usages)
   const observation = `memory ${memory.toFixed(1)} % (busiest node, 7-day average)`
-  const smaller = ELASTICACHE_SMALLER[nodeType]
+  const smaller = CACHE_SMALLER[nodeType]
   if (memory < 60 && smaller) {
-    const from = ELASTICACHE[nodeType]?.[engine]
-    const to = ELASTICACHE[smaller]?.[engine]
+    const from = CACHE_NODE_HOURLY[engine][nodeType]
+    const to = CACHE_NODE_HOURLY[engine][smaller]
     return {
       resource,
       observation: `${observation} (< 60 %)`,
       action: `move to ${smaller}`,
-      monthlySavingUsd:
-        from && to ? round((from.usdPerHour - to.usdPerHour) * HOURS_PER_MONTH * members.length) : null,
-      priceSource: from && to ? `${from.source}` : 'price not in the table',
+      monthlySavingUsd: from && to ? round((from.usd - to.usd) * HOURS_PER_MONTH * members.length) : null,
+      priceSource: from && to ? sourceOf(from) : 'price not in the table',
     }
   }
   if (memory < 60 && nodeType === 'cache.t3.micro') {
-    const from = ELASTICACHE['cache.t3.micro']![engine]
-    const to = ELASTICACHE['cache.t4g.micro']!.valkey
+    const from = CACHE_NODE_HOURLY[engine]['cache.t3.micro']!
+    const to = CACHE_NODE_HOURLY.valkey['cache.t4g.micro']!
     return {
       resource,
       observation: `${observation}; already the smallest node`,
       action: 'move to cache.t4g.micro (Graviton) with the Valkey engine',
-      monthlySavingUsd: round((from.usdPerHour - to.usdPerHour) * HOURS_PER_MONTH * members.length),
-      priceSource: to.source,
+      monthlySavingUsd: round((from.usd - to.usd) * HOURS_PER_MONTH * members.length),
+      priceSource: sourceOf(to),
     }
   }
   return keep(resource, observation)
@@ -301,14 +320,13 @@ async function recommendTasks(
   if (!smaller) return keep(resource, observation)
   const price = FARGATE[arch]
   const hourly =
-    ((cpu - smaller.cpu) / 1024) * price.vcpu.usdPerHour +
-    ((memory - smaller.memory) / 1024) * price.memoryGb.usdPerHour
+    ((cpu - smaller.cpu) / 1024) * price.vcpu.usd + ((memory - smaller.memory) / 1024) * price.memoryGb.usd
   return {
     resource,
     observation: `${observation} (CPU < 40 %, memory < 60 %)`,
     action: `task size ${smaller.cpu / 1024} vCPU / ${smaller.memory / 1024} GB`,
-    monthlySavingUsd: monthly(hourly, desired),
-    priceSource: price.vcpu.source,
+    monthlySavingUsd: round(hourly * desired * HOURS_PER_MONTH),
+    priceSource: sourceOf(price.vcpu),
   }
 }
 

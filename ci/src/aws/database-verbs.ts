@@ -11,9 +11,8 @@ import {
 import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import type { RunContext } from '../core/types.js'
 import { AwsTargetError } from './errors.js'
-import { BACKUP_PREFIX } from './ops-task.js'
 import { type AwsRuntime, waitOptions } from './runtime.js'
-import type { StackOutputs } from './stack-outputs.js'
+import { backupStoreLocation, type StackOutputs } from './stack-outputs.js'
 import type { AwsTarget } from './target.js'
 import { waitFor } from './waiting.js'
 
@@ -30,21 +29,22 @@ export async function listBackups(
   outputs: StackOutputs,
   limit = 20,
 ): Promise<ListedBackup[]> {
+  const store = backupStoreLocation(outputs)
   const found: ListedBackup[] = []
   let token: string | undefined
   // Bounded: 20 pages of 1,000 keys is far beyond 30 days of daily dumps.
   for (let page = 0; page < 20; page++) {
     const response = await runtime.clients.s3.send(
       new ListObjectsV2Command({
-        Bucket: outputs.backupBucket,
-        Prefix: `${BACKUP_PREFIX}/`,
+        Bucket: store.bucket,
+        Prefix: store.prefix,
         ContinuationToken: token,
       }),
     )
     for (const object of response.Contents ?? []) {
       if (!object.Key?.endsWith(MANIFEST_SUFFIX)) continue
       found.push({
-        id: object.Key.slice(BACKUP_PREFIX.length + 1, -MANIFEST_SUFFIX.length),
+        id: object.Key.slice(store.prefix.length, -MANIFEST_SUFFIX.length),
         at: object.LastModified?.toISOString() ?? '',
       })
     }

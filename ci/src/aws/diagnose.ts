@@ -14,9 +14,6 @@ export interface Finding {
   next: string
 }
 
-/** The database's max_connections as set by the infra parameter group. */
-export const MAX_DB_CONNECTIONS = 100
-
 export function commands(stack: string) {
   const cli = 'npx tsx ci/src/cli/main.ts'
   return {
@@ -226,10 +223,13 @@ export async function diagnoseStack(
       }),
     )
     const peak = Math.max(0, ...points.map((point) => point.Maximum ?? 0))
-    const share = peak / MAX_DB_CONNECTIONS
+    // The stack's own limit (parameter group or the class's default), the one its connection budget and
+    // its rds-connections-high alarm (80 %) use.
+    const limit = outputs.databaseMaxConnections
+    const share = peak / limit
     findings.push({
       severity: share >= 0.8 ? 'error' : 'info',
-      what: `RDS connections peaked at ${peak} of ${MAX_DB_CONNECTIONS} in the last 15 min`,
+      what: `RDS connections peaked at ${peak} of ${limit} (max_connections) in the last 15 min`,
       cause:
         share >= 0.8
           ? 'pools of all tasks together near max_connections: reduce the pool size or the task count'

@@ -17,9 +17,6 @@ import type { StackOutputs } from './stack-outputs.js'
 import { serviceContainers } from './task-definition.js'
 import { WaitAbortedError, waitFor } from './waiting.js'
 
-/** Where ops tasks keep dumps in the backup bucket (the BACKUP_STORE every ops task gets). */
-export const BACKUP_PREFIX = 'backups'
-
 /** The command line of an ops command inside the image. */
 export function opsCommandLine(command: OpsCommand): string[] {
   const base = ['node', 'dist/ops/main.js', command.name]
@@ -172,7 +169,7 @@ export async function runOpsTask(
             command: opsCommandLine(command),
             // Where backups go is stack data, not a secret; the credentials come from the task role.
             environment: [
-              { name: 'BACKUP_STORE', value: `s3://${outputs.backupBucket}/${BACKUP_PREFIX}` },
+              { name: 'BACKUP_STORE', value: outputs.backupStore },
               { name: 'BACKUP_KMS_KEY_ID', value: outputs.backupKmsKeyArn },
               { name: 'AWS_REGION', value: outputs.region },
             ],

@@ -2,66 +2,29 @@
 // mismatch with the infra program is one clear error naming every missing or malformed key.
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { type OutputFormat, STACK_OUTPUTS, type StackOutputName } from '../../../infra/src/stack-outputs.js'
 import { AwsTargetError } from './errors.js'
 
-export interface StackOutputs {
-  clusterName: string
-  apiServiceName: string
-  workerServiceName: string
-  /** Task definition family used for one-off ops tasks. */
-  taskFamily: string
-  /**
-   * Pulumi's current revisions of the services' task definitions: the ONE source of environment, secrets,
-   * CPU and memory. The rollout registers copies of these with only the image changed (or uses them as
-   * they are when Pulumi already runs the image being deployed).
-   */
-  apiTaskDefinitionArn: string
-  workerTaskDefinitionArn: string
-  privateSubnetIds: string[]
-  taskSecurityGroupId: string
-  albDnsName: string
-  targetGroupArn: string
-  /** `<account>.dkr.ecr.<region>.amazonaws.com/<name>` */
-  ecrRepositoryUrl: string
-  backupBucket: string
-  backupKmsKeyArn: string
-  databaseEndpoint: string
-  dbInstanceId: string
-  redisReplicationGroupId: string
-  logGroupName: string
-  region: string
-  url: string
-  vpcId: string
-  budgetName: string
-  alertTopicArn: string
-  certificateArn: string
-  domain: string
-  /**
-   * Optional: where the services' tasks run. The infra's `public-task-ips` egress mode puts them in public
-   * subnets with a public IP (no NAT); ops tasks must then run the same way to reach ECR. Default: the
-   * private subnets without public IP.
-   */
-  taskSubnetIds?: string[]
-  taskAssignPublicIp?: 'ENABLED' | 'DISABLED'
-  /** The stack whose program owns the shared image repository and whose passed runs others promote. */
-  imageRepositoryOwner?: string
-  /** Bucket where the owner stack records the digests it passed (`releases/<digest>.json`). */
-  releaseEvidenceBucket?: string
-  /** Staging only: the fake Graph API the synthetic tenant's phone number talks to. */
-  syntheticGraphApiBaseUrl?: string
-  /** Secrets the pipeline reads to ensure the synthetic tenant (values never logged). */
-  adminTokenSecretArn?: string
-  metaSecretArn?: string
-}
+// The list of outputs, their formats and which ones are optional is the infra program's
+// (infra/src/stack-outputs.ts); this file only turns it into checks and the `StackOutputs` type.
+type Spec = typeof STACK_OUTPUTS
+type PipelineKey = {
+  [K in StackOutputName]: Spec[K]['readBy'] extends 'pipeline' ? K : never
+}[StackOutputName]
+type OptionalKey = { [K in PipelineKey]: Spec[K] extends { optional: true } ? K : never }[PipelineKey]
+type RequiredKey = Exclude<PipelineKey, OptionalKey>
+type ValueOf<F extends OutputFormat> = F extends 'subnetIds'
+  ? string[]
+  : F extends 'count'
+    ? number
+    : F extends 'assignPublicIp'
+      ? 'ENABLED' | 'DISABLED'
+      : string
 
-type OptionalKey =
-  | 'taskSubnetIds'
-  | 'taskAssignPublicIp'
-  | 'imageRepositoryOwner'
-  | 'releaseEvidenceBucket'
-  | 'syntheticGraphApiBaseUrl'
-  | 'adminTokenSecretArn'
-  | 'metaSecretArn'
+/** The outputs the AWS target reads (see infra/src/stack-outputs.ts for what each one is). */
+export type StackOutputs = { [K in RequiredKey]: ValueOf<Spec[K]['format']> } & {
+  [K in OptionalKey]?: ValueOf<Spec[K]['format']>
+}
 
 type Rule = (value: string) => string | undefined
 
@@ -72,70 +35,53 @@ const pattern =
     regex.test(value) ? undefined : `must be ${expected} (got "${value}")`
 const arn = (service: string) => pattern(new RegExp(`^arn:aws[a-z-]*:${service}:`), `an ${service} ARN`)
 
-type RequiredKey = Exclude<keyof StackOutputs, OptionalKey>
-
-const RULES: Record<RequiredKey, Rule> = {
-  clusterName: nonEmpty,
-  apiServiceName: nonEmpty,
-  workerServiceName: nonEmpty,
+const RULES: Record<Exclude<OutputFormat, `arn:${string}`>, Rule> = {
+  text: nonEmpty,
+  region: pattern(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region'),
+  url: pattern(/^https?:\/\/[^\s]+$/, 'a URL'),
+  domain: pattern(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name'),
+  stackName: pattern(/^[a-z0-9-]+$/, 'a stack name'),
   taskFamily: pattern(/^[A-Za-z0-9_-]{1,255}$/, 'a task definition family name'),
-  apiTaskDefinitionArn: arn('ecs'),
-  workerTaskDefinitionArn: arn('ecs'),
-  privateSubnetIds: pattern(/^subnet-[0-9a-f]+(,subnet-[0-9a-f]+)*$/, 'comma-separated subnet ids'),
-  taskSecurityGroupId: pattern(/^sg-[0-9a-f]+$/, 'a security group id'),
+  subnetIds: pattern(/^subnet-[0-9a-f]+(,subnet-[0-9a-f]+)*$/, 'comma-separated subnet ids'),
+  securityGroupId: pattern(/^sg-[0-9a-f]+$/, 'a security group id'),
+  vpcId: pattern(/^vpc-[0-9a-f]+$/, 'a VPC id'),
   albDnsName: pattern(/\.elb\.amazonaws\.com$/, 'an ALB DNS name'),
-  targetGroupArn: arn('elasticloadbalancing'),
   ecrRepositoryUrl: pattern(
     /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/[a-z0-9._/-]+$/,
     'an ECR repository URL',
   ),
-  backupBucket: pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
-  backupKmsKeyArn: arn('kms'),
-  databaseEndpoint: nonEmpty,
-  dbInstanceId: nonEmpty,
-  redisReplicationGroupId: nonEmpty,
-  logGroupName: nonEmpty,
-  region: pattern(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region'),
-  url: pattern(/^https?:\/\//, 'a URL'),
-  vpcId: pattern(/^vpc-[0-9a-f]+$/, 'a VPC id'),
-  budgetName: nonEmpty,
-  alertTopicArn: arn('sns'),
-  certificateArn: arn('acm'),
-  domain: pattern(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name'),
+  bucketName: pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+  s3Url: pattern(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/, 'an s3://bucket/prefix URL'),
+  count: pattern(/^[1-9]\d*$/, 'a positive integer'),
+  assignPublicIp: pattern(/^(ENABLED|DISABLED)$/, 'ENABLED or DISABLED'),
 }
 
-const OPTIONAL_RULES: Record<OptionalKey, Rule> = {
-  taskSubnetIds: pattern(/^subnet-[0-9a-f]+(,subnet-[0-9a-f]+)*$/, 'comma-separated subnet ids'),
-  taskAssignPublicIp: pattern(/^(ENABLED|DISABLED)$/, 'ENABLED or DISABLED'),
-  imageRepositoryOwner: pattern(/^[a-z0-9-]+$/, 'a stack name'),
-  releaseEvidenceBucket: pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
-  syntheticGraphApiBaseUrl: pattern(/^https?:\/\/[^\s]+$/, 'a URL'),
-  adminTokenSecretArn: arn('secretsmanager'),
-  metaSecretArn: arn('secretsmanager'),
+function ruleOf(format: OutputFormat): Rule {
+  return format.startsWith('arn:') ? arn(format.slice('arn:'.length)) : RULES[format as keyof typeof RULES]
 }
 
-export const STACK_OUTPUT_KEYS = Object.keys(RULES) as RequiredKey[]
+const PIPELINE_KEYS = (Object.keys(STACK_OUTPUTS) as StackOutputName[]).filter(
+  (key): key is PipelineKey => STACK_OUTPUTS[key].readBy === 'pipeline',
+)
+const isOptional = (key: PipelineKey) => 'optional' in STACK_OUTPUTS[key]
+
+/** The outputs a stack must have for the AWS target (the optional ones are checked when present). */
+export const STACK_OUTPUT_KEYS = PIPELINE_KEYS.filter((key) => !isOptional(key)) as RequiredKey[]
 
 /** Every problem with raw outputs, one line each; empty when they are complete and well formed. */
 export function checkStackOutputs(raw: Record<string, unknown>): string[] {
   const problems: string[] = []
-  for (const key of STACK_OUTPUT_KEYS) {
+  for (const key of PIPELINE_KEYS) {
     const value = raw[key]
     if (value === undefined || value === null || value === '') {
-      problems.push(`stack output "${key}" is missing`)
+      if (!isOptional(key)) problems.push(`stack output "${key}" is missing`)
       continue
     }
     if (typeof value !== 'string') {
       problems.push(`stack output "${key}" must be a string`)
       continue
     }
-    const problem = RULES[key](value)
-    if (problem) problems.push(`stack output "${key}" ${problem}`)
-  }
-  for (const [key, rule] of Object.entries(OPTIONAL_RULES)) {
-    const value = raw[key]
-    if (value === undefined || value === null || value === '') continue
-    const problem = typeof value === 'string' ? rule(value) : 'must be a string'
+    const problem = ruleOf(STACK_OUTPUTS[key].format)(value)
     if (problem) problems.push(`stack output "${key}" ${problem}`)
   }
   return problems
@@ -148,17 +94,24 @@ export function parseStackOutputs(raw: Record<string, unknown>): StackOutputs {
       `stack outputs do not match what the AWS target needs (infra/ must export them): ${problems.join('; ')}`,
     )
   }
-  const text = raw as Record<string, string>
-  const outputs = Object.fromEntries(STACK_OUTPUT_KEYS.map((key) => [key, text[key]])) as Record<
-    string,
-    unknown
-  >
-  outputs.privateSubnetIds = text.privateSubnetIds!.split(',')
-  if (text.taskSubnetIds) outputs.taskSubnetIds = text.taskSubnetIds.split(',')
-  for (const key of Object.keys(OPTIONAL_RULES) as OptionalKey[]) {
-    if (key !== 'taskSubnetIds' && text[key]) outputs[key] = text[key]
+  const outputs: Record<string, unknown> = {}
+  for (const key of PIPELINE_KEYS) {
+    const value = raw[key] as string | undefined
+    if (value === undefined || value === null || value === '') continue
+    const format = STACK_OUTPUTS[key].format as OutputFormat
+    outputs[key] = format === 'subnetIds' ? value.split(',') : format === 'count' ? Number(value) : value
   }
-  return outputs as unknown as StackOutputs
+  return outputs as StackOutputs
+}
+
+/** The backup store as bucket and key prefix (`s3://bucket/prefix` → `{ bucket, prefix: 'prefix/' }`). */
+export function backupStoreLocation(outputs: Pick<StackOutputs, 'backupStore'>): {
+  bucket: string
+  prefix: string
+} {
+  const url = new URL(outputs.backupStore)
+  const path = url.pathname.replace(/^\/+|\/+$/g, '')
+  return { bucket: url.hostname, prefix: path === '' ? '' : `${path}/` }
 }
 
 /** Outputs flattened back to strings, the form `ProvisionResult.outputs` carries. */

@@ -127,7 +127,7 @@ async function dispatch(request: AwsVerbRequest): Promise<number> {
         print(
           { backups },
           backups.length === 0
-            ? `no backups in s3://${outputs.backupBucket}/`
+            ? `no backups in ${outputs.backupStore}/`
             : backups.map((backup) => `${backup.id}  ${backup.at}`).join('\n'),
         )
       } else if (flags.manual) {

@@ -23,7 +23,7 @@ export const RunStatusSchema = Type.Union([
 ])
 export type RunStatus = Static<typeof RunStatusSchema>
 
-/** One stage's entry in the report (shape fixed by DESIGN.md). */
+/** One stage's entry in the report (shape fixed by docs/design.md). */
 export const StageReportSchema = Type.Object(
   {
     name: Type.Union(STAGES.map((name) => Type.Literal(name))),
@@ -38,7 +38,7 @@ export const StageReportSchema = Type.Object(
 )
 export type StageReport = Static<typeof StageReportSchema>
 
-/** The pipeline report: `.pipeline/reports/<runId>.json` and `latest.json` (shape fixed by DESIGN.md). */
+/** The pipeline report: `.pipeline/reports/<runId>.json` and `latest.json` (shape fixed by docs/design.md). */
 export const ReportSchema = Type.Object(
   {
     runId: Type.String({ minLength: 1 }),

@@ -106,7 +106,7 @@ export interface Target {
    * rejects when the target's registry does not hold it. Without it the core derives the artifact from the string.
    */
   resolve?(image: string, ctx: RunContext): Promise<Artifact>
-  /** Optional. What smoke and load need beyond the base URL (the env.json of DESIGN.md locally). Holds secrets: never logged. */
+  /** Optional. What smoke and load need beyond the base URL (the env.json of docs/design.md locally). Holds secrets: never logged. */
   environment?(ctx: RunContext): Promise<ServiceEnvironment>
   /** Optional. Secret values the core scrubs from every log line and report. */
   secretValues?(): string[]

@@ -95,7 +95,7 @@ const TASK_SG = RAW_OUTPUTS.taskSecurityGroupId!
 const DB_SG = 'sg-0db0'
 const REDIS_SG = 'sg-0ca0'
 
-async function run(verb: string, argv: string[]) {
+async function run(verb: string, argv: string[], outputs: Record<string, string> = RAW_OUTPUTS) {
   const runtime = testRuntime()
   const out: string[] = []
   const err: string[] = []
@@ -108,7 +108,7 @@ async function run(verb: string, argv: string[]) {
       clients: runtime.clients,
       clock: runtime.clock,
       timeouts: runtime.timeouts,
-      outputs: RAW_OUTPUTS,
+      outputs,
     },
   })
   return { code, out: out.join('\n'), err: err.join('\n') }
@@ -391,7 +391,11 @@ describe('diagnose', () => {
       .on(GetMetricStatisticsCommand)
       .resolves({ Datapoints: [{ Maximum: 85 }, { Maximum: 60 }] })
 
-    const { code, out } = await run('diagnose', ['--stack', 'staging'])
+    // A limit of 100: the peak of 85 is past the 80 % mark.
+    const { code, out } = await run('diagnose', ['--stack', 'staging'], {
+      ...RAW_OUTPUTS,
+      databaseMaxConnections: '100',
+    })
     expect(code).toBe(1)
     expect(out).toContain('✗ api task t1 stopped: ResourceInitializationError')
     expect(out).toContain('likely cause: the execution role cannot read a secret')
@@ -401,7 +405,29 @@ describe('diagnose', () => {
     expect(out).toContain('alarm api-5xx in ALARM')
     expect(out).toContain('next: npx tsx ci/src/cli/main.ts rollback --target aws --stack staging')
     expect(out).not.toContain('other-team')
-    expect(out).toContain('RDS connections peaked at 85 of 100')
+    expect(out).toContain('RDS connections peaked at 85 of 100 (max_connections)')
+  })
+
+  it("measures connections against the stack's max_connections output, not a fixed limit", async () => {
+    healthyStack()
+    mocks.cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [] })
+    mocks.cloudwatch.on(GetMetricStatisticsCommand).resolves({ Datapoints: [{ Maximum: 85 }] })
+    const roomy = await run('diagnose', ['--json'], { ...RAW_OUTPUTS, databaseMaxConnections: '150' })
+    expect(roomy.code).toBe(0)
+    expect(JSON.parse(roomy.out).findings).toEqual([
+      expect.objectContaining({
+        severity: 'info',
+        what: expect.stringContaining('85 of 150 (max_connections)'),
+      }),
+    ])
+    const tight = await run('diagnose', ['--json'], { ...RAW_OUTPUTS, databaseMaxConnections: '100' })
+    expect(tight.code).toBe(1)
+    expect(JSON.parse(tight.out).findings).toEqual([
+      expect.objectContaining({
+        severity: 'error',
+        what: expect.stringContaining('85 of 100 (max_connections)'),
+      }),
+    ])
   })
 
   it('reports nothing wrong on a healthy stack', async () => {
@@ -598,20 +624,33 @@ describe('backup and restore verbs', () => {
       mocks.ecs.commandCalls(RunTaskCommand)[0]!.args[0].input.overrides?.containerOverrides?.[0]?.environment
     expect(environment).toContainEqual({
       name: 'BACKUP_STORE',
-      value: `s3://${RAW_OUTPUTS.backupBucket}/backups`,
+      value: RAW_OUTPUTS.backupStore,
     })
   })
 
-  it('lists the dumps in the backup bucket, newest first', async () => {
+  it('lists the dumps in the backup store the stack outputs name, newest first', async () => {
     mocks.s3.on(ListObjectsV2Command).resolves({
       Contents: [
-        { Key: 'backups/20261123T020000Z-a1.dump', LastModified: new Date('2026-11-23T02:00:05Z') },
-        { Key: 'backups/20261123T020000Z-a1.manifest.json', LastModified: new Date('2026-11-23T02:00:06Z') },
-        { Key: 'backups/20261124T020000Z-b7.manifest.json', LastModified: new Date('2026-11-24T02:00:06Z') },
+        { Key: 'dumps/staging/20261123T020000Z-a1.dump', LastModified: new Date('2026-11-23T02:00:05Z') },
+        {
+          Key: 'dumps/staging/20261123T020000Z-a1.manifest.json',
+          LastModified: new Date('2026-11-23T02:00:06Z'),
+        },
+        {
+          Key: 'dumps/staging/20261124T020000Z-b7.manifest.json',
+          LastModified: new Date('2026-11-24T02:00:06Z'),
+        },
       ],
     })
-    const { code, out } = await run('backup', ['--list'])
+    const { code, out } = await run('backup', ['--list'], {
+      ...RAW_OUTPUTS,
+      backupStore: 's3://other-backups/dumps/staging',
+    })
     expect(code).toBe(0)
+    expect(mocks.s3.commandCalls(ListObjectsV2Command)[0]!.args[0].input).toMatchObject({
+      Bucket: 'other-backups',
+      Prefix: 'dumps/staging/',
+    })
     expect(out.split('\n')).toEqual([
       '20261124T020000Z-b7  2026-11-24T02:00:06.000Z',
       '20261123T020000Z-a1  2026-11-23T02:00:06.000Z',

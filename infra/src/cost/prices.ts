@@ -1,5 +1,6 @@
-// The ONE price table of the cost model: AWS on-demand list prices, us-east-1, USD. Every figure carries
-// the source it was read from. A month is 730 hours.
+// The ONE price table of the cost model (and of the pipeline's `costs --recommend`): AWS on-demand list
+// prices, us-east-1, USD. Every figure carries the source it was read from; docs/aws-prices.md holds the
+// sources (the keys of SOURCES) and, per price, the line it was read from. A month is 730 hours.
 
 export const HOURS_PER_MONTH = 730
 export const PRICE_REGION = 'us-east-1'

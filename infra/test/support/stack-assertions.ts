@@ -1,9 +1,12 @@
 // The assertions every stack must satisfy, registered by each stack's own test file.
 import { beforeAll, describe, expect, it } from 'vitest'
+import { plainOutputs } from '../../../ci/src/aws/provisioner.js'
+import { checkStackOutputs, parseStackOutputs } from '../../../ci/src/aws/stack-outputs.js'
 import { databaseConnectionBudget, policies, stackPolicies } from '../../policy/policies.js'
 import { alarmCount, estimate, PROGRAM_COUNTS } from '../../src/cost/model.js'
 import { type InventoryItem, MOCK_ACCOUNT_ID, mockId } from '../../src/mock-runtime.js'
 import { loadStackConfig } from '../../src/stack-file.js'
+import { STACK_OUTPUT_NAMES, STACK_OUTPUTS } from '../../src/stack-outputs.js'
 import { describeCiAccess } from './ci-access.js'
 import { stackViolations, violations } from './policy-harness.js'
 import { runStackProgram, type StackRun } from './stack-program.js'
@@ -53,39 +56,6 @@ const T = {
   dashboard: 'aws:cloudwatch/dashboard:Dashboard',
   anomalySubscription: 'aws:costexplorer/anomalySubscription:AnomalySubscription',
 } as const
-
-/** Keys the pipeline (ci/src/aws/stack-outputs.ts) and operators read. */
-const REQUIRED_OUTPUTS = [
-  'clusterName',
-  'serviceName',
-  'apiServiceName',
-  'workerServiceName',
-  'taskFamily',
-  'privateSubnetIds',
-  'taskSecurityGroupId',
-  'albDnsName',
-  'targetGroupArn',
-  'ecrRepositoryUrl',
-  'backupBucket',
-  'backupKmsKeyArn',
-  'databaseSecretArn',
-  'redisSecretArn',
-  'adminTokenSecretArn',
-  'metaSecretArn',
-  'databaseEndpoint',
-  'redisEndpoint',
-  'deployRoleArn',
-  'logGroupName',
-  'region',
-  'url',
-  'vpcId',
-  'dbInstanceId',
-  'redisReplicationGroupId',
-  'budgetName',
-  'alertTopicArn',
-  'certificateArn',
-  'domain',
-]
 
 export function describeStack(stack: string, expected: StackExpectations): void {
   let run: StackRun
@@ -676,10 +646,25 @@ export function describeStack(stack: string, expected: StackExpectations): void 
   })
 
   describe(`${stack}: outputs`, () => {
-    it('exports everything the pipeline and operators need, without secrets', () => {
-      for (const key of REQUIRED_OUTPUTS) {
-        expect(run.outputs[key], key).toBeTruthy()
+    it('exports exactly the outputs of the one list, each one the pipeline reads in a form it accepts', () => {
+      expect(Object.keys(run.outputs).sort()).toEqual([...STACK_OUTPUT_NAMES].sort())
+      for (const key of STACK_OUTPUT_NAMES) {
+        if (!('optional' in STACK_OUTPUTS[key])) expect(run.outputs[key], key).toBeTruthy()
       }
+      // As the pipeline receives them: through the Automation API, secrets left out, values as strings.
+      const received = plainOutputs(
+        Object.fromEntries(
+          Object.entries(run.outputs).map(([key, value]) => [key, { value, secret: false }]),
+        ),
+      )
+      expect(checkStackOutputs(received)).toEqual([])
+      expect(parseStackOutputs(received).databaseMaxConnections).toBe(
+        loadStackConfig(stack).database.maxConnections,
+      )
+      expect(run.outputs.backupStore).toBe(`s3://${String(run.outputs.backupBucket)}/backups`)
+    })
+
+    it('exports nothing secret', () => {
       expect(run.outputs.url).toMatch(/^https:\/\//)
       expect(run.outputs.taskFamily).toBe(`${p}-api`)
       expect(run.outputs.databaseMaxConnections).toBe(loadStackConfig(stack).database.maxConnections)

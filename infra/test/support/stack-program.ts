@@ -1,6 +1,6 @@
 // Runs the Pulumi program for one stack under mocks (mocks first, then the program) and offers
 // lookups over what it registered. One stack per test file: Pulumi's runtime state is per module graph.
-import { type InventoryItem, installMocks, settle } from '../../src/mock-runtime.js'
+import { type InventoryItem, installMocks, resolveProgramOutputs, settle } from '../../src/mock-runtime.js'
 
 export interface StackRun {
   items: InventoryItem[]
@@ -16,9 +16,7 @@ export async function runStackProgram(
   const items = await installMocks(stack, overrides)
   const program = (await import('../../index.js')) as Record<string, unknown>
   await settle()
-  const { resolve } = await import('../../src/mock-runtime.js')
-  const outputs: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(program)) outputs[key] = await resolve(value as never)
+  const outputs = await resolveProgramOutputs(program)
   const ofType = (type: string) => items.filter((i) => i.type === type)
   return {
     items,

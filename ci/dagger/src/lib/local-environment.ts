@@ -2,7 +2,7 @@
 // container running the API, its worker and the fake WhatsApp Graph API from the service image. The
 // API calls the fake Graph API and the fake sends signed webhooks back to the API: Dagger service
 // bindings cannot be circular, so the three share the app container and talk over its loopback.
-// Same shape as the CLI's embedded local target (DESIGN.md): the smoke suite and k6 run unchanged.
+// Same shape as the CLI's embedded local target (docs/design.md): the smoke suite and k6 run unchanged.
 import { API_PORT, FAKE_GRAPH_PORT, SERVICE_HOSTS } from './images.js'
 
 /** The secrets the service needs; generated per environment, passed only as Dagger secrets. */

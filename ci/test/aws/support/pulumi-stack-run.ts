@@ -22,6 +22,5 @@ if (values.image) {
 const inventory = await mocks.installMocks(values.stack!, overrides)
 const program = (await import(pathToFileURL(join(infra, 'index.ts')).href)) as Record<string, unknown>
 await mocks.settle()
-const outputs: Record<string, unknown> = {}
-for (const [key, value] of Object.entries(program)) outputs[key] = await mocks.resolve(value)
+const outputs = await mocks.resolveProgramOutputs(program)
 process.stdout.write(`${JSON.stringify({ inventory, outputs })}\n`)
