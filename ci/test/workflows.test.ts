@@ -10,6 +10,8 @@ import {
   findDaggerCalls,
   findDaggerCommands,
   kebabCase,
+  type ModuleArgument,
+  readModuleConstructor,
   readModuleFunctions,
   splitCall,
 } from './dagger/module-functions.js'
@@ -138,7 +140,7 @@ describe('GitHub workflows', () => {
     expect(imageOf(staging!)).toBe(gh('needs.publish.outputs.image'))
     expect(imageOf(production!)).toBe(gh('needs.publish.outputs.image'))
     const builds = Object.values(workflow.jobs).flatMap((job) =>
-      job.steps.filter((s) => /dagger call (publish|build)\b/.test(s.run ?? '')),
+      job.steps.filter((s) => /^\s*(publish|build) --/m.test(s.run ?? '') && s.run?.includes('dagger call')),
     )
     expect(builds).toHaveLength(1)
     for (const job of [staging!, production!]) {
@@ -167,7 +169,7 @@ describe('GitHub workflows', () => {
     const { workflow, text } = read('ci.yml')
     expect(Object.keys(workflow.on)).toEqual(['pull_request'])
     expect(text).toMatch(/dagger call test\b/)
-    expect(text).toMatch(/dagger call preview --stack=staging/)
+    expect(text).toMatch(/^\s*preview --stack=staging/m)
     expect(text).toMatch(/dagger call migration-safety --base=/)
     for (const job of Object.values(workflow.jobs)) {
       expect(job.steps.some((s) => s.run?.includes('GITHUB_STEP_SUMMARY'))).toBe(true)
@@ -179,8 +181,8 @@ describe('GitHub workflows', () => {
     const dispatch = workflow.on.workflow_dispatch as { inputs: Record<string, { options?: string[] }> }
     expect(dispatch.inputs.action!.options).toEqual(['promote', 'rollback'])
     expect(dispatch.inputs.environment!.options).toEqual(['staging', 'production'])
-    expect(text).toMatch(/dagger call promote/)
-    expect(text).toMatch(/dagger call rollback/)
+    expect(text).toMatch(/^\s*promote --image=/m)
+    expect(text).toMatch(/^\s*rollback --env=/m)
     const jobs = workflow.jobs as Record<string, Job & { if?: string }>
     expect(jobs['production-gate']!.if).toBe("inputs.environment == 'production'")
     expect(
@@ -190,6 +192,9 @@ describe('GitHub workflows', () => {
     expect(jobs.operate!.if).toBe(gh('!failure() && !cancelled()'))
   })
 })
+
+type CallFlag = ReturnType<typeof callFlags>[number]
+const CONSTRUCTOR = readModuleConstructor(join(REPO, 'ci/dagger/src/index.ts'))
 
 type ModuleFunctions = Map<string, ReturnType<typeof readModuleFunctions>[number]>
 
@@ -251,17 +256,14 @@ function commandProblems(command: DaggerCommand, functions: ModuleFunctions): st
   return problems
 }
 
-/** What is wrong with one `dagger call` against the module's functions; empty when nothing. */
-function callProblems(call: DaggerCall, functions: ModuleFunctions): string[] {
-  const fn = functions.get(call.functionName)
-  if (!fn) return [`${call.location}: no function "${call.functionName}"`]
+/** What is wrong with the flags given to one argument list (the constructor's or a function's). */
+function flagProblems(call: DaggerCall, owner: string, flags: CallFlag[], args: ModuleArgument[]): string[] {
   const problems: string[] = []
-  const byFlag = new Map(fn.arguments.map((argument) => [kebabCase(argument.name), argument]))
-  const flags = callFlags(call.tokens, fn)
+  const byFlag = new Map(args.map((argument) => [kebabCase(argument.name), argument]))
   for (const flag of flags) {
     const argument = byFlag.get(flag.name)
     if (!argument) {
-      problems.push(`${call.location}: ${call.functionName} has no --${flag.name}`)
+      problems.push(`${call.location}: ${owner} has no --${flag.name}`)
       continue
     }
     if (flag.value === undefined && argument.type !== 'boolean') {
@@ -271,6 +273,18 @@ function callProblems(call: DaggerCall, functions: ModuleFunctions): string[] {
       problems.push(`${call.location}: --${flag.name} must come from env:, file: or cmd:, never a literal`)
     }
   }
+  return problems
+}
+
+/** What is wrong with one `dagger call` against the module's constructor and functions; empty when nothing. */
+function callProblems(call: DaggerCall, functions: ModuleFunctions): string[] {
+  const fn = functions.get(call.functionName)
+  if (!fn) return [`${call.location}: no function "${call.functionName}"`]
+  const flags = callFlags(call.tokens, fn)
+  const problems = [
+    ...flagProblems(call, 'the module', call.moduleFlags, CONSTRUCTOR),
+    ...flagProblems(call, call.functionName, flags, fn.arguments),
+  ]
   const given = new Set(flags.map((flag) => flag.name))
   // Prose may abbreviate a call (`…`, `...`): what it names must exist, what it leaves out may be elided.
   const abbreviated = call.tokens.some((token) => token.includes('…') || token.includes('...'))
@@ -295,7 +309,7 @@ describe('every `dagger call` in the workflows and docs exists in the module', (
     join(REPO, 'ci/README.md'),
   ].filter((path) => existsSync(path))
   const calls = documents.flatMap((path) =>
-    findDaggerCalls(readFileSync(path, 'utf8'), path.slice(REPO.length + 1)),
+    findDaggerCalls(readFileSync(path, 'utf8'), path.slice(REPO.length + 1), CONSTRUCTOR),
   )
 
   it('finds the calls (the parser reads continuation lines and chained calls)', () => {
@@ -304,8 +318,22 @@ describe('every `dagger call` in the workflows and docs exists in the module', (
       (call) => call.location.startsWith('.github/workflows/deploy.yml') && call.functionName === 'deploy',
     )
     const flags = callFlags(deploy!.tokens, functions.get('deploy')).map((f) => f.name)
-    expect(flags).toEqual(expect.arrayContaining(['env', 'image', 'aws-session-token', 'allow-failure']))
+    expect(flags).toEqual(expect.arrayContaining(['env', 'image', 'allow-failure']))
     expect(flags).not.toContain('path')
+    // Credentials are module flags, before the function name.
+    expect(deploy!.moduleFlags.map((f) => f.name)).toEqual(
+      expect.arrayContaining(['aws-access-key-id', 'aws-session-token', 'pulumi-backend-url']),
+    )
+    const [moduleLevel] = findDaggerCalls(
+      'dagger call --source . --aws-region=eu-west-1 deploy --env=staging\n',
+      'x.md',
+      CONSTRUCTOR,
+    )
+    expect(moduleLevel!.functionName).toBe('deploy')
+    expect(moduleLevel!.moduleFlags).toEqual([
+      { name: 'source', value: '.' },
+      { name: 'aws-region', value: 'eu-west-1' },
+    ])
     // Both spellings of a value; a bare word after a boolean starts a chained call.
     const [spaced] = findDaggerCalls('dagger call deploy --env staging --dry-run export --path x\n', 'x.md')
     expect(callFlags(spaced!.tokens, functions.get('deploy'))).toEqual([
@@ -330,7 +358,7 @@ describe('every `dagger call` in the workflows and docs exists in the module', (
   it('reports an unknown flag of dagger up, an unknown service or check, a wrong chained call (the check can fail)', () => {
     const problems = (text: string) => [
       ...findDaggerCommands(text, 'x.md').flatMap((command) => commandProblems(command, functions)),
-      ...findDaggerCalls(text, 'x.md').flatMap((call) => callProblems(call, functions)),
+      ...findDaggerCalls(text, 'x.md', CONSTRUCTOR).flatMap((call) => callProblems(call, functions)),
     ]
     expect(problems('dagger up --ports 8080:3000\n')).toEqual(['x.md:1: dagger up has no --ports'])
     expect(problems('dagger up api\n')).toEqual(['x.md:1: dagger up knows no "api" (local)'])
@@ -355,7 +383,7 @@ describe('every `dagger call` in the workflows and docs exists in the module', (
     )
     expect(aws.map((call) => call.functionName)).toEqual(expect.arrayContaining(['rollback', 'promote']))
     for (const call of aws) {
-      const flags = callFlags(call.tokens, functions.get(call.functionName)).map((flag) => flag.name)
+      const flags = call.moduleFlags.map((flag) => flag.name)
       expect(flags, call.location).toEqual(
         expect.arrayContaining(['pulumi-backend-url', 'pulumi-config-passphrase', 'aws-session-token']),
       )
@@ -364,16 +392,23 @@ describe('every `dagger call` in the workflows and docs exists in the module', (
 
   it('reports unknown functions and flags, literal secrets and missing arguments (the check can fail)', () => {
     const problems = (text: string) =>
-      findDaggerCalls(text, 'x.md').flatMap((call) => callProblems(call, functions))
+      findDaggerCalls(text, 'x.md', CONSTRUCTOR).flatMap((call) => callProblems(call, functions))
     expect(problems('dagger call deploy-everything\n')).toEqual(['x.md:1: no function "deploy-everything"'])
     expect(problems('dagger call deploy --no-such-flag=1\n')).toEqual([
       'x.md:1: deploy has no --no-such-flag',
     ])
     expect(
       problems(
-        'dagger call promote --image=r@sha256:1 --aws-access-key-id=AKIA --aws-secret-access-key=env:S\n',
+        'dagger call --aws-access-key-id=AKIA --aws-secret-access-key=env:S promote --image=r@sha256:1\n',
       ),
     ).toEqual(['x.md:1: --aws-access-key-id must come from env:, file: or cmd:, never a literal'])
+    // Module flags belong before the function name: after it they are the function's, which has none.
+    expect(problems('dagger call promote --image=r@sha256:1 --aws-session-token=env:T\n')).toEqual([
+      'x.md:1: promote has no --aws-session-token',
+    ])
+    expect(problems('dagger call --stack=staging preview --stack=staging\n')).toEqual([
+      'x.md:1: the module has no --stack',
+    ])
     expect(problems('dagger call preview\n')).toEqual(['x.md:1: preview misses required --stack'])
     expect(problems('dagger call preview --stack\n')).toEqual(['x.md:1: --stack needs a value'])
     expect(problems('dagger call promote --image=<ref@sha256:…>\n')).toEqual([])

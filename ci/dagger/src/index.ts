@@ -1,10 +1,10 @@
 /**
- * The whatsapp-saas pipeline as a Dagger module: `dagger call <function>` from the repository root.
+ * The whatsapp-saas pipeline as a Dagger module: `dagger call [module flags] <function>` from the repository root.
  *
- * A thin list of functions over the same pipeline the CLI runs (`npm run deploy`): AWS stages run the
- * repository's CLI inside a container, everything else is assembled in ./dagger/*.ts. Functions with a
- * side effect are never cached; credentials are Secret arguments (the OIDC session token included).
- */
+ * A thin list of functions over the same pipeline the CLI runs (`npm run deploy`): the pipeline stages run the
+ * repository's CLI inside a container, everything else is assembled in ./lib/*.ts. The constructor holds
+ * what every function shares (the repository and the cloud credentials, as module flags); functions with a
+ * side effect are never cached; credentials are Secrets (the OIDC session token included). */
 import {
   argument,
   type Container,
@@ -50,16 +50,50 @@ import { SOURCE_IGNORE } from './lib/source-filter.js'
 
 @object()
 export class WhatsappSaas {
+  // Module state set once by the constructor (`dagger call [module flags] <function>`). Undecorated fields
+  // are private to the module: kept across calls, never exposed as functions of their own.
+  source: Directory
+  awsAccessKeyId?: Secret
+  awsSecretAccessKey?: Secret
+  awsSessionToken?: Secret
+  awsRegion: string
+  pulumiAccessToken?: Secret
+  pulumiBackendUrl?: string
+  pulumiConfigPassphrase?: Secret
+
+  constructor(
+    /** The repository; the context directory (the git repository's root) by default. */
+    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
+    /** AWS credentials, for every function that reaches AWS (publish, preview, provision, AWS deploys, promote, rollback). */
+    awsAccessKeyId?: Secret,
+    awsSecretAccessKey?: Secret,
+    /** The session token of short-lived credentials (OIDC in CI, SSO). */
+    awsSessionToken?: Secret,
+    awsRegion = 'us-east-1',
+    /** Pulumi backend: Pulumi Cloud (`pulumiAccessToken`) or a self-managed URL (`pulumiBackendUrl`, e.g. s3://...). */
+    pulumiAccessToken?: Secret,
+    pulumiBackendUrl?: string,
+    pulumiConfigPassphrase?: Secret,
+  ) {
+    this.source = source
+    this.awsAccessKeyId = awsAccessKeyId
+    this.awsSecretAccessKey = awsSecretAccessKey
+    this.awsSessionToken = awsSessionToken
+    this.awsRegion = awsRegion
+    this.pulumiAccessToken = pulumiAccessToken
+    this.pulumiBackendUrl = pulumiBackendUrl
+    this.pulumiConfigPassphrase = pulumiConfigPassphrase
+  }
+
   /** The service image (api/Dockerfile, repository root as context). */
   @func()
   build(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
     /** Version baked into the image (APP_VERSION): the git SHA in CI. */
     version = 'dev',
     /** Node base image of the service (api/Dockerfile's NODE_IMAGE); the pinned one of lib/images.ts by default. */
     nodeImage?: string,
   ): Container {
-    return serviceImage(source, version, nodeImage ?? IMAGES.nodeSlim)
+    return serviceImage(this.source, version, nodeImage ?? IMAGES.nodeSlim)
   }
 
   /** Every base image's tag resolved to the digest its registry serves now: how lib/images.ts is bumped. */
@@ -71,46 +105,46 @@ export class WhatsappSaas {
   /** Lint and format check (Biome) of the whole repository. */
   @func()
   @check()
-  async lint(@argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory): Promise<void> {
-    await toolbox(source).withExec(['npx', 'biome', 'ci', '.']).sync()
+  async lint(): Promise<void> {
+    await toolbox(this.source).withExec(['npx', 'biome', 'ci', '.']).sync()
   }
 
   /** TypeScript type check of every workspace. */
   @func()
   @check()
-  async typecheck(@argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory): Promise<void> {
-    await toolbox(source).withExec(['npm', 'run', 'typecheck']).sync()
+  async typecheck(): Promise<void> {
+    await toolbox(this.source).withExec(['npm', 'run', 'typecheck']).sync()
   }
 
   /** The whole vitest suite (unit + integration against real PostgreSQL 15 and Redis 7). */
   @func()
   @check()
-  async tests(@argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory): Promise<void> {
-    await toolbox(source, { databases: true }).withExec(['npx', 'vitest', 'run']).sync()
+  async tests(): Promise<void> {
+    await toolbox(this.source, { databases: true }).withExec(['npx', 'vitest', 'run']).sync()
   }
 
   /** Lint, type check and the whole suite, exactly the repository's `npm test`; returns its output. */
   @func()
-  async test(@argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory): Promise<string> {
-    return toolbox(source, { databases: true }).withExec(['npm', 'test']).stdout()
+  async test(): Promise<string> {
+    return toolbox(this.source, { databases: true }).withExec(['npm', 'test']).stdout()
   }
 
   /** Builds and pushes the service image to ECR; returns the immutable `repository@sha256:...`. */
   @func({ cache: 'never' })
   async publish(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
     /** ECR repository URL (infra output `ecrRepositoryUrl`), without tag. */
     repository: string,
-    awsAccessKeyId: Secret,
-    awsSecretAccessKey: Secret,
-    awsSessionToken?: Secret,
-    awsRegion = 'us-east-1',
     version = 'dev',
   ): Promise<string> {
-    const ecr = ecrClient(awsRegion, {
-      accessKeyId: await awsAccessKeyId.plaintext(),
-      secretAccessKey: await awsSecretAccessKey.plaintext(),
-      ...(awsSessionToken ? { sessionToken: await awsSessionToken.plaintext() } : {}),
+    const { credentials, region } = this.cloudAccess()
+    if (!credentials.accessKeyId || !credentials.secretAccessKey)
+      throw new Error(
+        'AWS credentials are required to publish (--aws-access-key-id, --aws-secret-access-key)',
+      )
+    const ecr = ecrClient(region, {
+      accessKeyId: await credentials.accessKeyId.plaintext(),
+      secretAccessKey: await credentials.secretAccessKey.plaintext(),
+      ...(credentials.sessionToken ? { sessionToken: await credentials.sessionToken.plaintext() } : {}),
     })
     const auth = await ecrRegistryAuth(ecr)
     if (auth.registry !== registryHost(repository)) {
@@ -121,7 +155,7 @@ export class WhatsappSaas {
     const tagged = imageTag(repository, version) // the tag is the revision: refuses anything else first
     const existing = await publishedImage(ecr, repository, version)
     if (existing) return existing
-    const published = await serviceImage(source, version)
+    const published = await serviceImage(this.source, version)
       .withRegistryAuth(auth.registry, auth.username, dag.setSecret('ecr-password', auth.password))
       .publish(tagged)
     return toDigestRef(published)
@@ -129,46 +163,18 @@ export class WhatsappSaas {
 
   /** `pulumi preview` of an infra stack (diff only, changes nothing). */
   @func({ cache: 'never' })
-  async preview(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
-    stack: string,
-    awsAccessKeyId?: Secret,
-    awsSecretAccessKey?: Secret,
-    awsSessionToken?: Secret,
-    awsRegion = 'us-east-1',
-    pulumiAccessToken?: Secret,
-    pulumiBackendUrl?: string,
-    pulumiConfigPassphrase?: Secret,
-  ): Promise<string> {
-    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
-      pulumiAccessToken,
-      pulumiBackendUrl,
-      pulumiConfigPassphrase,
-    })
-    return withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access)
+  async preview(stack: string): Promise<string> {
+    const access = this.cloudAccess()
+    return withCloudAccess(toolbox(this.source, { image: IMAGES.pulumi }), access)
       .withExec(previewCommand(awsEnvironment(stack)))
       .stdout()
   }
 
   /** `pulumi up` of an infra stack; returns the stack outputs as JSON (never secrets). */
   @func({ cache: 'never' })
-  async provision(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
-    stack: string,
-    awsAccessKeyId: Secret,
-    awsSecretAccessKey: Secret,
-    awsSessionToken?: Secret,
-    awsRegion = 'us-east-1',
-    pulumiAccessToken?: Secret,
-    pulumiBackendUrl?: string,
-    pulumiConfigPassphrase?: Secret,
-  ): Promise<string> {
-    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
-      pulumiAccessToken,
-      pulumiBackendUrl,
-      pulumiConfigPassphrase,
-    })
-    return withCloudAccess(toolbox(source, { image: IMAGES.pulumi }), access)
+  async provision(stack: string): Promise<string> {
+    const access = this.cloudAccess()
+    return withCloudAccess(toolbox(this.source, { image: IMAGES.pulumi }), access)
       .withExec(provisionCommand(awsEnvironment(stack)))
       .stdout()
   }
@@ -179,22 +185,18 @@ export class WhatsappSaas {
    */
   @func({ cache: 'never' })
   async migrate(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
     env = 'local',
     /** `repository@sha256:...` whose migrations run (staging/production). */
     image?: string,
     allowDestructive = false,
-    awsAccessKeyId?: Secret,
-    awsSecretAccessKey?: Secret,
-    awsSessionToken?: Secret,
-    awsRegion = 'us-east-1',
-    pulumiAccessToken?: Secret,
-    pulumiBackendUrl?: string,
-    pulumiConfigPassphrase?: Secret,
     allowFailure = false,
   ): Promise<Directory> {
     if (parseEnvironment(env) === 'local') {
-      const environment = localEnvironment(serviceImage(source, 'local'), 'local', localSecrets(randomSecret))
+      const environment = localEnvironment(
+        serviceImage(this.source, 'local'),
+        'local',
+        localSecrets(randomSecret),
+      )
       const migrated = migrateLocal(environment)
       const exitCode = await migrated.exitCode()
       const output = `${await migrated.stdout()}\n${await migrated.stderr()}`
@@ -203,13 +205,9 @@ export class WhatsappSaas {
       return dag.directory().withNewFile('migrate.log', output).withNewFile('exit-code', `${exitCode}\n`)
     }
     if (!image) throw new Error(`--image <repository@sha256:...> is required to migrate ${env}`)
-    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
-      pulumiAccessToken,
-      pulumiBackendUrl,
-      pulumiConfigPassphrase,
-    })
+    const access = this.cloudAccess()
     const outcome = await runPipelineCli(
-      pipelineContainer(source, access, pipelineContainerPlan('migrate')),
+      pipelineContainer(this.source, access, pipelineContainerPlan('migrate')),
       migrateCommand(env, image, allowDestructive),
     )
     return reportsOrThrow(outcome, `migrate ${env}`, allowFailure)
@@ -221,11 +219,8 @@ export class WhatsappSaas {
    * analysed. Returns Markdown for the job summary.
    */
   @func()
-  async migrationSafety(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
-    base: Directory,
-  ): Promise<string> {
-    const stdout = await migrationSafetyRun(source, base.directory('api/prisma/migrations')).stdout()
+  async migrationSafety(base: Directory): Promise<string> {
+    const stdout = await migrationSafetyRun(this.source, base.directory('api/prisma/migrations')).stdout()
     return migrationSafetyMarkdown(parseMigrationStatus(stdout))
   }
 
@@ -236,50 +231,28 @@ export class WhatsappSaas {
    */
   @func({ cache: 'never' })
   async deploy(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
     env = 'local',
     /** Deploy this `repository@sha256:...` without rebuilding (promotion). */
     image?: string,
     /** ECR repository URL; needed to publish when no image is given. */
     repository?: string,
     version = 'dev',
-    awsAccessKeyId?: Secret,
-    awsSecretAccessKey?: Secret,
-    awsSessionToken?: Secret,
-    awsRegion = 'us-east-1',
-    pulumiAccessToken?: Secret,
-    pulumiBackendUrl?: string,
-    pulumiConfigPassphrase?: Secret,
     dryRun = false,
     allowDestructive = false,
     skipLoad = false,
     /** Return the reports of a failed run instead of failing (CI uploads them, then fails the job). */
     allowFailure = false,
   ): Promise<Directory> {
-    if (parseEnvironment(env) === 'local') return this.endToEnd(source, version, skipLoad, allowFailure)
+    if (parseEnvironment(env) === 'local') return this.endToEnd(version, skipLoad, allowFailure)
     let artifact = image
     if (!artifact) {
       if (!repository) throw new Error(`--repository is required to publish for ${env} (or pass --image)`)
-      if (!awsAccessKeyId || !awsSecretAccessKey)
-        throw new Error(`AWS credentials are required to deploy ${env}`)
-      await this.test(source)
-      artifact = await this.publish(
-        source,
-        repository,
-        awsAccessKeyId,
-        awsSecretAccessKey,
-        awsSessionToken,
-        awsRegion,
-        version,
-      )
+      await this.test()
+      artifact = await this.publish(repository, version)
     }
-    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
-      pulumiAccessToken,
-      pulumiBackendUrl,
-      pulumiConfigPassphrase,
-    })
+    const access = this.cloudAccess()
     const outcome = await runPipelineCli(
-      pipelineContainer(source, access, pipelineContainerPlan('deploy', { skipLoad })),
+      pipelineContainer(this.source, access, pipelineContainerPlan('deploy', { skipLoad })),
       deployCommand({ env, image: artifact, dryRun, allowDestructive, skipLoad }),
     )
     return reportsOrThrow(outcome, `deploy ${env}`, allowFailure)
@@ -288,27 +261,15 @@ export class WhatsappSaas {
   /** Production receives the given digest (the one staging passed) without rebuilding. */
   @func({ cache: 'never' })
   async promote(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
     /** `repository@sha256:...` that passed staging. */
     image: string,
-    awsAccessKeyId: Secret,
-    awsSecretAccessKey: Secret,
-    awsSessionToken?: Secret,
-    awsRegion = 'us-east-1',
-    pulumiAccessToken?: Secret,
-    pulumiBackendUrl?: string,
-    pulumiConfigPassphrase?: Secret,
     allowDestructive = false,
     allowFailure = false,
   ): Promise<Directory> {
     parseDigestRef(image)
-    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
-      pulumiAccessToken,
-      pulumiBackendUrl,
-      pulumiConfigPassphrase,
-    })
+    const access = this.cloudAccess()
     const outcome = await runPipelineCli(
-      pipelineContainer(source, access, pipelineContainerPlan('promote')),
+      pipelineContainer(this.source, access, pipelineContainerPlan('promote')),
       deployCommand({ env: 'production', image, allowDestructive }),
     )
     return reportsOrThrow(outcome, 'promote to production', allowFailure)
@@ -317,7 +278,6 @@ export class WhatsappSaas {
   /** The smoke suite against any base URL; returns its JSON report. */
   @func({ cache: 'never' })
   async smoke(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
     baseUrl: string,
     /** Version `/api/v1/status` must report (the deployed artifact's). */
     expectVersion?: string,
@@ -326,7 +286,7 @@ export class WhatsappSaas {
     appSecret?: Secret,
     verifyToken?: Secret,
   ): Promise<string> {
-    let ctr = toolbox(source)
+    let ctr = toolbox(this.source)
     for (const { name, secret } of smokeSecretVariables({ apiKey, adminToken, appSecret, verifyToken })) {
       ctr = ctr.withSecretVariable(name, secret)
     }
@@ -336,7 +296,6 @@ export class WhatsappSaas {
   /** One k6 script (official grafana/k6 image) against a base URL; k6's exit code decides. Returns k6's summary. */
   @func({ cache: 'never' })
   async loadtest(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
     baseUrl: string,
     /** webhook-ingest, message-send or read-api. */
     script = 'webhook-ingest',
@@ -352,7 +311,10 @@ export class WhatsappSaas {
     const secrets: Record<string, Secret> = {}
     if (apiKey) secrets.API_KEY = apiKey
     if (appSecret) secrets.APP_SECRET = appSecret
-    const run = await runK6(source.directory('loadtests/k6'), script, maxDurationSeconds, { env, secrets })
+    const run = await runK6(this.source.directory('loadtests/k6'), script, maxDurationSeconds, {
+      env,
+      secrets,
+    })
     const verdict = k6Verdict(run.exitCode)
     if (!verdict.passed) throw new Error(`${script}: ${verdict.reason}\n${tail(run.output)}`)
     return run.summary
@@ -364,29 +326,17 @@ export class WhatsappSaas {
    */
   @func({ cache: 'never' })
   async rollback(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
     env: string,
     /** `repository@sha256:...` to return to; the previous revision when absent. */
     to?: string,
-    awsAccessKeyId?: Secret,
-    awsSecretAccessKey?: Secret,
-    awsSessionToken?: Secret,
-    awsRegion = 'us-east-1',
-    pulumiAccessToken?: Secret,
-    pulumiBackendUrl?: string,
-    pulumiConfigPassphrase?: Secret,
     /** The stack outputs as JSON (`pulumi stack output --json`), instead of reading them from Pulumi. */
     stackOutputs?: File,
     allowFailure = false,
   ): Promise<Directory> {
-    const access = cloudAccess(awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, {
-      pulumiAccessToken,
-      pulumiBackendUrl,
-      pulumiConfigPassphrase,
-    })
+    const access = this.cloudAccess()
     const plan = pipelineContainerPlan('rollback', { stackOutputs: Boolean(stackOutputs) })
     const outcome = await runPipelineCli(
-      pipelineContainer(source, access, plan, stackOutputs),
+      pipelineContainer(this.source, access, plan, stackOutputs),
       rollbackCommand(awsEnvironment(env), to),
     )
     return reportsOrThrow(outcome, `rollback ${env}`, allowFailure)
@@ -398,13 +348,8 @@ export class WhatsappSaas {
    * reports (migrate.log, smoke.json, k6 summaries, summary.md, exit-code).
    */
   @func({ cache: 'never' })
-  async endToEnd(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
-    version = 'end-to-end',
-    skipLoad = false,
-    allowFailure = false,
-  ): Promise<Directory> {
-    const result = await runLocalEnvironmentChecks(source, version, { skipLoad })
+  async endToEnd(version = 'end-to-end', skipLoad = false, allowFailure = false): Promise<Directory> {
+    const result = await runLocalEnvironmentChecks(this.source, version, { skipLoad })
     if (result.exitCode !== 0 && !allowFailure) throw new Error(`end to end failed: ${result.failure}`)
     return result.reports
   }
@@ -416,32 +361,35 @@ export class WhatsappSaas {
    */
   @func()
   @up()
-  local(
-    @argument({ defaultPath: '/', ignore: SOURCE_IGNORE }) source: Directory,
-    version = 'local',
-  ): Service {
-    const environment = localEnvironment(serviceImage(source, version), version, localSecrets(randomSecret), {
-      persistent: true,
-      migrateOnStart: true,
-    })
+  local(version = 'local'): Service {
+    const environment = localEnvironment(
+      serviceImage(this.source, version),
+      version,
+      localSecrets(randomSecret),
+      {
+        persistent: true,
+        migrateOnStart: true,
+      },
+    )
     return environment.app
   }
-}
 
-function cloudAccess(
-  awsAccessKeyId: Secret | undefined,
-  awsSecretAccessKey: Secret | undefined,
-  awsSessionToken: Secret | undefined,
-  region: string,
-  pulumi: Pick<CloudAccess, 'pulumiAccessToken' | 'pulumiBackendUrl' | 'pulumiConfigPassphrase'>,
-): CloudAccess {
-  const credentials = {
-    accessKeyId: awsAccessKeyId,
-    secretAccessKey: awsSecretAccessKey,
-    sessionToken: awsSessionToken,
+  /** The module's cloud credentials; refuses half a key pair before any container starts. */
+  private cloudAccess(): CloudAccess {
+    const credentials = {
+      accessKeyId: this.awsAccessKeyId,
+      secretAccessKey: this.awsSecretAccessKey,
+      sessionToken: this.awsSessionToken,
+    }
+    awsSecretVariables(credentials)
+    return {
+      credentials,
+      region: this.awsRegion,
+      pulumiAccessToken: this.pulumiAccessToken,
+      pulumiBackendUrl: this.pulumiBackendUrl,
+      pulumiConfigPassphrase: this.pulumiConfigPassphrase,
+    }
   }
-  awsSecretVariables(credentials) // refuses half a key pair before any container starts
-  return { credentials, region, ...pulumi }
 }
 
 function tail(output: string, lines = 40): string {

@@ -26,9 +26,22 @@ export interface IntrospectedFunction {
   returnType?: { kind: string; name?: string }
 }
 
+export interface IntrospectedConstructor {
+  arguments: Record<string, IntrospectedArgument>
+}
+
 export interface IntrospectedModule {
   name: string
-  objects: Record<string, { methods: Record<string, IntrospectedFunction> }>
+  objects: Record<
+    string,
+    {
+      methods: Record<string, IntrospectedFunction>
+      /** Every class field, exposed (`@func()`) or private: what the runtime serializes between calls. */
+      properties: Record<string, { name: string; type?: { kind: string; name?: string }; isExposed: boolean }>
+      /** The main object's constructor: its arguments are `dagger call`'s module-level flags. */
+      _constructor?: IntrospectedConstructor
+    }
+  >
 }
 
 function sdkDistDir(): string {

@@ -47,28 +47,46 @@ function argumentType(parameter: ts.ParameterDeclaration): string {
   return 'unknown'
 }
 
+function readArguments(parameters: ts.NodeArray<ts.ParameterDeclaration>): ModuleArgument[] {
+  return parameters.map((parameter) => ({
+    name: parameter.name.getText(),
+    type: argumentType(parameter),
+    // A context argument (`@argument({ defaultPath })`) is loaded from the repository when omitted.
+    optional: Boolean(parameter.questionToken || parameter.initializer || hasDefaultPath(parameter)),
+  }))
+}
+
+/** The `@object()` class of a module entry file (the main object). */
+function mainObject(path: string): ts.ClassDeclaration | undefined {
+  const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.ES2022, true)
+  return source.statements.find(
+    (statement): statement is ts.ClassDeclaration =>
+      ts.isClassDeclaration(statement) && decoratorNames(statement).includes('object'),
+  )
+}
+
 /** The `@func()` methods of the `@object()` class of a module entry file. */
 export function readModuleFunctions(path: string): ModuleFunction[] {
-  const source = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.ES2022, true)
   const functions: ModuleFunction[] = []
-  for (const statement of source.statements) {
-    if (!ts.isClassDeclaration(statement) || !decoratorNames(statement).includes('object')) continue
-    for (const member of statement.members) {
-      if (!ts.isMethodDeclaration(member) || !decoratorNames(member).includes('func')) continue
-      functions.push({
-        name: member.name.getText(),
-        decorators: decoratorNames(member),
-        returns: (member.type?.getText() ?? 'void').replace(/^Promise<(.*)>$/, '$1'),
-        arguments: member.parameters.map((parameter) => ({
-          name: parameter.name.getText(),
-          type: argumentType(parameter),
-          // A context argument (`@argument({ defaultPath })`) is loaded from the repository when omitted.
-          optional: Boolean(parameter.questionToken || parameter.initializer || hasDefaultPath(parameter)),
-        })),
-      })
-    }
+  for (const member of mainObject(path)?.members ?? []) {
+    if (!ts.isMethodDeclaration(member) || !decoratorNames(member).includes('func')) continue
+    functions.push({
+      name: member.name.getText(),
+      decorators: decoratorNames(member),
+      returns: (member.type?.getText() ?? 'void').replace(/^Promise<(.*)>$/, '$1'),
+      arguments: readArguments(member.parameters),
+    })
   }
   return functions
+}
+
+/**
+ * The constructor arguments of the main object: the module-level flags of `dagger call`, given before the
+ * function name (`dagger call --source=. --aws-region=eu-west-1 deploy ...`).
+ */
+export function readModuleConstructor(path: string): ModuleArgument[] {
+  const declaration = mainObject(path)?.members.find(ts.isConstructorDeclaration)
+  return declaration ? readArguments(declaration.parameters) : []
 }
 
 /**
@@ -110,6 +128,8 @@ export function kebabCase(name: string): string {
 export interface DaggerCall {
   /** Where the call was found, for messages: `file:line`. */
   location: string
+  /** The module-level (constructor) flags, between `dagger call` and the function name. */
+  moduleFlags: CallFlag[]
   functionName: string
   /** Everything after the function name, split on spaces (flags, their values, chained calls). */
   tokens: string[]
@@ -157,10 +177,15 @@ export function splitCall(
 }
 
 /**
- * Every `dagger call <function> ...` in a text (workflow YAML, Markdown, shell), with backslash line
- * continuations joined; `callFlags` tells the function's flags from a chained call's.
+ * Every `dagger call [module flags] <function> ...` in a text (workflow YAML, Markdown, shell), with
+ * backslash line continuations joined; `callFlags` tells the function's flags from a chained call's. A
+ * module flag written `--name value` takes the next word when `constructorArgs` names it as non-boolean.
  */
-export function findDaggerCalls(text: string, file: string): DaggerCall[] {
+export function findDaggerCalls(
+  text: string,
+  file: string,
+  constructorArgs: ModuleArgument[] = [],
+): DaggerCall[] {
   const calls: DaggerCall[] = []
   const lines = text.split('\n')
   for (let index = 0; index < lines.length; index++) {
@@ -186,10 +211,16 @@ export function findDaggerCalls(text: string, file: string): DaggerCall[] {
         .replace(/\s(\||\|\||&&|;|#|>|2>).*$/, '') // the shell command ends here
         .split(/\s+/)
         .filter(Boolean)
-      const [functionName, ...rest] = tokens
+      const { flags: moduleFlags, chained } = splitCall(tokens, {
+        name: '',
+        arguments: constructorArgs,
+        decorators: [],
+        returns: '',
+      })
+      const [functionName, ...rest] = chained
       // `dagger call <function>` / `dagger call …` stand for any call in prose.
-      if (!functionName || /^(-|<|…|\.\.\.)/.test(functionName)) return
-      calls.push({ location: `${file}:${index + 1}`, functionName, tokens: rest })
+      if (!functionName || /^(-|<|\[|…|\.\.\.)/.test(functionName)) return
+      calls.push({ location: `${file}:${index + 1}`, moduleFlags, functionName, tokens: rest })
     })
   }
   return calls

@@ -3,11 +3,12 @@ import { join, relative, resolve } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { SOURCE_IGNORE } from '../../dagger/src/lib/source-filter.js'
 import {
+  type IntrospectedConstructor,
   type IntrospectedFunction,
   type IntrospectedModule,
   introspectModule,
 } from './dagger-introspection.js'
-import { readModuleFunctions } from './module-functions.js'
+import { readModuleConstructor, readModuleFunctions } from './module-functions.js'
 import { moduleImports } from './module-manifest.js'
 
 const REPO = resolve(import.meta.dirname, '../../..')
@@ -69,10 +70,12 @@ describe('dagger.json', () => {
 describe('the module as the Dagger SDK introspects it', () => {
   let module: IntrospectedModule
   let functions: Record<string, IntrospectedFunction>
+  let moduleConstructor: IntrospectedConstructor
 
   beforeAll(async () => {
     module = await introspectModule(moduleFiles(), daggerJson.name)
     functions = module.objects.WhatsappSaas!.methods
+    moduleConstructor = module.objects.WhatsappSaas!._constructor!
   }, 120_000)
 
   it('exposes the main object named after the module', () => {
@@ -100,21 +103,72 @@ describe('the module as the Dagger SDK introspects it', () => {
     for (const name of CHECKS) expect(functions[name]!.returnType?.kind).toBe('VOID_KIND')
   })
 
-  it('loads the repository from the context directory without dependencies, build outputs or state', () => {
+  it('loads the repository once, in the constructor, from the context directory without dependencies, build outputs or state', () => {
+    const source = moduleConstructor.arguments.source!
+    expect(source.type).toEqual({ kind: 'OBJECT_KIND', name: 'Directory' })
+    expect(source.defaultPath).toBe('/')
+    expect(source.ignore).toEqual(SOURCE_IGNORE)
+    expect(source.ignore).toEqual(expect.arrayContaining(['**/node_modules', '.git', '**/.pipeline']))
     for (const [name, fn] of Object.entries(functions)) {
-      if (name === 'imagePins') continue // reads registries, not the repository
-      const source = fn.arguments.source
-      expect(source, `${name} has a source argument`).toBeDefined()
-      expect(source!.type).toEqual({ kind: 'OBJECT_KIND', name: 'Directory' })
-      expect(source!.defaultPath).toBe('/')
-      expect(source!.ignore).toEqual(SOURCE_IGNORE)
-      expect(source!.ignore).toEqual(expect.arrayContaining(['**/node_modules', '.git', '**/.pipeline']))
+      expect(
+        Object.values(fn.arguments).filter((a) => a.type?.name === 'Directory' && a.defaultPath),
+        name,
+      ).toEqual([])
+      expect(fn.arguments.source, `${name} takes no source of its own`).toBeUndefined()
     }
   })
 
-  it('takes every credential as a Secret, the OIDC session token included', () => {
-    const credential =
-      /^(aws(AccessKeyId|SecretAccessKey|SessionToken)|pulumi(AccessToken|ConfigPassphrase)|apiKey|adminToken|appSecret|verifyToken)$/
+  it('takes the cloud credentials once, in the constructor, as Secrets (the OIDC session token included)', () => {
+    const cloud =
+      /^(aws(AccessKeyId|SecretAccessKey|SessionToken|Region)|pulumi(AccessToken|BackendUrl|ConfigPassphrase))$/
+    expect(
+      Object.keys(moduleConstructor.arguments)
+        .filter((name) => cloud.test(name))
+        .sort(),
+    ).toEqual(
+      [
+        'awsAccessKeyId',
+        'awsSecretAccessKey',
+        'awsSessionToken',
+        'awsRegion',
+        'pulumiAccessToken',
+        'pulumiBackendUrl',
+        'pulumiConfigPassphrase',
+      ].sort(),
+    )
+    for (const name of [
+      'awsAccessKeyId',
+      'awsSecretAccessKey',
+      'awsSessionToken',
+      'pulumiAccessToken',
+      'pulumiConfigPassphrase',
+    ]) {
+      expect(moduleConstructor.arguments[name]!.type, name).toEqual({ kind: 'OBJECT_KIND', name: 'Secret' })
+    }
+    for (const [name, fn] of Object.entries(functions)) {
+      expect(
+        Object.keys(fn.arguments).filter((argument) => cloud.test(argument)),
+        name,
+      ).toEqual([])
+    }
+  })
+
+  it('can be constructed with no argument at all (how `dagger check` and `dagger up` construct it)', () => {
+    for (const argument of Object.values(moduleConstructor.arguments)) {
+      const hasDefault =
+        argument.isOptional || argument.defaultValue !== undefined || argument.defaultPath !== undefined
+      expect(hasDefault, argument.name).toBe(true)
+    }
+  })
+
+  it('keeps every constructor argument in a declared field (the runtime serializes only declared fields)', () => {
+    expect(Object.keys(module.objects.WhatsappSaas!.properties).sort()).toEqual(
+      Object.keys(moduleConstructor.arguments).sort(),
+    )
+  })
+
+  it('takes every other credential as a Secret', () => {
+    const credential = /^(apiKey|adminToken|appSecret|verifyToken)$/
     let seen = 0
     for (const [name, fn] of Object.entries(functions)) {
       for (const argument of Object.values(fn.arguments)) {
@@ -123,8 +177,7 @@ describe('the module as the Dagger SDK introspects it', () => {
         expect(argument.type, `${name} --${argument.name}`).toEqual({ kind: 'OBJECT_KIND', name: 'Secret' })
       }
     }
-    expect(seen).toBeGreaterThan(20)
-    expect(Object.keys(functions.deploy!.arguments)).toContain('awsSessionToken')
+    expect(seen).toBeGreaterThanOrEqual(6)
   })
 
   it('returns images, digests and reports as the workflows use them', () => {
@@ -137,7 +190,11 @@ describe('the module as the Dagger SDK introspects it', () => {
   })
 
   it('agrees with the compiler-API reading used to check workflows and docs', () => {
-    const read = readModuleFunctions(join(MODULE_SOURCE, 'src/index.ts'))
+    const entry = join(MODULE_SOURCE, 'src/index.ts')
+    const readConstructor = readModuleConstructor(entry)
+    expect(readConstructor.map((a) => a.name)).toEqual(Object.keys(moduleConstructor.arguments))
+    for (const argument of readConstructor) expect(argument.optional, argument.name).toBe(true)
+    const read = readModuleFunctions(entry)
     expect(read.map((fn) => fn.name).sort()).toEqual(Object.keys(functions).sort())
     for (const fn of read) {
       const introspected = functions[fn.name]!
