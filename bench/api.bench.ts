@@ -18,7 +18,7 @@ import type { BenchResult } from './types.js'
 
 // Service core: signed Meta webhook ingest (verify, INSERT ... ON CONFLICT, queue add, 200) and
 // GET /health of ONE API process on real PostgreSQL and Redis, each next to a bare Fastify route in a
-// separate process as the baseline; plus readyMs, from spawning the API to its first /health 200.
+// separate process as the baseline; plus readyMs, from spawning the API to its first /health 200 (and readyCpuMs, the CPU it used by then).
 // Every webhook body is distinct (dedup must not short-circuit); stored rows are counted afterwards
 // and any 2xx without its row is reported as `lost`. Bounded: DURATION_S of load per measurement.
 function webhookBody(n: number): string {
@@ -59,7 +59,7 @@ export default async function apiBenchmark(): Promise<BenchResult[]> {
 
     const api = await startApi(databaseUrl, redis)
     children.push(api.child)
-    const { port: apiPort, readyMs, runtime } = api
+    const { port: apiPort, readyMs, readyCpuMs, runtime } = api
     const bare = await startBareFastify()
     children.push(bare.child)
     const barePort = bare.port
@@ -132,6 +132,8 @@ export default async function apiBenchmark(): Promise<BenchResult[]> {
         errors: 0,
         baseline: null,
         readyMs,
+        // CPU the start-up used (user + system): what the start costs, whatever else loads the machine.
+        readyCpuMs,
         targets: { readyMs: 1_000 },
         runtime,
       },

@@ -83,6 +83,24 @@ export function peakRssMb(child: ChildProcess): number | null {
   }
 }
 
+/**
+ * CPU time a running process has used so far in ms (user + system, /proc/<pid>/stat, Linux), null
+ * elsewhere. On a shared machine the wall-clock time to ready grows with everyone else's load; the
+ * CPU the start-up itself costs does not, so both are recorded.
+ */
+export function cpuMs(child: ChildProcess): number | null {
+  try {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8')
+    // Fields after the command name (which may hold spaces) start at index 2; utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12])
+    // USER_HZ is 100 on every Linux build Node supports.
+    return Number.isFinite(ticks) ? ticks * 10 : null
+  } catch {
+    return null
+  }
+}
+
 export function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return Promise.resolve()
   return new Promise((resolve) => {
@@ -140,6 +158,7 @@ export async function startApi(
   child: ChildProcess
   port: number
   readyMs: number
+  readyCpuMs: number | null
   runtime: string
 }> {
   const port = await freePort()
@@ -151,7 +170,7 @@ export async function startApi(
     env: { ...serviceEnv(databaseUrl, redis), HOST: '127.0.0.1', PORT: String(port) },
   })
   const readyMs = Math.round((await waitForHealth(`http://127.0.0.1:${port}/health`, 60_000)) - spawnedAt)
-  return { child, port, readyMs, runtime }
+  return { child, port, readyMs, readyCpuMs: cpuMs(child), runtime }
 }
 
 /** Spawns the bare Fastify baseline (GET and POST /bare); resolves with its port once it answers. */

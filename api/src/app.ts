@@ -24,6 +24,7 @@ import { postgresClientConfig } from './db/tls.js'
 import { healthRoutes } from './health/routes.js'
 import { errorHandlerPlugin } from './http/error-handler.js'
 import { inputGuardPlugin } from './http/input-guard.js'
+import { lazySchemaCompilers } from './http/lazy-schema-compilers.js'
 import { loggerOptions } from './logger.js'
 import { messageRoutes } from './messages/routes.js'
 import { messagingRoutes } from './messaging/routes.js'
@@ -129,6 +130,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     bodyLimit: 256 * 1024,
     trustProxy: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    schemaController: { compilersFactory: lazySchemaCompilers },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
@@ -151,11 +153,15 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     await Promise.allSettled([...background])
     if (ownsDeps) await closeAppDeps(deps)
   })
-  // Warm the pool and Prisma's query compiler before the first probe, which has only
-  // HEALTH_CHECK_TIMEOUT_MS; a database that is down now must not stop the process from starting.
+  // Open the hot paths' first connection and load Prisma's query compiler (a wasm module) while the
+  // listener starts, not before it: readiness probes the database over the pg pool, so it does not
+  // wait for the ORM, and a request that needs Prisma before it is loaded waits for it there. A
+  // database that is down now must not stop the process from starting (readiness reports it).
   app.addHook('onReady', async () => {
-    await deps.prisma.$queryRaw`SELECT 1`.catch((error: unknown) =>
-      app.log.warn({ err: error }, 'database not reachable at start'),
+    app.runInBackground(
+      Promise.all([deps.ingestPool.query('SELECT 1'), deps.prisma.$queryRaw`SELECT 1`]).catch(
+        (error: unknown) => app.log.warn({ err: error }, 'database not reachable at start'),
+      ),
     )
   })
 

@@ -1,8 +1,24 @@
+import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { HEALTH_ANSWER_MAX_AGE_MS } from '../src/health/routes.js'
 import { startRedis } from '../src/local-services/index.js'
 import { startTestEnvironment, TEST_SECRETS, type TestEnvironment } from './harness/index.js'
 
 let env: TestEnvironment
+
+/**
+ * /health shares one probe's answer for HEALTH_ANSWER_MAX_AGE_MS, bounded by the probe's own 1 s
+ * timeout: a change shows within 1.25 s. Asks until it does, for at most 3 s (a bound, not a speed
+ * assertion; truthful within 1 s on a loaded CI machine cannot be asserted by a test).
+ */
+async function healthOnceSettled(app: FastifyInstance, expected: number) {
+  const deadline = Date.now() + 3_000
+  for (;;) {
+    const response = await app.inject({ method: 'GET', url: '/health' })
+    if (response.statusCode === expected || Date.now() > deadline) return response
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
 
 beforeAll(async () => {
   env = await startTestEnvironment()
@@ -14,7 +30,7 @@ afterAll(async () => {
 describe('GET /health', () => {
   it('answers 200 with both dependencies connected', async () => {
     const t = await env.startApp()
-    const response = await t.app.inject({ method: 'GET', url: '/health' })
+    const response = await healthOnceSettled(t.app, 200)
     expect(response.statusCode).toBe(200)
     expect(response.json()).toEqual({ status: 'ok', database: 'connected', redis: 'connected' })
     expect(response.headers['x-request-id']).toBeTruthy()
@@ -25,9 +41,9 @@ describe('GET /health', () => {
     const redis = await startRedis()
     const t = await env.startApp({ redisUrl: redis.url, redisCaFile: redis.caFile })
     try {
-      expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200)
+      expect((await healthOnceSettled(t.app, 200)).statusCode).toBe(200)
       await redis.stop()
-      const response = await t.app.inject({ method: 'GET', url: '/health' })
+      const response = await healthOnceSettled(t.app, 503)
       expect(response.statusCode).toBe(503)
       expect(response.json()).toEqual({ status: 'error', database: 'connected', redis: 'disconnected' })
       const live = await t.app.inject({ method: 'GET', url: '/health/live' })
@@ -45,9 +61,9 @@ describe('GET /health', () => {
     await applyMigrations(postgres.url())
     const t = await env.startApp({ databaseUrl: postgres.url() })
     try {
-      expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200)
+      expect((await healthOnceSettled(t.app, 200)).statusCode).toBe(200)
       await postgres.stop()
-      const response = await t.app.inject({ method: 'GET', url: '/health' })
+      const response = await healthOnceSettled(t.app, 503)
       expect(response.statusCode).toBe(503)
       expect(response.json()).toEqual({ status: 'error', database: 'disconnected', redis: 'connected' })
     } finally {
@@ -56,13 +72,37 @@ describe('GET /health', () => {
     }
   })
 
-  it('answers 503 at once when shutting down', async () => {
+  it('answers 503 at once when shutting down, even with a shared answer still fresh', async () => {
     const t = await env.startApp()
+    expect((await healthOnceSettled(t.app, 200)).statusCode).toBe(200)
     t.app.readiness.shuttingDown = true
     const response = await t.app.inject({ method: 'GET', url: '/health' })
     expect(response.statusCode).toBe(503)
     expect(response.json()).toMatchObject({ status: 'error', shuttingDown: true })
     await t.close()
+  })
+
+  it('asks PostgreSQL once for a burst of concurrent probes', async () => {
+    const t = await env.startApp()
+    try {
+      // Past start (its warm-up queries) and past the first answer's age, so the burst needs a new probe.
+      expect((await healthOnceSettled(t.app, 200)).statusCode).toBe(200)
+      await new Promise((resolve) => setTimeout(resolve, HEALTH_ANSWER_MAX_AGE_MS + 50))
+      const pool = t.app.deps.ingestPool
+      const query = pool.query.bind(pool)
+      let selects = 0
+      pool.query = ((...args: Parameters<typeof pool.query>) => {
+        if (args[0] === 'SELECT 1') selects += 1
+        return query(...args)
+      }) as typeof pool.query
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, () => t.app.inject({ method: 'GET', url: '/health' })),
+      )
+      expect(answers.map((a) => a.statusCode)).toEqual(Array(30).fill(200))
+      expect(selects).toBe(1)
+    } finally {
+      await t.close()
+    }
   })
 })
 

@@ -19,6 +19,10 @@ export interface Scenario {
   description: string
   /** Target arrival rate (k6 constant-arrival-rate; autocannon overallRate), requests per second. */
   ratePerSecond: number
+  /**
+   * Seconds of measured load. Kept short so the deploy's load stage stays near 30 s; long enough for
+   * each threshold to rest on hundreds of samples (rate × duration: 600 webhooks, 600 reads, 80 sends).
+   */
   durationS: number
   /** Pre-allocated k6 VUs. */
   vus: number
@@ -52,7 +56,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     script: 'webhook-ingest.ts',
     description: 'signed Meta webhooks (one inbound text each) to POST /webhooks/whatsapp',
     ratePerSecond: 100,
-    durationS: 20,
+    durationS: 6,
     vus: 20,
     maxVus: 100,
     expectedStatus: 200,
@@ -69,7 +73,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     script: 'message-send.ts',
     description: 'POST /api/v1/messages (text) with the API key to users whose 24-hour window is open',
     ratePerSecond: 10,
-    durationS: 20,
+    durationS: 8,
     vus: 5,
     maxVus: 25,
     expectedStatus: 202,
@@ -83,7 +87,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     script: 'read-api.ts',
     description: 'GET /api/v1/messages?limit=20 and GET /api/v1/organization with the API key, alternately',
     ratePerSecond: 100,
-    durationS: 20,
+    durationS: 6,
     vus: 20,
     maxVus: 100,
     expectedStatus: 200,

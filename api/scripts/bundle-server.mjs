@@ -1,0 +1,69 @@
+// Bundles the HTTP API's compiled modules (dist/server-main.js and everything it imports) into that
+// one file, in place, after tsc. Why: on Node 20 and 22 a cold start spends most of its time resolving,
+// reading and linking some 1,500 module files one by one (kysely, typebox, undici, bullmq, fastify...);
+// one file parses in a fraction of that (measured by bench/api.bench.ts: readyMs, readyCpuMs).
+// dist/server.js stays a separate tiny module: it turns Node 22's compile cache on before importing
+// the bundle. The worker, the ops commands and the fake Graph API stay unbundled.
+//
+// Left outside the bundle, loaded from node_modules as before: packages that read files next to their
+// own code at run time (the Prisma runtime and its wasm, swagger and swagger-ui's static assets,
+// pino's worker transports) and optional native add-ons. The generated Prisma client stays a module of
+// its own (dist/generated/prisma) because it locates itself through import.meta.url.
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as esbuild from 'esbuild'
+
+const api = join(dirname(fileURLToPath(import.meta.url)), '..')
+const dist = join(api, 'dist')
+const entry = join(dist, 'server-main.js')
+
+const generatedClientStaysApart = {
+  name: 'generated-client-stays-apart',
+  setup(build) {
+    build.onResolve({ filter: /generated\/prisma\// }, (args) => {
+      const target = join(args.resolveDir, args.path)
+      return { path: `./${relative(dist, target)}`, external: true }
+    })
+  },
+}
+
+const result = await esbuild.build({
+  entryPoints: [entry],
+  outfile: entry,
+  allowOverwrite: true,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+  external: [
+    '@prisma/client',
+    '@prisma/client/*',
+    '@fastify/swagger',
+    '@fastify/swagger-ui',
+    'pino',
+    'thread-stream',
+    'pg-native',
+    'msgpackr-extract',
+  ],
+  plugins: [generatedClientStaysApart],
+  // CommonJS dependencies inside an ES module bundle still call require() and read __dirname.
+  banner: {
+    js: [
+      "import { createRequire as __bundleCreateRequire } from 'node:module'",
+      "import { dirname as __bundleDirname } from 'node:path'",
+      "import { fileURLToPath as __bundleFileURLToPath } from 'node:url'",
+      'const require = __bundleCreateRequire(import.meta.url)',
+      'const __filename = __bundleFileURLToPath(import.meta.url)',
+      'const __dirname = __bundleDirname(__filename)',
+    ].join('\n'),
+  },
+})
+const inputs = Object.keys(result.metafile.inputs).length
+const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0)
+process.stdout.write(
+  `bundled dist/server-main.js: ${inputs} modules, ${(bytes / 1024 / 1024).toFixed(1)} MB\n`,
+)
