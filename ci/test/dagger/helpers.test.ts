@@ -221,7 +221,9 @@ describe('the container of a pipeline CLI command', () => {
 
   it('is what every function running the pipeline CLI builds', () => {
     const index = readFileSync(join(REPO, 'ci/dagger/src/index.ts'), 'utf8')
-    const runs = [...index.matchAll(/runPipelineCli\(\s*(\w+)\(this\.source, access,/g)].map((match) => match[1])
+    const runs = [...index.matchAll(/runPipelineCli\(\s*(\w+)\(this\.source, access,/g)].map(
+      (match) => match[1],
+    )
     expect(index.match(/runPipelineCli\(/g)).toHaveLength(4)
     expect(runs).toEqual(Array(4).fill('pipelineContainer'))
   })
