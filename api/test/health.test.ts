@@ -1,5 +1,5 @@
+import { startRedis } from '@whatsapp-saas/local-services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startRedis } from '../src/local-services/index.js'
 import { startTestEnvironment, TEST_SECRETS, type TestEnvironment } from './harness/index.js'
 
 let env: TestEnvironment
@@ -39,7 +39,7 @@ describe('GET /health', () => {
   })
 
   it('answers 503 with database disconnected when PostgreSQL is stopped', async () => {
-    const { startPostgres } = await import('../src/local-services/index.js')
+    const { startPostgres } = await import('@whatsapp-saas/local-services')
     const { applyMigrations } = await import('./harness/index.js')
     const postgres = await startPostgres()
     await applyMigrations(postgres.url())
