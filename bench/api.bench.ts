@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { createHmac } from 'node:crypto'
+import { startPostgres, startRedis } from '@whatsapp-saas/local-services'
 import pg from 'pg'
-import { startPostgres, startRedis } from '../api/src/local-services/index.js'
 import { TEST_SECRETS } from '../api/test/harness/index.js'
 import {
   CONNECTIONS,

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort } from '@whatsapp-saas/api/local-services'
+import { freePort } from '@whatsapp-saas/local-services'
 import autocannon from 'autocannon'
 import type { Benchmark, BenchResult } from './types.js'
 

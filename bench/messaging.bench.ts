@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
+import { startPostgres, startRedis } from '@whatsapp-saas/local-services'
 import { createPrismaClient } from '../api/src/db/prisma.js'
-import { startPostgres, startRedis } from '../api/src/local-services/index.js'
 import { seedDemo } from '../api/src/tenancy/seed-demo.js'
 import { TEST_SECRETS } from '../api/test/harness/index.js'
 import {

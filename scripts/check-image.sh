@@ -6,7 +6,7 @@
 #
 # Steps: start a private dockerd (no bridge, no iptables) -> make a Debian bookworm base image with
 # debootstrap + this machine's node/npm (no image can be pulled) -> docker build api/Dockerfile with
-# NODE_IMAGE=<that base> -> start PostgreSQL + Redis (api/src/local-services) -> backup, verify-backup
+# NODE_IMAGE=<that base> -> start PostgreSQL + Redis (packages/local-services) -> backup, verify-backup
 # and migrate with the image's ops commands -> run the service container (--network host) -> poll /health and the image's own
 # HEALTHCHECK -> print the image size -> clean up everything it started.
 #
@@ -134,10 +134,10 @@ echo "built in $(($(date +%s) - build_started))s"
 docker run --rm --network none --entrypoint sh "$IMAGE" -c 'id -un; pg_dump --version; pg_restore --version; ls dist/server.js prisma/migrations prisma.config.ts >/dev/null'
 
 # --- 4. PostgreSQL + Redis on free loopback ports --------------------------------------------------
-step "PostgreSQL and Redis (api/src/local-services)"
+step "PostgreSQL and Redis (packages/local-services)"
 cat >"$WORK/services.mts" <<EOF
 import { writeFileSync } from 'node:fs'
-import { startPostgres, startRedis } from '$REPO/api/src/local-services/index.ts'
+import { startPostgres, startRedis } from '$REPO/packages/local-services/src/index.ts'
 const pg = await startPostgres()
 const redis = await startRedis()
 writeFileSync('$WORK/services.env', \`DATABASE_URL=\${pg.url()}\nREDIS_URL=\${redis.url}\n\`)

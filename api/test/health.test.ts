@@ -1,7 +1,7 @@
+import { startRedis } from '@whatsapp-saas/local-services'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HEALTH_ANSWER_MAX_AGE_MS } from '../src/health/routes.js'
-import { startRedis } from '../src/local-services/index.js'
 import { startTestEnvironment, TEST_SECRETS, type TestEnvironment } from './harness/index.js'
 
 let env: TestEnvironment
@@ -55,7 +55,7 @@ describe('GET /health', () => {
   })
 
   it('answers 503 with database disconnected when PostgreSQL is stopped', async () => {
-    const { startPostgres } = await import('../src/local-services/index.js')
+    const { startPostgres } = await import('@whatsapp-saas/local-services')
     const { applyMigrations } = await import('./harness/index.js')
     const postgres = await startPostgres()
     await applyMigrations(postgres.url())

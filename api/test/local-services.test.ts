@@ -3,10 +3,6 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Redis } from 'ioredis'
-import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { postgresClientConfig } from '../src/db/tls.js'
 import {
   freePort,
   type PostgresServer,
@@ -14,7 +10,11 @@ import {
   type RedisServer,
   startPostgres,
   startRedis,
-} from '../src/local-services/index.js'
+} from '@whatsapp-saas/local-services'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { postgresClientConfig } from '../src/db/tls.js'
 
 // The local services (local target and test harness) enforce what RDS (rds.force_ssl=1) and
 // ElastiCache (transit encryption, AUTH token) enforce.

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
-import { MissingBinaryError } from '../local-services/binaries.js'
 import type { BackupStore } from './backup-store.js'
+import { MissingBinaryError } from './binaries.js'
 import { backupDatabase } from './commands/backup.js'
 import { migrate } from './commands/migrate.js'
 import { migrationStatus } from './commands/migration-status.js'

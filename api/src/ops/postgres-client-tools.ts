@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process'
 import type { Readable } from 'node:stream'
 import { promisify } from 'node:util'
-import { requireBinary } from '../local-services/binaries.js'
+import { requireBinary } from './binaries.js'
 import { type DatabaseTarget, libpqEnvironment } from './database-target.js'
 
 // pg_dump/pg_restore are the only tools that produce and read PostgreSQL's custom archive format;

@@ -1,6 +1,6 @@
+import { type PostgresServer, startPostgres } from '@whatsapp-saas/local-services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTransactionSafePool } from '../../src/db/prisma.js'
-import { type PostgresServer, startPostgres } from '../../src/local-services/index.js'
 
 let postgres: PostgresServer
 

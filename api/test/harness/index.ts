@@ -5,7 +5,7 @@
  *
  *   const env = await startTestEnvironment()          // in beforeAll: PostgreSQL 15 + Redis on free ports,
  *                                                     // as strict as RDS/ElastiCache: TLS only, passwords,
- *                                                     // noeviction (src/local-services); URLs carry them:
+ *                                                     // noeviction (@whatsapp-saas/local-services); URLs carry them:
  *                                                     // env.postgres.url(db) verifies the server's cert,
  *                                                     // new Redis(env.redis.url, env.redis.clientOptions)
  *   const url = await env.createDatabase()            // fresh database with every migration applied
@@ -22,17 +22,17 @@
  * (X-Hub-Signature-256 header value), TEST_SECRETS (the secrets env.config() uses).
  */
 import { createHmac, randomBytes } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
-import pg from 'pg'
-import { buildApp } from '../../src/app.js'
-import type { Config } from '../../src/config.js'
-import { createPrismaClient, type PrismaClient } from '../../src/db/prisma.js'
 import {
   type PostgresServer,
   type RedisServer,
   startPostgres,
   startRedis,
-} from '../../src/local-services/index.js'
+} from '@whatsapp-saas/local-services'
+import type { FastifyInstance } from 'fastify'
+import pg from 'pg'
+import { buildApp } from '../../src/app.js'
+import type { Config } from '../../src/config.js'
+import { createPrismaClient, type PrismaClient } from '../../src/db/prisma.js'
 import { issueApiKey } from '../../src/tenancy/api-keys.js'
 import { applyMigrations } from './migrations.js'
 

@@ -1,6 +1,6 @@
+import { freePort } from '@whatsapp-saas/local-services'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createFakeGraph, type FakeGraph } from '../../src/fake-graph/index.js'
-import { freePort } from '../../src/local-services/index.js'
 import { GraphClient } from '../../src/messaging/graph-client.js'
 import { classifyGraphError } from '../../src/messaging/graph-error-class.js'
 

@@ -1,6 +1,6 @@
+import { type RedisServer, startRedis } from '@whatsapp-saas/local-services'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RedisServer, startRedis } from '../../src/local-services/index.js'
 import { SendRateLimiter } from '../../src/messaging/send-rate-limiter.js'
 
 let server: RedisServer

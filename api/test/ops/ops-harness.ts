@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type PostgresServer, startPostgres } from '@whatsapp-saas/local-services'
 import pg from 'pg'
-import { type PostgresServer, startPostgres } from '../../src/local-services/index.js'
 import { runOpsCli } from '../../src/ops/cli.js'
 
 /** What one ops command printed and returned, captured in-process. */

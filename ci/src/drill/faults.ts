@@ -1,7 +1,7 @@
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startPostgres, startRedis } from '@whatsapp-saas/api/local-services'
+import { startPostgres, startRedis } from '@whatsapp-saas/local-services'
 import { runPipeline } from '../core/pipeline.js'
 import type { Tools } from '../core/types.js'
 import { readState } from '../local/environment-state.js'

@@ -1,4 +1,4 @@
-import { startPostgres, startRedis } from '@whatsapp-saas/api/local-services'
+import { startPostgres, startRedis } from '@whatsapp-saas/local-services'
 import { readHolder } from './deploy-lock.js'
 import { proxyStatus } from './entry-proxy-client.js'
 import { readState, writeState } from './environment-state.js'

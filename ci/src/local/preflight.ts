@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { postgresBinDir, requireBinary } from '@whatsapp-saas/api/local-services'
+import { postgresBinDir, requireBinary } from '@whatsapp-saas/local-services'
 
 /** Unmet items of a preflight, listed all at once (the same contract as the AWS target's). */
 export class LocalPreflightError extends Error {

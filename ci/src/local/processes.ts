@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, startPostgres, startRedis, waitForPort } from '@whatsapp-saas/api/local-services'
+import { freePort, startPostgres, startRedis, waitForPort } from '@whatsapp-saas/local-services'
 import pg from 'pg'
 import type { Artifact, RunContext } from '../core/types.js'
 import { DATABASE, DEMO_WABA_ID, type LocalContext } from './context.js'

@@ -1,4 +1,4 @@
-import { freePort } from '@whatsapp-saas/api/local-services'
+import { freePort } from '@whatsapp-saas/local-services'
 import type { Artifact, RolloutResult, RunContext } from '../core/types.js'
 import type { LocalContext } from './context.js'
 import { switchUpstreams } from './entry-proxy-client.js'

@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { type PostgresServer, startPostgres } from '@whatsapp-saas/local-services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type PostgresServer, startPostgres } from '../../../api/src/local-services/index.js'
 import {
   migrationSafetyMarkdown,
   migrationSafetyScript,

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join, resolve } from 'node:path'
-import { freePort, waitForPort } from '@whatsapp-saas/api/local-services'
 import { startTestEnvironment, type TestApp, type TestEnvironment } from '@whatsapp-saas/api/test-harness'
+import { freePort, waitForPort } from '@whatsapp-saas/local-services'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { account, graphRequests } from '../../src/drill/accounting.js'

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { freePort, waitForPort } from '@whatsapp-saas/api/local-services'
+import { freePort, waitForPort } from '@whatsapp-saas/local-services'
 import autocannon from 'autocannon'
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'

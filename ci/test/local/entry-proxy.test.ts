@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { freePort } from '@whatsapp-saas/api/local-services'
+import { freePort } from '@whatsapp-saas/local-services'
 import autocannon from 'autocannon'
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'

@@ -12,7 +12,7 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { freePort } from '@whatsapp-saas/api/local-services'
+import { freePort } from '@whatsapp-saas/local-services'
 import autocannon from 'autocannon'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

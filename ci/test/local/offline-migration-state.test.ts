@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startPostgres } from '@whatsapp-saas/api/local-services'
+import { startPostgres } from '@whatsapp-saas/local-services'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { offlineMigrationStatus, readAppliedOffline } from '../../src/local/offline-migration-state.js'

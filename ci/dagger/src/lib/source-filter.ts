@@ -17,11 +17,12 @@ export const SOURCE_IGNORE = [
 
 /**
  * The manifests `npm ci` needs before the sources are copied (a layer reused until one changes): the root's,
- * its lockfile and every workspace's. The module's own workspace sits one level deeper than the others.
+ * its lockfile and every workspace's. The module's own workspace and the shared packages sit one level deeper.
  */
 export const INSTALL_MANIFESTS = [
   'package.json',
   'package-lock.json',
   '*/package.json',
   'ci/dagger/package.json',
+  'packages/*/package.json',
 ]
