@@ -21,26 +21,26 @@ import {
 import { awsSecretVariables } from './lib/aws-credentials.js'
 import {
   type CloudAccess,
-  localEnvironment,
-  localSecrets,
-  migrateLocal,
+  localTargetContainer,
+  localTargetService,
   migrationSafetyRun,
   pipelineContainer,
   reportsOrThrow,
   resolveImagePins,
+  runDrill,
   runK6,
+  runLocalPipeline,
   runPipelineCli,
   serviceImage,
   toolbox,
   withCloudAccess,
 } from './lib/containers.js'
 import { ecrClient, ecrRegistryAuth, publishedImage } from './lib/ecr-auth.js'
-import { runLocalEnvironmentChecks } from './lib/end-to-end.js'
 import { awsEnvironment, parseEnvironment } from './lib/environments.js'
 import { imageTag, parseDigestRef, registryHost, toDigestRef } from './lib/image-ref.js'
 import { IMAGES, imagePinLines } from './lib/images.js'
 import { k6Verdict } from './lib/k6.js'
-import { randomSecret } from './lib/local-secrets.js'
+import { localDeployCommand, TEST_PACKAGES } from './lib/local-pipeline.js'
 import { migrationSafetyMarkdown, parseMigrationStatus } from './lib/migration-safety.js'
 import { deployCommand, migrateCommand, rollbackCommand } from './lib/pipeline-cli.js'
 import { pipelineContainerPlan } from './lib/pipeline-container.js'
@@ -120,13 +120,13 @@ export class WhatsappSaas {
   @func()
   @check()
   async tests(): Promise<void> {
-    await toolbox(this.source, { databases: true }).withExec(['npx', 'vitest', 'run']).sync()
+    await toolbox(this.source, { packages: TEST_PACKAGES }).withExec(['npx', 'vitest', 'run']).sync()
   }
 
   /** Lint, type check and the whole suite, exactly the repository's `npm test`; returns its output. */
   @func()
   async test(): Promise<string> {
-    return toolbox(this.source, { databases: true }).withExec(['npm', 'test']).stdout()
+    return toolbox(this.source, { packages: TEST_PACKAGES }).withExec(['npm', 'test']).stdout()
   }
 
   /** Builds and pushes the service image to ECR; returns the immutable `repository@sha256:...`. */
@@ -180,35 +180,22 @@ export class WhatsappSaas {
   }
 
   /**
-   * Backup, verify the backup, then migrate. `local`: against a fresh PostgreSQL service with the image
-   * built from source; staging/production: through the target (ECS one-off tasks with `image`).
+   * Backup, verify the backup, then migrate `image` on an AWS environment, through the target (ECS one-off
+   * tasks), with the pipeline's gates: the CLI's `migrate` verb. A throwaway local environment has nothing
+   * to migrate: locally, backup → verify → migrate are stages of `deploy --env=local`.
    */
   @func({ cache: 'never' })
   async migrate(
-    env = 'local',
-    /** `repository@sha256:...` whose migrations run (staging/production). */
-    image?: string,
+    env: string,
+    /** `repository@sha256:...` whose migrations run. */
+    image: string,
     allowDestructive = false,
     allowFailure = false,
   ): Promise<Directory> {
-    if (parseEnvironment(env) === 'local') {
-      const environment = localEnvironment(
-        serviceImage(this.source, 'local'),
-        'local',
-        localSecrets(randomSecret),
-      )
-      const migrated = migrateLocal(environment)
-      const exitCode = await migrated.exitCode()
-      const output = `${await migrated.stdout()}\n${await migrated.stderr()}`
-      if (exitCode !== 0 && !allowFailure)
-        throw new Error(`migrate local failed (exit code ${exitCode}):\n${tail(output)}`)
-      return dag.directory().withNewFile('migrate.log', output).withNewFile('exit-code', `${exitCode}\n`)
-    }
-    if (!image) throw new Error(`--image <repository@sha256:...> is required to migrate ${env}`)
     const access = this.cloudAccess()
     const outcome = await runPipelineCli(
       pipelineContainer(this.source, access, pipelineContainerPlan('migrate')),
-      migrateCommand(env, image, allowDestructive),
+      migrateCommand(awsEnvironment(env), image, allowDestructive),
     )
     return reportsOrThrow(outcome, `migrate ${env}`, allowFailure)
   }
@@ -227,7 +214,7 @@ export class WhatsappSaas {
   /**
    * The whole pipeline for one environment; returns the report directory (JSON, Markdown summary,
    * exit-code). staging/production: builds, tests and publishes unless `image` is given, then runs the
-   * pipeline CLI with that digest. local: the environment is made of Dagger services (see endToEnd).
+   * pipeline CLI with that digest. local: the CLI's local target in one container (see endToEnd).
    */
   @func({ cache: 'never' })
   async deploy(
@@ -243,7 +230,8 @@ export class WhatsappSaas {
     /** Return the reports of a failed run instead of failing (CI uploads them, then fails the job). */
     allowFailure = false,
   ): Promise<Directory> {
-    if (parseEnvironment(env) === 'local') return this.endToEnd(version, skipLoad, allowFailure)
+    if (parseEnvironment(env) === 'local')
+      return this.localPipeline({ dryRun, allowDestructive, skipLoad }, allowFailure)
     let artifact = image
     if (!artifact) {
       if (!repository) throw new Error(`--repository is required to publish for ${env} (or pass --image)`)
@@ -343,35 +331,46 @@ export class WhatsappSaas {
   }
 
   /**
-   * End to end on a throwaway local environment made of Dagger services (PostgreSQL, Redis, and the app:
-   * API, worker, fake Graph API): image build, backup → verify → migrate, seed, smoke suite, k6 load. Returns the
-   * reports (migrate.log, smoke.json, k6 summaries, summary.md, exit-code).
+   * The whole pipeline on a throwaway local target: the host CLI's `deploy` (what `npm run deploy` runs)
+   * in one container with Node 22, PostgreSQL 15, Redis 7 and k6 — the core's stages, gates, rollback,
+   * deploy lock and report. Returns `.pipeline/reports` (`<runId>.json`, `latest.json`, `<runId>.md`,
+   * `summary.md`, `exit-code`) once the core's own validator accepted the report.
    */
   @func({ cache: 'never' })
-  async endToEnd(version = 'end-to-end', skipLoad = false, allowFailure = false): Promise<Directory> {
-    const result = await runLocalEnvironmentChecks(this.source, version, { skipLoad })
-    if (result.exitCode !== 0 && !allowFailure) throw new Error(`end to end failed: ${result.failure}`)
-    return result.reports
+  async endToEnd(skipLoad = false, allowFailure = false): Promise<Directory> {
+    return this.localPipeline({ skipLoad }, allowFailure)
   }
 
   /**
-   * The local environment for `dagger up`: the app (migrating on start, then API, worker and fake Graph
-   * API), PostgreSQL (data kept in a cache volume across runs) and Redis. `dagger up` serves the API on
-   * localhost:3000 and the fake Graph API on :4100; other host ports: `dagger call local up --ports 8080:3000`.
+   * Fault drills on a throwaway local target under steady load (`npm run drill`: kill a replica, stop
+   * Redis and PostgreSQL for 5 s, kill the worker mid-send, a broken build). Returns `drill.json`,
+   * `drill.md`, `exit-code` and the reports of the deploys the drill ran.
+   */
+  @func({ cache: 'never' })
+  async drill(allowFailure = false): Promise<Directory> {
+    const run = await runDrill(this.source)
+    if (run.exitCode !== 0 && !allowFailure)
+      throw new Error(`drill failed (exit code ${run.exitCode}):\n${tail(run.output)}`)
+    return run.reports
+  }
+
+  /**
+   * The local environment for `dagger up`: the CLI's local target deployed in one container (PostgreSQL,
+   * Redis, the fake Graph API, the replicas behind the entry proxy), its entry URL on port 8080. Throwaway:
+   * every start deploys afresh. Other host ports: `dagger call local up --ports 9090:8080`.
    */
   @func()
   @up()
-  local(version = 'local'): Service {
-    const environment = localEnvironment(
-      serviceImage(this.source, version),
-      version,
-      localSecrets(randomSecret),
-      {
-        persistent: true,
-        migrateOnStart: true,
-      },
-    )
-    return environment.app
+  local(): Service {
+    return localTargetService(this.source)
+  }
+
+  private async localPipeline(
+    options: { dryRun?: boolean; allowDestructive?: boolean; skipLoad?: boolean },
+    allowFailure: boolean,
+  ): Promise<Directory> {
+    const container = localTargetContainer(this.source, { k6: !options.skipLoad && !options.dryRun })
+    return runLocalPipeline(container, localDeployCommand(options), 'deploy local', allowFailure)
   }
 
   /** The module's cloud credentials; refuses half a key pair before any container starts. */

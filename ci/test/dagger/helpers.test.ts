@@ -1,5 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr'
@@ -11,18 +11,6 @@ import { awsEnvironment, parseEnvironment, pipelineTarget } from '../../dagger/s
 import { imageTag, parseDigestRef, registryHost, toDigestRef } from '../../dagger/src/lib/image-ref.js'
 import { IMAGE_PINS } from '../../dagger/src/lib/images.js'
 import { K6_SCRIPTS, k6Command, k6DurationEnv, k6Verdict } from '../../dagger/src/lib/k6.js'
-import {
-  appCommand,
-  DEMO_NUMBER,
-  envFilesProgram,
-  fakeGraphEnvironment,
-  LOCAL_URLS,
-  MIGRATE_SEQUENCE,
-  migrateScript,
-  seedCommand,
-  serviceEnvironment,
-} from '../../dagger/src/lib/local-environment.js'
-import { randomSecret } from '../../dagger/src/lib/local-secrets.js'
 import {
   backupCommand,
   deployCommand,
@@ -38,7 +26,6 @@ import {
 import { previewCommand, provisionCommand } from '../../dagger/src/lib/pulumi.js'
 import { smokeCommand, smokeSecretVariables } from '../../dagger/src/lib/smoke.js'
 import { INSTALL_MANIFESTS, SOURCE_IGNORE } from '../../dagger/src/lib/source-filter.js'
-import { summaryMarkdown } from '../../dagger/src/lib/step-summary.js'
 
 const REPO = resolve(import.meta.dirname, '../../..')
 const DIGEST = `sha256:${'ab'.repeat(32)}`
@@ -227,6 +214,22 @@ describe('the container of a pipeline CLI command', () => {
     expect(index.match(/runPipelineCli\(/g)).toHaveLength(4)
     expect(runs).toEqual(Array(4).fill('pipelineContainer'))
   })
+
+  it('runs the local target through the CLI in its one container, everywhere the module deploys locally', () => {
+    const index = readFileSync(join(REPO, 'ci/dagger/src/index.ts'), 'utf8')
+    // deploy --env=local and endToEnd share one path; drill and up build the same container.
+    expect(index.match(/runLocalPipeline\(/g)).toHaveLength(1)
+    expect(index).toMatch(/runLocalPipeline\(container, localDeployCommand\(options\)/)
+    expect(index).toMatch(/return this\.localPipeline\(\{ skipLoad \}, allowFailure\)/)
+    expect(index).toMatch(/parseEnvironment\(env\) === 'local'\)\s+return this\.localPipeline\(/)
+    const containers = readFileSync(join(REPO, 'ci/dagger/src/lib/containers.ts'), 'utf8')
+    for (const builder of ['localTargetService', 'runDrill'])
+      expect(containers, builder).toMatch(
+        new RegExp(
+          `function ${builder}\\([^)]*\\)[^{]*\\{\\s*(return |const \\w+ = )localTargetContainer\\(`,
+        ),
+      )
+  })
 })
 
 describe('pipeline CLI command lines', () => {
@@ -335,167 +338,6 @@ describe('k6', () => {
   })
 })
 
-describe('local environment inside the engine', () => {
-  it('points the service at the service containers by host name', () => {
-    const env = serviceEnvironment('abc1234')
-    expect(env.DATABASE_URL).toBe('postgresql://postgres@postgres:5432/whatsapp_saas')
-    expect(env.REDIS_URL).toBe('redis://redis:6379')
-    // The fake Graph API shares the app container: loopback inside, `api:4100` from bound containers.
-    expect(env.GRAPH_API_BASE_URL).toBe('http://127.0.0.1:4100')
-    expect(LOCAL_URLS.fakeGraph).toBe('http://api:4100')
-    expect(env.APP_VERSION).toBe('abc1234')
-    expect(Object.keys(env)).not.toEqual(expect.arrayContaining(['ADMIN_TOKEN']))
-  })
-
-  it('seeds the demo number the fake Graph API serves, token by env name only', () => {
-    expect(seedCommand()).toEqual([
-      'npx',
-      '--no-install',
-      'tsx',
-      'api/src/ops/main.ts',
-      'seed',
-      '--phone-number-id',
-      DEMO_NUMBER.phoneNumberId,
-      '--waba-id',
-      DEMO_NUMBER.wabaId,
-      '--access-token-env',
-      'FAKE_GRAPH_ACCESS_TOKEN',
-    ])
-    expect(fakeGraphEnvironment()).toMatchObject({
-      FAKE_GRAPH_WABA_ID: DEMO_NUMBER.wabaId,
-      FAKE_GRAPH_WEBHOOK_URL: 'http://127.0.0.1:3000/webhooks/whatsapp',
-      FAKE_GRAPH_HOST: '0.0.0.0',
-    })
-  })
-
-  it('starts the fake Graph API, the worker and the API in one app container, after a successful migration', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'app-command-'))
-    try {
-      // A stand-in `node` that records what it was asked to run and fails where told to.
-      const log = join(dir, 'started.log')
-      writeFileSync(
-        join(dir, 'node'),
-        `#!/bin/sh\necho "$*" >> '${log}'\ncase "$*" in *"$FAIL_AT"*) [ -n "$FAIL_AT" ] && exit 1;; esac\nexit 0\n`,
-        { mode: 0o755 },
-      )
-      const env = { PATH: `${dir}:${process.env.PATH}`, FAIL_AT: '' }
-      const started = async (expected: number) => {
-        for (let i = 0; i < 100 && readFileSync(log, 'utf8').trim().split('\n').length < expected; i++) {
-          await new Promise((resolve) => setTimeout(resolve, 20))
-        }
-        return readFileSync(log, 'utf8').trim().split('\n').sort()
-      }
-
-      const [sh, ...args] = appCommand(false)
-      expect(spawnSync(sh!, args, { env }).status).toBe(0)
-      expect(await started(3)).toEqual(['dist/fake-graph/main.js', 'dist/server.js', 'dist/worker.js'])
-
-      rmSync(log)
-      const [msh, ...margs] = appCommand(true)
-      expect(spawnSync(msh!, margs, { env }).status).toBe(0)
-      expect(await started(6)).toEqual([
-        'dist/fake-graph/main.js',
-        'dist/ops/main.js backup',
-        'dist/ops/main.js migrate',
-        'dist/ops/main.js verify-backup --backup latest',
-        'dist/server.js',
-        'dist/worker.js',
-      ])
-
-      rmSync(log)
-      const failing = spawnSync(msh!, margs, { env: { ...env, FAIL_AT: 'verify-backup' } })
-      expect(failing.status).not.toBe(0)
-      expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
-        'dist/ops/main.js backup',
-        'dist/ops/main.js verify-backup --backup latest',
-      ])
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
-
-  it('migrates only after a backup that was verified', () => {
-    expect(MIGRATE_SEQUENCE.map((argv) => argv[2])).toEqual(['backup', 'verify-backup', 'migrate'])
-    expect(migrateScript()).toBe(
-      'node dist/ops/main.js backup && node dist/ops/main.js verify-backup --backup latest && node dist/ops/main.js migrate',
-    )
-  })
-
-  it('writes env.json for the smoke suite and k6 exports from the seed and the secrets, mode 0600', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'local-env-'))
-    try {
-      const files = {
-        seed: join(dir, 'seed.json'),
-        envJson: join(dir, 'env.json'),
-        k6Exports: join(dir, 'k6.env'),
-      }
-      writeFileSync(
-        files.seed,
-        JSON.stringify({ command: 'seed', ok: true, apiKey: "wsk_ab_c'd", apiKeyId: 'k1' }),
-      )
-      execFileSync('node', ['-e', envFilesProgram(files)], {
-        env: {
-          PATH: process.env.PATH,
-          ADMIN_TOKEN: 'adm',
-          META_APP_SECRET: 'app $secret',
-          META_VERIFY_TOKEN: 'ver',
-        },
-      })
-      expect(JSON.parse(readFileSync(files.envJson, 'utf8'))).toEqual({
-        baseUrl: 'http://api:3000',
-        adminToken: 'adm',
-        apiKey: "wsk_ab_c'd",
-        appSecret: 'app $secret',
-        verifyToken: 'ver',
-        fakeGraphUrl: 'http://api:4100',
-        phoneNumberId: DEMO_NUMBER.phoneNumberId,
-      })
-      expect(statSync(files.envJson).mode & 0o777).toBe(0o600)
-      expect(statSync(files.k6Exports).mode & 0o777).toBe(0o600)
-      const sourced = execFileSync(
-        'sh',
-        [
-          '-c',
-          `. '${files.k6Exports}' && node -e 'const e=process.env;console.log(JSON.stringify([e.API_KEY,e.APP_SECRET,e.BASE_URL,e.PHONE_NUMBER_ID,e.FAKE_GRAPH_URL]))'`,
-        ],
-        { encoding: 'utf8', env: { PATH: process.env.PATH } },
-      )
-      expect(JSON.parse(sourced)).toEqual([
-        "wsk_ab_c'd",
-        'app $secret',
-        'http://api:3000',
-        DEMO_NUMBER.phoneNumberId,
-        'http://api:4100',
-      ])
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
-
-  it('refuses a seed output without the API key', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'local-env-'))
-    try {
-      const files = {
-        seed: join(dir, 'seed.json'),
-        envJson: join(dir, 'env.json'),
-        k6Exports: join(dir, 'k6.env'),
-      }
-      writeFileSync(files.seed, JSON.stringify({ command: 'seed', ok: false, error: 'missing --waba-id' }))
-      const run = spawnSync('node', ['-e', envFilesProgram(files)], { encoding: 'utf8' })
-      expect(run.status).not.toBe(0)
-      expect(run.stderr).toContain('seed output has no apiKey')
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
-
-  it('generates a 32-byte base64 encryption key and opaque tokens, different every time', () => {
-    expect(Buffer.from(randomSecret('ENCRYPTION_KEY'), 'base64')).toHaveLength(32)
-    expect(randomSecret('ADMIN_TOKEN')).toMatch(/^[0-9a-f]{48}$/)
-    expect(randomSecret('ADMIN_TOKEN')).not.toBe(randomSecret('ADMIN_TOKEN'))
-  })
-})
-
 describe('smoke and Pulumi command lines', () => {
   it('runs the smoke suite with the URL and version as flags and secrets only as SMOKE_* env', () => {
     expect(smokeCommand({ baseUrl: 'https://api.example.com', expectVersion: 'abc' })).toEqual([
@@ -537,20 +379,6 @@ describe('smoke and Pulumi command lines', () => {
     expect(provision[2]).toContain('pulumi up --stack production --yes')
     expect(provision[2]).toContain('&& pulumi stack output --stack production --json')
     expect(provision[2]).not.toContain('--show-secrets')
-  })
-})
-
-describe('job summary of module runs', () => {
-  it('renders a table, escapes pipes and says failed when a step failed', () => {
-    const markdown = summaryMarkdown('e2e abc', [
-      { name: 'migrate', passed: true, detail: 'a | b' },
-      { name: 'smoke', passed: false, detail: 'health' },
-    ])
-    expect(markdown).toContain('### e2e abc: failed')
-    expect(markdown).toContain('| migrate | passed | a \\| b |')
-    expect(markdown).toContain('| smoke | **failed** | health |')
-    expect(summaryMarkdown('x', [{ name: 'a', passed: true, detail: '' }])).toContain(': passed')
-    expect(summaryMarkdown('x', [])).toContain(': failed')
   })
 })
 

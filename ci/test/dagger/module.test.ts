@@ -43,6 +43,7 @@ const SIDE_EFFECTS = [
   'loadtest',
   'rollback',
   'endToEnd',
+  'drill',
   // Not a side effect, but tags move: a cached answer would pin yesterday's digest.
   'imagePins',
 ]
@@ -183,7 +184,7 @@ describe('the module as the Dagger SDK introspects it', () => {
   it('returns images, digests and reports as the workflows use them', () => {
     expect(functions.build!.returnType).toEqual({ kind: 'OBJECT_KIND', name: 'Container' })
     expect(functions.publish!.returnType).toEqual({ kind: 'STRING_KIND' })
-    for (const name of ['deploy', 'promote', 'rollback', 'migrate', 'endToEnd']) {
+    for (const name of ['deploy', 'promote', 'rollback', 'migrate', 'endToEnd', 'drill']) {
       expect(functions[name]!.returnType, name).toEqual({ kind: 'OBJECT_KIND', name: 'Directory' })
     }
     expect(functions.loadtest!.returnType).toEqual({ kind: 'OBJECT_KIND', name: 'File' })

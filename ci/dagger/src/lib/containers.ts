@@ -12,19 +12,24 @@ import {
   type Service,
 } from '@dagger.io/dagger'
 import { type AwsCredentials, awsRegionVariables, awsSecretVariables } from './aws-credentials.js'
-import { API_PORT, FAKE_GRAPH_PORT, IMAGE_PINS, IMAGES, type ImageName, SERVICE_HOSTS } from './images.js'
+import { IMAGE_PINS, IMAGES, type ImageName } from './images.js'
 import { K6_SUMMARY, K6_WORKDIR, k6Command, k6DurationEnv } from './k6.js'
 import {
-  appCommand,
-  fakeGraphEnvironment,
-  LOCAL_DATABASE,
-  LOCAL_SECRET_NAMES,
-  type LocalSecretName,
-  migrateScript,
-  SERVICE_SECRET_NAMES,
-  serviceEnvironment,
-} from './local-environment.js'
-import { BASE_MIGRATIONS_MOUNT, migrationSafetyScript } from './migration-safety.js'
+  aptInstallScript,
+  drillScript,
+  LOCAL_ENTRY_PORT,
+  LOCAL_TARGET_PACKAGES,
+  localPipelineEnv,
+  parseReportCheck,
+  reportCheckCommand,
+  reportCheckError,
+  upCommand,
+} from './local-pipeline.js'
+import {
+  BASE_MIGRATIONS_MOUNT,
+  MIGRATION_SAFETY_DATABASE,
+  migrationSafetyScript,
+} from './migration-safety.js'
 import { EXIT_CODE_FILE, REPORTS_DIR, recordingExitCode, SUMMARY_FILE } from './pipeline-cli.js'
 import { K6_BINARY, type PipelineContainerPlan } from './pipeline-container.js'
 import { INSTALL_MANIFESTS } from './source-filter.js'
@@ -37,8 +42,8 @@ function withEnv(container: Container, env: Record<string, string>): Container {
 }
 
 export interface ToolboxOptions {
-  /** Install PostgreSQL 15 and Redis 7 binaries: the test harness starts its own servers per test file. */
-  databases?: boolean
+  /** Debian packages to install (TEST_PACKAGES: the test harness starts its own servers per test file). */
+  packages?: readonly string[]
   /** Base image; the Pulumi image for anything that provisions (it carries the Pulumi CLI). */
   image?: string
 }
@@ -49,13 +54,7 @@ export interface ToolboxOptions {
  */
 export function toolbox(source: Directory, options: ToolboxOptions = {}): Container {
   let ctr = dag.container().from(options.image ?? IMAGES.node)
-  if (options.databases) {
-    ctr = ctr.withExec([
-      'sh',
-      '-c',
-      'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 postgresql-client-15 redis-server >/dev/null && rm -rf /var/lib/apt/lists/*',
-    ])
-  }
+  if (options.packages?.length) ctr = ctr.withExec(['sh', '-c', aptInstallScript(options.packages)])
   return ctr
     .withMountedCache('/root/.npm', dag.cacheVolume(NPM_CACHE), { sharing: CacheSharingMode.Shared })
     .withEnvVariable('NPM_CONFIG_UPDATE_NOTIFIER', 'false')
@@ -132,11 +131,7 @@ export function pipelineContainer(
   stackOutputs?: File | null,
 ): Container {
   let ctr = withEnv(withCloudAccess(toolbox(source, { image: IMAGES[plan.image] }), access), plan.env)
-  if (plan.k6) {
-    ctr = ctr.withFile(K6_BINARY.path, dag.container().from(IMAGES.k6).file(K6_BINARY.image), {
-      permissions: 0o755,
-    })
-  }
+  if (plan.k6) ctr = withK6(ctr)
   if (plan.env.AWS_STACK_OUTPUTS_FILE) {
     if (!stackOutputs) throw new Error('the plan reads a stack outputs file but none was given')
     ctr = ctr.withMountedFile(plan.env.AWS_STACK_OUTPUTS_FILE, stackOutputs)
@@ -144,7 +139,16 @@ export function pipelineContainer(
   return ctr
 }
 
+/** k6 copied from the pinned official image onto PATH: the load stage runs k6 rather than autocannon. */
+function withK6(container: Container): Container {
+  return container.withFile(K6_BINARY.path, dag.container().from(IMAGES.k6).file(K6_BINARY.image), {
+    permissions: 0o755,
+  })
+}
+
 export interface RunOutcome {
+  /** The container after the run (its files are the run's). */
+  container: Container
   exitCode: number
   /** `.pipeline/reports` of the run plus `summary.md` and `exit-code`. */
   reports: Directory
@@ -162,7 +166,7 @@ export async function runPipelineCli(container: Container, argv: string[]): Prom
     .withExec(recordingExitCode(argv), { expect: ReturnType.Any })
   const exitCode = await ran.exitCode()
   const output = `${await ran.stdout()}\n${await ran.stderr()}`
-  return { exitCode, reports: ran.directory(`${WORKDIR}/${REPORTS_DIR}`), output }
+  return { container: ran, exitCode, reports: ran.directory(`${WORKDIR}/${REPORTS_DIR}`), output }
 }
 
 /** The reports directory, or an error carrying the tail of the output when the run failed. */
@@ -176,105 +180,46 @@ export function reportsOrThrow(outcome: RunOutcome, what: string, allowFailure: 
 
 export { EXIT_CODE_FILE }
 
-// --- local environment as services ---------------------------------------------------------------
+// --- the local target in one container ----------------------------------------------------------------
 
-export interface LocalEnvironment {
-  postgres: Service
-  redis: Service
-  /** API, worker and fake Graph API (ports API_PORT and FAKE_GRAPH_PORT). */
-  app: Service
-  /** The service image with the environment's databases, env and secrets (for ops commands). */
-  image: Container
-  secrets: Record<LocalSecretName, Secret>
-}
-
-export interface LocalEnvironmentOptions {
-  /** Keep PostgreSQL's data in a cache volume across calls (`dagger up`); throwaway otherwise. */
-  persistent?: boolean
-  /** Run backup → verify → migrate before anything starts (the app's start command). */
-  migrateOnStart?: boolean
-}
-
-export function postgresService(persistent: boolean): Service {
-  let ctr = dag
-    .container()
-    .from(IMAGES.postgres)
-    // Trust authentication: reachable only through service bindings inside the engine.
-    .withEnvVariable('POSTGRES_HOST_AUTH_METHOD', 'trust')
-    .withEnvVariable('POSTGRES_DB', LOCAL_DATABASE)
-  if (persistent) {
-    ctr = ctr.withMountedCache('/var/lib/postgresql/data', dag.cacheVolume('whatsapp-saas-local-postgres'), {
-      sharing: CacheSharingMode.Locked,
-    })
-  }
-  return ctr.withExposedPort(5432).asService({ useEntrypoint: true })
-}
-
-export function redisService(): Service {
-  return dag
-    .container()
-    .from(IMAGES.redis)
-    .withExposedPort(6379)
-    .asService({ args: ['redis-server', '--save', '', '--appendonly', 'no'], useEntrypoint: true })
-}
-
-/** The secrets of one local environment: random, created in the engine, never printed. */
-export function localSecrets(random: (name: LocalSecretName) => string): Record<LocalSecretName, Secret> {
-  return Object.fromEntries(
-    LOCAL_SECRET_NAMES.map((name) => [name, dag.setSecret(name, random(name))]),
-  ) as Record<LocalSecretName, Secret>
-}
-
-function withSecrets(
-  container: Container,
-  secrets: Record<LocalSecretName, Secret>,
-  names: readonly LocalSecretName[],
-): Container {
-  return names.reduce((ctr, name) => ctr.withSecretVariable(name, secrets[name]), container)
-}
-
-export function localEnvironment(
-  image: Container,
-  version: string,
-  secrets: Record<LocalSecretName, Secret>,
-  options: LocalEnvironmentOptions = {},
-): LocalEnvironment {
-  const postgres = postgresService(options.persistent ?? false)
-  const redis = redisService()
-  // Ops commands get the service's secrets only; the app also runs the fake Graph API, whose token it needs.
-  const withDatabases = withSecrets(
-    withEnv(image, serviceEnvironment(version))
-      .withServiceBinding(SERVICE_HOSTS.postgres, postgres)
-      .withServiceBinding(SERVICE_HOSTS.redis, redis),
-    secrets,
-    SERVICE_SECRET_NAMES,
-  )
-  const app = withEnv(withDatabases, fakeGraphEnvironment())
-    .withSecretVariable('FAKE_GRAPH_ACCESS_TOKEN', secrets.FAKE_GRAPH_ACCESS_TOKEN)
-    .withExposedPort(API_PORT)
-    .withExposedPort(FAKE_GRAPH_PORT)
-    .asService({ args: appCommand(options.migrateOnStart ?? false) })
-  return { postgres, redis, app, image: withDatabases, secrets }
+/**
+ * The container the host CLI's local target runs in (see local-pipeline.ts): the repository with `npm ci`
+ * done, PostgreSQL 15, Redis 7, openssl and socat from Debian, and k6 when the load stage runs.
+ */
+export function localTargetContainer(source: Directory, options: { k6?: boolean } = {}): Container {
+  const ctr = withEnv(toolbox(source, { packages: LOCAL_TARGET_PACKAGES }), localPipelineEnv())
+  return options.k6 ? withK6(ctr) : ctr
 }
 
 /**
- * Backup → verify → migrate with the image's own ops commands against the environment's database.
- * Runs to its end whatever the exit code: the caller reads exitCode and the output.
+ * Runs a CLI command of the local target and hands on its reports once the core's own validator has
+ * accepted the report it wrote (`reportCheckCommand`): the reports directory, or an error with the output's
+ * tail when the run failed and `allowFailure` is not set.
  */
-export function migrateLocal(environment: LocalEnvironment): Container {
-  return environment.image.withExec(['sh', '-c', migrateScript()], { expect: ReturnType.Any })
+export async function runLocalPipeline(
+  container: Container,
+  argv: string[],
+  what: string,
+  allowFailure: boolean,
+): Promise<Directory> {
+  const outcome = await runPipelineCli(container, argv)
+  const check = parseReportCheck(await outcome.container.withExec(reportCheckCommand()).stdout())
+  const mismatch = reportCheckError(outcome.exitCode, check)
+  if (mismatch) throw new Error(`${what}: ${mismatch}`)
+  return reportsOrThrow(outcome, what, allowFailure)
 }
 
-/** A toolbox container that reaches the whole local environment by its service host names. */
-export function withLocalEnvironment(container: Container, environment: LocalEnvironment): Container {
-  return withSecrets(
-    withEnv(container, serviceEnvironment('e2e'))
-      .withServiceBinding(SERVICE_HOSTS.postgres, environment.postgres)
-      .withServiceBinding(SERVICE_HOSTS.redis, environment.redis)
-      .withServiceBinding(SERVICE_HOSTS.api, environment.app),
-    environment.secrets,
-    LOCAL_SECRET_NAMES,
-  )
+/** `dagger up`'s environment: the CLI deploys the local target, then the entry URL is served on LOCAL_ENTRY_PORT. */
+export function localTargetService(source: Directory): Service {
+  return localTargetContainer(source).withExposedPort(LOCAL_ENTRY_PORT).asService({ args: upCommand() })
+}
+
+/** `npm run drill` in the local container; the reports directory holds drill.json, drill.md and exit-code. */
+export async function runDrill(source: Directory): Promise<Omit<RunOutcome, 'container'>> {
+  const ran = localTargetContainer(source).withExec(['sh', '-c', drillScript()], { expect: ReturnType.Any })
+  const exitCode = await ran.exitCode()
+  const output = `${await ran.stdout()}\n${await ran.stderr()}`
+  return { exitCode, reports: ran.directory(`${WORKDIR}/${REPORTS_DIR}`), output }
 }
 
 // --- k6 --------------------------------------------------------------------------------------------
@@ -284,9 +229,6 @@ export interface K6Inputs {
   env: Record<string, string>
   /** Secret env (API_KEY, APP_SECRET). */
   secrets: Record<string, Secret>
-  /** A file of `export NAME='value'` lines sourced before k6 starts (inputs produced inside the engine). */
-  exportsFile?: File
-  bind?: (ctr: Container) => Container
 }
 
 export interface K6Run {
@@ -311,11 +253,7 @@ export async function runK6(
     .withExec(['mkdir', '-p', '/out'])
   ctr = withEnv(withEnv(ctr, inputs.env), k6DurationEnv(maxDurationSeconds))
   for (const [name, secret] of Object.entries(inputs.secrets)) ctr = ctr.withSecretVariable(name, secret)
-  if (inputs.exportsFile) ctr = ctr.withMountedFile('/run/k6.env', inputs.exportsFile)
-  if (inputs.bind) ctr = inputs.bind(ctr)
-  const command = k6Command(script)
-  const argv = inputs.exportsFile ? ['sh', '-c', `. /run/k6.env && exec ${command.join(' ')}`] : command
-  const ran = ctr.withExec(argv, { expect: ReturnType.Any })
+  const ran = ctr.withExec(k6Command(script), { expect: ReturnType.Any })
   const exitCode = await ran.exitCode()
   return { exitCode, summary: ran.file(K6_SUMMARY), output: `${await ran.stdout()}\n${await ran.stderr()}` }
 }
@@ -324,10 +262,17 @@ export async function runK6(
 
 /** `migration-status` of the head branch against a database migrated to the base branch. */
 export function migrationSafetyRun(source: Directory, baseMigrations: Directory): Container {
-  const postgres = postgresService(false)
+  const postgres = dag
+    .container()
+    .from(IMAGES.postgres)
+    // Trust authentication: an empty throwaway database reachable only through this service binding.
+    .withEnvVariable('POSTGRES_HOST_AUTH_METHOD', 'trust')
+    .withEnvVariable('POSTGRES_DB', MIGRATION_SAFETY_DATABASE.name)
+    .withExposedPort(5432)
+    .asService({ useEntrypoint: true })
   return toolbox(source)
-    .withServiceBinding(SERVICE_HOSTS.postgres, postgres)
-    .withEnvVariable('DATABASE_URL', serviceEnvironment('migration-safety').DATABASE_URL!)
+    .withServiceBinding(MIGRATION_SAFETY_DATABASE.host, postgres)
+    .withEnvVariable('DATABASE_URL', MIGRATION_SAFETY_DATABASE.url)
     .withMountedDirectory(BASE_MIGRATIONS_MOUNT, baseMigrations)
     .withExec(['sh', '-c', migrationSafetyScript()])
 }

@@ -69,14 +69,3 @@ export function imagePinLines(resolved: Record<ImageName, string>): string {
     .map(([name, ref]) => `${name} ${ref}`)
     .join('\n')
 }
-
-/** Names the service containers answer to inside a Dagger network (service bindings). */
-export const SERVICE_HOSTS = {
-  postgres: 'postgres',
-  redis: 'redis',
-  /** The app container: API, worker and the fake Graph API (see local-environment.ts). */
-  api: 'api',
-} as const
-
-export const API_PORT = 3000
-export const FAKE_GRAPH_PORT = 4100

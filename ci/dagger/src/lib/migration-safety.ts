@@ -19,6 +19,14 @@ export interface MigrationStatusLine {
 
 export const BASE_MIGRATIONS_MOUNT = '/base/migrations'
 
+/** The empty PostgreSQL the verdict runs against: a service container bound by this host name. */
+export const MIGRATION_SAFETY_DATABASE = {
+  host: 'postgres',
+  name: 'migration_safety',
+  // Trust authentication inside the engine's private network only; no password exists to leak.
+  url: 'postgresql://postgres@postgres:5432/migration_safety',
+} as const
+
 /**
  * Shell run in the toolbox (workdir = repository root, DATABASE_URL = an empty database): base
  * migrations applied with the Prisma CLI, head migrations restored, then `migration-status`, whose
