@@ -9,8 +9,9 @@ import type { Benchmark, BenchResult } from './types.js'
 
 // `npm run deploy` on the local target, measured in a temp state dir: cold (dependencies installed, nothing
 // running, no build cache), warm (no change), the rollout of 2 replicas, and failed requests during a rollout
-// under load. Targets: cold < 60 s, warm < 20 s, rollout < 10 s, 0 failed requests. The load stage is skipped
-// (it is bounded by LOAD_MAX_DURATION_S and measured by the load tests themselves).
+// under load. Targets: cold < 60 s with its load stage, warm < 20 s, rollout < 10 s, 0 failed requests. The
+// cold deploy runs every stage, load included (its time is also reported on its own); the later deploys skip
+// the load stage, which measures the service, not the pipeline.
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -18,12 +19,15 @@ interface DeployRun {
   durationMs: number
   status: string
   rolloutMs: number
+  /** Each stage's status and duration, as the report gives them. */
+  stages: Record<string, { status: string; durationMs: number }>
 }
 
-function deploy(env: NodeJS.ProcessEnv): Promise<DeployRun> {
+function deploy(env: NodeJS.ProcessEnv, withLoad = false): Promise<DeployRun> {
   const started = Date.now()
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('npx', ['tsx', 'ci/src/cli/main.ts', 'deploy', '--json', '--skip-load'], {
+    const args = ['tsx', 'ci/src/cli/main.ts', 'deploy', '--json', ...(withLoad ? [] : ['--skip-load'])]
+    const child = spawn('npx', args, {
       cwd: repoRoot,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'ignore'],
@@ -37,13 +41,19 @@ function deploy(env: NodeJS.ProcessEnv): Promise<DeployRun> {
       try {
         const report = JSON.parse(out) as {
           status: string
-          stages: { name: string; details: { rolloutMs?: number } }[]
+          stages: { name: string; status: string; durationMs: number; details: { rolloutMs?: number } }[]
         }
         const rollout = report.stages.find((s) => s.name === 'rollout')
         resolvePromise({
           durationMs: Date.now() - started,
           status: report.status,
           rolloutMs: rollout?.details.rolloutMs ?? -1,
+          stages: Object.fromEntries(
+            report.stages.map((stage) => [
+              stage.name,
+              { status: stage.status, durationMs: stage.durationMs },
+            ]),
+          ),
         })
       } catch {
         reject(new Error(`deploy printed no report: ${out.slice(0, 200)}`))
@@ -81,7 +91,7 @@ const bench: Benchmark = async () => {
   const entryPort = await freePort()
   const env = { PIPELINE_DIR: pipelineDir, LOCAL_ENTRY_PORT: String(entryPort) }
   try {
-    const cold = await deploy(env)
+    const cold = await deploy(env, true)
     const warm = await deploy(env)
 
     // A third deploy under load: every failed or non-2xx request through the entry URL counts.
@@ -104,7 +114,13 @@ const bench: Benchmark = async () => {
     ).serving?.replicas.length
 
     return [
-      result('deploy-cold', cold.durationMs, { status: cold.status, targetMs: 60_000 }),
+      result('deploy-cold', cold.durationMs, {
+        status: cold.status,
+        loadStageMs: cold.stages.load?.durationMs ?? null,
+        loadStatus: cold.stages.load?.status ?? null,
+        stages: cold.stages,
+        targetMs: 60_000,
+      }),
       result('deploy-warm-no-change', warm.durationMs, { status: warm.status, targetMs: 20_000 }),
       result('deploy-rollout', underLoad.rolloutMs, { replicas, status: underLoad.status, targetMs: 10_000 }),
       {
