@@ -295,7 +295,6 @@ describe('local target end to end', { timeout: 240_000 }, () => {
     const report = await runPipeline({
       target,
       tools: releaseTools('e2e-dry-stopped'),
-      smoke: versionSmoke,
       dryRun: true,
       reportsDir: join(stateDir, 'reports'),
       stepSummaryPath: join(stateDir, 'summary.md'),
