@@ -12,6 +12,7 @@ import type { AppDeps } from './app-context.js'
 import { apiPoolSizes, type Config } from './config.js'
 import { contactRoutes } from './contacts/routes.js'
 import { conversationRoutes } from './conversations/routes.js'
+import { DEFAULT_DEPENDENCY_WAIT_MS, waitForConnections } from './db/dependency-outage.js'
 import { createPrismaClient } from './db/prisma.js'
 import {
   checkEvictionPolicy,
@@ -67,20 +68,25 @@ export function createAppDeps(config: Config, log?: RedisErrorLogger): AppDeps {
   for (const name of ALL_QUEUE_NAMES)
     queues.set(name, name === inboundQueue.name ? inboundQueue : createQueue(name, queueConnection))
   const pools = apiPoolSizes(config)
-  const ingestPool = new pg.Pool({
-    ...postgresClientConfig(config.databaseUrl, config.databaseCaFile),
-    max: pools.ingest,
-    connectionTimeoutMillis: 5_000,
-  })
+  const waitMs = config.dependencyWaitMs ?? DEFAULT_DEPENDENCY_WAIT_MS
+  const ingestPool = waitForConnections(
+    new pg.Pool({
+      ...postgresClientConfig(config.databaseUrl, config.databaseCaFile),
+      max: pools.ingest,
+      connectionTimeoutMillis: 5_000,
+    }),
+    waitMs,
+  )
   // An idle client dropped by the server (restart, failover) must not crash the process.
   ingestPool.on('error', () => {})
   return {
     ingestPool,
     sql: createTypedSql(ingestPool),
-    webhookIngestor: new WebhookIngestor(ingestPool, inboundQueue),
+    webhookIngestor: new WebhookIngestor(ingestPool, inboundQueue, { dependencyWaitMs: waitMs }),
     prisma: createPrismaClient(config.databaseUrl, {
       maxConnections: pools.prisma,
       caFile: config.databaseCaFile,
+      dependencyWaitMs: waitMs,
     }),
     redis: createRedisClient(config.redisUrl, 'api', log, config.redisCaFile),
     queueConnection,

@@ -61,6 +61,11 @@ export interface Config {
   graphApiVersion: string
   shutdownTimeoutMs: number
   healthCheckTimeoutMs: number
+  /**
+   * How long a request waits for PostgreSQL or Redis to come back before it is answered 503 with
+   * Retry-After (absent: DEFAULT_DEPENDENCY_WAIT_MS of db/dependency-outage.ts).
+   */
+  dependencyWaitMs?: number
   /** Requests per minute allowed for one API key (Redis-backed, shared by every replica). */
   rateLimitPerMinute: number
   /** Inbound texts that opt the contact out (compared trimmed, case-insensitive). */
@@ -214,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
     graphApiVersion: read.string('GRAPH_API_VERSION', 'v23.0'),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 20_000, 0, 25_000),
     healthCheckTimeoutMs: read.integer('HEALTH_CHECK_TIMEOUT_MS', 1_000, 1, 30_000),
+    dependencyWaitMs: read.integer('DEPENDENCY_WAIT_MS', 8_000, 0, 25_000),
     rateLimitPerMinute: read.integer('RATE_LIMIT_PER_MINUTE', 1_200, 1, 1_000_000),
     optOutKeywords: read.list('OPT_OUT_KEYWORDS', ['STOP', 'UNSUBSCRIBE']),
     workerConcurrency: read.integer('WORKER_CONCURRENCY', 8, 1, 256),

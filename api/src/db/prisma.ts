@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events'
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
+import { retryWhileUnreachable, waitForConnections } from './dependency-outage.js'
 import { postgresClientConfig } from './tls.js'
 
 export type { Prisma } from '../generated/prisma/client.js'
@@ -17,7 +18,24 @@ export interface PrismaOptions {
   connectionTimeoutMs?: number
   /** DATABASE_CA_FILE of the process (see tls.ts); absent: read from the environment. */
   caFile?: string
+  /**
+   * How long a query waits for an unreachable database (dependency-outage.ts): new connections are tried
+   * again and reads repeated on a dropped connection. 0 (default): fail at once.
+   */
+  dependencyWaitMs?: number
 }
+
+/** Operations that only read: repeating one after a dropped connection cannot change anything. */
+const READ_OPERATIONS = new Set([
+  'findUnique',
+  'findUniqueOrThrow',
+  'findFirst',
+  'findFirstOrThrow',
+  'findMany',
+  'count',
+  'aggregate',
+  'groupBy',
+])
 
 /**
  * A pg pool that never lends out a connection still inside a transaction.
@@ -57,12 +75,28 @@ export function createTransactionSafePool(
 
 /** Prisma client on the pg driver adapter (Prisma 6.19 "client" engine: no native query engine). */
 export function createPrismaClient(databaseUrl: string, options: PrismaOptions = {}): PrismaClient {
-  const pool = createTransactionSafePool({
-    ...postgresClientConfig(databaseUrl, options.caFile),
-    max: options.maxConnections ?? 10,
-    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
-    idleTimeoutMillis: 30_000,
-  })
+  const waitMs = options.dependencyWaitMs ?? 0
+  const pool = waitForConnections(
+    createTransactionSafePool({
+      ...postgresClientConfig(databaseUrl, options.caFile),
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+      idleTimeoutMillis: 30_000,
+    }),
+    waitMs,
+  )
+  // An idle connection dropped by the server (restart, failover) must not crash the process.
+  pool.on('error', () => {})
   const adapter = new PrismaPg(pool, { disposeExternalPool: true })
-  return new PrismaClient({ adapter })
+  const client = new PrismaClient({ adapter })
+  if (waitMs <= 0) return client
+  // The extended client keeps PrismaClient's whole API; only its static type is a different (generated) one.
+  return client.$extends({
+    query: {
+      $allOperations({ operation, args, query }) {
+        if (!READ_OPERATIONS.has(operation)) return query(args)
+        return retryWhileUnreachable(() => query(args), Date.now() + waitMs)
+      },
+    },
+  }) as unknown as PrismaClient
 }

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { isConnectionError } from '../db/dependency-outage.js'
 import { Prisma } from '../generated/prisma/client.js'
-import { AppError } from './errors.js'
+import { AppError, DependencyUnavailableError } from './errors.js'
 
 export interface ErrorBody {
   error: { code: string; message: string; details: unknown }
@@ -33,6 +34,19 @@ function fieldOf(issue: SchemaIssue, context: string | undefined): string {
 export const errorHandlerPlugin = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((error: FastifyError, request, reply) => {
+      // A dependency that stayed away past the request's bound, or a connection lost where repeating was
+      // not safe: the request may be retried later, it did not fail on its own account.
+      if (
+        error instanceof DependencyUnavailableError ||
+        (!(error instanceof AppError) && isConnectionError(error))
+      ) {
+        const retryAfter = error instanceof DependencyUnavailableError ? error.retryAfterSeconds : 5
+        request.log.warn({ err: error }, 'dependency unavailable')
+        return reply
+          .status(503)
+          .header('retry-after', String(retryAfter))
+          .send(body('DEPENDENCY_UNAVAILABLE', 'a dependency is unavailable, retry later'))
+      }
       if (error instanceof AppError) {
         return reply.status(error.statusCode).send(body(error.code, error.message, error.details))
       }

@@ -56,3 +56,16 @@ export class ServiceUnavailableError extends AppError {
     super(503, 'SERVICE_UNAVAILABLE', message)
   }
 }
+
+/**
+ * PostgreSQL or Redis stayed unreachable past the bound a request waits for it (DEPENDENCY_WAIT_MS):
+ * answered 503 with Retry-After, so a client retries later instead of reading it as a failure of its request.
+ */
+export class DependencyUnavailableError extends AppError {
+  constructor(
+    readonly dependency: 'database' | 'redis',
+    readonly retryAfterSeconds = 5,
+  ) {
+    super(503, 'DEPENDENCY_UNAVAILABLE', `${dependency} unavailable, retry later`)
+  }
+}

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { DEFAULT_DEPENDENCY_WAIT_MS } from '../db/dependency-outage.js'
 import { OUTBOUND_QUEUE } from './outbound-queue.js'
 import { IdempotencyHeaders, SendMessageAccepted, SendMessageBody } from './outbound-request.js'
 import { OutboundAcceptor } from './outbound-service.js'
@@ -10,7 +11,13 @@ import { OutboundAcceptor } from './outbound-service.js'
 export async function outboundRoutes(app: FastifyInstance): Promise<void> {
   const outboundQueue = app.deps.queues.get(OUTBOUND_QUEUE)
   if (!outboundQueue) throw new Error(`queue ${OUTBOUND_QUEUE} is not configured`)
-  const acceptor = new OutboundAcceptor(app.deps.sql, outboundQueue)
+  const acceptor = new OutboundAcceptor(
+    app.deps.sql,
+    outboundQueue,
+    undefined,
+    undefined,
+    app.config.dependencyWaitMs ?? DEFAULT_DEPENDENCY_WAIT_MS,
+  )
 
   app.post(
     '/api/v1/messages',

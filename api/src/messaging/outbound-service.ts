@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { Queue } from 'bullmq'
 import { sql } from 'kysely'
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../http/errors.js'
+import { isConnectionError, untilDeadline } from '../db/dependency-outage.js'
+import {
+  ConflictError,
+  DependencyUnavailableError,
+  NotFoundError,
+  UnprocessableError,
+  ValidationError,
+} from '../http/errors.js'
 import { type TypedSql, timestampParam, utcTimestamp } from '../sql/typed-sql.js'
 import { outboundJobOptions } from './outbound-queue.js'
 import { messageContent, recipientDigits, requestHash, type SendMessageBody } from './outbound-request.js'
@@ -25,8 +32,17 @@ interface Pending {
   templateName: string | null
   templateLanguage: string | null
   now: Date
+  /** Epoch ms until which this request waits for PostgreSQL and Redis (dependency-outage.ts). */
+  deadline: number
+  /** Answered already (a batch that runs again skips it). */
+  settled: boolean
   resolve(accepted: AcceptedSend): void
   reject(error: unknown): void
+}
+
+/** How far a batch got: once its write statement was sent, only sends with an Idempotency-Key may repeat. */
+interface Progress {
+  wrote: boolean
 }
 
 /** A send that passed every check and is inserted by the batch's one write statement. */
@@ -58,6 +74,7 @@ export class OutboundAcceptor {
     private readonly queue: Queue,
     private readonly maxBatch = 200,
     private readonly maxInFlight = 4,
+    private readonly dependencyWaitMs = 0,
   ) {}
 
   accept(
@@ -70,8 +87,9 @@ export class OutboundAcceptor {
     if (['image', 'document', 'audio', 'video'].includes(body.type) && !content.link && !content.id)
       return Promise.reject(new ValidationError(`body.${body.type} needs a link or an id`))
     const isTemplate = body.type === 'template'
+    const deadline = Date.now() + this.dependencyWaitMs
     return new Promise<AcceptedSend>((resolve, reject) => {
-      this.pending.push({
+      const item: Pending = {
         organizationId,
         body,
         idempotencyKey: idempotencyKey ?? null,
@@ -80,14 +98,49 @@ export class OutboundAcceptor {
         templateName: isTemplate ? body.template.name : null,
         templateLanguage: isTemplate ? body.template.language.code : null,
         now,
-        resolve,
-        reject,
-      })
-      if (!this.scheduled) {
-        this.scheduled = true
-        setImmediate(() => this.flush())
+        deadline,
+        settled: false,
+        resolve: (accepted) => {
+          item.settled = true
+          resolve(accepted)
+        },
+        reject: (error) => {
+          item.settled = true
+          reject(error)
+        },
       }
+      this.pending.push(item)
+      this.schedule()
     })
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    setImmediate(() => this.flush())
+  }
+
+  /**
+   * A batch that lost its database connection: every request whose send cannot have been stored twice runs
+   * again in a later batch (until its deadline): all of them when the batch had only read, else those with an
+   * Idempotency-Key, which the next batch finds stored (a replay) or stores. The others are answered 503.
+   */
+  private unreachable(batch: Pending[], error: unknown, progress: Progress): void {
+    const again: Pending[] = []
+    for (const item of batch) {
+      if (item.settled) continue
+      const repeatable = !progress.wrote || item.idempotencyKey !== null
+      if (repeatable && Date.now() + 200 < item.deadline) again.push(item)
+      else
+        item.reject(
+          error instanceof DependencyUnavailableError ? error : new DependencyUnavailableError('database'),
+        )
+    }
+    if (again.length === 0) return
+    setTimeout(() => {
+      this.pending.unshift(...again)
+      this.schedule()
+    }, 200)
   }
 
   private flush(): void {
@@ -97,21 +150,26 @@ export class OutboundAcceptor {
     while (this.pending.length > 0 && this.inFlight < this.maxInFlight) {
       const batch = this.pending.splice(0, this.maxBatch)
       this.inFlight += 1
-      this.store(batch)
+      const progress: Progress = { wrote: false }
+      this.store(batch, progress)
         .catch((error: unknown) => {
-          for (const item of batch) item.reject(error)
+          if (isConnectionError(error)) return this.unreachable(batch, error, progress)
+          for (const item of batch) if (!item.settled) item.reject(error)
         })
         .finally(() => {
           this.inFlight -= 1
-          if (this.pending.length > 0 && !this.scheduled) {
-            this.scheduled = true
-            setImmediate(() => this.flush())
-          }
+          if (this.pending.length > 0) this.schedule()
         })
     }
   }
 
-  private async store(batch: Pending[]): Promise<void> {
+  /** Redis commands wait while Redis is away (offline queue), until the batch's earliest deadline. */
+  private queued<T>(items: Pending[], command: Promise<T>): Promise<T> {
+    const deadline = Math.min(...items.map((item) => item.deadline))
+    return untilDeadline(command, Math.max(deadline, Date.now() + 1_000), 'redis')
+  }
+
+  private async store(batch: Pending[], progress: Progress): Promise<void> {
     const found = await this.lookup(batch)
     const inserts: Insert[] = []
     const replays: Array<{ item: Pending; id: string; status: string }> = []
@@ -141,6 +199,7 @@ export class OutboundAcceptor {
       }
     })
 
+    if (inserts.length > 0) progress.wrote = true
     const inserted = inserts.length > 0 ? await this.insert(inserts) : new Set<string>()
     const stored = inserts.filter((insert) => inserted.has(insert.id))
     // Not inserted: the key was taken by a concurrent request (answered with its message below), or
@@ -156,12 +215,15 @@ export class OutboundAcceptor {
     // A replay of a message stored QUEUED whose enqueue failed (Redis outage) enqueues it again; the
     // job id is the message id, so this is a no-op when the job exists.
     if (jobs.length > 0)
-      await this.queue.addBulk(
-        jobs.map((id) => ({
-          name: 'send',
-          data: { messageId: id },
-          opts: { ...outboundJobOptions, jobId: id },
-        })),
+      await this.queued(
+        batch,
+        this.queue.addBulk(
+          jobs.map((id) => ({
+            name: 'send',
+            data: { messageId: id },
+            opts: { ...outboundJobOptions, jobId: id },
+          })),
+        ),
       )
     for (const insert of stored) insert.item.resolve({ id: insert.id, status: 'queued', replay: false })
     for (const replay of replays)
@@ -411,10 +473,9 @@ export class OutboundAcceptor {
         if (earlier) {
           if (earlier.requestHash !== item.hash) throw keyReusedWithOtherBody()
           if (earlier.status === 'QUEUED')
-            await this.queue.add(
-              'send',
-              { messageId: earlier.id },
-              { ...outboundJobOptions, jobId: earlier.id },
+            await this.queued(
+              [item],
+              this.queue.add('send', { messageId: earlier.id }, { ...outboundJobOptions, jobId: earlier.id }),
             )
           return { id: earlier.id, status: earlier.status.toLowerCase(), replay: true }
         }
@@ -423,7 +484,10 @@ export class OutboundAcceptor {
       const id = randomUUID()
       const stored = await this.insert([{ item, id, ...checkSend(item, row) }])
       if (stored.has(id)) {
-        await this.queue.add('send', { messageId: id }, { ...outboundJobOptions, jobId: id })
+        await this.queued(
+          [item],
+          this.queue.add('send', { messageId: id }, { ...outboundJobOptions, jobId: id }),
+        )
         return { id, status: 'queued', replay: false }
       }
     }

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
+import { retryWhileUnreachable, untilDeadline } from '../db/dependency-outage.js'
 import type { InboundQueue } from '../queues/inbound-queue.js'
 
 export type IngestOutcome = 'queued' | 'duplicate' | 'quarantined'
 
 interface Pending {
+  /** Epoch ms until which this delivery waits for PostgreSQL and Redis (dependency-outage.ts). */
+  deadline: number
   sha: string
   raw: Buffer
   json: string
@@ -41,17 +44,23 @@ export function isContentError(error: unknown): boolean {
 export class WebhookIngestor {
   private pending: Pending[] = []
   private scheduled = false
+  private readonly maxBatch: number
+  private readonly dependencyWaitMs: number
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly queue: InboundQueue,
-    private readonly maxBatch = 200,
-  ) {}
+    options: { maxBatch?: number; dependencyWaitMs?: number } = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 200
+    this.dependencyWaitMs = options.dependencyWaitMs ?? 0
+  }
 
   ingest(rawBody: Buffer, json: string): Promise<IngestOutcome> {
     const sha = createHash('sha256').update(rawBody).digest('hex')
+    const deadline = Date.now() + this.dependencyWaitMs
     return new Promise<IngestOutcome>((resolve, reject) => {
-      this.pending.push({ sha, raw: rawBody, json, resolve, reject })
+      this.pending.push({ deadline, sha, raw: rawBody, json, resolve, reject })
       if (!this.scheduled) {
         this.scheduled = true
         setImmediate(() => this.flush())
@@ -63,13 +72,16 @@ export class WebhookIngestor {
     this.scheduled = false
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, this.maxBatch)
-      this.store(batch).catch((error: unknown) => {
+      // Storing a batch again is safe: its INSERT skips bodies already stored (same hash) and its jobs are
+      // keyed by row id. So a batch that met a dropped connection runs again until the earliest deadline.
+      const deadline = Math.min(...batch.map((item) => item.deadline))
+      retryWhileUnreachable(() => this.store(batch, deadline), deadline).catch((error: unknown) => {
         for (const item of batch) item.reject(error)
       })
     }
   }
 
-  private async store(batch: Pending[]): Promise<void> {
+  private async store(batch: Pending[], deadline: number): Promise<void> {
     const bySha = new Map<string, Pending[]>()
     for (const item of batch) bySha.set(item.sha, [...(bySha.get(item.sha) ?? []), item])
     const shas = [...bySha.keys()]
@@ -78,9 +90,9 @@ export class WebhookIngestor {
       insertedIds = await this.insert(shas.map((sha) => [sha, bySha.get(sha)![0]!.json]))
     } catch (error) {
       if (!isContentError(error)) throw error
-      return this.storeEach(bySha)
+      return this.storeEach(bySha, deadline)
     }
-    await this.queueNew(shas, insertedIds)
+    await this.queueNew(shas, insertedIds, deadline)
     for (const [sha, items] of bySha) {
       items.forEach((item, index) => {
         item.resolve(index === 0 && insertedIds.has(sha) ? 'queued' : 'duplicate')
@@ -89,7 +101,7 @@ export class WebhookIngestor {
   }
 
   /** The per-body fallback after a batch failed on content: each body succeeds or fails on its own. */
-  private async storeEach(bySha: Map<string, Pending[]>): Promise<void> {
+  private async storeEach(bySha: Map<string, Pending[]>, deadline: number): Promise<void> {
     await Promise.all(
       [...bySha].map(async ([sha, items]) => {
         const first = items[0]!
@@ -97,7 +109,7 @@ export class WebhookIngestor {
           let outcome: IngestOutcome
           try {
             const inserted = await this.insert([[sha, first.json]])
-            await this.queueNew([sha], inserted)
+            await this.queueNew([sha], inserted, deadline)
             outcome = inserted.has(sha) ? 'queued' : 'duplicate'
           } catch (error) {
             if (!isContentError(error)) throw error
@@ -126,7 +138,7 @@ export class WebhookIngestor {
   }
 
   /** Queues the new rows and again the earlier, still unprocessed rows of bodies seen before. */
-  private async queueNew(shas: string[], insertedIds: Map<string, string>): Promise<void> {
+  private async queueNew(shas: string[], insertedIds: Map<string, string>, deadline: number): Promise<void> {
     const jobs = [...insertedIds.values()]
     const seenBefore = shas.filter((sha) => !insertedIds.has(sha))
     if (seenBefore.length > 0) {
@@ -136,9 +148,15 @@ export class WebhookIngestor {
       )
       jobs.push(...existing.rows.map((row) => row.id))
     }
+    // While Redis is away the queue connection holds the command (offline queue) and sends it once Redis is
+    // back; the request waits for that until its deadline.
     if (jobs.length > 0)
-      await this.queue.addBulk(
-        jobs.map((id) => ({ name: 'inbound', data: { inboundWebhookId: id }, opts: { jobId: id } })),
+      await untilDeadline(
+        this.queue.addBulk(
+          jobs.map((id) => ({ name: 'inbound', data: { inboundWebhookId: id }, opts: { jobId: id } })),
+        ),
+        Math.max(deadline, Date.now() + 1_000),
+        'redis',
       )
   }
 

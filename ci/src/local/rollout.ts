@@ -38,6 +38,7 @@ export async function replaceVersion(
     ...(apiKey ? [{ path: '/api/v1/messages?limit=1', headers: { authorization: `Bearer ${apiKey}` } }] : []),
   ]
   let warmMs = 0
+  const unsettled: number[] = []
   try {
     for (let i = 0; i < replicaCount; i++) {
       const replica = processes.spawnReplica(artifact, env, await freePort())
@@ -54,7 +55,9 @@ export async function replaceVersion(
         timeoutMs: local.readyTimeoutMs,
         signal: ctx.signal,
       })
-      warmMs += await warmUp(`http://127.0.0.1:${replica.port}`, hotPaths)
+      const warm = await warmUp(`http://127.0.0.1:${replica.port}`, hotPaths)
+      warmMs += warm.ms
+      if (!warm.settled) unsettled.push(warm.lastRoundMaxMs)
     }
     for (const r of started)
       if (!renice(r.pid, 0))
@@ -70,10 +73,10 @@ export async function replaceVersion(
   }
   const readyMs = Date.now() - began
   ctx.log.info(`${replicaCount} replicas ready and warm in ${readyMs} ms (warm-up ${warmMs} ms)`)
-
-  const worker = processes.spawnWorker(artifact, env)
-  // The new worker starts while the new replicas take the traffic: it yields the CPU until the old ones are gone.
-  renice(worker.pid, STARTING_NICENESS)
+  if (unsettled.length > 0)
+    ctx.log.warn(
+      `replicas still slow after warming (slowest answer of the last round: ${unsettled.join(', ')} ms): the machine is busy`,
+    )
 
   const switched = Date.now()
   let drained: boolean
@@ -84,7 +87,7 @@ export async function replaceVersion(
     ))
   } catch (error) {
     // Not recorded anywhere yet: stop the new processes rather than leave them running unseen.
-    await Promise.all([stopNew(), stopProcess(worker.pid, 2_000)])
+    await stopNew()
     return {
       status: previous ? 'rolled_back' : 'failed',
       ...(previous ? { previous, current: previous } : {}),
@@ -98,7 +101,11 @@ export async function replaceVersion(
   // Read again: the supervisor may have restarted an old process (new pid) since this rollout began.
   const latest = readState(layout.processes)
   const outgoing = latest.serving ?? old
-  latest.serving = { artifact, replicas: started, worker, since: new Date().toISOString() }
+  // The old worker keeps working until the old replicas are drained; the new worker starts after both are
+  // gone, so no process start competes for the CPU with the switch (a worker starting costs as much as a
+  // replica), and one worker at a time takes the jobs. Recorded without one meanwhile: the supervisor leaves
+  // the serving worker slot alone while the deploy lock is held.
+  latest.serving = { artifact, replicas: started, since: new Date().toISOString() }
   if (previous && previous.digest !== artifact.digest) latest.previous = previous
   else if (previous) latest.previous ??= previous
   writeState(layout.processes, latest)
@@ -106,7 +113,10 @@ export async function replaceVersion(
   // Old processes: SIGTERM makes them stop accepting and finish what they hold (their graceful shutdown).
   const retired = [...(outgoing?.replicas ?? []), ...(outgoing?.worker ? [outgoing.worker] : [])]
   const stopped = await Promise.all(retired.map((r) => stopProcess(r.pid, local.drainTimeoutMs)))
-  renice(worker.pid, 0)
+  const worker = processes.spawnWorker(artifact, env)
+  const withWorker = readState(layout.processes)
+  if (withWorker.serving?.artifact.digest === artifact.digest) withWorker.serving.worker = worker
+  writeState(layout.processes, withWorker)
   if (!isAlive(worker.pid))
     ctx.log.warn(`worker exited right after start: ${logTail(worker.logFile, 5, worker.logFrom)}`)
   return {
@@ -118,6 +128,7 @@ export async function replaceVersion(
       replicas: started.map((r) => ({ pid: r.pid, port: r.port })),
       readyMs,
       warmMs,
+      warmedSlow: unsettled.length,
       switchMs,
       drained,
       rolloutMs: Date.now() - began,
