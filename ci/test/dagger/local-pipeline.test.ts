@@ -145,7 +145,6 @@ describe('the report the module hands on is checked by the core', () => {
     const report = await runPipeline({
       target: s.target,
       tools: s.tools,
-      smoke: s.smoke,
       reportsDir: join(dir, 'reports'),
       stepSummaryPath: join(dir, 'summary.md'),
     })
