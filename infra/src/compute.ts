@@ -6,6 +6,7 @@
 // the services' taskDefinition, and desiredCount (which belongs to autoscaling).
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
+import { Concern } from './concern.js'
 import type { StackConfig } from './config.js'
 import { DEPLOYMENT_MAXIMUM_PERCENT, POOL_SIZE_VARIABLE } from './connection-budget.js'
 import type { AppSecrets } from './secrets.js'
@@ -68,21 +69,30 @@ export function createCompute(
     environment?: { name: string; value: string }[]
   },
 ): Compute {
+  const concern = new Concern('Compute', config)
   const p = config.namePrefix
   const tags = config.tags
   const svc = config.service
 
-  const logGroup = new aws.cloudwatch.LogGroup(`${p}-logs`, {
-    name: `/ecs/${p}`,
-    retentionInDays: config.logRetentionDays,
-    kmsKeyId: args.logsKeyArn,
-    tags,
-  })
-  const cluster = new aws.ecs.Cluster(`${p}-cluster`, {
-    name: p,
-    settings: [{ name: 'containerInsights', value: 'enabled' }],
-    tags,
-  })
+  const logGroup = new aws.cloudwatch.LogGroup(
+    `${p}-logs`,
+    {
+      name: `/ecs/${p}`,
+      retentionInDays: config.logRetentionDays,
+      kmsKeyId: args.logsKeyArn,
+      tags,
+    },
+    concern.child(),
+  )
+  const cluster = new aws.ecs.Cluster(
+    `${p}-cluster`,
+    {
+      name: p,
+      settings: [{ name: 'containerInsights', value: 'enabled' }],
+      tags,
+    },
+    concern.child(),
+  )
 
   const environment = [
     { name: 'NODE_ENV', value: 'production' },
@@ -115,32 +125,36 @@ export function createCompute(
     memoryMiB: number,
     container: Record<string, unknown> & { name: string },
   ) =>
-    new aws.ecs.TaskDefinition(`${family}-taskdef`, {
-      family,
-      requiresCompatibilities: ['FARGATE'],
-      networkMode: 'awsvpc',
-      cpu: String(cpu),
-      memory: String(memoryMiB),
-      runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: svc.architecture },
-      executionRoleArn: args.executionRoleArn,
-      taskRoleArn: args.taskRoleArn,
-      // A new image or setting replaces the revision; the old one stays ACTIVE: it is what a rollback to the
-      // previous version returns to (the pipeline deregisters the revisions a rollback abandons).
-      skipDestroy: true,
-      containerDefinitions: pulumi.jsonStringify([
-        {
-          image: args.image,
-          essential: true,
-          environment,
-          secrets,
-          logConfiguration: logging(container.name),
-          stopTimeout: STOP_TIMEOUT_SECONDS,
-          linuxParameters: { initProcessEnabled: true },
-          ...container,
-        },
-      ]),
-      tags,
-    })
+    new aws.ecs.TaskDefinition(
+      `${family}-taskdef`,
+      {
+        family,
+        requiresCompatibilities: ['FARGATE'],
+        networkMode: 'awsvpc',
+        cpu: String(cpu),
+        memory: String(memoryMiB),
+        runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: svc.architecture },
+        executionRoleArn: args.executionRoleArn,
+        taskRoleArn: args.taskRoleArn,
+        // A new image or setting replaces the revision; the old one stays ACTIVE: it is what a rollback to the
+        // previous version returns to (the pipeline deregisters the revisions a rollback abandons).
+        skipDestroy: true,
+        containerDefinitions: pulumi.jsonStringify([
+          {
+            image: args.image,
+            essential: true,
+            environment,
+            secrets,
+            logConfiguration: logging(container.name),
+            stopTimeout: STOP_TIMEOUT_SECONDS,
+            linuxParameters: { initProcessEnabled: true },
+            ...container,
+          },
+        ]),
+        tags,
+      },
+      concern.child(),
+    )
 
   const apiFamily = `${p}-api`
   const workerFamily = `${p}-worker`
@@ -209,7 +223,7 @@ export function createCompute(
         },
       ],
     },
-    { ...ownedByPipeline, dependsOn: [args.listener, ...linkedRole] },
+    concern.child({ ...ownedByPipeline, dependsOn: [args.listener, ...linkedRole] }),
   )
   const workerService = new aws.ecs.Service(
     `${p}-worker-service`,
@@ -219,7 +233,7 @@ export function createCompute(
       taskDefinition: workerTaskDefinition.arn,
       desiredCount: config.worker.desiredCount,
     },
-    { ...ownedByPipeline, dependsOn: linkedRole },
+    concern.child({ ...ownedByPipeline, dependsOn: linkedRole }),
   )
 
   return {
@@ -246,26 +260,35 @@ export function createAutoscaling(
     targetGroupArnSuffix: pulumi.Input<string>
   },
 ): aws.appautoscaling.Target {
+  const concern = new Concern('Autoscaling', config)
   const p = config.namePrefix
-  const target = new aws.appautoscaling.Target(`${p}-api-scaling`, {
-    serviceNamespace: 'ecs',
-    scalableDimension: 'ecs:service:DesiredCount',
-    resourceId: pulumi.interpolate`service/${args.clusterName}/${args.serviceName}`,
-    minCapacity: config.service.minCount,
-    maxCapacity: config.service.maxCount,
-    tags: config.tags,
-  })
+  const target = new aws.appautoscaling.Target(
+    `${p}-api-scaling`,
+    {
+      serviceNamespace: 'ecs',
+      scalableDimension: 'ecs:service:DesiredCount',
+      resourceId: pulumi.interpolate`service/${args.clusterName}/${args.serviceName}`,
+      minCapacity: config.service.minCount,
+      maxCapacity: config.service.maxCount,
+      tags: config.tags,
+    },
+    concern.child(),
+  )
   const policy = (
     name: string,
     configuration: aws.types.input.appautoscaling.PolicyTargetTrackingScalingPolicyConfiguration,
   ) =>
-    new aws.appautoscaling.Policy(`${p}-api-${name}`, {
-      policyType: 'TargetTrackingScaling',
-      serviceNamespace: target.serviceNamespace,
-      scalableDimension: target.scalableDimension,
-      resourceId: target.resourceId,
-      targetTrackingScalingPolicyConfiguration: configuration,
-    })
+    new aws.appautoscaling.Policy(
+      `${p}-api-${name}`,
+      {
+        policyType: 'TargetTrackingScaling',
+        serviceNamespace: target.serviceNamespace,
+        scalableDimension: target.scalableDimension,
+        resourceId: target.resourceId,
+        targetTrackingScalingPolicyConfiguration: configuration,
+      },
+      concern.child(),
+    )
   policy('cpu-tracking', {
     predefinedMetricSpecification: { predefinedMetricType: 'ECSServiceAverageCPUUtilization' },
     targetValue: config.service.cpuTargetPercent,

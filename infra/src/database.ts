@@ -3,6 +3,7 @@
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
 import * as random from '@pulumi/random'
+import { Concern } from './concern.js'
 import type { StackConfig } from './config.js'
 import { OPS_RESERVE_TAG } from './connection-budget.js'
 
@@ -24,35 +25,48 @@ export function createDatabase(
     secret: aws.secretsmanager.Secret
   },
 ): Database {
+  const concern = new Concern('Database', config)
   const p = config.namePrefix
   const db = config.database
   const major = db.engineVersion.split('.')[0]
   const tags = { ...config.tags, Name: `${p}-postgres` }
 
-  const subnetGroup = new aws.rds.SubnetGroup(`${p}-db-subnets`, {
-    subnetIds: args.subnetIds,
-    description: 'Database tier: no route out of the VPC',
-    tags,
-  })
-  const parameterGroup = new aws.rds.ParameterGroup(`${p}-postgres${major}`, {
-    family: `postgres${major}`,
-    description: `${p} PostgreSQL ${major}`,
-    parameters: [
-      // Absent: RDS's default for the class, which the connection budget (config.ts) estimates.
-      ...(db.maxConnections === undefined
-        ? []
-        : [{ name: 'max_connections', value: String(db.maxConnections), applyMethod: 'pending-reboot' }]),
-      { name: 'shared_preload_libraries', value: 'pg_stat_statements', applyMethod: 'pending-reboot' },
-      { name: 'pg_stat_statements.track', value: 'all', applyMethod: 'pending-reboot' },
-      { name: 'rds.force_ssl', value: '1', applyMethod: 'pending-reboot' },
-      { name: 'log_min_duration_statement', value: '1000', applyMethod: 'immediate' },
-    ],
-    // Read by the policy pack's connection-budget rule, which has no access to the stack config.
-    tags: { ...tags, [OPS_RESERVE_TAG]: String(db.opsReserveConnections) },
-  })
+  const subnetGroup = new aws.rds.SubnetGroup(
+    `${p}-db-subnets`,
+    {
+      subnetIds: args.subnetIds,
+      description: 'Database tier: no route out of the VPC',
+      tags,
+    },
+    concern.child(),
+  )
+  const parameterGroup = new aws.rds.ParameterGroup(
+    `${p}-postgres${major}`,
+    {
+      family: `postgres${major}`,
+      description: `${p} PostgreSQL ${major}`,
+      parameters: [
+        // Absent: RDS's default for the class, which the connection budget (config.ts) estimates.
+        ...(db.maxConnections === undefined
+          ? []
+          : [{ name: 'max_connections', value: String(db.maxConnections), applyMethod: 'pending-reboot' }]),
+        { name: 'shared_preload_libraries', value: 'pg_stat_statements', applyMethod: 'pending-reboot' },
+        { name: 'pg_stat_statements.track', value: 'all', applyMethod: 'pending-reboot' },
+        { name: 'rds.force_ssl', value: '1', applyMethod: 'pending-reboot' },
+        { name: 'log_min_duration_statement', value: '1000', applyMethod: 'immediate' },
+      ],
+      // Read by the policy pack's connection-budget rule, which has no access to the stack config.
+      tags: { ...tags, [OPS_RESERVE_TAG]: String(db.opsReserveConnections) },
+    },
+    concern.child(),
+  )
 
   // Unique per stack lifetime: a fixed identifier makes the second destroy fail (the snapshot exists).
-  const finalSnapshotSuffix = new random.RandomId(`${p}-final-snapshot-suffix`, { byteLength: 4 })
+  const finalSnapshotSuffix = new random.RandomId(
+    `${p}-final-snapshot-suffix`,
+    { byteLength: 4 },
+    concern.child(),
+  )
   const instance = new aws.rds.Instance(
     `${p}-postgres`,
     {
@@ -92,21 +106,25 @@ export function createDatabase(
       caCertIdentifier: 'rds-ca-rsa2048-g1',
       tags,
     },
-    { protect: config.isProduction },
+    concern.child({ protect: config.isProduction }),
   )
 
   // The connection URL lives next to the credentials so the task gets DATABASE_URL as one secret.
-  new aws.secretsmanager.SecretVersion(`${p}-database-secret-version`, {
-    secretId: args.secret.id,
-    secretString: pulumi.jsonStringify({
-      engine: 'postgres',
-      username: DATABASE_USER,
-      password: args.password,
-      host: instance.address,
-      port: instance.port,
-      dbname: DATABASE_NAME,
-      url: pulumi.interpolate`postgresql://${DATABASE_USER}:${args.password}@${instance.address}:${instance.port}/${DATABASE_NAME}?sslmode=require`,
-    }),
-  })
+  new aws.secretsmanager.SecretVersion(
+    `${p}-database-secret-version`,
+    {
+      secretId: args.secret.id,
+      secretString: pulumi.jsonStringify({
+        engine: 'postgres',
+        username: DATABASE_USER,
+        password: args.password,
+        host: instance.address,
+        port: instance.port,
+        dbname: DATABASE_NAME,
+        url: pulumi.interpolate`postgresql://${DATABASE_USER}:${args.password}@${instance.address}:${instance.port}/${DATABASE_NAME}?sslmode=require`,
+      }),
+    },
+    concern.child(),
+  )
   return { instance, parameterGroup }
 }

@@ -2,6 +2,7 @@
 // reference it by name, so production pulls the very digest staging tested (no rebuild, no copy).
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
+import { Concern } from './concern.js'
 import { PROJECT, type StackConfig } from './config.js'
 
 export interface ImageRepository {
@@ -71,6 +72,7 @@ export function createImageRepository(
   config: StackConfig,
   args: { dataKeyArn: pulumi.Input<string>; accountId: pulumi.Input<string> },
 ): ImageRepository {
+  const concern = new Concern('ImageRepository', config)
   const owner = config.imageRepository.owner
   const name = imageRepositoryName(owner)
   if (owner !== config.stack) {
@@ -82,21 +84,29 @@ export function createImageRepository(
     }
   }
   const p = config.namePrefix
-  const repository = new aws.ecr.Repository(`${p}-api`, {
-    name,
-    imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION',
-    imageTagMutabilityExclusionFilters: PROTECTED_TAG_PATTERNS.map((filter) => ({
-      filter,
-      filterType: 'WILDCARD',
-    })),
-    imageScanningConfiguration: { scanOnPush: true },
-    encryptionConfigurations: [{ encryptionType: 'KMS', kmsKey: args.dataKeyArn }],
-    forceDelete: false,
-    tags: { ...config.tags, Name: name },
-  })
-  new aws.ecr.LifecyclePolicy(`${p}-api-lifecycle`, {
-    repository: repository.name,
-    policy: lifecyclePolicy(),
-  })
+  const repository = new aws.ecr.Repository(
+    `${p}-api`,
+    {
+      name,
+      imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION',
+      imageTagMutabilityExclusionFilters: PROTECTED_TAG_PATTERNS.map((filter) => ({
+        filter,
+        filterType: 'WILDCARD',
+      })),
+      imageScanningConfiguration: { scanOnPush: true },
+      encryptionConfigurations: [{ encryptionType: 'KMS', kmsKey: args.dataKeyArn }],
+      forceDelete: false,
+      tags: { ...config.tags, Name: name },
+    },
+    concern.child(),
+  )
+  new aws.ecr.LifecyclePolicy(
+    `${p}-api-lifecycle`,
+    {
+      repository: repository.name,
+      policy: lifecyclePolicy(),
+    },
+    concern.child(),
+  )
   return { repository, repositoryUrl: repository.repositoryUrl, repositoryArn: repository.arn }
 }

@@ -3,6 +3,7 @@
 // Logs needs its service principal in the key policy, which the other keys should not carry).
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
+import { Concern } from './concern.js'
 import type { StackConfig } from './config.js'
 
 export interface Keys {
@@ -12,6 +13,7 @@ export interface Keys {
 }
 
 export function createKeys(config: StackConfig, accountId: pulumi.Input<string>): Keys {
+  const concern = new Concern('Keys', config)
   const p = config.namePrefix
   const rootStatement = pulumi.interpolate`arn:aws:iam::${accountId}:root`
   const keyPolicy = (extra: object[] = []) =>
@@ -30,14 +32,22 @@ export function createKeys(config: StackConfig, accountId: pulumi.Input<string>)
     })
 
   const key = (name: string, description: string, policy: pulumi.Output<string>) => {
-    const k = new aws.kms.Key(`${p}-${name}-key`, {
-      description,
-      enableKeyRotation: true,
-      deletionWindowInDays: 30,
-      policy,
-      tags: { ...config.tags, Name: `${p}-${name}` },
-    })
-    new aws.kms.Alias(`${p}-${name}-alias`, { name: `alias/${p}-${name}`, targetKeyId: k.keyId })
+    const k = new aws.kms.Key(
+      `${p}-${name}-key`,
+      {
+        description,
+        enableKeyRotation: true,
+        deletionWindowInDays: 30,
+        policy,
+        tags: { ...config.tags, Name: `${p}-${name}` },
+      },
+      concern.child(),
+    )
+    new aws.kms.Alias(
+      `${p}-${name}-alias`,
+      { name: `alias/${p}-${name}`, targetKeyId: k.keyId },
+      concern.child(),
+    )
     return k
   }
 

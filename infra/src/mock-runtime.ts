@@ -119,6 +119,8 @@ export async function installMocks(
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
+        // Components (the program's concerns) group resources; they are not AWS resources.
+        if (args.custom === false) return { id: `${args.name}-component`, state: {} }
         inventory.push({
           type: args.type,
           name: args.name,
@@ -146,7 +148,77 @@ export async function installMocks(
     stack,
     false,
   )
+  recordRegistrations()
   return inventory
+}
+
+/** What the engine receives for one resource: its URN, and the URNs its aliases stand for. */
+export interface Registration {
+  type: string
+  name: string
+  custom: boolean
+  urn: string
+  /** The parent's URN; empty at the stack root. */
+  parent: string
+  /** Each alias as a URN (Pulumi's resolution of an alias spec: unset parts are the resource's own). */
+  aliases: string[]
+}
+
+const registered: Registration[] = []
+
+/** Every resource registration so far, with the URN the engine keys state by and its aliases. */
+export function registrations(): Registration[] {
+  return [...registered]
+}
+
+/** The URN of `type`/`name` under a parent URN ('' = the stack root), as the Pulumi engine forms it. */
+export function urnOf(type: string, name: string, parent: string): string {
+  const parentType = parent === '' ? '' : `${parent.split('::')[2]!.split('$').pop()}$`
+  return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${parentType}${type}::${name}`
+}
+
+// Pulumi's mocks drop the aliases of a registration, the very thing that decides whether a resource that
+// moved under a component is replaced; the request itself carries them.
+interface AliasSpecMessage {
+  getName(): string
+  getType(): string
+  getParenturn(): string
+  getNoparent(): boolean
+}
+interface RegisterRequest {
+  getType(): string
+  getName(): string
+  getParent(): string
+  getCustom(): boolean
+  getAliasesList(): { getUrn(): string; getSpec(): AliasSpecMessage | undefined }[]
+}
+
+function recordRegistrations(): void {
+  registered.length = 0
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(request: RegisterRequest, callback: (...args: unknown[]) => void): unknown
+  }
+  const register = monitor.registerResource.bind(monitor)
+  monitor.registerResource = (request, callback) => {
+    const type = request.getType()
+    const name = request.getName()
+    const parent = request.getParent()
+    const aliases = request.getAliasesList().map((alias) => {
+      const spec = alias.getSpec()
+      if (!spec) return alias.getUrn()
+      const aliasParent = spec.getNoparent() ? '' : spec.getParenturn() || parent
+      return urnOf(spec.getType() || type, spec.getName() || name, aliasParent)
+    })
+    registered.push({
+      type,
+      name,
+      custom: request.getCustom(),
+      urn: urnOf(type, name, parent),
+      parent,
+      aliases,
+    })
+    return register(request, callback)
+  }
 }
 
 /** Waits until every registration the program started has reached the mocks. */

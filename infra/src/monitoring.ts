@@ -2,6 +2,7 @@
 // Logs Insights queries for the three questions asked during an incident.
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
+import { Concern } from './concern.js'
 import { type StackConfig, stackMaxConnections } from './config.js'
 
 /** Thresholds in one place: tests and the README read them from here. */
@@ -34,26 +35,35 @@ export function createMonitoring(
     logGroupName: pulumi.Input<string>
   },
 ): Monitoring {
+  const concern = new Concern('Monitoring', config)
   const p = config.namePrefix
   const t = ALARM_THRESHOLDS
   // parseStackConfig has refused a stack whose max_connections is unknown.
   const maxConnections = stackMaxConnections(config)!.value
   const rdsConnections = Math.floor((maxConnections * t.rdsConnectionsPercent) / 100)
-  const topic = new aws.sns.Topic(`${p}-alerts`, { name: `${p}-alerts`, tags: config.tags })
-  new aws.sns.TopicSubscription(`${p}-alerts-email`, {
-    topic: topic.arn,
-    protocol: 'email',
-    endpoint: config.alertEmail,
-  })
+  const topic = new aws.sns.Topic(`${p}-alerts`, { name: `${p}-alerts`, tags: config.tags }, concern.child())
+  new aws.sns.TopicSubscription(
+    `${p}-alerts-email`,
+    {
+      topic: topic.arn,
+      protocol: 'email',
+      endpoint: config.alertEmail,
+    },
+    concern.child(),
+  )
 
   const alarm = (name: string, args: Omit<aws.cloudwatch.MetricAlarmArgs, 'alarmActions' | 'okActions'>) =>
-    new aws.cloudwatch.MetricAlarm(`${p}-${name}`, {
-      name: `${p}-${name}`,
-      alarmActions: [topic.arn],
-      okActions: [topic.arn],
-      tags: config.tags,
-      ...args,
-    })
+    new aws.cloudwatch.MetricAlarm(
+      `${p}-${name}`,
+      {
+        name: `${p}-${name}`,
+        alarmActions: [topic.arn],
+        okActions: [topic.arn],
+        tags: config.tags,
+        ...args,
+      },
+      concern.child(),
+    )
 
   const alarms = [
     alarm('rds-cpu-high', {
@@ -173,146 +183,164 @@ export function createMonitoring(
     height: 6,
     properties: { title, region, metrics, period: 60, stat: 'Average', view: 'timeSeries' },
   })
-  new aws.cloudwatch.Dashboard(`${p}-main-dashboard`, {
-    dashboardName: `${p}-main`,
-    dashboardBody: pulumi.jsonStringify({
-      widgets: [
-        metricWidget(
-          'RDS: CPU % and connections',
-          [
-            ['AWS/RDS', 'CPUUtilization', 'DBInstanceIdentifier', args.dbInstanceId],
-            ['AWS/RDS', 'DatabaseConnections', 'DBInstanceIdentifier', args.dbInstanceId, { yAxis: 'right' }],
-          ],
-          0,
-          0,
-        ),
-        metricWidget(
-          'Redis: memory % and CPU %',
-          args.cacheMemberClusterIds.flatMap((id) => [
-            ['AWS/ElastiCache', 'DatabaseMemoryUsagePercentage', 'CacheClusterId', id],
-            ['AWS/ElastiCache', 'EngineCPUUtilization', 'CacheClusterId', id],
-          ]),
-          12,
-          0,
-        ),
-        metricWidget(
-          'ECS: CPU % / memory % / running tasks',
-          [
+  new aws.cloudwatch.Dashboard(
+    `${p}-main-dashboard`,
+    {
+      dashboardName: `${p}-main`,
+      dashboardBody: pulumi.jsonStringify({
+        widgets: [
+          metricWidget(
+            'RDS: CPU % and connections',
             [
-              'AWS/ECS',
-              'CPUUtilization',
-              'ClusterName',
-              args.clusterName,
-              'ServiceName',
-              args.apiServiceName,
+              ['AWS/RDS', 'CPUUtilization', 'DBInstanceIdentifier', args.dbInstanceId],
+              [
+                'AWS/RDS',
+                'DatabaseConnections',
+                'DBInstanceIdentifier',
+                args.dbInstanceId,
+                { yAxis: 'right' },
+              ],
             ],
+            0,
+            0,
+          ),
+          metricWidget(
+            'Redis: memory % and CPU %',
+            args.cacheMemberClusterIds.flatMap((id) => [
+              ['AWS/ElastiCache', 'DatabaseMemoryUsagePercentage', 'CacheClusterId', id],
+              ['AWS/ElastiCache', 'EngineCPUUtilization', 'CacheClusterId', id],
+            ]),
+            12,
+            0,
+          ),
+          metricWidget(
+            'ECS: CPU % / memory % / running tasks',
             [
-              'AWS/ECS',
-              'MemoryUtilization',
-              'ClusterName',
-              args.clusterName,
-              'ServiceName',
-              args.apiServiceName,
-            ],
-            [
-              'ECS/ContainerInsights',
-              'RunningTaskCount',
-              'ClusterName',
-              args.clusterName,
-              'ServiceName',
-              args.apiServiceName,
-              { yAxis: 'right' },
-            ],
-          ],
-          0,
-          6,
-        ),
-        metricWidget(
-          'ALB: requests, 5XX, p99 latency',
-          [
-            ['AWS/ApplicationELB', 'RequestCount', 'LoadBalancer', args.albArnSuffix, { stat: 'Sum' }],
-            [
-              'AWS/ApplicationELB',
-              'HTTPCode_Target_5XX_Count',
-              'LoadBalancer',
-              args.albArnSuffix,
-              { stat: 'Sum' },
-            ],
-            [
-              'AWS/ApplicationELB',
-              'TargetResponseTime',
-              'LoadBalancer',
-              args.albArnSuffix,
-              { stat: 'p99', yAxis: 'right' },
-            ],
-          ],
-          12,
-          6,
-        ),
-      ],
-    }),
-  })
-  // Billing metrics exist only in us-east-1, whatever the stack's region.
-  new aws.cloudwatch.Dashboard(`${p}-cost-dashboard`, {
-    dashboardName: `${p}-cost`,
-    dashboardBody: JSON.stringify({
-      widgets: [
-        {
-          type: 'metric',
-          x: 0,
-          y: 0,
-          width: 24,
-          height: 6,
-          properties: {
-            title: 'Estimated charges by service (USD, month to date)',
-            region: 'us-east-1',
-            period: 21600,
-            stat: 'Maximum',
-            view: 'timeSeries',
-            metrics: [
-              ['AWS/Billing', 'EstimatedCharges', 'Currency', 'USD'],
-              ...[
-                'AmazonRDS',
-                'AmazonElastiCache',
-                'AmazonECS',
-                'AmazonEC2',
-                'AWSELB',
-                'AmazonVPC',
-                'AmazonCloudWatch',
-                'AWSSecretsManager',
-                'awskms',
-                'AmazonS3',
-              ].map((service) => [
-                'AWS/Billing',
-                'EstimatedCharges',
+              [
+                'AWS/ECS',
+                'CPUUtilization',
+                'ClusterName',
+                args.clusterName,
                 'ServiceName',
-                service,
-                'Currency',
-                'USD',
-              ]),
+                args.apiServiceName,
+              ],
+              [
+                'AWS/ECS',
+                'MemoryUtilization',
+                'ClusterName',
+                args.clusterName,
+                'ServiceName',
+                args.apiServiceName,
+              ],
+              [
+                'ECS/ContainerInsights',
+                'RunningTaskCount',
+                'ClusterName',
+                args.clusterName,
+                'ServiceName',
+                args.apiServiceName,
+                { yAxis: 'right' },
+              ],
             ],
+            0,
+            6,
+          ),
+          metricWidget(
+            'ALB: requests, 5XX, p99 latency',
+            [
+              ['AWS/ApplicationELB', 'RequestCount', 'LoadBalancer', args.albArnSuffix, { stat: 'Sum' }],
+              [
+                'AWS/ApplicationELB',
+                'HTTPCode_Target_5XX_Count',
+                'LoadBalancer',
+                args.albArnSuffix,
+                { stat: 'Sum' },
+              ],
+              [
+                'AWS/ApplicationELB',
+                'TargetResponseTime',
+                'LoadBalancer',
+                args.albArnSuffix,
+                { stat: 'p99', yAxis: 'right' },
+              ],
+            ],
+            12,
+            6,
+          ),
+        ],
+      }),
+    },
+    concern.child(),
+  )
+  // Billing metrics exist only in us-east-1, whatever the stack's region.
+  new aws.cloudwatch.Dashboard(
+    `${p}-cost-dashboard`,
+    {
+      dashboardName: `${p}-cost`,
+      dashboardBody: JSON.stringify({
+        widgets: [
+          {
+            type: 'metric',
+            x: 0,
+            y: 0,
+            width: 24,
+            height: 6,
+            properties: {
+              title: 'Estimated charges by service (USD, month to date)',
+              region: 'us-east-1',
+              period: 21600,
+              stat: 'Maximum',
+              view: 'timeSeries',
+              metrics: [
+                ['AWS/Billing', 'EstimatedCharges', 'Currency', 'USD'],
+                ...[
+                  'AmazonRDS',
+                  'AmazonElastiCache',
+                  'AmazonECS',
+                  'AmazonEC2',
+                  'AWSELB',
+                  'AmazonVPC',
+                  'AmazonCloudWatch',
+                  'AWSSecretsManager',
+                  'awskms',
+                  'AmazonS3',
+                ].map((service) => [
+                  'AWS/Billing',
+                  'EstimatedCharges',
+                  'ServiceName',
+                  service,
+                  'Currency',
+                  'USD',
+                ]),
+              ],
+            },
           },
-        },
-        {
-          type: 'text',
-          x: 0,
-          y: 6,
-          width: 24,
-          height: 3,
-          properties: {
-            markdown: `Budget: ${config.costControls.monthlyBudgetUsd} USD/month, alerts at 50/80/100 %. Estimate: \`npm run costs -w infra -- --stack ${config.stack}\`.`,
+          {
+            type: 'text',
+            x: 0,
+            y: 6,
+            width: 24,
+            height: 3,
+            properties: {
+              markdown: `Budget: ${config.costControls.monthlyBudgetUsd} USD/month, alerts at 50/80/100 %. Estimate: \`npm run costs -w infra -- --stack ${config.stack}\`.`,
+            },
           },
-        },
-      ],
-    }),
-  })
+        ],
+      }),
+    },
+    concern.child(),
+  )
 
   const query = (name: string, queryString: string) =>
-    new aws.cloudwatch.QueryDefinition(`${p}-query-${name}`, {
-      name: `${p}/${name}`,
-      logGroupNames: [args.logGroupName],
-      queryString,
-    })
+    new aws.cloudwatch.QueryDefinition(
+      `${p}-query-${name}`,
+      {
+        name: `${p}/${name}`,
+        logGroupNames: [args.logGroupName],
+        queryString,
+      },
+      concern.child(),
+    )
   // pino levels: 50 = error, 60 = fatal. Fastify logs `responseTime` (ms) on "request completed".
   query(
     'errors',

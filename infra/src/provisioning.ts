@@ -8,6 +8,7 @@
 // - a read-only preview role trusted only for pull requests of the repository, reading the state.
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
+import { Concern } from './concern.js'
 import { PROJECT, type StackConfig } from './config.js'
 import { GITHUB_OIDC_HOST } from './github-deploy.js'
 
@@ -50,70 +51,75 @@ export interface ProvisioningArgs {
 
 /** The boundary of every workload role: the union of what the task, execution and scheduler roles do. */
 export function createWorkloadBoundary(config: StackConfig, accountId: pulumi.Input<string>): aws.iam.Policy {
+  const concern = new Concern('WorkloadBoundary', config)
   const p = config.namePrefix
   const arn = (service: string, resource: string) =>
     pulumi.interpolate`arn:aws:${service}:${config.region}:${accountId}:${resource}`
-  return new aws.iam.Policy(`${p}-workload-boundary`, {
-    name: identityNames(config).boundary,
-    description: `Most any ${p} workload role may do (permissions boundary; CI cannot change it)`,
-    policy: document([
-      { Sid: 'EcrLogin', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
-      {
-        Sid: 'PullImages',
-        Effect: 'Allow',
-        Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
-        Resource: arn('ecr', `repository/${PROJECT}-*`),
-      },
-      {
-        Sid: 'StackSecrets',
-        Effect: 'Allow',
-        Action: 'secretsmanager:GetSecretValue',
-        Resource: arn('secretsmanager', `secret:${PROJECT}/${config.stack}/*`),
-      },
-      {
-        Sid: 'StackKeys',
-        Effect: 'Allow',
-        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
-        Resource: '*',
-        Condition: { StringEquals: { 'aws:ResourceTag/Environment': config.stack } },
-      },
-      {
-        Sid: 'StackLogs',
-        Effect: 'Allow',
-        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: arn('logs', `log-group:/ecs/${p}*`),
-      },
-      {
-        Sid: 'Backups',
-        Effect: 'Allow',
-        Action: [
-          's3:ListBucket',
-          's3:GetObject',
-          's3:PutObject',
-          's3:AbortMultipartUpload',
-          's3:ListMultipartUploadParts',
-        ],
-        Resource: [
-          pulumi.interpolate`arn:aws:s3:::${p}-backups-${accountId}`,
-          pulumi.interpolate`arn:aws:s3:::${p}-backups-${accountId}/*`,
-        ],
-      },
-      {
-        Sid: 'StartStackTasks',
-        Effect: 'Allow',
-        Action: ['ecs:RunTask', 'ecs:TagResource'],
-        Resource: '*',
-        Condition: { ArnLike: { 'ecs:cluster': arn('ecs', `cluster/${p}`) } },
-      },
-      {
-        Sid: 'PassStackRoles',
-        Effect: 'Allow',
-        Action: 'iam:PassRole',
-        Resource: pulumi.interpolate`arn:aws:iam::${accountId}:role/${p}-*`,
-      },
-    ]),
-    tags: config.tags,
-  })
+  return new aws.iam.Policy(
+    `${p}-workload-boundary`,
+    {
+      name: identityNames(config).boundary,
+      description: `Most any ${p} workload role may do (permissions boundary; CI cannot change it)`,
+      policy: document([
+        { Sid: 'EcrLogin', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
+        {
+          Sid: 'PullImages',
+          Effect: 'Allow',
+          Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+          Resource: arn('ecr', `repository/${PROJECT}-*`),
+        },
+        {
+          Sid: 'StackSecrets',
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: arn('secretsmanager', `secret:${PROJECT}/${config.stack}/*`),
+        },
+        {
+          Sid: 'StackKeys',
+          Effect: 'Allow',
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Resource: '*',
+          Condition: { StringEquals: { 'aws:ResourceTag/Environment': config.stack } },
+        },
+        {
+          Sid: 'StackLogs',
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: arn('logs', `log-group:/ecs/${p}*`),
+        },
+        {
+          Sid: 'Backups',
+          Effect: 'Allow',
+          Action: [
+            's3:ListBucket',
+            's3:GetObject',
+            's3:PutObject',
+            's3:AbortMultipartUpload',
+            's3:ListMultipartUploadParts',
+          ],
+          Resource: [
+            pulumi.interpolate`arn:aws:s3:::${p}-backups-${accountId}`,
+            pulumi.interpolate`arn:aws:s3:::${p}-backups-${accountId}/*`,
+          ],
+        },
+        {
+          Sid: 'StartStackTasks',
+          Effect: 'Allow',
+          Action: ['ecs:RunTask', 'ecs:TagResource'],
+          Resource: '*',
+          Condition: { ArnLike: { 'ecs:cluster': arn('ecs', `cluster/${p}`) } },
+        },
+        {
+          Sid: 'PassStackRoles',
+          Effect: 'Allow',
+          Action: 'iam:PassRole',
+          Resource: pulumi.interpolate`arn:aws:iam::${accountId}:role/${p}-*`,
+        },
+      ]),
+      tags: config.tags,
+    },
+    concern.child(),
+  )
 }
 
 /** Statements of each provisioning policy. */
@@ -781,58 +787,79 @@ export function createCiAccess(
   config: StackConfig,
   args: ProvisioningArgs & { deployRole: aws.iam.Role; boundaryArn: pulumi.Input<string> },
 ): CiAccess {
+  const concern = new Concern('CiAccess', config)
   const p = config.namePrefix
   const names = identityNames(config)
   const statements = provisioningStatements(config, args)
   const provisioningPolicies = PROVISIONING_PARTS.map((part) => {
     const extra = part === 'observability' ? stateStatements(config, true) : []
-    const policy = new aws.iam.Policy(`${p}-provisioning-${part}`, {
-      name: names.provisioningPolicy(part),
-      description: `pulumi up of ${p} from CI: ${part}`,
-      policy: document([...statements[part], ...extra]),
-      tags: config.tags,
-    })
-    new aws.iam.RolePolicyAttachment(`${p}-provisioning-${part}-attachment`, {
-      role: args.deployRole.name,
-      policyArn: policy.arn,
-    })
+    const policy = new aws.iam.Policy(
+      `${p}-provisioning-${part}`,
+      {
+        name: names.provisioningPolicy(part),
+        description: `pulumi up of ${p} from CI: ${part}`,
+        policy: document([...statements[part], ...extra]),
+        tags: config.tags,
+      },
+      concern.child(),
+    )
+    new aws.iam.RolePolicyAttachment(
+      `${p}-provisioning-${part}-attachment`,
+      {
+        role: args.deployRole.name,
+        policyArn: policy.arn,
+      },
+      concern.child(),
+    )
     return policy
   })
 
-  const previewRole = new aws.iam.Role(`${p}-github-preview-role`, {
-    name: names.previewRole,
-    description: `Pull-request previews of ${config.github.repository} against ${config.stack} (read-only)`,
-    maxSessionDuration: 3600,
-    assumeRolePolicy: pulumi.jsonStringify({
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Effect: 'Allow',
-          Principal: { Federated: args.oidcProviderArn },
-          Action: 'sts:AssumeRoleWithWebIdentity',
-          Condition: {
-            StringEquals: {
-              [`${GITHUB_OIDC_HOST}:aud`]: 'sts.amazonaws.com',
-              [`${GITHUB_OIDC_HOST}:sub`]: pullRequestSubject(config),
+  const previewRole = new aws.iam.Role(
+    `${p}-github-preview-role`,
+    {
+      name: names.previewRole,
+      description: `Pull-request previews of ${config.github.repository} against ${config.stack} (read-only)`,
+      maxSessionDuration: 3600,
+      assumeRolePolicy: pulumi.jsonStringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { Federated: args.oidcProviderArn },
+            Action: 'sts:AssumeRoleWithWebIdentity',
+            Condition: {
+              StringEquals: {
+                [`${GITHUB_OIDC_HOST}:aud`]: 'sts.amazonaws.com',
+                [`${GITHUB_OIDC_HOST}:sub`]: pullRequestSubject(config),
+              },
             },
           },
-        },
-      ],
-    }),
-    tags: config.tags,
-  })
-  const previewPolicy = new aws.iam.Policy(`${p}-github-preview-policy`, {
-    name: names.previewPolicy,
-    description: `pulumi preview of ${p} from pull requests: reads only`,
-    policy: document([
-      { Sid: 'ReadStackConfiguration', Effect: 'Allow', Action: PREVIEW_READ_ACTIONS, Resource: '*' },
-      ...stateStatements(config, false),
-    ]),
-    tags: config.tags,
-  })
-  new aws.iam.RolePolicyAttachment(`${p}-github-preview-attachment`, {
-    role: previewRole.name,
-    policyArn: previewPolicy.arn,
-  })
+        ],
+      }),
+      tags: config.tags,
+    },
+    concern.child(),
+  )
+  const previewPolicy = new aws.iam.Policy(
+    `${p}-github-preview-policy`,
+    {
+      name: names.previewPolicy,
+      description: `pulumi preview of ${p} from pull requests: reads only`,
+      policy: document([
+        { Sid: 'ReadStackConfiguration', Effect: 'Allow', Action: PREVIEW_READ_ACTIONS, Resource: '*' },
+        ...stateStatements(config, false),
+      ]),
+      tags: config.tags,
+    },
+    concern.child(),
+  )
+  new aws.iam.RolePolicyAttachment(
+    `${p}-github-preview-attachment`,
+    {
+      role: previewRole.name,
+      policyArn: previewPolicy.arn,
+    },
+    concern.child(),
+  )
   return { provisioningPolicies, previewRole }
 }

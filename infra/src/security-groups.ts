@@ -2,6 +2,7 @@
 // rule is visible, reviewable and testable on its own, and so AWS's default allow-all egress is gone.
 import * as aws from '@pulumi/aws'
 import type * as pulumi from '@pulumi/pulumi'
+import { Concern } from './concern.js'
 import type { StackConfig } from './config.js'
 
 export const POSTGRES_PORT = 5432
@@ -16,25 +17,38 @@ export interface SecurityGroups {
 }
 
 export function createSecurityGroups(config: StackConfig, vpcId: pulumi.Input<string>): SecurityGroups {
+  const concern = new Concern('SecurityGroups', config)
   const p = config.namePrefix
   const appPort = config.service.containerPort
   const group = (name: string, description: string) =>
-    new aws.ec2.SecurityGroup(`${p}-${name}-sg`, {
-      vpcId,
-      description,
-      tags: { ...config.tags, Name: `${p}-${name}` },
-    })
+    new aws.ec2.SecurityGroup(
+      `${p}-${name}-sg`,
+      {
+        vpcId,
+        description,
+        tags: { ...config.tags, Name: `${p}-${name}` },
+      },
+      concern.child(),
+    )
   const tcp = (port: number) => ({ ipProtocol: 'tcp', fromPort: port, toPort: port })
   const ingress = (name: string, args: aws.vpc.SecurityGroupIngressRuleArgs) =>
-    new aws.vpc.SecurityGroupIngressRule(`${p}-${name}`, {
-      ...args,
-      tags: { ...config.tags, Name: `${p}-${name}` },
-    })
+    new aws.vpc.SecurityGroupIngressRule(
+      `${p}-${name}`,
+      {
+        ...args,
+        tags: { ...config.tags, Name: `${p}-${name}` },
+      },
+      concern.child(),
+    )
   const egress = (name: string, args: aws.vpc.SecurityGroupEgressRuleArgs) =>
-    new aws.vpc.SecurityGroupEgressRule(`${p}-${name}`, {
-      ...args,
-      tags: { ...config.tags, Name: `${p}-${name}` },
-    })
+    new aws.vpc.SecurityGroupEgressRule(
+      `${p}-${name}`,
+      {
+        ...args,
+        tags: { ...config.tags, Name: `${p}-${name}` },
+      },
+      concern.child(),
+    )
 
   const alb = group('alb', 'Public load balancer: HTTPS and the HTTP redirect from anywhere')
   const tasks = group('tasks', 'ECS tasks: the app port from the load balancer only')

@@ -6,6 +6,7 @@
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
 import { STOP_TIMEOUT_SECONDS } from './compute.js'
+import { Concern } from './concern.js'
 import type { StackConfig } from './config.js'
 import type { AppSecrets } from './secrets.js'
 
@@ -42,99 +43,128 @@ export function createSyntheticGraph(
     taskSecurityGroupId: pulumi.Input<string>
   },
 ): SyntheticGraph {
+  const concern = new Concern('SyntheticGraph', config)
   const p = config.namePrefix
   const tags = config.tags
-  const namespace = new aws.servicediscovery.PrivateDnsNamespace(`${p}-internal-ns`, {
-    name: namespaceName(config),
-    vpc: args.vpcId,
-    description: 'Internal names of staging-only services (the fake Graph API)',
-    tags,
-  })
-  const discovery = new aws.servicediscovery.Service(`${p}-fake-graph-discovery`, {
-    name: FAKE_GRAPH_CONTAINER,
-    namespaceId: namespace.id,
-    dnsConfig: {
-      namespaceId: namespace.id,
-      routingPolicy: 'MULTIVALUE',
-      dnsRecords: [{ type: 'A', ttl: 10 }],
+  const namespace = new aws.servicediscovery.PrivateDnsNamespace(
+    `${p}-internal-ns`,
+    {
+      name: namespaceName(config),
+      vpc: args.vpcId,
+      description: 'Internal names of staging-only services (the fake Graph API)',
+      tags,
     },
-    healthCheckCustomConfig: { failureThreshold: 1 },
-    tags,
-  })
+    concern.child(),
+  )
+  const discovery = new aws.servicediscovery.Service(
+    `${p}-fake-graph-discovery`,
+    {
+      name: FAKE_GRAPH_CONTAINER,
+      namespaceId: namespace.id,
+      dnsConfig: {
+        namespaceId: namespace.id,
+        routingPolicy: 'MULTIVALUE',
+        dnsRecords: [{ type: 'A', ttl: 10 }],
+      },
+      healthCheckCustomConfig: { failureThreshold: 1 },
+      tags,
+    },
+    concern.child(),
+  )
 
-  const group = new aws.ec2.SecurityGroup(`${p}-fake-graph-sg`, {
-    vpcId: args.vpcId,
-    description: 'Fake Graph API (staging): its port from the ECS tasks only',
-    tags: { ...tags, Name: `${p}-fake-graph` },
-  })
+  const group = new aws.ec2.SecurityGroup(
+    `${p}-fake-graph-sg`,
+    {
+      vpcId: args.vpcId,
+      description: 'Fake Graph API (staging): its port from the ECS tasks only',
+      tags: { ...tags, Name: `${p}-fake-graph` },
+    },
+    concern.child(),
+  )
   const rule = (name: string) => ({ ...tags, Name: `${p}-${name}` })
-  new aws.vpc.SecurityGroupIngressRule(`${p}-fake-graph-from-tasks`, {
-    securityGroupId: group.id,
-    referencedSecurityGroupId: args.taskSecurityGroupId,
-    ipProtocol: 'tcp',
-    fromPort: FAKE_GRAPH_PORT,
-    toPort: FAKE_GRAPH_PORT,
-    description: 'Graph API calls of the API and worker tasks',
-    tags: rule('fake-graph-from-tasks'),
-  })
-  new aws.vpc.SecurityGroupEgressRule(`${p}-tasks-to-fake-graph`, {
-    securityGroupId: args.taskSecurityGroupId,
-    referencedSecurityGroupId: group.id,
-    ipProtocol: 'tcp',
-    fromPort: FAKE_GRAPH_PORT,
-    toPort: FAKE_GRAPH_PORT,
-    description: 'Fake Graph API (staging)',
-    tags: rule('tasks-to-fake-graph'),
-  })
+  new aws.vpc.SecurityGroupIngressRule(
+    `${p}-fake-graph-from-tasks`,
+    {
+      securityGroupId: group.id,
+      referencedSecurityGroupId: args.taskSecurityGroupId,
+      ipProtocol: 'tcp',
+      fromPort: FAKE_GRAPH_PORT,
+      toPort: FAKE_GRAPH_PORT,
+      description: 'Graph API calls of the API and worker tasks',
+      tags: rule('fake-graph-from-tasks'),
+    },
+    concern.child(),
+  )
+  new aws.vpc.SecurityGroupEgressRule(
+    `${p}-tasks-to-fake-graph`,
+    {
+      securityGroupId: args.taskSecurityGroupId,
+      referencedSecurityGroupId: group.id,
+      ipProtocol: 'tcp',
+      fromPort: FAKE_GRAPH_PORT,
+      toPort: FAKE_GRAPH_PORT,
+      description: 'Fake Graph API (staging)',
+      tags: rule('tasks-to-fake-graph'),
+    },
+    concern.child(),
+  )
   // 443 out: the image pull, its secret, its logs, and the signed webhooks it sends to the public URL.
-  new aws.vpc.SecurityGroupEgressRule(`${p}-fake-graph-https-out`, {
-    securityGroupId: group.id,
-    cidrIpv4: '0.0.0.0/0',
-    ipProtocol: 'tcp',
-    fromPort: 443,
-    toPort: 443,
-    description: 'HTTPS to AWS APIs and the service webhooks',
-    tags: rule('fake-graph-https-out'),
-  })
+  new aws.vpc.SecurityGroupEgressRule(
+    `${p}-fake-graph-https-out`,
+    {
+      securityGroupId: group.id,
+      cidrIpv4: '0.0.0.0/0',
+      ipProtocol: 'tcp',
+      fromPort: 443,
+      toPort: 443,
+      description: 'HTTPS to AWS APIs and the service webhooks',
+      tags: rule('fake-graph-https-out'),
+    },
+    concern.child(),
+  )
 
   const family = `${p}-fake-graph`
-  const taskDefinition = new aws.ecs.TaskDefinition(`${family}-taskdef`, {
-    family,
-    requiresCompatibilities: ['FARGATE'],
-    networkMode: 'awsvpc',
-    cpu: '256',
-    memory: '512',
-    runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: config.service.architecture },
-    executionRoleArn: args.executionRoleArn,
-    containerDefinitions: pulumi.jsonStringify([
-      {
-        name: FAKE_GRAPH_CONTAINER,
-        image: args.image,
-        essential: true,
-        command: FAKE_GRAPH_COMMAND,
-        portMappings: [{ containerPort: FAKE_GRAPH_PORT, protocol: 'tcp', name: 'graph' }],
-        environment: [
-          { name: 'NODE_ENV', value: 'production' },
-          { name: 'FAKE_GRAPH_HOST', value: '0.0.0.0' },
-          { name: 'FAKE_GRAPH_PORT', value: String(FAKE_GRAPH_PORT) },
-          { name: 'FAKE_GRAPH_WEBHOOK_URL', value: `https://${config.domain}/webhooks/whatsapp` },
-        ],
-        secrets: [
-          { name: 'META_APP_SECRET', valueFrom: pulumi.interpolate`${args.secrets.meta.arn}:appSecret::` },
-        ],
-        logConfiguration: {
-          logDriver: 'awslogs',
-          options: {
-            'awslogs-group': args.logGroupName,
-            'awslogs-region': config.region,
-            'awslogs-stream-prefix': FAKE_GRAPH_CONTAINER,
+  const taskDefinition = new aws.ecs.TaskDefinition(
+    `${family}-taskdef`,
+    {
+      family,
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: '256',
+      memory: '512',
+      runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: config.service.architecture },
+      executionRoleArn: args.executionRoleArn,
+      containerDefinitions: pulumi.jsonStringify([
+        {
+          name: FAKE_GRAPH_CONTAINER,
+          image: args.image,
+          essential: true,
+          command: FAKE_GRAPH_COMMAND,
+          portMappings: [{ containerPort: FAKE_GRAPH_PORT, protocol: 'tcp', name: 'graph' }],
+          environment: [
+            { name: 'NODE_ENV', value: 'production' },
+            { name: 'FAKE_GRAPH_HOST', value: '0.0.0.0' },
+            { name: 'FAKE_GRAPH_PORT', value: String(FAKE_GRAPH_PORT) },
+            { name: 'FAKE_GRAPH_WEBHOOK_URL', value: `https://${config.domain}/webhooks/whatsapp` },
+          ],
+          secrets: [
+            { name: 'META_APP_SECRET', valueFrom: pulumi.interpolate`${args.secrets.meta.arn}:appSecret::` },
+          ],
+          logConfiguration: {
+            logDriver: 'awslogs',
+            options: {
+              'awslogs-group': args.logGroupName,
+              'awslogs-region': config.region,
+              'awslogs-stream-prefix': FAKE_GRAPH_CONTAINER,
+            },
           },
+          stopTimeout: STOP_TIMEOUT_SECONDS,
         },
-        stopTimeout: STOP_TIMEOUT_SECONDS,
-      },
-    ]),
-    tags,
-  })
+      ]),
+      tags,
+    },
+    concern.child(),
+  )
   const service = new aws.ecs.Service(
     `${p}-fake-graph-service`,
     {
@@ -156,6 +186,7 @@ export function createSyntheticGraph(
       tags,
     },
     // Pulumi alone owns it: the provision stage sets the stack's `image` to the digest being deployed.
+    concern.child(),
   )
   return { baseUrl: syntheticGraphBaseUrl(config), service, taskDefinition }
 }

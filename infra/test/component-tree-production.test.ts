@@ -1,0 +1,3 @@
+import { describeComponentTree } from './support/component-tree.js'
+
+describeComponentTree('production')
