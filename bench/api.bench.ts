@@ -60,6 +60,12 @@ export default async function apiBenchmark(): Promise<BenchResult[]> {
     const api = await startApi(databaseUrl, redis)
     children.push(api.child)
     const { port: apiPort, readyMs, readyCpuMs, runtime } = api
+    // The compiled (bundled) server must serve more than /health: the admin status reads the shipped
+    // migrations from disk next to the code and the database through Prisma.
+    const status = await fetch(`http://127.0.0.1:${apiPort}/api/v1/status`, {
+      headers: { authorization: `Bearer ${TEST_SECRETS.adminToken}` },
+    })
+    if (status.status !== 200) throw new Error(`GET /api/v1/status of the built server: ${status.status}`)
     const bare = await startBareFastify()
     children.push(bare.child)
     const barePort = bare.port

@@ -9,6 +9,7 @@
 // own code at run time (the Prisma runtime and its wasm, swagger and swagger-ui's static assets,
 // pino's worker transports) and optional native add-ons. The generated Prisma client stays a module of
 // its own (dist/generated/prisma) because it locates itself through import.meta.url.
+import { readFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
@@ -23,6 +24,26 @@ const generatedClientStaysApart = {
     build.onResolve({ filter: /generated\/prisma\// }, (args) => {
       const target = join(args.resolveDir, args.path)
       return { path: `./${relative(dist, target)}`, external: true }
+    })
+  },
+}
+
+// In a bundle import.meta.url is the bundle's own URL. The service's modules that locate files next to
+// themselves (status/migrations.js finds prisma/migrations) get their original URL back: the bundle sits
+// in dist/ as those modules did, so a URL relative to it names the same file.
+const ownImportMetaUrl = {
+  name: 'own-import-meta-url',
+  setup(build) {
+    build.onLoad({ filter: /\.js$/ }, async (args) => {
+      if (!args.path.startsWith(`${dist}/`)) return undefined
+      const source = await readFile(args.path, 'utf8')
+      if (!source.includes('import.meta.url')) return undefined
+      const own = `new URL(${JSON.stringify(`./${relative(dist, args.path)}`)}, import.meta.url).href`
+      return {
+        contents: source.replaceAll('import.meta.url', own),
+        loader: 'js',
+        resolveDir: dirname(args.path),
+      }
     })
   },
 }
@@ -49,7 +70,7 @@ const result = await esbuild.build({
     'pg-native',
     'msgpackr-extract',
   ],
-  plugins: [generatedClientStaysApart],
+  plugins: [generatedClientStaysApart, ownImportMetaUrl],
   // CommonJS dependencies inside an ES module bundle still call require() and read __dirname.
   banner: {
     js: [
