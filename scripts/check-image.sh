@@ -8,9 +8,10 @@
 # debootstrap + this machine's node/npm (no image can be pulled) -> docker build api/Dockerfile with
 # NODE_IMAGE=<that base> -> start PostgreSQL + Redis (packages/local-services) -> backup, verify-backup
 # and migrate with the image's ops commands -> run the service container (--network host) -> poll /health and the image's own
-# HEALTHCHECK -> print the image size -> clean up everything it started.
+# HEALTHCHECK -> print each layer's size and the image's, fail over CHECK_IMAGE_MAX_MB -> clean up everything it started.
 #
 # Env: CHECK_IMAGE_KEEP_DOCKERD=1 leaves the private dockerd running for the next run (default: stopped).
+#      CHECK_IMAGE_MAX_MB (default 300): the check fails on a bigger image.
 #      CHECK_IMAGE_BASE (default whatsapp-saas/node-base:bookworm) names the cached base image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -200,6 +201,16 @@ done
 echo "HEALTHCHECK: healthy"
 
 step "result"
+# Each layer with the instruction that made it, newest first; the base image's layers are the last ones.
+echo "layers (size, instruction):"
+docker history --no-trunc --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" |
+  sed -E 's@/bin/sh -c (#\(nop\) +)?@@' | cut -c1-160 | sed 's/^/  /'
 size_bytes="$(docker image inspect -f '{{.Size}}' "$IMAGE")"
-echo "image $IMAGE ($version): $((size_bytes / 1024 / 1024)) MiB ($size_bytes bytes), user $(docker image inspect -f '{{.Config.User}}' "$IMAGE")"
+base_bytes="$(docker image inspect -f '{{.Size}}' "$BASE_IMAGE")"
+echo "image $IMAGE ($version): $((size_bytes / 1024 / 1024)) MiB ($size_bytes bytes; of which the base $((base_bytes / 1024 / 1024)) MiB), user $(docker image inspect -f '{{.Config.User}}' "$IMAGE")"
+# The production dependencies alone: what the Dockerfile controls beyond the base and the OS packages.
+docker run --rm --network none --entrypoint sh "$IMAGE" -c 'du -sm /app/node_modules /app/api/node_modules /app/api/dist 2>/dev/null' |
+  sed 's/^/  MiB /'
+max_mb="${CHECK_IMAGE_MAX_MB:-300}"
+[ "$((size_bytes / 1024 / 1024))" -le "$max_mb" ] || die "image is $((size_bytes / 1024 / 1024)) MiB, over the ${max_mb} MiB limit (CHECK_IMAGE_MAX_MB)"
 echo "check-image: OK in $(($(date +%s) - started_at))s"
