@@ -47,6 +47,7 @@ export const outboundProcessor: QueueProcessor = {
     })
     return createOutboundProcessor({
       prisma: context.prisma,
+      sql: context.sql,
       graph,
       limiter,
       settings,
