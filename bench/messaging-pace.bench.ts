@@ -107,7 +107,8 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
     const started = performance.now()
     worker = spawn(process.execPath, args, {
       cwd: join(root, 'api'),
-      stdio: 'ignore',
+      // BENCH_WORKER_LOG=1 shows the worker's log (warnings and errors) on this terminal.
+      stdio: process.env.BENCH_WORKER_LOG ? 'inherit' : 'ignore',
       env: {
         ...serviceEnv(databaseUrl, redis),
         GRAPH_API_BASE_URL: fake.url,

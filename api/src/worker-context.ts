@@ -3,11 +3,14 @@ import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import type { PrismaClient } from './db/prisma.js'
+import type { TypedSql } from './sql/typed-sql.js'
 
 /** What a queue processor may use; one instance per worker process. */
 export interface WorkerContext {
   config: Config
   prisma: PrismaClient
+  /** Typed SQL over the process's own small pg pool: the hot paths' statements (no ORM runtime). */
+  sql: TypedSql
   /** BullMQ connection (for producers the processor needs). */
   connection: Redis
   /** Producers by queue name, for processors that enqueue follow-up work. */

@@ -1,12 +1,18 @@
 import { type Queue, Worker } from 'bullmq'
+import pg from 'pg'
 import pino from 'pino'
 import { type Config, workerPoolSize } from './config.js'
 import { createPrismaClient } from './db/prisma.js'
 import { checkEvictionPolicy, closeRedis, createQueueConnection } from './db/redis.js'
+import { postgresClientConfig } from './db/tls.js'
 import { loggerOptions } from './logger.js'
 import { ALL_QUEUE_NAMES } from './queues/names.js'
 import { createQueue } from './queues/producer.js'
+import { createTypedSql } from './sql/typed-sql.js'
 import type { QueueProcessor, WorkerContext } from './worker-context.js'
+
+/** Connections of the worker's typed-SQL pool. */
+const SQL_POOL_MAX = 8
 
 export interface RunningWorkers {
   context: WorkerContext
@@ -33,8 +39,18 @@ export async function startWorkers(
     maxConnections: workerPoolSize(config),
     caFile: config.databaseCaFile,
   })
+  // The sender's statements are batched (one per tick or per event-loop turn), so a few connections
+  // carry them whatever WORKER_CONCURRENCY is.
+  const pool = new pg.Pool({
+    ...postgresClientConfig(config.databaseUrl, config.databaseCaFile),
+    max: SQL_POOL_MAX,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  })
+  // An idle client dropped by the server (restart, failover) must not crash the process.
+  pool.on('error', (error) => log.warn({ err: error }, 'idle database connection lost'))
   const queues = new Map<string, Queue>(ALL_QUEUE_NAMES.map((name) => [name, createQueue(name, connection)]))
-  const context: WorkerContext = { config, prisma, connection, queues, log }
+  const context: WorkerContext = { config, prisma, sql: createTypedSql(pool), connection, queues, log }
 
   const workers = processors.map((definition) => {
     const worker = new Worker(definition.queue, definition.create(context), {
@@ -67,7 +83,7 @@ export async function startWorkers(
       // Worker.close() waits for the jobs in progress, then releases its blocking connection.
       await Promise.allSettled(workers.map((worker) => worker.close()))
       await Promise.allSettled([...queues.values()].map((queue) => queue.close()))
-      await Promise.allSettled([prisma.$disconnect(), closeRedis(connection)])
+      await Promise.allSettled([prisma.$disconnect(), pool.end(), closeRedis(connection)])
     },
   }
 }

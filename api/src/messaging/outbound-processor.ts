@@ -1,39 +1,31 @@
-import { setTimeout as sleep } from 'node:timers/promises'
+import { randomUUID } from 'node:crypto'
 import { DelayedError, type Job, type Processor } from 'bullmq'
+import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import { decryptSecret } from '../crypto/secret-box.js'
-import type { Db, PrismaClient } from '../db/prisma.js'
+import type { PrismaClient } from '../db/prisma.js'
+import { type TypedSql, timestampParam, utcTimestamp } from '../sql/typed-sql.js'
 import type { GraphClient, SendOutcome } from './graph-client.js'
 import type { MessagingSettings } from './messaging-settings.js'
 import type { OutboundJobData } from './outbound-queue.js'
 import { graphPayload } from './outbound-request.js'
-import type { SendRateLimiter } from './send-rate-limiter.js'
+import { SERVICE_WINDOW_MS } from './outbound-service.js'
+import type { SendRateLimiter, SendSlot } from './send-rate-limiter.js'
 
-export interface MessageRef {
-  id: string
-  organizationId: string
-  conversationId: string
-  wamid: string | null
-}
-
-/** What the processor tells the rest of the service. */
+/** What the sender tells the rest of the service. */
 export interface OutboundHooks {
-  /** After a wamid is stored: applies status webhooks that overtook the send answer. */
-  wamidStored(prisma: PrismaClient, wamid: string): Promise<void>
   /**
-   * After the processor itself changed a message's status (sent on acceptance, failed); runs in the
-   * transaction of the change, so an event is published exactly when the change commits.
+   * After a wamid is committed, for wamids with status webhooks that overtook the send answer (they
+   * are stored but unapplied): applies them.
    */
-  statusChanged(
-    tx: Db,
-    message: MessageRef,
-    status: 'sent' | 'failed',
-    error?: { code: number | null; title: string; details?: string | null },
-  ): Promise<void>
+  wamidStored(prisma: PrismaClient, wamid: string): Promise<void>
 }
 
 export interface OutboundProcessorDeps {
+  /** Rare paths only (a number's token refused, a contact opted out by Meta, overtaken statuses). */
   prisma: PrismaClient
+  /** Every statement of the send path: typed from the schema, batched, no interactive transaction. */
+  sql: TypedSql
   graph: GraphClient
   limiter: SendRateLimiter
   settings: MessagingSettings
@@ -42,48 +34,31 @@ export interface OutboundProcessorDeps {
   log: Logger
 }
 
-/** Longest wait for a reserved rate slot spent sleeping in the job; longer ones reschedule it. */
+/** Longest wait for a reserved rate slot spent waiting in the job; longer ones reschedule it. */
 const MAX_SLOT_SLEEP_MS = 1_000
-interface FlatSendRow {
-  id: string
-  organizationId: string
-  conversationId: string
-  direction: string
-  status: string
-  wamid: string | null
-  attempts: number
-  nextAttemptAt: Date | null
-  type: string
-  content: unknown
-  phoneId: string
-  phoneNumberId: string
-  phoneStatus: string
-  deletedAt: Date | null
-  throughputMps: number
-  accessTokenEnc: string
-  graphApiBaseUrl: string | null
-  contactId: string
-  waId: string | null
-  optedOutAt: Date | null
-}
-
-type SendRow = FlatSendRow & {
-  phoneNumber: {
-    id: string
-    phoneNumberId: string
-    status: string
-    deletedAt: Date | null
-    throughputMps: number
-    accessTokenEnc: string
-    graphApiBaseUrl: string | null
-  }
-  conversation: { contact: { id: string; waId: string | null; optedOutAt: Date | null } }
-}
-
-/** Latest a call may leave after its rate slot; a later one takes a new slot (see the send loop). */
-const SLOT_LATENESS_MS = 15
-/** Longest head start the SENDING claim takes on its slot (a slower claim makes the call late). */
-const MAX_CLAIM_LEAD_MS = 40
+/**
+ * Latest a call may leave after its rate slot. The limiter schedules OUTBOUND_RATE_UTILIZATION (96 %)
+ * of a number's limit; calls that all leave between 0 and L ms after their slots put at most
+ * 0.96 × limit × (1 + L / 1000) into any rolling second, within the limit for L up to ~40 ms. Half of
+ * that is left for the network and the receiver's clock. A later call takes a new slot.
+ */
+const SLOT_LATENESS_MS = 20
+/** Call records are written in batches, one statement per tick of this length. */
+const TICK_MS = 10
+/**
+ * Longest head start a call record takes on its slot, beyond its tick. It follows the statement's
+ * latency, so that on a slow database the records still commit before their slots; a record that
+ * comes back too late keeps its send recorded and takes a new slot.
+ */
+const MAX_RECORD_LEAD_MS = 1_000
+/** Jobs that arrive within this window are claimed by one statement. */
+const CLAIM_WINDOW_MS = 10
+/** Answers that arrive within this window are stored by one statement. */
+const ANSWER_WINDOW_MS = 20
+/** How often a send whose call may have reached Meta looks for its status webhook. */
+const RECONCILE_POLL_MS = 2_000
+/** Jobs read and claimed by one statement. */
+const MAX_BATCH = 200
 
 /** A moving average of how long a statement takes, with a ceiling (exponentially weighted, 1/5). */
 class LatencyEstimate {
@@ -96,282 +71,742 @@ class LatencyEstimate {
     this.averageMs += (Math.min(ms, this.ceilingMs) - this.averageMs) / 5
   }
 
-  /** A margin above the average, so that most claims commit before their slot. */
+  /** A margin above the average, so that most records commit before their slot. */
   estimateMs(): number {
     return Math.min(this.ceilingMs, Math.ceil(this.averageMs * 1.5) + 1)
   }
 }
 
-/** How often an unconfirmed send looks for its status webhook before its deadline. */
-const RECONCILE_POLL_MS = 5_000
+/**
+ * Collects items and hands them on together: after `windowMs` from the first, or at once when `max`
+ * are waiting. A window rather than one event-loop turn, because jobs and answers arrive one by one
+ * and a turn rarely holds more than one of them.
+ */
+class Batcher<T> {
+  private items: T[] = []
+  private timer: NodeJS.Timeout | undefined
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly max: number,
+    private readonly run: (items: T[]) => void,
+  ) {}
+
+  push(item: T): void {
+    this.items.push(item)
+    if (this.items.length >= this.max) this.fire()
+    else this.timer ??= setTimeout(() => this.fire(), this.windowMs)
+  }
+
+  private fire(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    const items = this.items
+    this.items = []
+    if (items.length > 0) this.run(items)
+  }
+}
+
+interface Pending {
+  job: Job<OutboundJobData>
+  token: string | undefined
+  resolve(result: string): void
+  reject(error: unknown): void
+}
+
+/** A message this process holds the claim of (status SENDING, claimToken = token). */
+interface Claimed {
+  pending: Pending
+  id: string
+  organizationId: string
+  conversationId: string
+  token: string
+  /** Graph calls made before this one. */
+  attempts: number
+  type: string
+  content: unknown
+  phoneId: string
+  phoneNumberId: string
+  throughputMps: number
+  accessTokenEnc: string
+  /** The number's stored Graph base URL override (honoured only as the GraphClient allows). */
+  graphApiBaseUrl: string | null
+  contactId: string
+  to: string
+  /** Redis time of the reserved rate slot. */
+  slotAt: number
+  /** The call record is written (the call may be made from now on). */
+  recorded: boolean
+}
+
+type MessageError = { code: number | null; title: string; details?: string | null }
 
 /**
- * Sends one QUEUED message to the Graph API at Meta's limits (README.md "Sending policy").
- * Returns a short word for the job's result; reschedules itself with moveToDelayed + DelayedError,
- * which does not spend a BullMQ attempt.
+ * Sends QUEUED messages to the Graph API at Meta's limits (README.md "Sending policy"). The jobs of
+ * one event-loop turn share their statements: one claims them and reads what their sends need, one
+ * Redis round trip reserves their rate slots, one statement per tick records the calls about to leave,
+ * and one stores the answers with their events. Each job still gets its own outcome; a job reschedules
+ * itself with moveToDelayed + DelayedError, which does not spend a BullMQ attempt.
+ *
+ * A send has two durable marks before its call: the claim (SENDING with this batch's claimToken,
+ * nextAttemptAt null: the call was certainly not made) and the call record (attempts + 1, nextAttemptAt
+ * = the reconcile deadline: the call may have been made), each a fenced update on the claimToken. A
+ * process that dies holding claims leaves them recoverable from evidence: a claim without a call
+ * record is taken over (a new token, so a merely slow owner can no longer record its call) and sent at
+ * once; a recorded call is resolved by its status webhook, which echoes our id.
  */
 export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<OutboundJobData> {
-  const { prisma, settings } = deps
-  const claimLatency = new LatencyEstimate(3, MAX_CLAIM_LEAD_MS)
+  const sender = new OutboundSender(deps)
+  return (job, token) => sender.process(job, token)
+}
 
-  async function reschedule(job: Job<OutboundJobData>, token: string | undefined, ms: number, patch = {}) {
-    if (Object.keys(patch).length > 0) await job.updateData({ ...job.data, ...patch })
-    await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token)
-    throw new DelayedError()
+export class OutboundSender {
+  private readonly recordLatency = new LatencyEstimate(3, MAX_RECORD_LEAD_MS)
+  /** Sends waiting for their call record, by tick. */
+  private readonly ticks = new Map<number, Claimed[]>()
+  private readonly claims: Batcher<Pending>
+  private readonly answers: Batcher<{ send: Claimed; wamid: string }>
+  private readonly db: TypedSql
+
+  constructor(private readonly deps: OutboundProcessorDeps) {
+    this.db = deps.sql
+    this.claims = new Batcher(CLAIM_WINDOW_MS, MAX_BATCH, (batch) =>
+      this.claimBatch(batch).catch((error: unknown) => {
+        for (const item of batch) item.reject(error)
+      }),
+    )
+    this.answers = new Batcher(ANSWER_WINDOW_MS, MAX_BATCH, (answers) => this.storeAnswers(answers))
   }
 
-  async function fail(
-    message: MessageRef,
-    error: { code: number | null; title: string; details?: string | null },
-  ): Promise<string> {
-    await prisma.$transaction(async (tx) => {
-      const changed = await tx.message.updateMany({
-        where: { id: message.id, status: { in: ['QUEUED', 'SENDING'] } },
-        data: {
-          status: 'FAILED',
-          failedAt: new Date(),
-          nextAttemptAt: null,
-          errorCode: error.code,
-          errorTitle: error.title,
-          errorDetails: error.details ?? null,
-        },
-      })
-      if (changed.count > 0) await deps.hooks.statusChanged(tx, message, 'failed', error)
-    })
-    return 'failed'
+  process(job: Job<OutboundJobData>, token: string | undefined): Promise<string> {
+    return new Promise<string>((resolve, reject) => this.claims.push({ job, token, resolve, reject }))
   }
 
-  /** Back to QUEUED: Meta definitely did not take the message (a call never made gives its attempt back). */
-  const requeue = (id: string, options: { callMade: boolean } = { callMade: true }) =>
-    prisma.message.updateMany({
-      where: { id, status: 'SENDING', wamid: null },
-      data: {
-        status: 'QUEUED',
-        nextAttemptAt: null,
-        ...(options.callMade ? {} : { attempts: { decrement: 1 } }),
-      },
-    })
+  /** Claims the batch's QUEUED messages and reads what their sends need, in one statement. */
+  private async claimBatch(batch: Pending[]): Promise<void> {
+    const token = randomUUID()
+    const now = new Date()
+    const nowTs = sql<Date>`${timestampParam(now)}::timestamp`
+    const ids = batch.map((item) => item.job.data.messageId)
+    const rows = await this.db
+      .with('input', () => sql<{ id: string }>`(SELECT unnest(${ids}::text[]) AS id)`)
+      .with('claimed', (db) =>
+        db
+          .updateTable('Message as m')
+          .from('input')
+          .set({
+            status: sql`'SENDING'::"MessageStatus"`,
+            claimToken: token,
+            nextAttemptAt: null,
+            updatedAt: nowTs,
+          })
+          .whereRef('m.id', '=', 'input.id')
+          .where('m.direction', '=', 'OUTBOUND')
+          .where('m.status', '=', 'QUEUED')
+          .where('m.wamid', 'is', null)
+          .returning('m.id'),
+      )
+      // The rows as they were before the claim (one snapshot): QUEUED for the claimed ones.
+      .selectFrom('input')
+      .innerJoin('Message as m', 'm.id', 'input.id')
+      .innerJoin('PhoneNumber as p', 'p.id', 'm.phoneNumberId')
+      .innerJoin('Conversation as cv', 'cv.id', 'm.conversationId')
+      .innerJoin('Contact as ct', 'ct.id', 'cv.contactId')
+      .leftJoin('claimed', 'claimed.id', 'm.id')
+      .select([
+        'm.id',
+        'm.organizationId',
+        'm.conversationId',
+        'm.direction',
+        'm.status',
+        'm.wamid',
+        'm.attempts',
+        'm.claimToken',
+        sql<string | null>`m."nextAttemptAt"::text`.as('nextAttemptAt'),
+        'm.type',
+        'm.content',
+        'p.id as phoneId',
+        'p.phoneNumberId',
+        'p.status as phoneStatus',
+        'p.deletedAt',
+        'p.throughputMps',
+        'p.accessTokenEnc',
+        'p.graphApiBaseUrl',
+        'ct.id as contactId',
+        'ct.waId',
+        'ct.optedOutAt',
+        sql<string | null>`cv."lastInboundAt"::text`.as('lastInboundAt'),
+        'claimed.id as claimedId',
+      ])
+      .execute()
+    const byId = new Map(rows.map((row) => [row.id, row]))
 
-  /** The wamid of an earlier, unconfirmed send, known from a status webhook that echoed our id. */
-  async function wamidFromStatusWebhooks(messageId: string): Promise<string | undefined> {
-    const rows = await prisma.$queryRaw<Array<{ wamid: string }>>`
-      SELECT "wamid" FROM "MessageStatusEvent"
-      WHERE "raw"->>'biz_opaque_callback_data' = ${messageId} LIMIT 1`
-    return rows[0]?.wamid
-  }
-
-  async function accepted(message: MessageRef, wamid: string): Promise<string> {
-    await prisma.$transaction(async (tx) => {
-      const stored = await tx.message.updateMany({
-        where: { id: message.id, status: { in: ['QUEUED', 'SENDING'] }, wamid: null },
-        data: {
-          wamid,
-          status: 'SENT',
-          sentAt: new Date(),
-          nextAttemptAt: null,
-          errorCode: null,
-          errorTitle: null,
-        },
-      })
-      if (stored.count > 0) await deps.hooks.statusChanged(tx, { ...message, wamid }, 'sent')
-      // Otherwise the message already moved on: at most its wamid is missing.
-      else await tx.message.updateMany({ where: { id: message.id, wamid: null }, data: { wamid } })
-    })
-    await deps.hooks.wamidStored(prisma, wamid)
-    return 'sent'
-  }
-
-  /**
-   * The message with its number and contact in one raw statement: every send starts here, and the
-   * ORM would spend a query (~2.5 ms of CPU each) per relation.
-   */
-  async function loadSend(messageId: string): Promise<SendRow | undefined> {
-    const [row] = await prisma.$queryRaw<FlatSendRow[]>`
-      SELECT m.id, m."organizationId", m."conversationId", m.direction::text AS direction,
-             m.status::text AS status, m.wamid, m.attempts, m."nextAttemptAt", m.type, m.content,
-             p.id AS "phoneId", p."phoneNumberId", p.status::text AS "phoneStatus", p."deletedAt",
-             p."throughputMps", p."accessTokenEnc", p."graphApiBaseUrl",
-             ct.id AS "contactId", ct."waId", ct."optedOutAt"
-      FROM "Message" m
-      JOIN "PhoneNumber" p ON p.id = m."phoneNumberId"
-      JOIN "Conversation" cv ON cv.id = m."conversationId"
-      JOIN "Contact" ct ON ct.id = cv."contactId"
-      WHERE m.id = ${messageId}`
-    if (!row) return undefined
-    return {
-      ...row,
-      phoneNumber: {
-        id: row.phoneId,
+    const sendable: Claimed[] = []
+    const failures: Array<{ send: Claimed; error: MessageError }> = []
+    for (const item of batch) {
+      const row = byId.get(item.job.data.messageId)
+      if (row?.direction !== 'OUTBOUND') {
+        item.resolve('missing')
+        continue
+      }
+      if (!row.claimedId) {
+        if (row.wamid || row.status !== 'SENDING') item.resolve('done-already')
+        // Claimed by another run: a crashed or slow one (the job was taken up again), or a call with an
+        // unknown outcome. Rare: settled one by one.
+        else this.recover(item, row).then(item.resolve, item.reject)
+        continue
+      }
+      const send: Claimed = {
+        pending: item,
+        id: row.id,
+        organizationId: row.organizationId,
+        conversationId: row.conversationId,
+        token,
+        attempts: row.attempts,
+        type: row.type,
+        content: row.content,
+        phoneId: row.phoneId,
         phoneNumberId: row.phoneNumberId,
-        status: row.phoneStatus,
-        deletedAt: row.deletedAt,
         throughputMps: row.throughputMps,
         accessTokenEnc: row.accessTokenEnc,
         graphApiBaseUrl: row.graphApiBaseUrl,
-      },
-      conversation: { contact: { id: row.contactId, waId: row.waId, optedOutAt: row.optedOutAt } },
+        contactId: row.contactId,
+        to: row.waId ?? '',
+        slotAt: 0,
+        recorded: false,
+      }
+      const refusal = refusalOf(row, now)
+      if (refusal) failures.push({ send, error: refusal })
+      else sendable.push(send)
+    }
+    if (failures.length > 0) {
+      await this.settleFailures(failures)
+      for (const { send } of failures) send.pending.resolve('failed')
+    }
+    if (sendable.length > 0) await this.reserve(sendable)
+  }
+
+  /** Rate slots for the sends (one Redis round trip); each is then scheduled or given back. */
+  private async reserve(sends: Claimed[]): Promise<void> {
+    const slots = await this.deps.limiter.acquireMany(
+      sends.map((send) => ({
+        phoneNumberId: send.phoneNumberId,
+        recipient: send.to,
+        throughputMps: send.throughputMps,
+      })),
+    )
+    const tooFar: Array<{ send: Claimed; waitMs: number }> = []
+    sends.forEach((send, index) => {
+      const slot = slots[index]!
+      if (usable(slot)) this.schedule(send, slot)
+      else tooFar.push({ send, waitMs: slot.waitMs })
+    })
+    if (tooFar.length > 0) {
+      // Not called: back to QUEUED (certainly unsent) and taken up again when the slot is near.
+      await this.release(tooFar.map(({ send }) => ({ send, callRecorded: false })))
+      await Promise.all(tooFar.map(({ send, waitMs }) => this.reschedule(send.pending, waitMs)))
     }
   }
 
-  return async (job, token) => {
-    const message = await loadSend(job.data.messageId)
-    if (message?.direction !== 'OUTBOUND') return 'missing'
-    if (message.wamid || !['QUEUED', 'SENDING'].includes(message.status)) return 'done-already'
-    const ref: MessageRef = {
-      id: message.id,
-      organizationId: message.organizationId,
-      conversationId: message.conversationId,
-      wamid: null,
+  /** The send's call record goes with the tick just before its slot (less the statement's latency). */
+  private schedule(send: Claimed, slot: SendSlot): void {
+    send.slotAt = slot.decidedAtMs + slot.waitMs
+    if (send.recorded) {
+      setTimeout(() => this.call(send), Math.max(0, send.slotAt - Date.now()))
+      return
     }
-
-    if (message.status === 'SENDING') {
-      // An earlier run may have reached Meta (it died mid-call, or the answer was lost). Never
-      // resend blindly: Meta's status webhooks carry our id in biz_opaque_callback_data.
-      const known = await wamidFromStatusWebhooks(message.id)
-      if (known) return accepted(ref, known)
-      const deadline = message.nextAttemptAt?.getTime() ?? 0
-      // Look again every few seconds until the deadline: a status webhook usually comes quickly.
-      if (Date.now() < deadline)
-        return reschedule(job, token, Math.min(deadline - Date.now(), RECONCILE_POLL_MS))
-      if ((job.data.unconfirmedResends ?? 0) >= 1)
-        return fail(ref, {
-          code: null,
-          title: 'UNCONFIRMED',
-          details: 'no answer and no status after one resend',
+    const lead = this.recordLatency.estimateMs()
+    // A slot closer than the record's latency cannot be met: the call is due once its record commits.
+    // Later than the slot is always within the limit by itself; only a call late against the calls
+    // scheduled after it could crowd a second, which is what the lateness bound is about.
+    send.slotAt = Math.max(send.slotAt, Date.now() + lead)
+    const tick = Math.floor((send.slotAt - lead) / TICK_MS)
+    const due = this.ticks.get(tick)
+    if (due) {
+      due.push(send)
+      return
+    }
+    this.ticks.set(tick, [send])
+    setTimeout(
+      () => {
+        const sends = this.ticks.get(tick) ?? []
+        this.ticks.delete(tick)
+        this.recordCalls(sends).catch((error: unknown) => {
+          for (const s of sends) s.pending.reject(error)
         })
-      await job.updateData({ ...job.data, unconfirmedResends: (job.data.unconfirmedResends ?? 0) + 1 })
-      deps.log.warn({ messageId: message.id }, 'no status for an unconfirmed send: resending once')
-    }
-
-    const phone = message.phoneNumber
-    if (phone.status !== 'ACTIVE' || phone.deletedAt)
-      return fail(ref, { code: null, title: `phone number ${phone.deletedAt ? 'DELETED' : phone.status}` })
-    const to = message.conversation.contact.waId
-    if (!to) return fail(ref, { code: null, title: 'contact has no WhatsApp number' })
-    if (message.conversation.contact.optedOutAt) return fail(ref, { code: null, title: 'CONTACT_OPTED_OUT' })
-
-    let slot = await deps.limiter.acquire(phone.phoneNumberId, to, phone.throughputMps)
-    if (!slot.reserved || slot.waitMs > MAX_SLOT_SLEEP_MS) return reschedule(job, token, slot.waitMs)
-    // The slot in Redis time, the clock the limiter shares between processes (hosts keep theirs in step).
-    let slotAt = slot.decidedAtMs + slot.waitMs
-
-    // SENDING with a deadline is written BEFORE the call: if this process dies during the call, the
-    // next run knows the request may have reached Meta and reconciles first. It is written as late
-    // as possible, timed to commit just before the slot, so that a process dying while it waits for
-    // its slot leaves the message QUEUED (certainly not sent: the next run sends at once) instead of
-    // SENDING (outcome unknown: the next run must wait for a status webhook or the deadline).
-    let claimed = false
-    // A slot is good only while it is fresh: a call that leaves much later than its slot could land
-    // in the same second as the calls of the next slots, so a busy process takes a new one instead.
-    for (;;) {
-      if (!claimed) {
-        const lead = claimLatency.estimateMs()
-        if (slotAt - lead - Date.now() > 0) await sleep(slotAt - lead - Date.now())
-        const claimedAt = new Date()
-        const rows = await prisma.$executeRaw`
-          UPDATE "Message" SET status = 'SENDING', attempts = attempts + 1, "updatedAt" = ${claimedAt},
-            "nextAttemptAt" = ${new Date(claimedAt.getTime() + MAX_SLOT_SLEEP_MS + settings.outboundReconcileAfterMs)}
-          WHERE id = ${message.id} AND status IN ('QUEUED', 'SENDING') AND wamid IS NULL`
-        claimLatency.observe(Date.now() - claimedAt.getTime())
-        if (rows === 0) return 'done-already'
-        claimed = true
-      }
-      const wait = slotAt - Date.now()
-      if (wait > 0) await sleep(wait)
-      if (Date.now() - slotAt <= SLOT_LATENESS_MS) break
-      slot = await deps.limiter.acquire(phone.phoneNumberId, to, phone.throughputMps)
-      if (!slot.reserved || slot.waitMs > MAX_SLOT_SLEEP_MS) {
-        // Not sent: back to QUEUED with the attempt given back, like any other throttle.
-        await requeue(message.id, { callMade: false })
-        return reschedule(job, token, slot.waitMs)
-      }
-      slotAt = slot.decidedAtMs + slot.waitMs
-      // A wait for the new slot is not spent claimed: the claim is given back and taken again just
-      // before it, so that dying meanwhile still leaves the message certainly unsent.
-      if (slotAt - Date.now() > MAX_CLAIM_LEAD_MS) {
-        await requeue(message.id, { callMade: false })
-        claimed = false
-      }
-    }
-
-    const accessToken = decryptSecret(phone.accessTokenEnc, deps.encryptionKey)
-    const outcome: SendOutcome = await deps.graph.sendMessage(
-      phone.phoneNumberId,
-      accessToken,
-      graphPayload(message, to),
-      phone.graphApiBaseUrl,
+      },
+      Math.max(0, tick * TICK_MS - Date.now()),
     )
-    const attempts = message.attempts + 1
+  }
 
+  /** Writes the call records of one tick, then makes each call at its slot. */
+  private async recordCalls(sends: Claimed[]): Promise<void> {
+    const late = sends.filter((send) => Date.now() - send.slotAt > SLOT_LATENESS_MS)
+    const onTime = sends.filter((send) => Date.now() - send.slotAt <= SLOT_LATENESS_MS)
+    for (const send of late) this.reacquire(send)
+    if (onTime.length === 0) return
+    const started = Date.now()
+    const recorded = await this.record(onTime)
+    this.recordLatency.observe(Date.now() - started)
+    for (const send of onTime) {
+      // Not recorded: the claim was taken over (this process was thought dead); the new owner sends it.
+      if (!recorded.has(send.id)) {
+        send.pending.resolve('done-already')
+        continue
+      }
+      send.recorded = true
+      // A record that came back too late for its slot stays (the send is recorded, not yet called):
+      // the call takes a new slot.
+      if (Date.now() - send.slotAt > SLOT_LATENESS_MS) this.reacquire(send)
+      else setTimeout(() => this.call(send), Math.max(0, send.slotAt - Date.now()))
+    }
+  }
+
+  private reacquire(send: Claimed): void {
+    this.deps.limiter
+      .acquire(send.phoneNumberId, send.to, send.throughputMps)
+      .then(async (slot) => {
+        if (usable(slot)) return this.schedule(send, slot)
+        await this.release([{ send, callRecorded: send.recorded }])
+        await this.reschedule(send.pending, slot.waitMs)
+      })
+      .catch((error: unknown) => send.pending.reject(error))
+  }
+
+  private call(send: Claimed): void {
+    const accessToken = decryptSecret(send.accessTokenEnc, this.deps.encryptionKey)
+    this.deps.graph
+      .sendMessage(send.phoneNumberId, accessToken, graphPayload(send, send.to), send.graphApiBaseUrl)
+      .then((outcome) => this.answered(send, outcome))
+      .catch((error: unknown) => send.pending.reject(error))
+  }
+
+  private async answered(send: Claimed, outcome: SendOutcome): Promise<void> {
+    const { settings } = this.deps
+    const { job } = send.pending
+    const attempts = send.attempts + 1
     switch (outcome.kind) {
       case 'accepted':
-        return accepted(ref, outcome.wamid)
+        return this.answers.push({ send, wamid: outcome.wamid })
       case 'ambiguous':
-        deps.log.warn({ messageId: message.id, reason: outcome.reason }, 'send outcome unknown: reconciling')
-        return reschedule(job, token, Math.min(settings.outboundReconcileAfterMs, RECONCILE_POLL_MS))
+        this.deps.log.warn(
+          { messageId: send.id, reason: outcome.reason },
+          'send outcome unknown: reconciling',
+        )
+        return this.reschedule(send.pending, Math.min(settings.outboundReconcileAfterMs, RECONCILE_POLL_MS))
       case 'not-sent':
-        await requeue(message.id)
         if (attempts >= settings.outboundMaxAttempts)
-          return fail(ref, { code: null, title: 'GRAPH_UNREACHABLE', details: outcome.reason })
-        return reschedule(job, token, backoff(settings.outboundBackoffBaseMs, attempts))
+          return this.failOne(send, { code: null, title: 'GRAPH_UNREACHABLE', details: outcome.reason })
+        await this.release([{ send, callRecorded: true, attemptCounts: true }])
+        return this.reschedule(send.pending, backoff(settings.outboundBackoffBaseMs, attempts))
       case 'error': {
         const error = { code: outcome.code ?? null, title: outcome.title, details: outcome.details ?? null }
         switch (outcome.errorClass) {
           case 'throttle-number': {
             // Throttling is not the message's fault: the attempt is given back.
-            await prisma.message.update({
-              where: { id: message.id },
-              data: { status: 'QUEUED', nextAttemptAt: null, attempts: { decrement: 1 } },
-            })
+            await this.release([{ send, callRecorded: true }])
             const n = (job.data.numberThrottles ?? 0) + 1
             const pauseMs = Math.min(1_000 * 2 ** (n - 1), 5_000)
-            await deps.limiter.pauseNumber(phone.phoneNumberId, pauseMs)
-            return reschedule(job, token, pauseMs, { numberThrottles: n })
+            await this.deps.limiter.pauseNumber(send.phoneNumberId, pauseMs)
+            return this.reschedule(send.pending, pauseMs, { numberThrottles: n })
           }
           case 'throttle-pair': {
-            await prisma.message.update({
-              where: { id: message.id },
-              data: { status: 'QUEUED', nextAttemptAt: null, attempts: { decrement: 1 } },
-            })
+            await this.release([{ send, callRecorded: true }])
             const n = (job.data.pairThrottles ?? 0) + 1
             const waitMs = Math.min(4 ** n * 1_000, 15 * 60_000)
-            await deps.limiter.backOffPair(phone.phoneNumberId, to, waitMs)
-            return reschedule(job, token, waitMs, { pairThrottles: n })
+            await this.deps.limiter.backOffPair(send.phoneNumberId, send.to, waitMs)
+            return this.reschedule(send.pending, waitMs, { pairThrottles: n })
           }
-          case 'throttle-app': {
-            await prisma.message.update({
-              where: { id: message.id },
-              data: { status: 'QUEUED', nextAttemptAt: null, attempts: { decrement: 1 } },
-            })
-            return reschedule(
-              job,
-              token,
+          case 'throttle-app':
+            await this.release([{ send, callRecorded: true }])
+            return this.reschedule(
+              send.pending,
               backoff(settings.outboundBackoffBaseMs, (job.data.numberThrottles ?? 0) + 1),
             )
-          }
           case 'transient':
-            if (attempts >= settings.outboundMaxAttempts) return fail(ref, error)
-            await requeue(message.id)
-            return reschedule(job, token, backoff(settings.outboundBackoffBaseMs, attempts))
+            if (attempts >= settings.outboundMaxAttempts) return this.failOne(send, error)
+            await this.release([{ send, callRecorded: true, attemptCounts: true }])
+            return this.reschedule(send.pending, backoff(settings.outboundBackoffBaseMs, attempts))
           case 'auth':
-            await prisma.phoneNumber.update({ where: { id: phone.id }, data: { status: 'AUTH_INVALID' } })
-            deps.log.error(
-              { phoneNumberId: phone.phoneNumberId, code: outcome.code },
+            await this.deps.prisma.phoneNumber.update({
+              where: { id: send.phoneId },
+              data: { status: 'AUTH_INVALID' },
+            })
+            this.deps.log.error(
+              { phoneNumberId: send.phoneNumberId, code: outcome.code },
               'access token refused: number marked AUTH_INVALID',
             )
-            return fail(ref, error)
+            return this.failOne(send, error)
           case 'opt-out':
-            await prisma.contact.update({
-              where: { id: message.conversation.contact.id },
+            await this.deps.prisma.contact.update({
+              where: { id: send.contactId },
               data: { optedOutAt: new Date(), optOutSource: 'meta_131050' },
             })
-            return fail(ref, error)
+            return this.failOne(send, error)
           default:
-            return fail(ref, error)
+            return this.failOne(send, error)
         }
       }
     }
   }
+
+  private async failOne(send: Claimed, error: MessageError): Promise<void> {
+    await this.settleFailures([{ send, error }])
+    send.pending.resolve('failed')
+  }
+
+  /** Stores a window's answers (wamid, SENT, the message.status event) in one statement. */
+  private storeAnswers(answers: Array<{ send: Claimed; wamid: string }>): void {
+    this.storeSent(answers.map(({ send, wamid }) => ({ ...send, wamid })))
+      .then(async () => {
+        await this.applyOvertakingStatuses(answers.map((a) => a.wamid))
+        for (const { send } of answers) send.pending.resolve('sent')
+      })
+      .catch((error: unknown) => {
+        for (const { send } of answers) send.pending.reject(error)
+      })
+  }
+
+  /**
+   * SENT with the wamid, and its `message.status` event in the same statement (so an event exists
+   * exactly when the change commits). A message that moved on meanwhile only gets its missing wamid.
+   */
+  private async storeSent(
+    sent: Array<{ id: string; wamid: string; organizationId: string; conversationId: string }>,
+  ): Promise<void> {
+    const now = new Date()
+    const nowTs = sql<Date>`${timestampParam(now)}::timestamp`
+    await this.db
+      .with(
+        'input',
+        () => sql<{ id: string; wamid: string }>`(SELECT * FROM unnest(
+          ${sent.map((s) => s.id)}::text[], ${sent.map((s) => s.wamid)}::text[]) AS t(id, wamid))`,
+      )
+      .with('stored', (db) =>
+        db
+          .updateTable('Message as m')
+          .from('input')
+          .set((eb) => ({
+            status: sql`'SENT'::"MessageStatus"`,
+            wamid: eb.ref('input.wamid'),
+            sentAt: nowTs,
+            nextAttemptAt: null,
+            claimToken: null,
+            errorCode: null,
+            errorTitle: null,
+            updatedAt: nowTs,
+          }))
+          .whereRef('m.id', '=', 'input.id')
+          .where('m.status', 'in', ['QUEUED', 'SENDING'])
+          .where('m.wamid', 'is', null)
+          .returning(['m.id', 'm.organizationId', 'm.conversationId', 'm.wamid']),
+      )
+      .with('wamidOnly', (db) =>
+        db
+          .updateTable('Message as m')
+          .from('input')
+          .set((eb) => ({ wamid: eb.ref('input.wamid'), claimToken: null }))
+          .whereRef('m.id', '=', 'input.id')
+          .where('m.status', 'not in', ['QUEUED', 'SENDING'])
+          .where('m.wamid', 'is', null)
+          .returning('m.id'),
+      )
+      .with('event', (db) =>
+        db
+          .insertInto('DomainEvent')
+          .columns(['id', 'organizationId', 'type', 'data', 'createdAt'])
+          .expression(
+            db.selectFrom('stored').select([
+              sql<string>`gen_random_uuid()::text`.as('id'),
+              'stored.organizationId',
+              sql<string>`'message.status'`.as('type'),
+              sql<unknown>`jsonb_build_object('messageId', stored.id, 'conversationId', stored."conversationId",
+                  'status', 'sent', 'previousStatus', 'sending', 'timestamp', ${now.toISOString()}::text,
+                  'wamid', stored.wamid)`.as('data'),
+              nowTs.as('createdAt'),
+            ]),
+          )
+          .returning('DomainEvent.id'),
+      )
+      // Data-modifying CTEs run whether or not the query reads them.
+      .selectFrom('stored')
+      .select('stored.id')
+      .execute()
+  }
+
+  /**
+   * Status webhooks that arrived before their wamid was stored wait unapplied. The inbound side holds
+   * an advisory lock per wamid while it records a status and looks for its message: waiting for those
+   * locks (one at a time, in order) after the commit means that any status recorded without seeing
+   * the wamid has committed by the next statement, which then finds it.
+   */
+  private async applyOvertakingStatuses(wamids: string[]): Promise<void> {
+    const sorted = [...wamids].sort()
+    await sql`SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended(w, 42))
+      FROM (SELECT w FROM unnest(${sorted}::text[]) AS w ORDER BY w) AS s) AS l`.execute(this.db)
+    const overtaken = await this.db
+      .selectFrom('MessageStatusEvent')
+      .where('wamid', 'in', sorted)
+      .where('appliedAt', 'is', null)
+      .select('wamid')
+      .distinct()
+      .execute()
+    for (const { wamid } of overtaken) await this.deps.hooks.wamidStored(this.deps.prisma, wamid)
+  }
+
+  /** FAILED with Meta's (or our) error and its `message.status` event, fenced on the claims. */
+  private async settleFailures(
+    failures: Array<{ send: Pick<Claimed, 'id' | 'token'>; error: MessageError }>,
+  ): Promise<void> {
+    const now = new Date()
+    const nowTs = sql<Date>`${timestampParam(now)}::timestamp`
+    await this.db
+      .with(
+        'input',
+        () => sql<{
+          id: string
+          token: string
+          code: number | null
+          title: string
+          details: string | null
+        }>`(SELECT * FROM unnest(
+          ${failures.map((f) => f.send.id)}::text[], ${failures.map((f) => f.send.token)}::text[],
+          ${failures.map((f) => f.error.code)}::int[], ${failures.map((f) => f.error.title)}::text[],
+          ${failures.map((f) => f.error.details ?? null)}::text[]) AS t(id, token, code, title, details))`,
+      )
+      .with('failed', (db) =>
+        db
+          .updateTable('Message as m')
+          .from('input')
+          .set((eb) => ({
+            status: sql`'FAILED'::"MessageStatus"`,
+            failedAt: nowTs,
+            nextAttemptAt: null,
+            claimToken: null,
+            errorCode: eb.ref('input.code'),
+            errorTitle: eb.ref('input.title'),
+            errorDetails: eb.ref('input.details'),
+            updatedAt: nowTs,
+          }))
+          .whereRef('m.id', '=', 'input.id')
+          .whereRef('m.claimToken', '=', 'input.token')
+          .where('m.status', '=', 'SENDING')
+          .returning(['m.id', 'm.organizationId', 'm.conversationId', 'input.code', 'input.title']),
+      )
+      .with('event', (db) =>
+        db
+          .insertInto('DomainEvent')
+          .columns(['id', 'organizationId', 'type', 'data', 'createdAt'])
+          .expression(
+            db.selectFrom('failed').select([
+              sql<string>`gen_random_uuid()::text`.as('id'),
+              'failed.organizationId',
+              sql<string>`'message.status'`.as('type'),
+              sql<unknown>`jsonb_build_object('messageId', failed.id, 'conversationId', failed."conversationId",
+                  'status', 'failed', 'previousStatus', 'queued', 'timestamp', ${now.toISOString()}::text,
+                  'error', jsonb_build_object('code', failed.code, 'title', failed.title))`.as('data'),
+              nowTs.as('createdAt'),
+            ]),
+          )
+          .returning('DomainEvent.id'),
+      )
+      .selectFrom('failed')
+      .select('failed.id')
+      .execute()
+  }
+
+  /**
+   * Back to QUEUED, the claim given up. `callRecorded`: a call was recorded, so the record goes too;
+   * its attempt counts only when Meta may have spent it (`attemptCounts`: errors, not throttles).
+   */
+  private async release(
+    items: Array<{ send: Claimed; callRecorded: boolean; attemptCounts?: boolean }>,
+  ): Promise<void> {
+    const ids = items.map((i) => i.send.id)
+    const tokens = items.map((i) => i.send.token)
+    const giveBack = items.map((i) => (i.callRecorded && !i.attemptCounts ? 1 : 0))
+    await this.db
+      .with(
+        'input',
+        () => sql<{ id: string; token: string; giveBack: number }>`(SELECT * FROM unnest(
+          ${ids}::text[], ${tokens}::text[], ${giveBack}::int[]) AS t(id, token, "giveBack"))`,
+      )
+      .updateTable('Message as m')
+      .from('input')
+      .set((eb) => ({
+        status: sql`'QUEUED'::"MessageStatus"`,
+        claimToken: null,
+        nextAttemptAt: null,
+        attempts: eb('m.attempts', '-', eb.ref('input.giveBack')),
+      }))
+      .whereRef('m.id', '=', 'input.id')
+      .whereRef('m.claimToken', '=', 'input.token')
+      .where('m.status', '=', 'SENDING')
+      .where('m.wamid', 'is', null)
+      .execute()
+  }
+
+  /** The call records of sends about to leave (fenced on their claims); returns the recorded ids. */
+  private async record(sends: Claimed[]): Promise<Set<string>> {
+    const deadline = timestampParam(
+      new Date(Date.now() + MAX_SLOT_SLEEP_MS + this.deps.settings.outboundReconcileAfterMs),
+    )
+    const rows = await this.fenced(sends)
+      .set((eb) => ({
+        attempts: eb('m.attempts', '+', 1),
+        nextAttemptAt: sql<Date>`${deadline}::timestamp`,
+      }))
+      .where('m.nextAttemptAt', 'is', null)
+      .returning('m.id')
+      .execute()
+    return new Set(rows.map((row) => row.id))
+  }
+
+  /** An update of the sends' messages whose claim is still theirs. */
+  private fenced(sends: Claimed[]) {
+    return this.db
+      .with(
+        'input',
+        () => sql<{ id: string; token: string }>`(SELECT * FROM unnest(
+          ${sends.map((s) => s.id)}::text[], ${sends.map((s) => s.token)}::text[]) AS t(id, token))`,
+      )
+      .updateTable('Message as m')
+      .from('input')
+      .whereRef('m.id', '=', 'input.id')
+      .whereRef('m.claimToken', '=', 'input.token')
+      .where('m.status', '=', 'SENDING')
+      .where('m.wamid', 'is', null)
+  }
+
+  private async reschedule(item: Pending, ms: number, patch: Partial<OutboundJobData> = {}): Promise<void> {
+    try {
+      if (Object.keys(patch).length > 0) await item.job.updateData({ ...item.job.data, ...patch })
+      await item.job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), item.token)
+      item.reject(new DelayedError())
+    } catch (error) {
+      item.reject(error)
+    }
+  }
+
+  /** Rescheduled from within recover(): the job's promise rejects with DelayedError. */
+  private async delay(item: Pending, ms: number, patch: Partial<OutboundJobData> = {}): Promise<never> {
+    if (Object.keys(patch).length > 0) await item.job.updateData({ ...item.job.data, ...patch })
+    await item.job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), item.token)
+    throw new DelayedError()
+  }
+
+  /**
+   * A SENDING message this run did not claim: its job was taken up again after a crash (or after a
+   * stall), or its own call had an unknown outcome. Decided by evidence, never by guessing:
+   * - no call record (nextAttemptAt null): the call was certainly not made. The claim is taken over
+   *   with a new token (its old owner, if alive, can no longer record a call) and sent now;
+   * - a call record: the call may have reached Meta. A status webhook echoing our id adopts its wamid
+   *   (looked for every RECONCILE_POLL_MS); only after the reconcile deadline with none is it sent once
+   *   more, and a second unknown outcome fails it UNCONFIRMED.
+   */
+  private async recover(
+    item: Pending,
+    row: {
+      id: string
+      claimToken: string | null
+      nextAttemptAt: string | null
+      organizationId: string
+      conversationId: string
+    },
+  ): Promise<string> {
+    const { job } = item
+    if (row.nextAttemptAt !== null) {
+      const known = await this.wamidFromStatusWebhooks(row.id)
+      if (known) {
+        await this.storeSent([{ ...row, wamid: known }])
+        await this.applyOvertakingStatuses([known])
+        return 'sent'
+      }
+      const deadline = utcTimestamp(row.nextAttemptAt)!.getTime()
+      if (Date.now() < deadline) return this.delay(item, Math.min(deadline - Date.now(), RECONCILE_POLL_MS))
+    }
+    const token = randomUUID()
+    const taken = await this.db
+      .updateTable('Message')
+      .set({ claimToken: token, nextAttemptAt: null })
+      .where('id', '=', row.id)
+      .where('status', '=', 'SENDING')
+      .where('wamid', 'is', null)
+      .where(sql<boolean>`"claimToken" IS NOT DISTINCT FROM ${row.claimToken}`)
+      .where(
+        row.nextAttemptAt === null
+          ? sql<boolean>`"nextAttemptAt" IS NULL`
+          : sql<boolean>`"nextAttemptAt" = ${row.nextAttemptAt}::timestamp`,
+      )
+      .returning('id')
+      .executeTakeFirst()
+    // Changed meanwhile (its owner moved on): look again shortly.
+    if (!taken) return this.delay(item, 1_000)
+    if (row.nextAttemptAt !== null) {
+      if ((job.data.unconfirmedResends ?? 0) >= 1) {
+        await this.settleFailures([
+          {
+            send: { id: row.id, token },
+            error: { code: null, title: 'UNCONFIRMED', details: 'no answer and no status after one resend' },
+          },
+        ])
+        return 'failed'
+      }
+      await job.updateData({ ...job.data, unconfirmedResends: (job.data.unconfirmedResends ?? 0) + 1 })
+      this.deps.log.warn({ messageId: row.id }, 'no status for an unconfirmed send: resending once')
+    } else
+      this.deps.log.info({ messageId: row.id }, 'claim of a stopped run taken over: never called, sending')
+    // Back to QUEUED under the new claim, then through the ordinary batched path.
+    await this.db
+      .updateTable('Message')
+      .set({ status: 'QUEUED', claimToken: null })
+      .where('id', '=', row.id)
+      .where('claimToken', '=', token)
+      .execute()
+    return new Promise<string>((resolve, reject) =>
+      this.claims.push({ job, token: item.token, resolve, reject }),
+    )
+  }
+
+  /** The wamid of an earlier, unconfirmed send, known from a status webhook that echoed our id. */
+  private async wamidFromStatusWebhooks(messageId: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('MessageStatusEvent')
+      .where(sql<string>`raw->>'biz_opaque_callback_data'`, '=', messageId)
+      .select('wamid')
+      .limit(1)
+      .executeTakeFirst()
+    return row?.wamid
+  }
+}
+
+function usable(slot: SendSlot): boolean {
+  return slot.reserved && slot.waitMs <= MAX_SLOT_SLEEP_MS
+}
+
+/** Why a claimed message must not be sent at all, checked again at send time. */
+function refusalOf(
+  row: {
+    type: string
+    phoneStatus: string
+    deletedAt: Date | null
+    waId: string | null
+    optedOutAt: Date | null
+    lastInboundAt: string | null
+  },
+  now: Date,
+): MessageError | undefined {
+  if (row.phoneStatus !== 'ACTIVE' || row.deletedAt)
+    return { code: null, title: `phone number ${row.deletedAt ? 'DELETED' : row.phoneStatus}` }
+  if (!row.waId) return { code: null, title: 'contact has no WhatsApp number' }
+  if (row.optedOutAt) return { code: null, title: 'CONTACT_OPTED_OUT' }
+  if (row.type !== 'template') {
+    // Accepted inside the 24-hour window, but queued until it closed: Meta would refuse it (131047).
+    const last = utcTimestamp(row.lastInboundAt)
+    if (!last || now.getTime() - last.getTime() >= SERVICE_WINDOW_MS)
+      return { code: null, title: 'OUTSIDE_SERVICE_WINDOW' }
+  }
+  return undefined
 }
 
 /** Exponential backoff with full jitter in [base·2^(n-1)/2, base·2^(n-1)]. */

@@ -17,9 +17,19 @@ const DISPATCH_EVERY_MS = 500
  * A send held by a worker that died is taken up again once its lock has expired and another worker's
  * stalled check has seen it: at most lockDuration + stalledInterval, 60 s with BullMQ's defaults
  * (30 s + 30 s), 25 s here. The lock is renewed by a timer every lockDuration / 2 = 7.5 s, which only
- * an event loop blocked for seconds could miss (awaiting the Graph call does not). A job wrongly seen as stalled is
- * still sent at most once: the SENDING claim in PostgreSQL decides. Two recoveries are allowed before
- * BullMQ fails the job, so that one crash during a rollout and another right after do not lose it.
+ * an event loop blocked for seconds could miss (awaiting the Graph call does not). A job wrongly seen
+ * as stalled is still sent at most once: the claim token in PostgreSQL fences it.
+ *
+ * Delay a crash adds to a send, with these defaults:
+ * - claimed, call not recorded (the dead worker was waiting for the slot): 25 s to be taken up, then
+ *   the claim is taken over and sent with the next slot (≤ 1 s): ≤ ~26 s;
+ * - call recorded and made: 25 s, then Meta's status webhook (which echoes our id, usually within
+ *   seconds of the call) is looked for every 2 s: ≤ 25 s + the webhook's delay + 2 s, well inside 90 s;
+ * - killed in the instant between a call record's commit and the request leaving, or an answer lost
+ *   on the way: no evidence either way, so the reconcile window (OUTBOUND_RECONCILE_AFTER_MS) decides
+ *   the one resend; never earlier, so that there is no double send.
+ * Two recoveries are allowed before BullMQ fails the job, so that one crash during a rollout and
+ * another right after do not lose it.
  */
 export const OUTBOUND_STALLED_DETECTION = {
   lockDuration: 15_000,
@@ -47,6 +57,7 @@ export const outboundProcessor: QueueProcessor = {
     })
     return createOutboundProcessor({
       prisma: context.prisma,
+      sql: context.sql,
       graph,
       limiter,
       settings,

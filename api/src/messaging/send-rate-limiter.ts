@@ -74,20 +74,47 @@ export class SendRateLimiter {
 
   /** Takes a send slot for `phoneNumberId` → `recipient` (both buckets and the pause key at once). */
   async acquire(phoneNumberId: string, recipient: string, throughputMps: number): Promise<SendSlot> {
-    const tag = numberTag(phoneNumberId)
-    const numberIntervalUs = Math.ceil(1_000_000 / (throughputMps * this.options.utilization))
     const [reserved, waitMs, decidedAtMs] = (await this.redis.gcraAcquire(
+      ...this.acquireArgs({ phoneNumberId, recipient, throughputMps }),
+    )) as [number, number, number]
+    return { reserved: reserved === 1, waitMs, decidedAtMs }
+  }
+
+  /**
+   * Slots for many sends in one round trip (a pipeline of the same script, one call per send, in
+   * order: each send is still decided atomically, and a later one sees the slots of the earlier).
+   */
+  async acquireMany(
+    sends: Array<{ phoneNumberId: string; recipient: string; throughputMps: number }>,
+  ): Promise<SendSlot[]> {
+    const pipeline = this.redis.pipeline()
+    for (const send of sends) pipeline.gcraAcquire(...this.acquireArgs(send))
+    const answers = (await pipeline.exec()) ?? []
+    return answers.map(([error, answer]) => {
+      if (error) throw error
+      const [reserved, waitMs, decidedAtMs] = answer as [number, number, number]
+      return { reserved: reserved === 1, waitMs, decidedAtMs }
+    })
+  }
+
+  private acquireArgs(send: {
+    phoneNumberId: string
+    recipient: string
+    throughputMps: number
+  }): [number, ...Array<string | number>] {
+    const tag = numberTag(send.phoneNumberId)
+    const numberIntervalUs = Math.ceil(1_000_000 / (send.throughputMps * this.options.utilization))
+    return [
       3,
       `pause:${tag}`,
       `rl:${tag}:pn`,
-      `rl:${tag}:pair:${recipient}`,
+      `rl:${tag}:pair:${send.recipient}`,
       this.options.maxReserveMs,
       numberIntervalUs,
       1,
       this.options.pairIntervalMs * 1000,
       this.options.pairBurst,
-    )) as [number, number, number]
-    return { reserved: reserved === 1, waitMs, decidedAtMs }
+    ]
   }
 
   /** Stops every send of the number for `ms` (after Meta's 130429 or 131048). */
@@ -112,5 +139,8 @@ declare module 'ioredis' {
       numKeys: number,
       ...args: Array<string | number>
     ): import('ioredis').Result<[number, number, number], Context>
+  }
+  interface ChainableCommander {
+    gcraAcquire(numKeys: number, ...args: Array<string | number>): ChainableCommander
   }
 }

@@ -1,7 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { TEST_SECRETS } from '../harness/index.js'
+import { createFakeGraph, type FakeGraph } from '../../src/fake-graph/index.js'
+import {
+  startTestEnvironment,
+  TEST_SECRETS,
+  type TestApp,
+  type TestEnvironment,
+  type TestTenant,
+} from '../harness/index.js'
+import { GRAPH_TOKEN, seedPhoneNumber, seedTemplate } from './fixtures.js'
 
 export interface ApiProcess {
   child: ChildProcess
@@ -58,4 +66,59 @@ export function stopApiProcess(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve())
     child.kill('SIGTERM')
   })
+}
+
+/**
+ * What the multi-process tests share: the test services, the fake Graph API, an in-process app for
+ * reads, a tenant with its numbers (at `limitMps`) and the approved hello_world template, and
+ * `count` API+worker processes on them with the given environment.
+ */
+export async function startProcessFleet(options: {
+  numbers: string[]
+  limitMps: number
+  count: number
+  env?: Record<string, string>
+}): Promise<{
+  env: TestEnvironment
+  fake: FakeGraph
+  t: TestApp
+  tenant: TestTenant
+  processes: ApiProcess[]
+  close(): Promise<void>
+}> {
+  const env = await startTestEnvironment()
+  const fake = await createFakeGraph({ accessToken: GRAPH_TOKEN, appSecret: TEST_SECRETS.metaAppSecret })
+  const t = await env.startApp({ graphApiBaseUrl: fake.url })
+  const tenant = await t.createTenant()
+  for (const id of options.numbers)
+    await seedPhoneNumber(t.prisma, tenant.organizationId, id, { throughputMps: options.limitMps })
+  await seedTemplate(t.prisma, tenant.organizationId, {
+    name: 'hello_world',
+    language: 'en_US',
+    status: 'APPROVED',
+  })
+  const processes = await Promise.all(
+    Array.from({ length: options.count }, () =>
+      startApiProcess({
+        databaseUrl: t.databaseUrl,
+        redisUrl: env.redis.url,
+        redisCaFile: env.redis.caFile,
+        graphUrl: fake.url,
+        ...(options.env ? { env: options.env } : {}),
+      }),
+    ),
+  )
+  return {
+    env,
+    fake,
+    t,
+    tenant,
+    processes,
+    async close() {
+      await Promise.all(processes.map((p) => stopApiProcess(p.child)))
+      await t.close()
+      await fake.close()
+      await env.stop()
+    },
+  }
 }

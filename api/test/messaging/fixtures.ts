@@ -10,6 +10,7 @@ import { DEFAULT_MESSAGING_SETTINGS, type MessagingSettings } from '../../src/me
 import { createOutboundProcessor, type OutboundHooks } from '../../src/messaging/outbound-processor.js'
 import { OUTBOUND_QUEUE } from '../../src/messaging/outbound-queue.js'
 import { SendRateLimiter } from '../../src/messaging/send-rate-limiter.js'
+import type { TypedSql } from '../../src/sql/typed-sql.js'
 import { TEST_SECRETS } from '../harness/index.js'
 
 export const GRAPH_TOKEN = 'graph-token-for-tests'
@@ -70,28 +71,34 @@ export async function seedConversation(
 }
 
 export interface RecordingHooks extends OutboundHooks {
+  /** Wamids whose overtaking statuses the sender handed on. */
   stored: string[]
-  changes: Array<{ id: string; status: string; code?: number | null }>
 }
 
 export function recordingHooks(): RecordingHooks {
   const stored: string[] = []
-  const changes: RecordingHooks['changes'] = []
   return {
     stored,
-    changes,
     async wamidStored(_prisma, wamid) {
       stored.push(wamid)
     },
-    async statusChanged(_prisma, message, status, error) {
-      changes.push({ id: message.id, status, code: error?.code })
-    },
   }
+}
+
+/** The `message.status` events written for a message, oldest first. */
+export async function statusEvents(prisma: PrismaClient, messageId: string) {
+  const events = await prisma.domainEvent.findMany({
+    where: { type: 'message.status', data: { path: ['messageId'], equals: messageId } },
+    orderBy: { createdAt: 'asc' },
+  })
+  return events.map((event) => event.data as { status: string; error?: { code: number | null } })
 }
 
 /** An outbound worker in this process, as worker.ts would run it. */
 export async function startOutboundWorker(options: {
   prisma: PrismaClient
+  /** Typed SQL on the same database (a TestApp's `app.deps.sql`). */
+  sql: TypedSql
   /** The test Redis (its URL and the options that trust its CA). */
   redis: Pick<RedisServer, 'url' | 'clientOptions'>
   graphUrl: string
@@ -111,6 +118,7 @@ export async function startOutboundWorker(options: {
   })
   const processor = createOutboundProcessor({
     prisma: options.prisma,
+    sql: options.sql,
     graph,
     limiter: new SendRateLimiter(limiterRedis, {
       pairIntervalMs: settings.pairRateIntervalMs,

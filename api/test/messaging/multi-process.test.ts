@@ -1,25 +1,18 @@
-import type { ChildProcess } from 'node:child_process'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createFakeGraph, type FakeGraph } from '../../src/fake-graph/index.js'
-import {
-  startTestEnvironment,
-  type TestApp,
-  type TestEnvironment,
-  type TestTenant,
-} from '../harness/index.js'
-import { startApiProcess, stopApiProcess } from './api-process-spawn.js'
-import { GRAPH_TOKEN, seedPhoneNumber, seedTemplate, waitFor } from './fixtures.js'
+import type { FakeGraph } from '../../src/fake-graph/index.js'
+import type { TestApp, TestTenant } from '../harness/index.js'
+import { startProcessFleet } from './api-process-spawn.js'
+import { waitFor } from './fixtures.js'
 import { maxInRollingWindow } from './rate-window.js'
 
 const LIMIT_MPS = 20
 const PER_NUMBER = 50
-let env: TestEnvironment
+let fleet: Awaited<ReturnType<typeof startProcessFleet>>
 let fake: FakeGraph
 let t: TestApp
 let tenant: TestTenant
-const children: ChildProcess[] = []
-const ports: number[] = []
+let ports: number[] = []
 
 async function post(port: number, body: unknown, idempotencyKey?: string) {
   const response = await request(`http://127.0.0.1:${port}/api/v1/messages`, {
@@ -35,38 +28,20 @@ async function post(port: number, body: unknown, idempotencyKey?: string) {
 }
 
 beforeAll(async () => {
-  env = await startTestEnvironment()
-  fake = await createFakeGraph({ accessToken: GRAPH_TOKEN })
-  t = await env.startApp({ graphApiBaseUrl: fake.url })
-  tenant = await t.createTenant()
-  for (const id of ['5000001', '5000002'])
-    await seedPhoneNumber(t.prisma, tenant.organizationId, id, { throughputMps: LIMIT_MPS })
-  await seedTemplate(t.prisma, tenant.organizationId, {
-    name: 'hello_world',
-    language: 'en_US',
-    status: 'APPROVED',
+  fleet = await startProcessFleet({
+    numbers: ['5000001', '5000002'],
+    limitMps: LIMIT_MPS,
+    count: 2,
+    // Arrivals are timed by the fake inside this (busy) test process, whose own event-loop stalls
+    // bunch them up: a wider margin than the default keeps that noise out of the cross-process
+    // bound under test. Without a shared limit two processes would send twice the rate.
+    env: { OUTBOUND_RATE_UTILIZATION_PERCENT: '90' },
   })
-  const start = () =>
-    startApiProcess({
-      databaseUrl: t.databaseUrl,
-      redisUrl: env.redis.url,
-      redisCaFile: env.redis.caFile,
-      graphUrl: fake.url,
-      // Arrivals are timed by the fake inside this (busy) test process, whose own event-loop stalls
-      // bunch them up: a wider margin than the default keeps that noise out of the cross-process
-      // bound under test. Without a shared limit two processes would send twice the rate.
-      env: { OUTBOUND_RATE_UTILIZATION_PERCENT: '90' },
-    })
-  for (const started of await Promise.all([start(), start()])) {
-    children.push(started.child)
-    ports.push(started.port)
-  }
+  ;({ fake, t, tenant } = fleet)
+  ports = fleet.processes.map((p) => p.port)
 }, 120_000)
 afterAll(async () => {
-  await Promise.all(children.map(stopApiProcess))
-  await t?.close()
-  await fake?.close()
-  await env?.stop()
+  await fleet?.close()
 })
 
 describe('two API processes with workers on one Redis', () => {

@@ -13,6 +13,7 @@ import {
   seedConversation,
   seedPhoneNumber,
   startOutboundWorker,
+  statusEvents,
   waitFor,
 } from './fixtures.js'
 
@@ -62,6 +63,7 @@ beforeAll(async () => {
   hooks = recordingHooks()
   worker = await startOutboundWorker({
     prisma: t.prisma,
+    sql: t.app.deps.sql,
     redis: env.redis,
     graphUrl: fake.url,
     hooks,
@@ -95,7 +97,7 @@ describe('outbound errors by class', () => {
     expect(failed.errorTitle).toBeTruthy()
     expect(failed.failedAt).not.toBeNull()
     expect(callsTo(to)).toHaveLength(1)
-    expect(hooks.changes).toContainEqual({ id, status: 'failed', code })
+    expect(await statusEvents(t.prisma, id)).toMatchObject([{ status: 'failed', error: { code } }])
   })
 
   it('131050 fails the message and opts the contact out', async () => {
@@ -177,22 +179,31 @@ describe('ambiguous outcomes: never resend blindly', () => {
     const phone = await number()
     const { id, to } = await queueText(phone)
     fake.state.faults.add({ match: { to }, dropConnectionAfterRequest: true })
+    // Claimed (SENDING) before its call; the call reached Meta but its answer was lost.
+    const [call] = await waitFor(
+      async () => callsTo(to),
+      (calls) => calls.length === 1,
+    )
     const sending = await until(id, ['SENDING'])
     expect(sending.wamid).toBeNull()
-    const call = callsTo(to)[0]!
+    expect(sending.nextAttemptAt).not.toBeNull()
     // The inbound processor stores Meta's status (its raw item echoes biz_opaque_callback_data).
     await t.prisma.messageStatusEvent.create({
       data: {
-        wamid: call.wamid!,
+        wamid: call!.wamid!,
         status: 'sent',
         metaTimestamp: new Date(),
-        raw: { id: call.wamid, status: 'sent', biz_opaque_callback_data: id, recipient_id: to },
+        raw: { id: call!.wamid, status: 'sent', biz_opaque_callback_data: id, recipient_id: to },
       },
     })
     const sent = await until(id, ['SENT', 'FAILED'])
-    expect(sent).toMatchObject({ status: 'SENT', wamid: call.wamid })
+    expect(sent).toMatchObject({ status: 'SENT', wamid: call!.wamid })
     expect(callsTo(to)).toHaveLength(1)
-    expect(hooks.stored).toContain(call.wamid)
+    // The status that overtook the answer is handed on once the wamid is committed.
+    await waitFor(
+      async () => hooks.stored,
+      (stored) => stored.includes(call!.wamid!),
+    )
   })
 
   it('resends once after the reconciliation window when no status came, and then succeeds', async () => {

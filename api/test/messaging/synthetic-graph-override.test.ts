@@ -46,6 +46,7 @@ beforeAll(async () => {
   tenant = await staging.createTenant('synthetic')
   worker = await startOutboundWorker({
     prisma: staging.prisma,
+    sql: staging.app.deps.sql,
     redis: env.redis,
     graphUrl: meta.url,
     syntheticGraphUrl: synthetic.url,

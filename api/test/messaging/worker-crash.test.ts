@@ -1,18 +1,11 @@
-import type { ChildProcess } from 'node:child_process'
 import type { Queue } from 'bullmq'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createFakeGraph, type FakeGraph } from '../../src/fake-graph/index.js'
+import type { FakeGraph } from '../../src/fake-graph/index.js'
 import { OUTBOUND_QUEUE, type OutboundJobData } from '../../src/messaging/outbound-queue.js'
-import {
-  startTestEnvironment,
-  TEST_SECRETS,
-  type TestApp,
-  type TestEnvironment,
-  type TestTenant,
-} from '../harness/index.js'
-import { type ApiProcess, startApiProcess, stopApiProcess } from './api-process-spawn.js'
-import { GRAPH_TOKEN, seedPhoneNumber, seedTemplate, waitFor } from './fixtures.js'
+import type { TestApp, TestTenant } from '../harness/index.js'
+import { type ApiProcess, startProcessFleet } from './api-process-spawn.js'
+import { waitFor } from './fixtures.js'
 
 // Two API+worker processes share the sends; one is killed (SIGKILL) while it holds sends in flight.
 const NUMBERS = ['5100001', '5100002']
@@ -22,44 +15,27 @@ const LIMIT_MPS = 20
 // made) so that the test ends in ~90 s even then; such a send is counted below, not hidden.
 const RECONCILE_AFTER_MS = 60_000
 
-let env: TestEnvironment
+let fleet: Awaited<ReturnType<typeof startProcessFleet>>
 let fake: FakeGraph
 let t: TestApp
 let tenant: TestTenant
 let victim: ApiProcess
 let survivor: ApiProcess
-const children: ChildProcess[] = []
 
 beforeAll(async () => {
-  env = await startTestEnvironment()
-  fake = await createFakeGraph({ accessToken: GRAPH_TOKEN, appSecret: TEST_SECRETS.metaAppSecret })
-  t = await env.startApp({ graphApiBaseUrl: fake.url })
-  tenant = await t.createTenant()
-  for (const id of NUMBERS)
-    await seedPhoneNumber(t.prisma, tenant.organizationId, id, { throughputMps: LIMIT_MPS })
-  await seedTemplate(t.prisma, tenant.organizationId, {
-    name: 'hello_world',
-    language: 'en_US',
-    status: 'APPROVED',
+  fleet = await startProcessFleet({
+    numbers: NUMBERS,
+    limitMps: LIMIT_MPS,
+    count: 2,
+    env: { OUTBOUND_RECONCILE_AFTER_MS: String(RECONCILE_AFTER_MS) },
   })
-  const start = () =>
-    startApiProcess({
-      databaseUrl: t.databaseUrl,
-      redisUrl: env.redis.url,
-      redisCaFile: env.redis.caFile,
-      graphUrl: fake.url,
-      env: { OUTBOUND_RECONCILE_AFTER_MS: String(RECONCILE_AFTER_MS) },
-    })
-  ;[victim, survivor] = await Promise.all([start(), start()])
-  children.push(victim.child, survivor.child)
+  ;({ fake, t, tenant } = fleet)
+  ;[victim, survivor] = fleet.processes as [ApiProcess, ApiProcess]
   // Meta's status webhooks (which carry our message id) reach the process that survives.
   fake.state.emitter.setUrl(`http://127.0.0.1:${survivor.port}/webhooks/whatsapp`)
 }, 120_000)
 afterAll(async () => {
-  await Promise.all(children.map(stopApiProcess))
-  await t?.close()
-  await fake?.close()
-  await env?.stop()
+  await fleet?.close()
 })
 
 async function send(port: number, phoneNumberId: string, i: number): Promise<string> {
@@ -96,6 +72,11 @@ describe('a worker killed mid-send', () => {
     victim.child.kill('SIGKILL')
     const killedAt = Date.now()
     await new Promise((resolve) => victim.child.once('exit', resolve))
+    // Claims the dead process held without having recorded their calls: certainly unsent.
+    const survivorClaims = await t.prisma.message.findMany({
+      where: { id: { in: ids }, status: 'SENDING', nextAttemptAt: null },
+      select: { id: true },
+    })
     const activeAtKill = await queue.getActiveCount()
     const sentAtKill = await t.prisma.message.count({ where: { id: { in: ids }, wamid: { not: null } } })
 
@@ -121,12 +102,20 @@ describe('a worker killed mid-send', () => {
     expect(activeAtKill + (ids.length - sentAtKill)).toBeGreaterThan(0)
     const jobs = await Promise.all(ids.map((id) => queue.getJob(id)))
     const resentAfterWindow = jobs.filter((job) => (job?.data.unconfirmedResends ?? 0) > 0).length
+    // A claim whose call was never recorded is taken over and sent at once: none of them waited for
+    // the reconcile window (the ~90 s bound of the defaults, see OUTBOUND_STALLED_DETECTION).
+    const claimedIds = new Set(survivorClaims.map((m) => m.id))
+    expect(
+      jobs.filter(
+        (job) => job && claimedIds.has(job.data.messageId) && (job.data.unconfirmedResends ?? 0) > 0,
+      ),
+    ).toEqual([])
 
     const lastCall = Math.max(...calls.map((c) => c.at))
     console.log(
       `worker SIGKILL mid-send: ${activeAtKill} sends active and ${ids.length - sentAtKill} not yet sent at the kill; ` +
         `last send ${((lastCall - killedAt) / 1000).toFixed(1)} s after the kill; ` +
-        `${resentAfterWindow} waited for the reconcile window; 0 double sends`,
+        `${survivorClaims.length} unsent claims taken over; ${resentAfterWindow} waited for the reconcile window; 0 double sends`,
     )
   }, 240_000)
 })
