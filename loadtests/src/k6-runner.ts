@@ -93,7 +93,6 @@ export function k6Environment(env: TargetEnv): Record<string, string> {
     API_KEY: env.apiKey,
     APP_SECRET: env.appSecret,
     PHONE_NUMBER_ID: env.phoneNumberId,
-    FAKE_GRAPH_URL: env.fakeGraphUrl,
   }
   return Object.fromEntries(
     Object.entries(variables).filter((entry): entry is [string, string] => !!entry[1]),

@@ -77,7 +77,7 @@ describe('helpers', () => {
   })
 
   it('derives environment variable names', () => {
-    expect(envVarName('SMOKE', 'fakeGraphUrl')).toBe('SMOKE_FAKE_GRAPH_URL')
+    expect(envVarName('SMOKE', 'phoneNumberId')).toBe('SMOKE_PHONE_NUMBER_ID')
     expect(envVarName('LOAD', 'baseUrl')).toBe('LOAD_BASE_URL')
   })
 
