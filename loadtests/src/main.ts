@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { resolveCliPath, resolveTargetEnv, scriptArguments } from '@whatsapp-saas/smoke/target-env'
+import { resolveCliPath, resolveTargetEnv, scriptArguments } from '@whatsapp-saas/service-client/target-env'
 import { SCENARIO_NAMES, type ScenarioName } from '../k6/scenarios.js'
 import { formatLoadReport } from './report-format.js'
 import { runLoad } from './run-load.js'

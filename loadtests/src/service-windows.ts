@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { httpCall } from '@whatsapp-saas/smoke/http-client'
-import type { TargetEnv } from '@whatsapp-saas/smoke/target-env'
+import { httpCall } from '@whatsapp-saas/service-client/http-client'
+import type { TargetEnv } from '@whatsapp-saas/service-client/target-env'
 import { loadRecipient, textMessageBody, windowOpeningBody } from '../k6/payloads.js'
 import { MESSAGE_SEND_RECIPIENTS, WINDOW_OPEN_WAIT_S } from '../k6/scenarios.js'
 

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
+import { resolveCliPath, resolveTargetEnv, scriptArguments } from '@whatsapp-saas/service-client/target-env'
 import { formatCheckLine, formatSummaryLine } from './report-format.js'
 import { runSmoke } from './run-smoke.js'
-import { resolveCliPath, resolveTargetEnv, scriptArguments } from './target-env.js'
 
 const USAGE = `usage: npm run smoke -- [--base-url <url> | --env-file <path>] [--expect-version <v>] [--json]
   options: --api-key --admin-token --app-secret --verify-token --phone-number-id

@@ -1,6 +1,6 @@
+import type { TargetEnv } from '@whatsapp-saas/service-client/target-env'
 import { afterEach, describe, expect, it } from 'vitest'
 import { runSmoke, type SmokeReport } from '../src/index.js'
-import type { TargetEnv } from '../src/target-env.js'
 import { UNKNOWN_PHONE_NUMBER_ID } from '../src/webhook-payload.js'
 import { type StandIn, type StandInFaults, startStandIn } from './stand-in-service.js'
 

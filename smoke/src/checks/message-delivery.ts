@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { excerpt, type HttpResponse } from '../http-client.js'
+import { excerpt, type HttpResponse } from '@whatsapp-saas/service-client/http-client'
 import { failed, missingInputs, passed, type SmokeCheck, type SmokeContext } from '../smoke-check.js'
 import { hubSignature, inboundTextWebhook, smokeRecipient } from '../webhook-payload.js'
 
