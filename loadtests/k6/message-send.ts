@@ -1,10 +1,12 @@
-// k6 run loadtests/k6/message-send.ts   env: BASE_URL, API_KEY, PHONE_NUMBER_ID, FAKE_GRAPH_URL
-// Sends only where a fake Graph API is wired: FAKE_GRAPH_URL is required, so this never messages a real person.
+// k6 run loadtests/k6/message-send.ts   env: BASE_URL, API_KEY, PHONE_NUMBER_ID, APP_SECRET
+// PHONE_NUMBER_ID must be a number whose Graph API is a fake one (the synthetic tenant's on AWS, the demo
+// number locally), so this never messages a real person; the recipients are fictional 1555 numbers.
 import { check, sleep } from 'k6'
+import crypto from 'k6/crypto'
 import exec from 'k6/execution'
 import http from 'k6/http'
 import { k6Options, requiredEnv } from './k6-options.ts'
-import { fakeInboundBody, loadRecipient, textMessageBody } from './payloads.ts'
+import { loadRecipient, textMessageBody, windowOpeningBody } from './payloads.ts'
 import { MESSAGE_SEND_RECIPIENTS, SCENARIOS, WINDOW_OPEN_WAIT_S } from './scenarios.ts'
 
 const scenario = SCENARIOS['message-send']
@@ -13,23 +15,25 @@ export const options = k6Options(scenario, __ENV)
 const baseUrl = requiredEnv(__ENV, 'BASE_URL')
 const apiKey = requiredEnv(__ENV, 'API_KEY')
 const phoneNumberId = requiredEnv(__ENV, 'PHONE_NUMBER_ID')
-const fakeGraphUrl = requiredEnv(__ENV, 'FAKE_GRAPH_URL')
+const appSecret = requiredEnv(__ENV, 'APP_SECRET')
 const jsonWithKey = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }
 
-/** Every recipient messages in first; then wait (bounded) until the last one's window is open on the service. */
+/**
+ * Every recipient messages in first (a signed inbound webhook to the service, as Meta sends it); then wait
+ * (bounded) until the last one's window is open on the service.
+ */
 export function setup(): void {
+  const nonce = String(Date.now())
   for (let index = 0; index < MESSAGE_SEND_RECIPIENTS; index++) {
-    const inbound = http.post(
-      `${fakeGraphUrl}/__fake/inbound`,
-      fakeInboundBody(phoneNumberId, loadRecipient(index)),
-      {
-        headers: { 'content-type': 'application/json' },
-        timeout: '5s',
+    const body = windowOpeningBody(phoneNumberId, loadRecipient(index), nonce)
+    const inbound = http.post(`${baseUrl}/webhooks/whatsapp`, body, {
+      headers: {
+        'content-type': 'application/json',
+        'x-hub-signature-256': `sha256=${crypto.hmac('sha256', appSecret, body, 'hex')}`,
       },
-    )
-    if (inbound.status < 200 || inbound.status > 299) {
-      exec.test.abort(`fake Graph API refused /__fake/inbound with ${inbound.status}`)
-    }
+      timeout: '5s',
+    })
+    if (inbound.status !== 200) exec.test.abort(`inbound webhook answered ${inbound.status}`)
   }
   const probe = textMessageBody(
     phoneNumberId,

@@ -4,11 +4,11 @@
 export const UNKNOWN_PHONE_NUMBER_ID = '100000000000000'
 
 /**
- * The demo phone number receives load only where a fake Graph API is wired (a test environment); anywhere
- * else webhooks name a number no tenant owns, so load leaves no tenant data in staging or production.
+ * Webhooks name the given phone number (the synthetic tenant's on AWS, the demo number locally: numbers whose
+ * Graph API is a fake one); without one, a number no tenant owns, so load leaves no tenant data behind.
  */
-export function webhookPhoneNumberId(env: { fakeGraphUrl?: string; phoneNumberId?: string }): string {
-  return env.fakeGraphUrl && env.phoneNumberId ? env.phoneNumberId : UNKNOWN_PHONE_NUMBER_ID
+export function webhookPhoneNumberId(env: { phoneNumberId?: string }): string {
+  return env.phoneNumberId ? env.phoneNumberId : UNKNOWN_PHONE_NUMBER_ID
 }
 
 /** Fictional 1555 numbers: `15557` + 6 digits for recipients of sends, `15558` + 6 digits for webhook senders. */
@@ -56,15 +56,16 @@ export function inboundWebhookBody(input: {
   })
 }
 
-/** The fake Graph API's control call that makes a user message in (and so opens the 24-hour window). */
-export function fakeInboundBody(phoneNumberId: string, from: string): string {
-  return JSON.stringify({
+/**
+ * The signed inbound webhook (posted to the service as Meta would) by which a user messages in, opening the
+ * 24-hour window of `message-send`. `nonce` makes the wamid unique per run.
+ */
+export function windowOpeningBody(phoneNumberId: string, from: string, nonce: string): string {
+  return inboundWebhookBody({
     phoneNumberId,
     from,
-    type: 'text',
-    // The fake Graph API takes the message body itself as `text`.
+    wamid: `wamid.loadopen${nonce}x${from}`,
     text: 'load test hello',
-    profileName: 'Load Test',
   })
 }
 

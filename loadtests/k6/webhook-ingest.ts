@@ -1,4 +1,4 @@
-// k6 run loadtests/k6/webhook-ingest.ts   env: BASE_URL, APP_SECRET; optional PHONE_NUMBER_ID + FAKE_GRAPH_URL
+// k6 run loadtests/k6/webhook-ingest.ts   env: BASE_URL, APP_SECRET; optional PHONE_NUMBER_ID
 import { check } from 'k6'
 import crypto from 'k6/crypto'
 import exec from 'k6/execution'
@@ -12,10 +12,7 @@ export const options = k6Options(scenario, __ENV)
 
 const baseUrl = requiredEnv(__ENV, 'BASE_URL')
 const appSecret = requiredEnv(__ENV, 'APP_SECRET')
-const phoneNumberId = webhookPhoneNumberId({
-  fakeGraphUrl: __ENV.FAKE_GRAPH_URL,
-  phoneNumberId: __ENV.PHONE_NUMBER_ID,
-})
+const phoneNumberId = webhookPhoneNumberId({ phoneNumberId: __ENV.PHONE_NUMBER_ID })
 
 export default function webhookIngest(): void {
   const iteration = exec.scenario.iterationInTest

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto'
-import type { TargetEnv } from '@whatsapp-saas/smoke/target-env'
+import type { TargetEnv } from '@whatsapp-saas/service-client/target-env'
 import autocannon from 'autocannon'
 import {
   inboundWebhookBody,

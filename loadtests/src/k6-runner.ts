@@ -3,7 +3,7 @@ import { constants } from 'node:fs'
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
-import type { TargetEnv } from '@whatsapp-saas/smoke/target-env'
+import type { TargetEnv } from '@whatsapp-saas/service-client/target-env'
 import type { Scenario } from '../k6/scenarios.js'
 import { TIME_BUDGET_EXCEEDED_EXIT_CODE } from './load-outcome.js'
 import type { ObservedMetrics } from './thresholds.js'
@@ -93,7 +93,6 @@ export function k6Environment(env: TargetEnv): Record<string, string> {
     API_KEY: env.apiKey,
     APP_SECRET: env.appSecret,
     PHONE_NUMBER_ID: env.phoneNumberId,
-    FAKE_GRAPH_URL: env.fakeGraphUrl,
   }
   return Object.fromEntries(
     Object.entries(variables).filter((entry): entry is [string, string] => !!entry[1]),

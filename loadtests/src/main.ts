@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { resolveCliPath, resolveTargetEnv, scriptArguments } from '@whatsapp-saas/smoke/target-env'
+import { resolveCliPath, resolveTargetEnv, scriptArguments } from '@whatsapp-saas/service-client/target-env'
 import { SCENARIO_NAMES, type ScenarioName } from '../k6/scenarios.js'
 import { formatLoadReport } from './report-format.js'
 import { runLoad } from './run-load.js'
@@ -7,8 +7,8 @@ import { runLoad } from './run-load.js'
 const USAGE = `usage: npm run load -- [--base-url <url> | --env-file <path>] [--scenario <name>]... [--max-duration <s>]
                      [--runner auto|k6|autocannon] [--allow-remote] [--json]
   scenarios: ${SCENARIO_NAMES.join(', ')} (default: all)
-  options:   --api-key --app-secret --fake-graph-url --phone-number-id; --max-duration default 120
-  env:       LOAD_BASE_URL LOAD_API_KEY LOAD_APP_SECRET LOAD_FAKE_GRAPH_URL LOAD_PHONE_NUMBER_ID LOAD_ADMIN_TOKEN LOAD_ALLOW_REMOTE=1`
+  options:   --api-key --app-secret --phone-number-id; --max-duration default 120
+  env:       LOAD_BASE_URL LOAD_API_KEY LOAD_APP_SECRET LOAD_PHONE_NUMBER_ID LOAD_ADMIN_TOKEN LOAD_ALLOW_REMOTE=1`
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -18,7 +18,6 @@ async function main(): Promise<number> {
       'env-file': { type: 'string' },
       'api-key': { type: 'string' },
       'app-secret': { type: 'string' },
-      'fake-graph-url': { type: 'string' },
       'phone-number-id': { type: 'string' },
       scenario: { type: 'string', multiple: true },
       'max-duration': { type: 'string', default: '120' },
@@ -40,7 +39,6 @@ async function main(): Promise<number> {
       baseUrl: values['base-url'],
       apiKey: values['api-key'],
       appSecret: values['app-secret'],
-      fakeGraphUrl: values['fake-graph-url'],
       phoneNumberId: values['phone-number-id'],
     },
     env: process.env,

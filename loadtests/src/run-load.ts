@@ -1,4 +1,4 @@
-import { isLoopbackUrl, type TargetEnv } from '@whatsapp-saas/smoke/target-env'
+import { isLoopbackUrl, type TargetEnv } from '@whatsapp-saas/service-client/target-env'
 import { SCENARIO_NAMES, SCENARIOS, type Scenario, type ScenarioName, WARMUP_S } from '../k6/scenarios.js'
 import { runScenarioWithAutocannon } from './autocannon-runner.js'
 import { findK6, runScenarioWithK6 } from './k6-runner.js'

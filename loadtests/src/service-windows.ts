@@ -1,25 +1,29 @@
+import { createHmac } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { httpCall } from '@whatsapp-saas/smoke/http-client'
-import type { TargetEnv } from '@whatsapp-saas/smoke/target-env'
-import { fakeInboundBody, loadRecipient, textMessageBody } from '../k6/payloads.js'
+import { httpCall } from '@whatsapp-saas/service-client/http-client'
+import type { TargetEnv } from '@whatsapp-saas/service-client/target-env'
+import { loadRecipient, textMessageBody, windowOpeningBody } from '../k6/payloads.js'
 import { MESSAGE_SEND_RECIPIENTS, WINDOW_OPEN_WAIT_S } from '../k6/scenarios.js'
 
 /**
- * What message-send.ts does in k6's setup(): every recipient messages in through the fake Graph API, then a
- * probe send is retried (bounded) until the service has recorded the inbound and the 24-hour window is open.
+ * What message-send.ts does in k6's setup(): every recipient messages in (a signed inbound webhook posted to
+ * the service, as Meta does), then a probe send is retried (bounded) until the service has recorded the
+ * inbound and the 24-hour window is open.
  */
 export async function openServiceWindows(env: TargetEnv, signal: AbortSignal): Promise<void> {
-  const fakeGraphUrl = env.fakeGraphUrl!.replace(/\/+$/, '')
+  const nonce = String(Date.now())
   for (let index = 0; index < MESSAGE_SEND_RECIPIENTS; index++) {
-    const inbound = await httpCall(`${fakeGraphUrl}/__fake/inbound`, {
+    const body = windowOpeningBody(env.phoneNumberId!, loadRecipient(index), nonce)
+    const inbound = await httpCall(`${env.baseUrl}/webhooks/whatsapp`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: fakeInboundBody(env.phoneNumberId!, loadRecipient(index)),
+      headers: {
+        'content-type': 'application/json',
+        'x-hub-signature-256': `sha256=${createHmac('sha256', env.appSecret!).update(body).digest('hex')}`,
+      },
+      body,
       timeoutMs: 5_000,
     })
-    if (inbound.status < 200 || inbound.status > 299) {
-      throw new Error(`fake Graph API refused /__fake/inbound with ${inbound.status}`)
-    }
+    if (inbound.status !== 200) throw new Error(`inbound webhook answered ${inbound.status}`)
   }
   const probe = textMessageBody(
     env.phoneNumberId!,

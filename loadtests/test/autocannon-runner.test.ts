@@ -22,7 +22,7 @@ async function loadAgainst(
   standIn = await startLoadStandIn(behaviour)
   return runLoad({
     baseUrl: standIn.baseUrl,
-    env: { ...standInSecrets, fakeGraphUrl: standIn.baseUrl },
+    env: standInSecrets,
     scenario,
     maxDurationS: 60,
     path: '',
@@ -101,7 +101,7 @@ describe('runLoad with autocannon (no k6 on PATH)', () => {
       scenarios: smallScenarios(),
     })
     expect(report.scenarios.map((scenario) => scenario.detail)).toEqual([
-      'not run: needs apiKey, phoneNumberId, fakeGraphUrl',
+      'not run: needs apiKey, phoneNumberId, appSecret',
       'not run: needs apiKey',
       'not run: needs appSecret',
     ])
@@ -111,17 +111,15 @@ describe('runLoad with autocannon (no k6 on PATH)', () => {
   })
 
   it('fails message-send when the 24-hour windows never open', async () => {
-    standIn = await startLoadStandIn()
-    // The fake Graph API is another server, so inbound messages never reach this service.
-    const elsewhere = await startLoadStandIn()
+    standIn = await startLoadStandIn({ dropInbound: true })
     const report = await runLoad({
       baseUrl: standIn.baseUrl,
-      env: { ...standInSecrets, fakeGraphUrl: elsewhere.baseUrl },
+      env: standInSecrets,
       scenario: 'message-send',
       maxDurationS: 3,
       path: '',
       scenarios: smallScenarios(),
-    }).finally(() => elsewhere.close())
+    })
     expect(report.passed).toBe(false)
     expect(report.exitCode).toBe(108)
     expect(report.scenarios[0]?.detail).toMatch(/^setup failed: 24-hour windows still closed/)

@@ -10,7 +10,6 @@ const secrets = {
   apiKey: 'wsk_k6_secret_key',
   appSecret: 'k6-app-secret',
   phoneNumberId: '777',
-  fakeGraphUrl: 'http://127.0.0.1:4004',
 }
 const baseUrl = 'http://127.0.0.1:3999'
 
@@ -38,7 +37,7 @@ exit ${behaviour.exitCode}`
     `#!/bin/sh
 name=$(basename "$5" .ts)
 printf '%s\\n' "$@" > "${dir}/args-$name"
-env | grep -E '^(BASE_URL|API_KEY|APP_SECRET|PHONE_NUMBER_ID|FAKE_GRAPH_URL|SCENARIO_DURATION_S)=' | sort > "${dir}/env-$name"
+env | grep -E '^(BASE_URL|API_KEY|APP_SECRET|PHONE_NUMBER_ID|SCENARIO_DURATION_S)=' | sort > "${dir}/env-$name"
 echo "fake k6 running $name"
 ${tail}
 `,
@@ -83,7 +82,6 @@ describe('runLoad with k6 on PATH', () => {
         `API_KEY=${secrets.apiKey}`,
         `APP_SECRET=${secrets.appSecret}`,
         `BASE_URL=${baseUrl}`,
-        `FAKE_GRAPH_URL=${secrets.fakeGraphUrl}`,
         `PHONE_NUMBER_ID=${secrets.phoneNumberId}`,
         // The first scenario's own 8 s: below its share of the budget (a third of 60 s, less the
         // request timeout kept for k6 to drain), so not shortened.

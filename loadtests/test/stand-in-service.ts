@@ -8,6 +8,8 @@ export interface StandInBehaviour {
   delayMs?: number
   /** Every n-th request to a load-tested route answers 500. */
   failEvery?: number
+  /** Accept inbound messages without recording them, so no 24-hour window ever opens. */
+  dropInbound?: boolean
 }
 
 export interface StandInStats {
@@ -36,7 +38,7 @@ export const standInSecrets = {
   phoneNumberId: '555000111',
 }
 
-/** Implements the routes the load scenarios hit (and the fake Graph API's inbound call) with tunable slowness and errors. */
+/** Implements the routes the load scenarios hit with tunable slowness and errors. */
 export async function startLoadStandIn(behaviour: StandInBehaviour = {}): Promise<LoadStandIn> {
   const stats: StandInStats = {
     webhooksAccepted: 0,
@@ -57,17 +59,14 @@ export async function startLoadStandIn(behaviour: StandInBehaviour = {}): Promis
     const body = Buffer.concat(chunks)
     const send = (status: number, payload: unknown) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload))
-    if (req.method === 'POST' && req.url === '/__fake/inbound') {
-      const inbound = JSON.parse(body.toString()) as { phoneNumberId: string; from: string; text?: unknown }
-      // The fake Graph API's shape: `text` is the message body itself.
-      if (typeof inbound.text !== 'string') return send(400, { error: 'body/text must be string' })
-      openWindows.add(`${inbound.phoneNumberId}:${inbound.from}`)
-      return send(200, { wamid: 'wamid.in' })
+    // The window-opening messages of message-send's setup are not the measured traffic: no faults for them.
+    const setup = req.url === '/webhooks/whatsapp' && body.includes('wamid.loadopen')
+    if (!setup) {
+      served++
+      if (behaviour.delayMs) await sleep(behaviour.delayMs)
+      if (behaviour.failEvery && served % behaviour.failEvery === 0)
+        return send(500, { error: { code: 'INTERNAL' } })
     }
-    served++
-    if (behaviour.delayMs) await sleep(behaviour.delayMs)
-    if (behaviour.failEvery && served % behaviour.failEvery === 0)
-      return send(500, { error: { code: 'INTERNAL' } })
 
     if (req.method === 'POST' && req.url === '/webhooks/whatsapp') {
       const expected = Buffer.from(
@@ -85,8 +84,9 @@ export async function startLoadStandIn(behaviour: StandInBehaviour = {}): Promis
         messages?: { from: string }[]
       }
       stats.webhookPhoneNumberIds.add(value.metadata.phone_number_id)
-      for (const message of value.messages ?? [])
-        openWindows.add(`${value.metadata.phone_number_id}:${message.from}`)
+      if (!behaviour.dropInbound)
+        for (const message of value.messages ?? [])
+          openWindows.add(`${value.metadata.phone_number_id}:${message.from}`)
       return send(200, {})
     }
     // Like the service's: queue depths (read by the runner between scenarios) only with the admin token.

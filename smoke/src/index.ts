@@ -1,3 +1,9 @@
+export {
+  isLoopbackUrl,
+  redactTargetEnv,
+  resolveTargetEnv,
+  type TargetEnv,
+} from '@whatsapp-saas/service-client/target-env'
 export { formatCheckLine, formatSummaryLine } from './report-format.js'
 export {
   runSmoke,
@@ -7,9 +13,3 @@ export {
   type SmokeReport,
 } from './run-smoke.js'
 export type { CheckStatus, CheckVerdict, SmokeCheck, SmokeContext } from './smoke-check.js'
-export {
-  isLoopbackUrl,
-  redactTargetEnv,
-  resolveTargetEnv,
-  type TargetEnv,
-} from './target-env.js'

@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util'
+import { resolveCliPath, resolveTargetEnv, scriptArguments } from '@whatsapp-saas/service-client/target-env'
 import { formatCheckLine, formatSummaryLine } from './report-format.js'
 import { runSmoke } from './run-smoke.js'
-import { resolveCliPath, resolveTargetEnv, scriptArguments } from './target-env.js'
 
 const USAGE = `usage: npm run smoke -- [--base-url <url> | --env-file <path>] [--expect-version <v>] [--json]
-  options: --api-key --admin-token --app-secret --verify-token --fake-graph-url --phone-number-id
+  options: --api-key --admin-token --app-secret --verify-token --phone-number-id
            --request-timeout-ms (5000) --delivery-timeout-ms (20000)
   env:     SMOKE_BASE_URL SMOKE_API_KEY SMOKE_ADMIN_TOKEN SMOKE_APP_SECRET SMOKE_VERIFY_TOKEN
-           SMOKE_FAKE_GRAPH_URL SMOKE_PHONE_NUMBER_ID SMOKE_EXPECT_VERSION`
+           SMOKE_PHONE_NUMBER_ID SMOKE_EXPECT_VERSION`
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -20,7 +20,6 @@ async function main(): Promise<number> {
       'admin-token': { type: 'string' },
       'app-secret': { type: 'string' },
       'verify-token': { type: 'string' },
-      'fake-graph-url': { type: 'string' },
       'phone-number-id': { type: 'string' },
       'request-timeout-ms': { type: 'string' },
       'delivery-timeout-ms': { type: 'string' },
@@ -39,7 +38,6 @@ async function main(): Promise<number> {
       adminToken: values['admin-token'],
       appSecret: values['app-secret'],
       verifyToken: values['verify-token'],
-      fakeGraphUrl: values['fake-graph-url'],
       phoneNumberId: values['phone-number-id'],
     },
     env: process.env,

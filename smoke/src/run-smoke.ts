@@ -1,11 +1,11 @@
+import { httpCall } from '@whatsapp-saas/service-client/http-client'
+import { isLoopbackUrl, type TargetEnv } from '@whatsapp-saas/service-client/target-env'
 import { authenticatedReadCheck } from './checks/authenticated-read.js'
 import { healthCheck, livenessCheck } from './checks/health.js'
 import { messageDeliveryCheck } from './checks/message-delivery.js'
 import { versionCheck } from './checks/version.js'
 import { webhookHandshakeCheck, webhookSignatureCheck } from './checks/webhook.js'
-import { httpCall } from './http-client.js'
 import type { CheckStatus, SmokeCheck, SmokeContext } from './smoke-check.js'
-import { isLoopbackUrl, type TargetEnv } from './target-env.js'
 
 /** In the order they run: cheapest and most fundamental first. */
 export const SMOKE_CHECKS: readonly SmokeCheck[] = [

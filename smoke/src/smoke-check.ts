@@ -1,5 +1,5 @@
-import type { HttpRequest, HttpResponse } from './http-client.js'
-import type { TargetEnv } from './target-env.js'
+import type { HttpRequest, HttpResponse } from '@whatsapp-saas/service-client/http-client'
+import type { TargetEnv } from '@whatsapp-saas/service-client/target-env'
 
 export type CheckStatus = 'passed' | 'failed' | 'skipped'
 

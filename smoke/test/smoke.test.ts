@@ -1,6 +1,6 @@
+import type { TargetEnv } from '@whatsapp-saas/service-client/target-env'
 import { afterEach, describe, expect, it } from 'vitest'
 import { runSmoke, type SmokeReport } from '../src/index.js'
-import type { TargetEnv } from '../src/target-env.js'
 import { UNKNOWN_PHONE_NUMBER_ID } from '../src/webhook-payload.js'
 import { type StandIn, type StandInFaults, startStandIn } from './stand-in-service.js'
 
@@ -20,7 +20,7 @@ afterEach(async () => {
 async function smokeAgainst(faults: StandInFaults, env: Partial<TargetEnv> = {}, expectVersion = '1.0.0') {
   standIn = await startStandIn(secrets, faults)
   const report = await runSmoke({
-    env: { baseUrl: standIn.baseUrl, fakeGraphUrl: standIn.baseUrl, ...secrets, ...env },
+    env: { baseUrl: standIn.baseUrl, ...secrets, ...env },
     expectVersion,
     requestTimeoutMs: 2_000,
     deliveryTimeoutMs: 1_000,
@@ -53,9 +53,10 @@ describe('runSmoke against a service that honours the contract', () => {
     expect(statusOf(report, 'message-delivery')).toBe('passed')
   })
 
-  it('signs the loopback webhook for the demo phone number', async () => {
+  it('signs the loopback webhook for the demo phone number; the user of message-delivery writes to it too', async () => {
     await smokeAgainst({})
-    expect(standIn?.webhookPhoneNumberIds).toEqual([secrets.phoneNumberId])
+    // webhook-signature's event, then message-delivery's inbound message posted to the service itself.
+    expect(standIn?.webhookPhoneNumberIds).toEqual([secrets.phoneNumberId, secrets.phoneNumberId])
   })
 
   it('uses a phone number no tenant owns when the demo number is not given', async () => {
@@ -88,7 +89,7 @@ describe('each check fails when the service breaks its part of the contract', ()
     ['message-delivery', { deliveredAs: 'failed' }],
     ['message-delivery', { deliveredAs: 'sent' }],
     ['message-delivery', { dropInbound: true }],
-    ['message-delivery', { inboundRefusedByService: true }],
+    ['message-delivery', { inboundStatus: 401 }],
   ])('%s fails (%#)', async (name, faults) => {
     const report = await smokeAgainst(faults)
     expect(statusOf(report, name)).toBe('failed')
@@ -121,7 +122,7 @@ describe('checks without their inputs', () => {
       'not run: needs verifyToken',
       'not run: needs appSecret',
       'not run: needs apiKey',
-      'not run: needs fakeGraphUrl, apiKey, phoneNumberId',
+      'not run: needs appSecret, apiKey, phoneNumberId',
     ])
   })
 })
@@ -143,7 +144,7 @@ describe('cancellation', () => {
     standIn = await startStandIn(secrets, { deliveredAs: 'sent' })
     const controller = new AbortController()
     const report = await runSmoke({
-      env: { baseUrl: standIn.baseUrl, fakeGraphUrl: standIn.baseUrl, ...secrets },
+      env: { baseUrl: standIn.baseUrl, ...secrets },
       // Far longer than the test may take: only the cancellation can end the wait.
       deliveryTimeoutMs: 600_000,
       pollIntervalMs: 20,

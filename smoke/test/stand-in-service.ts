@@ -14,10 +14,10 @@ export interface StandInFaults {
   readWithoutKeyStatus?: number
   /** What GET /api/v1/messages/:id reports after the first poll. */
   deliveredAs?: 'delivered' | 'read' | 'sent' | 'failed'
-  /** Ignore /__fake/inbound, so the 24-hour window never opens. */
+  /** Accept inbound messages without recording them, so the 24-hour window never opens. */
   dropInbound?: boolean
-  /** /__fake/inbound reports that the service refused the webhook it relayed. */
-  inboundRefusedByService?: boolean
+  /** The status message-delivery's signed inbound message ("smoke hello") is answered with (default 200). */
+  inboundStatus?: number
 }
 
 export interface StandInSecrets {
@@ -34,7 +34,7 @@ export interface StandIn {
   close(): Promise<void>
 }
 
-/** A small server implementing the service contract of docs/design.md plus the fake Graph API's inbound control call. */
+/** A small server implementing the service contract of docs/design.md. */
 export async function startStandIn(secrets: StandInSecrets, faults: StandInFaults = {}): Promise<StandIn> {
   const openWindows = new Set<string>()
   const messagePolls = new Map<string, number>()
@@ -82,24 +82,16 @@ export async function startStandIn(secrets: StandInSecrets, faults: StandInFault
       // Like the service, an inbound message opens that user's 24-hour window.
       const value = JSON.parse(body).entry[0].changes[0].value as {
         metadata: { phone_number_id: string }
-        messages?: { from: string }[]
+        messages?: { from: string; text?: { body?: string } }[]
       }
       webhookPhoneNumberIds.push(value.metadata.phone_number_id)
+      if (valid && faults.inboundStatus && value.messages?.some((m) => m.text?.body === 'smoke hello'))
+        return send(faults.inboundStatus, { error: { code: 'REFUSED' } })
       if (!faults.dropInbound) {
         for (const message of value.messages ?? [])
           openWindows.add(`${value.metadata.phone_number_id}:${message.from}`)
       }
       return send(200, { received: true })
-    }
-    if (route === 'POST /__fake/inbound') {
-      // The fake Graph API's shape: `text` is the message body itself.
-      const inbound = JSON.parse(body) as { phoneNumberId: string; from: string; text?: unknown }
-      if (typeof inbound.text !== 'string') return send(400, { error: 'body/text must be string' })
-      if (faults.inboundRefusedByService) {
-        return send(200, { wamid: `wamid.in${++sequence}`, webhook: { ok: false, status: 401, attempts: 6 } })
-      }
-      if (!faults.dropInbound) openWindows.add(`${inbound.phoneNumberId}:${inbound.from}`)
-      return send(200, { wamid: `wamid.in${++sequence}`, webhook: { ok: true, status: 200, attempts: 1 } })
     }
     if (url.pathname.startsWith('/api/v1/')) {
       if (route === 'GET /api/v1/messages') {

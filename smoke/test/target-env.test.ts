@@ -1,14 +1,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   envVarName,
   isLoopbackUrl,
   redactTargetEnv,
   resolveCliPath,
   resolveTargetEnv,
-} from '../src/target-env.js'
+} from '@whatsapp-saas/service-client/target-env'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 let dir: string
 let envFile: string
@@ -77,7 +77,7 @@ describe('helpers', () => {
   })
 
   it('derives environment variable names', () => {
-    expect(envVarName('SMOKE', 'fakeGraphUrl')).toBe('SMOKE_FAKE_GRAPH_URL')
+    expect(envVarName('SMOKE', 'phoneNumberId')).toBe('SMOKE_PHONE_NUMBER_ID')
     expect(envVarName('LOAD', 'baseUrl')).toBe('LOAD_BASE_URL')
   })
 

@@ -1,12 +1,19 @@
-// What smoke and load need beyond the base URL on AWS: the admin token and Meta's app secret and verify
-// token, read from the stack's Secrets Manager entries (never logged: the target hands them to the core's
-// scrubber). With the app secret the smoke suite's signed-webhook check and the load stage's webhook-ingest
-// scenario run (on a phone number id no tenant owns, so nobody is messaged).
+// What smoke and load need beyond the base URL on AWS. The admin token and Meta's app secret and verify
+// token are read from the stack's Secrets Manager entries (never logged: the target hands every value to
+// the core's scrubber); with the admin token the stack's synthetic tenant is ensured and this run's API key
+// minted (synthetic-tenant.ts).
+//
+// A stack with a synthetic Graph API (staging) gets everything: the key with write scopes, the synthetic
+// phone number and the app secret, so smoke runs all its checks (signed webhooks posted to the service,
+// a message sent and seen delivered through the fake Graph API) and load runs every scenario. A stack
+// without one (production) gets the read-only checks only: a key that can only read messages and the
+// verify token of the webhook handshake (a GET); no app secret, since a signed webhook is stored.
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager'
 import type { ServiceEnvironment } from '../core/types.js'
 import { AwsTargetError } from './errors.js'
 import type { AwsRuntime } from './runtime.js'
 import type { StackOutputs } from './stack-outputs.js'
+import { ensureSyntheticTenant, type SyntheticTenant } from './synthetic-tenant.js'
 
 async function secretString(runtime: AwsRuntime, secretId: string): Promise<string | undefined> {
   const response = await runtime.clients.secretsManager.send(
@@ -15,15 +22,17 @@ async function secretString(runtime: AwsRuntime, secretId: string): Promise<stri
   return response.SecretString
 }
 
-export async function serviceEnvironment(
-  runtime: AwsRuntime,
-  outputs: StackOutputs,
-  baseUrl: string,
-): Promise<ServiceEnvironment> {
-  const env: ServiceEnvironment = { baseUrl }
+export interface StackSecrets {
+  adminToken?: string
+  appSecret?: string
+  verifyToken?: string
+}
+
+export async function readStackSecrets(runtime: AwsRuntime, outputs: StackOutputs): Promise<StackSecrets> {
+  const secrets: StackSecrets = {}
   if (outputs.adminTokenSecretArn) {
     const token = await secretString(runtime, outputs.adminTokenSecretArn)
-    if (token) env.adminToken = token
+    if (token) secrets.adminToken = token
   }
   if (outputs.metaSecretArn) {
     const text = await secretString(runtime, outputs.metaSecretArn)
@@ -34,8 +43,27 @@ export async function serviceEnvironment(
       // The message names the secret, never its content.
       throw new AwsTargetError(`${outputs.metaSecretArn} is not JSON {"appSecret","verifyToken"}`)
     }
-    if (typeof meta.appSecret === 'string' && meta.appSecret) env.appSecret = meta.appSecret
-    if (typeof meta.verifyToken === 'string' && meta.verifyToken) env.verifyToken = meta.verifyToken
+    if (typeof meta.appSecret === 'string' && meta.appSecret) secrets.appSecret = meta.appSecret
+    if (typeof meta.verifyToken === 'string' && meta.verifyToken) secrets.verifyToken = meta.verifyToken
   }
+  return secrets
+}
+
+/** The environment handed to smoke and load, from the stack's secrets and its synthetic tenant. */
+export function serviceEnvironment(
+  outputs: StackOutputs,
+  baseUrl: string,
+  secrets: StackSecrets,
+  tenant: SyntheticTenant | undefined,
+): ServiceEnvironment {
+  const env: ServiceEnvironment = { baseUrl }
+  if (secrets.verifyToken) env.verifyToken = secrets.verifyToken
+  if (tenant) env.apiKey = tenant.apiKey
+  if (!outputs.syntheticGraphApiBaseUrl) return env
+  if (secrets.adminToken) env.adminToken = secrets.adminToken
+  if (secrets.appSecret) env.appSecret = secrets.appSecret
+  if (tenant?.phoneNumberId) env.phoneNumberId = tenant.phoneNumberId
   return env
 }
+
+export { ensureSyntheticTenant }

@@ -31,7 +31,7 @@ import {
   serviceNames,
 } from './rollout.js'
 import { type AwsRuntime, type AwsTimeouts, createRuntime, timeoutsFromEnv } from './runtime.js'
-import { serviceEnvironment } from './service-environment.js'
+import { readStackSecrets, serviceEnvironment } from './service-environment.js'
 import {
   outputsCachePath,
   parseStackOutputs,
@@ -39,6 +39,7 @@ import {
   type StackOutputs,
   saveOutputsCache,
 } from './stack-outputs.js'
+import { ensureSyntheticTenant, revokeSyntheticKey, type SyntheticTenant } from './synthetic-tenant.js'
 import { serviceImage } from './task-definition.js'
 import { type Clock, systemClock } from './waiting.js'
 
@@ -107,6 +108,18 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
   const opsRevisions = new Map<string, string>()
   /** Secret values read during the run (admin token, Meta app secret): the core scrubs them everywhere. */
   const secrets: string[] = []
+  /** The synthetic tenant's key minted for this run, revoked when the run ends (its deploy lock released). */
+  let runKey: { baseUrl: string; adminToken: string; tenant: SyntheticTenant } | undefined
+  const revokeRunKey = async (ctx: RunContext) => {
+    if (!runKey) return
+    const { tenant, ...input } = runKey
+    runKey = undefined
+    await revokeSyntheticKey(input, tenant).catch((error: unknown) =>
+      ctx.log.warn(
+        `revoking the synthetic tenant's run key ${tenant.keyId} failed (it expires by itself): ${describeAwsError(error)}`,
+      ),
+    )
+  }
   let parsed: StackOutputs | undefined
 
   /** Raw outputs: explicit ones, else Pulumi's, else the cache of the last provision. */
@@ -182,19 +195,26 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
 
     async acquireLock(ctx): Promise<DeployLock> {
       const found = await rawOutputs(ctx).catch(() => undefined)
+      // Releasing the lock ends the run: the synthetic tenant's key of this run is revoked first.
       if (!found?.backupBucket) {
         ctx.log.warn(
           `stack ${options.stack} has no backup bucket yet: only Pulumi's own stack lock guards this first deploy`,
         )
-        return { release: async () => {} }
+        return { release: () => revokeRunKey(ctx) }
       }
-      return acquireDeployLock(
+      const lock = await acquireDeployLock(
         runtime,
         found.backupBucket,
         options.stack,
         ctx,
         options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS,
       )
+      return {
+        release: async () => {
+          await revokeRunKey(ctx)
+          await lock.release()
+        },
+      }
     },
 
     publish: (artifact, ctx) =>
@@ -306,11 +326,34 @@ export async function createAwsTarget(options: AwsTargetOptions): Promise<AwsTar
       return guarded('reading the service environment', async () => {
         const outputs = await stackOutputs(ctx)
         const url = await this.baseUrl(ctx)
-        const env = await serviceEnvironment(runtime, outputs, url)
-        secrets.push(
-          ...[env.adminToken, env.appSecret, env.verifyToken].filter((v): v is string => Boolean(v)),
-        )
-        return env
+        const stackSecrets = await readStackSecrets(runtime, outputs)
+        // Scrubbed before anything can log them.
+        secrets.push(...Object.values(stackSecrets).filter((v): v is string => Boolean(v)))
+        let tenant: SyntheticTenant | undefined
+        if (!stackSecrets.adminToken) {
+          ctx.log.warn(
+            `stack ${options.stack} gives no admin token (adminTokenSecretArn): no synthetic tenant, the keyed checks do not run`,
+          )
+        } else {
+          await revokeRunKey(ctx)
+          tenant = await ensureSyntheticTenant({
+            baseUrl: url,
+            adminToken: stackSecrets.adminToken,
+            stack: options.stack,
+            runId: ctx.runId,
+            ...(outputs.syntheticGraphApiBaseUrl
+              ? { syntheticGraphApiBaseUrl: outputs.syntheticGraphApiBaseUrl }
+              : {}),
+            now: runtime.clock.now(),
+            signal: ctx.signal,
+          })
+          secrets.push(tenant.apiKey)
+          runKey = { baseUrl: url, adminToken: stackSecrets.adminToken, tenant }
+          ctx.log.info(
+            `synthetic tenant ${tenant.organizationId}: run key ${tenant.keyId}${tenant.phoneNumberId ? `, phone number ${tenant.phoneNumberId} on ${outputs.syntheticGraphApiBaseUrl}` : ' (read-only)'}`,
+          )
+        }
+        return serviceEnvironment(outputs, url, stackSecrets, tenant)
       })
     },
 

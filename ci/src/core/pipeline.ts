@@ -329,11 +329,13 @@ async function rollout(run: Run): Promise<void> {
 
 async function smoke(run: Run): Promise<void> {
   if (run.dryRun) return run.runner.skip('smoke', `dry run: would smoke-test ${run.url}`)
-  const env = (await run.target.environment?.(run.runner.context('smoke'))) ?? { baseUrl: run.url! }
-  run.env = env
   run.smoked = await run.runner.run(
     'smoke',
     async (ctx) => {
+      // Inside the stage: a service that cannot even set its smoke environment up (e.g. the AWS target's
+      // synthetic tenant refused by the new version) fails smoke and is rolled back.
+      const env = (await run.target.environment?.(ctx)) ?? { baseUrl: run.url! }
+      run.env = env
       const outcome = await run.tools.smoke({
         env,
         expectVersion: release(run).version,

@@ -146,6 +146,7 @@ export interface ServiceEnvironment {
   apiKey?: string
   appSecret?: string
   verifyToken?: string
+  /** A number whose Graph API is a fake one (smoke and load send from it): never a real customer's. */
   phoneNumberId?: string
   readonly [setting: string]: string | undefined
 }

@@ -171,8 +171,16 @@ export class InMemoryAws {
     for (const item of inventory) {
       if (item.type === 'aws:secretsmanager/secretVersion:SecretVersion') {
         const arn = this.secretIds.get(String(item.inputs.secretId))
-        // Generated values are Pulumi secrets (redacted in the inventory): any value is "present".
-        if (arn) this.secrets.set(arn, String(item.inputs.secretString ?? 'generated'))
+        // Generated values are Pulumi secrets (redacted in the inventory): a value distinct per secret, kept
+        // across ups as Pulumi keeps a generated password, so a test can look for it in logs and reports.
+        if (arn)
+          this.secrets.set(
+            arn,
+            item.inputs.secretString !== undefined && item.inputs.secretString !== '[secret]'
+              ? String(item.inputs.secretString)
+              : (this.secrets.get(arn) ??
+                  `generated-${createHash('sha256').update(arn).digest('hex').slice(0, 32)}`),
+          )
       }
       if (item.type === 'aws:iam/rolePolicy:RolePolicy') {
         const role = `arn:aws:iam:${REGION}:${ACCOUNT_ID}:${String(item.inputs.role).replace(/-id$/, '')}`
@@ -246,6 +254,12 @@ export class InMemoryAws {
       if (text[key]) text[key] = registeredArn.get(text[key]) ?? text[key]
     }
     return text
+  }
+
+  /** The value of the secret whose ARN ends with the suffix (what ECS injects into a task). */
+  secretValue(arnSuffix: string): string | undefined {
+    const arn = [...this.secrets.keys()].find((candidate) => candidate.endsWith(arnSuffix))
+    return arn ? this.secrets.get(arn) : undefined
   }
 
   /** An operator's one-time step: put a secret's value (e.g. Meta's credentials). */

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util'
-import { excerpt } from '../http-client.js'
+import { excerpt } from '@whatsapp-saas/service-client/http-client'
 import { failed, passed, type SmokeCheck } from '../smoke-check.js'
 
 const HEALTHY = { status: 'ok', database: 'connected', redis: 'connected' }

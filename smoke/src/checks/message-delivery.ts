@@ -1,45 +1,41 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { excerpt, type HttpResponse } from '../http-client.js'
+import { excerpt, type HttpResponse } from '@whatsapp-saas/service-client/http-client'
 import { failed, missingInputs, passed, type SmokeCheck, type SmokeContext } from '../smoke-check.js'
-import { smokeRecipient } from '../webhook-payload.js'
+import { hubSignature, inboundTextWebhook, smokeRecipient } from '../webhook-payload.js'
 
 const DELIVERED = new Set(['delivered', 'read'])
 
 /**
- * End to end through the fake Graph API: a user messages in (opening the 24-hour window), the service sends a
- * text back, and the message is seen `delivered` (or `read`) within the delivery budget. Only runs where a fake
- * Graph API is wired, so it never messages a real person.
+ * End to end as Meta would see it: a user messages in (a signed inbound webhook posted to the service, as
+ * Meta posts it; this opens the 24-hour window), the service sends a text back through the number's Graph
+ * API, and the message is seen `delivered` (or `read`) within the delivery budget, from the status webhook
+ * that Graph API sends back. Only runs with a phone number id given, which must be a number whose Graph API
+ * is a fake one (the pipeline's synthetic tenant on AWS, the demo number locally), so it never messages a
+ * real person; its recipient is a fictional 1555 number anyway.
  */
 export const messageDeliveryCheck: SmokeCheck = {
   name: 'message-delivery',
   async run(ctx) {
-    const missing = missingInputs(ctx.env, ['fakeGraphUrl', 'apiKey', 'phoneNumberId'])
+    const missing = missingInputs(ctx.env, ['appSecret', 'apiKey', 'phoneNumberId'])
     if (missing) return missing
     const deadline = Date.now() + ctx.deliveryTimeoutMs
     const recipient = smokeRecipient()
 
-    const inbound = await ctx.http(`${ctx.env.fakeGraphUrl!.replace(/\/+$/, '')}/__fake/inbound`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        phoneNumberId: ctx.env.phoneNumberId,
-        from: recipient,
-        type: 'text',
-        text: 'smoke hello',
-        profileName: 'Smoke Check',
-      }),
-      // The fake answers once the service took its signed webhook, retrying it for several seconds if refused.
-      timeoutMs: Math.max(ctx.requestTimeoutMs, 15_000),
+    const body = inboundTextWebhook({
+      phoneNumberId: ctx.env.phoneNumberId!,
+      from: recipient,
+      body: 'smoke hello',
     })
-    if (inbound.status < 200 || inbound.status > 299) {
-      return failed(`fake Graph POST /__fake/inbound answered ${inbound.status}: ${excerpt(inbound.text)}`)
-    }
-    // The fake reports whether the service accepted the inbound webhook it sent on our behalf.
-    const relayed = (inbound.json as { webhook?: { ok?: unknown; status?: unknown } } | undefined)?.webhook
-    if (relayed && relayed.ok === false) {
-      return failed(
-        `the fake Graph API's inbound webhook was not accepted by the service (status ${String(relayed.status)})`,
-      )
+    const inbound = await ctx.http(ctx.url('/webhooks/whatsapp'), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-hub-signature-256': hubSignature(ctx.env.appSecret!, body),
+      },
+      body,
+    })
+    if (inbound.status !== 200) {
+      return failed(`signed inbound webhook answered ${inbound.status}: ${excerpt(inbound.text)}`)
     }
 
     const sent = await sendUntilWindowOpen(ctx, recipient, deadline)

@@ -1,4 +1,4 @@
-import { excerpt } from '../http-client.js'
+import { excerpt } from '@whatsapp-saas/service-client/http-client'
 import { failed, passed, type SmokeCheck } from '../smoke-check.js'
 
 /** `/api/v1/status` answers, and reports the version that was just deployed (when the caller knows it). */

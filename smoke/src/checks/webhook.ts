@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { excerpt } from '../http-client.js'
+import { excerpt } from '@whatsapp-saas/service-client/http-client'
 import { failed, missingInputs, passed, type SmokeCheck } from '../smoke-check.js'
 import {
   hubSignature,

@@ -15,9 +15,10 @@ export interface TargetEnv {
   appSecret?: string
   /** Webhook verify token for the GET handshake (secret). */
   verifyToken?: string
-  /** Fake WhatsApp Graph API wired to the service; present only in test environments. */
-  fakeGraphUrl?: string
-  /** Meta phone_number_id of the demo phone number. */
+  /**
+   * Meta phone_number_id the sending checks and scenarios use. Only ever a number whose Graph API is a fake
+   * one (the pipeline's synthetic tenant on AWS, the demo number locally): they send from it.
+   */
   phoneNumberId?: string
 }
 
@@ -27,7 +28,6 @@ export const TARGET_ENV_KEYS = [
   'adminToken',
   'appSecret',
   'verifyToken',
-  'fakeGraphUrl',
   'phoneNumberId',
 ] as const satisfies readonly (keyof TargetEnv)[]
 
