@@ -186,6 +186,32 @@ describe('the container of a pipeline CLI command', () => {
     expect(IMAGE_PINS.pulumi.tag).toMatch(/^pulumi\/pulumi-nodejs:/)
   })
 
+  it('runs Pulumi and reads stack outputs in every function inside the Pulumi image, never from .pipeline', () => {
+    const index = readFileSync(join(REPO, 'ci/dagger/src/index.ts'), 'utf8')
+    const body = (name: string) => {
+      const start = index.indexOf(`  async ${name}(`)
+      expect(start, name).toBeGreaterThan(0)
+      return index.slice(start, index.indexOf('\n  }\n', start))
+    }
+    for (const name of ['preview', 'provision']) {
+      expect(body(name), name).toContain('toolbox(this.source, { image: IMAGES.pulumi })')
+    }
+    for (const [name, command] of [
+      ['promote', 'promote'],
+      ['rollback', 'rollback'],
+      ['migrate', 'migrate'],
+      ['deploy', 'deploy'],
+    ] as const) {
+      expect(body(name), name).toContain(`pipelineContainerPlan('${command}'`)
+      expect(pipelineContainerPlan(command).image, name).toBe('pulumi')
+    }
+    // The module's source leaves .pipeline out: the AWS verbs' outputs cache there is never what they read.
+    expect(SOURCE_IGNORE).toContain('**/.pipeline')
+    // The Pulumi CLI of the image is the release of the SDK infra/ locks (one engine/SDK line).
+    const sdk = JSON.parse(readFileSync(join(REPO, 'node_modules/@pulumi/pulumi/package.json'), 'utf8'))
+    expect(IMAGE_PINS.pulumi.tag).toBe(`pulumi/pulumi-nodejs:${sdk.version}`)
+  })
+
   it('carries k6 from the official image wherever the load stage runs', () => {
     expect(pipelineContainerPlan('deploy').k6).toBe(true)
     expect(pipelineContainerPlan('promote').k6).toBe(true)

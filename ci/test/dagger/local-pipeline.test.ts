@@ -29,6 +29,7 @@ import { CLI, REPORTS_DIR } from '../../dagger/src/lib/pipeline-cli.js'
 import { runPipeline } from '../../src/core/pipeline.js'
 import { reportProblems } from '../../src/core/report.js'
 import { STAGES } from '../../src/core/types.js'
+import { ManualClock } from '../core/manual-clock.js'
 import { scripted } from '../core/scripted.js'
 
 const REPO = resolve(import.meta.dirname, '../../..')
@@ -44,7 +45,8 @@ function sourceFiles(dir: string): string[] {
 describe('the local target container', () => {
   it('installs every Debian package the local target and its ops commands name when one is missing', () => {
     const named = new Set<string>()
-    for (const file of [...sourceFiles(join(REPO, 'api/src')), ...sourceFiles(join(REPO, 'ci/src'))]) {
+    const roots = ['api/src', 'ci/src', 'packages/local-services/src'].map((dir) => join(REPO, dir))
+    for (const file of roots.flatMap(sourceFiles)) {
       const text = readFileSync(file, 'utf8')
       const constants = Object.fromEntries(
         [...text.matchAll(/const (\w+) = '([a-z0-9.+-]+)'/g)].map(([, name, value]) => [name, value]),
@@ -112,7 +114,7 @@ describe('the local command lines are the CLI the developer runs', () => {
       const [command, ...args] = argv
       const ran = spawnSync(command!, [...args, '--help'], { cwd: REPO, encoding: 'utf8', timeout: 60_000 })
       expect(ran.status, `${argv.join(' ')}: ${ran.stderr}`).toBe(0)
-      expect(ran.stdout).toContain('usage:')
+      expect(ran.stdout).toContain(`${argv[CLI.length]}:`)
     }
   })
 
@@ -147,6 +149,7 @@ describe('the report the module hands on is checked by the core', () => {
       tools: s.tools,
       reportsDir: join(dir, 'reports'),
       stepSummaryPath: join(dir, 'summary.md'),
+      clock: new ManualClock(),
     })
     expect(reportProblems(report)).toEqual([])
     const verdict = check(join(dir, 'reports', 'latest.json'))
