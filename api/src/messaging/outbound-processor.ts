@@ -28,8 +28,21 @@ export interface OutboundHooks {
     tx: Db,
     message: MessageRef,
     status: 'sent' | 'failed',
+    /** The status the change was made from, read under the row's lock. */
+    previous: 'QUEUED' | 'SENDING',
     error?: { code: number | null; title: string; details?: string | null },
   ): Promise<void>
+}
+
+/**
+ * Locks the message row and reads its status, so a guarded update that follows in the same transaction
+ * changes exactly that status (its previous status in the `message.status` event).
+ */
+async function lockedSendStatus(tx: Db, id: string): Promise<'QUEUED' | 'SENDING' | undefined> {
+  const rows = await tx.$queryRaw<{ status: string }[]>`
+    SELECT status::text AS status FROM "Message" WHERE id = ${id} FOR UPDATE`
+  const status = rows[0]?.status
+  return status === 'QUEUED' || status === 'SENDING' ? status : undefined
 }
 
 export interface OutboundProcessorDeps {
@@ -125,6 +138,7 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
     error: { code: number | null; title: string; details?: string | null },
   ): Promise<string> {
     await prisma.$transaction(async (tx) => {
+      const previous = await lockedSendStatus(tx, message.id)
       const changed = await tx.message.updateMany({
         where: { id: message.id, status: { in: ['QUEUED', 'SENDING'] } },
         data: {
@@ -136,7 +150,8 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
           errorDetails: error.details ?? null,
         },
       })
-      if (changed.count > 0) await deps.hooks.statusChanged(tx, message, 'failed', error)
+      if (changed.count > 0 && previous)
+        await deps.hooks.statusChanged(tx, message, 'failed', previous, error)
     })
     return 'failed'
   }
@@ -162,6 +177,7 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
 
   async function accepted(message: MessageRef, wamid: string): Promise<string> {
     await prisma.$transaction(async (tx) => {
+      const previous = await lockedSendStatus(tx, message.id)
       const stored = await tx.message.updateMany({
         where: { id: message.id, status: { in: ['QUEUED', 'SENDING'] }, wamid: null },
         data: {
@@ -173,7 +189,8 @@ export function createOutboundProcessor(deps: OutboundProcessorDeps): Processor<
           errorTitle: null,
         },
       })
-      if (stored.count > 0) await deps.hooks.statusChanged(tx, { ...message, wamid }, 'sent')
+      if (stored.count > 0 && previous)
+        await deps.hooks.statusChanged(tx, { ...message, wamid }, 'sent', previous)
       // Otherwise the message already moved on: at most its wamid is missing.
       else await tx.message.updateMany({ where: { id: message.id, wamid: null }, data: { wamid } })
     })

@@ -83,7 +83,7 @@ export function recordingHooks(): RecordingHooks {
     async wamidStored(_prisma, wamid) {
       stored.push(wamid)
     },
-    async statusChanged(_prisma, message, status, error) {
+    async statusChanged(_prisma, message, status, _previous, error) {
       changes.push({ id: message.id, status, code: error?.code })
     },
   }
