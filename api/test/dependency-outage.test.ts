@@ -1,14 +1,14 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type PostgresServer,
   type RedisServer,
   startPostgres,
   startRedis,
-} from '../src/local-services/index.js'
+} from '@whatsapp-saas/local-services'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   applyMigrations,
   signMetaBody,
