@@ -79,6 +79,7 @@ describe('platform admin', () => {
     const again = await call('POST', '/api/v1/organizations', admin, { name: 'S', slug: 'same-slug' })
     expect(again.statusCode).toBe(409)
     expect(again.json().error.code).toBe('SLUG_TAKEN')
+    expect(again.json().error.message).toBe('slug same-slug is already used')
   })
 
   it('finds an organization by slug for the admin only', async () => {

@@ -26,9 +26,64 @@ function fieldOf(issue: SchemaIssue, context: string | undefined): string {
   return `${context ?? 'body'}${field ? `.${field}` : ''}`
 }
 
+/** Codes of the unique fields clients meet; any other unique field answers CONFLICT. */
+const UNIQUE_FIELD_CODES: Readonly<Record<string, string>> = {
+  slug: 'SLUG_TAKEN',
+  phoneNumberId: 'PHONE_NUMBER_TAKEN',
+  waId: 'CONTACT_EXISTS',
+  bsuid: 'CONTACT_EXISTS',
+}
+
+interface UniqueViolation {
+  fields: string[]
+  value?: string
+}
+
+/**
+ * The fields of a unique-key violation: Prisma's P2002 (its `target`, or the driver adapter's constraint
+ * fields) and PostgreSQL's 23505 from raw SQL (its detail `Key (slug)=(acme) already exists.`).
+ */
+export function uniqueViolationOf(error: unknown): UniqueViolation | undefined {
+  if (error instanceof Prisma.PrismaClientKnownRequestError) {
+    if (error.code !== 'P2002') return undefined
+    const meta = (error.meta ?? {}) as {
+      target?: unknown
+      driverAdapterError?: { cause?: { constraint?: { fields?: unknown } } }
+    }
+    const fromAdapter = meta.driverAdapterError?.cause?.constraint?.fields
+    const target = Array.isArray(fromAdapter) ? fromAdapter : meta.target
+    const fields = Array.isArray(target) ? target.map(String) : typeof target === 'string' ? [target] : []
+    return { fields: fields.map((field) => field.replace(/^"|"$/g, '')) }
+  }
+  const pg = error as { code?: unknown; detail?: unknown }
+  if (pg.code !== '23505') return undefined
+  const match =
+    typeof pg.detail === 'string' ? /^Key \((.+?)\)=\((.*)\) already exists/.exec(pg.detail) : null
+  if (!match) return { fields: [] }
+  return { fields: match[1]!.split(',').map((field) => field.trim().replace(/^"|"$/g, '')), value: match[2] }
+}
+
+/** 409 naming the field that is taken (the value from the database's message or the request's body). */
+function conflictBody(violation: UniqueViolation, requestBody: unknown): ErrorBody {
+  const field = violation.fields.find((name) => name !== 'organizationId') ?? violation.fields[0]
+  if (!field) return body('CONFLICT', 'a unique value is already used', { fields: [] })
+  const sent = (requestBody as Record<string, unknown> | undefined)?.[field]
+  // A composite key's detail lists its values in the fields' order.
+  const values = violation.value?.split(', ')
+  const value =
+    (values?.length === violation.fields.length
+      ? values[violation.fields.indexOf(field)]
+      : violation.value) ?? (typeof sent === 'string' || typeof sent === 'number' ? String(sent) : undefined)
+  return body(
+    UNIQUE_FIELD_CODES[field] ?? 'CONFLICT',
+    `${field}${value === undefined ? '' : ` ${value}`} is already used`,
+    { fields: violation.fields },
+  )
+}
+
 /**
  * Maps every error to the one error shape: typed AppErrors as declared, schema validation to 400
- * naming the field, Fastify's own client errors (body too large, bad JSON) with their status, and
+ * naming the field, unique-key conflicts to 409 naming the field, Fastify's own client errors (body too large, bad JSON) with their status, and
  * anything else to a 500 without internals (the stack goes to the log only).
  */
 export const errorHandlerPlugin = fp(
@@ -59,6 +114,8 @@ export const errorHandlerPlugin = fp(
         const message = first ? `${first.field} ${first.message}` : 'request is invalid'
         return reply.status(400).send(body('VALIDATION_ERROR', message, issues))
       }
+      const violation = uniqueViolationOf(error)
+      if (violation) return reply.status(409).send(conflictBody(violation, request.body))
       if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025') {
         return reply.status(404).send(body('NOT_FOUND', 'resource not found'))
       }

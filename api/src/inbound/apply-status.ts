@@ -1,4 +1,5 @@
 import type { Db, Prisma, PrismaClient } from '../db/prisma.js'
+import { messageStatusEvent } from '../events/message-status.js'
 import { publishEvent } from '../events/publish.js'
 import type { MetaError } from './meta-payload.js'
 import {
@@ -23,11 +24,12 @@ interface LockedMessage extends MessageStatusState {
   id: string
   organizationId: string
   conversationId: string
+  wamid: string
 }
 
 async function lockMessage(tx: Db, wamid: string): Promise<LockedMessage | undefined> {
   const rows = await tx.$queryRaw<LockedMessage[]>`
-    SELECT id, "organizationId", "conversationId", status::text AS status,
+    SELECT id, "organizationId", "conversationId", wamid, status::text AS status,
            "sentAt", "deliveredAt", "readAt", "failedAt"
     FROM "Message" WHERE wamid = ${wamid} FOR UPDATE`
   return rows[0]
@@ -81,18 +83,16 @@ async function applyToMessage(tx: Db, message: LockedMessage, event: StatusRow):
   }
   const previous = message.status
   Object.assign(message, next)
-  await publishEvent(tx, {
-    organizationId: message.organizationId,
-    type: 'message.status',
-    data: {
-      messageId: message.id,
-      conversationId: message.conversationId,
-      status: next.status.toLowerCase(),
-      previousStatus: previous.toLowerCase(),
-      timestamp: event.metaTimestamp.toISOString(),
+  await publishEvent(
+    tx,
+    messageStatusEvent({
+      message,
+      previous,
+      status: next.status,
+      at: event.metaTimestamp,
       ...(event.errorCode !== null ? { error: { code: event.errorCode, title: error?.title ?? null } } : {}),
-    },
-  })
+    }),
+  )
   return true
 }
 

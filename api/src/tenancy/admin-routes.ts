@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { Prisma } from '../generated/prisma/client.js'
-import { ConflictError, NotFoundError } from '../http/errors.js'
+import { NotFoundError } from '../http/errors.js'
 import { DateTime, IdParams } from '../http/schemas.js'
 import { announceApiKeyRevocation } from './api-key-cache.js'
 import { issueApiKey } from './api-keys.js'
@@ -94,26 +93,21 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const body = request.body as Static<typeof CreateOrganizationBody>
-      try {
-        const org = await app.deps.prisma.$transaction(async (tx) => {
-          const created = await tx.organization.create({
-            data: { name: body.name, slug: body.slug ?? slugFrom(body.name) },
-          })
-          await recordAudit(tx, {
-            actor: 'admin',
-            action: 'organization.create',
-            organizationId: created.id,
-            targetId: created.id,
-            details: { name: created.name, slug: created.slug },
-          })
-          return created
+      // A taken slug is a unique-key conflict: the error handler answers 409 SLUG_TAKEN naming it.
+      const org = await app.deps.prisma.$transaction(async (tx) => {
+        const created = await tx.organization.create({
+          data: { name: body.name, slug: body.slug ?? slugFrom(body.name) },
         })
-        return reply.status(201).send(organizationView(org))
-      } catch (error) {
-        if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')
-          throw new ConflictError('SLUG_TAKEN', `slug ${body.slug} is already used`)
-        throw error
-      }
+        await recordAudit(tx, {
+          actor: 'admin',
+          action: 'organization.create',
+          organizationId: created.id,
+          targetId: created.id,
+          details: { name: created.name, slug: created.slug },
+        })
+        return created
+      })
+      return reply.status(201).send(organizationView(org))
     },
   )
 

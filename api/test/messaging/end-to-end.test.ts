@@ -20,6 +20,8 @@ let t: TestApp
 let tenant: TestTenant
 let workers: RunningWorkers
 let receiver: Awaited<ReturnType<typeof startCustomerReceiver>>
+/** The message the first test sends and sees read. */
+let answeredId: string | undefined
 
 beforeAll(async () => {
   env = await startTestEnvironment()
@@ -77,6 +79,7 @@ describe('end to end through the fake Graph API', () => {
     })
     expect(sent.statusCode).toBe(202)
     const id = sent.json().id as string
+    answeredId = id
 
     const read = await waitFor(
       async () =>
@@ -114,5 +117,40 @@ describe('end to end through the fake Graph API', () => {
     expect(statuses).toContain('read')
     expect(statuses.filter((s) => s === 'delivered').length).toBeLessThanOrEqual(1)
     expect(new Set(statuses).size).toBe(statuses.length)
+  })
+
+  it('the sender and the status webhooks emit message.status in one shape, each previousStatus the status it left', async () => {
+    expect(answeredId).toBeDefined()
+    const events = (
+      await t.prisma.domainEvent.findMany({
+        where: { type: 'message.status' },
+        orderBy: { createdAt: 'asc' },
+      })
+    )
+      .map((e) => e.data as Record<string, unknown>)
+      .filter((data) => data.messageId === answeredId)
+    // "sent" comes from the sender (the send answer) or from Meta's status webhook, whichever was first;
+    // "read" always from a status webhook: both producers are in the list.
+    expect(events.map((e) => e.status)).toContain('sent')
+    expect(events.map((e) => e.status)).toContain('read')
+    const keys = (data: Record<string, unknown>) => Object.keys(data).sort()
+    for (const data of events) {
+      expect(keys(data)).toEqual([
+        'conversationId',
+        'messageId',
+        'previousStatus',
+        'status',
+        'timestamp',
+        'wamid',
+      ])
+      expect(data.wamid).toMatch(/^wamid\./)
+      expect(new Date(data.timestamp as string).toISOString()).toBe(data.timestamp)
+    }
+    // The sender claims the message (SENDING) before it calls Meta; every later event starts where the
+    // previous one ended.
+    expect(events.map((e) => e.previousStatus)).toEqual([
+      'sending',
+      ...events.slice(0, -1).map((e) => e.status),
+    ])
   })
 })
