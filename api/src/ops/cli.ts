@@ -13,6 +13,7 @@ import { type OpsSettings, readOpsSettings } from './ops-settings.js'
 import { type OpsIo, OpsOutput } from './output.js'
 import { DEFAULT_MIGRATIONS_DIR, DEFAULT_PRISMA_CONFIG } from './prisma-migrations.js'
 import { secretsOfUrl } from './redaction.js'
+import type { OpsFailureLine, OpsReports, OpsSuccessLine } from './reports.js'
 
 export const COMMANDS = ['backup', 'verify-backup', 'restore', 'migrate', 'migration-status', 'seed'] as const
 export type CommandName = (typeof COMMANDS)[number]
@@ -58,9 +59,8 @@ interface CommandContext {
   store(): BackupStore
 }
 
-type CommandHandler = (ctx: CommandContext) => Promise<Record<string, unknown>>
-
-const handlers: Record<CommandName, CommandHandler> = {
+// Each handler returns exactly its command's report (reports.ts): the line the pipeline parses strictly.
+const handlers: { [C in CommandName]: (ctx: CommandContext) => Promise<OpsReports[C]> } = {
   async backup(ctx) {
     const manifest = await backupDatabase({ target: ctx.target(), store: ctx.store(), log: ctx.output })
     // `--verify` (the scheduled backup): a dump that does not restore must fail the run, so that the
@@ -84,7 +84,7 @@ const handlers: Record<CommandName, CommandHandler> = {
         )
       }
     }
-    return {
+    const report: OpsReports['backup'] = {
       backupId: manifest.id,
       store: ctx.store().location,
       sizeBytes: manifest.sizeBytes,
@@ -101,6 +101,7 @@ const handlers: Record<CommandName, CommandHandler> = {
           }
         : {}),
     }
+    return report
   },
 
   async 'verify-backup'(ctx) {
@@ -156,7 +157,7 @@ const handlers: Record<CommandName, CommandHandler> = {
       migrationsDir: ctx.flags['migrations-dir'] ?? DEFAULT_MIGRATIONS_DIR,
       opsCommand: OPS_ENTRY,
     })
-    return { ...outcome }
+    return outcome
   },
 
   async 'migration-status'(ctx) {
@@ -165,7 +166,7 @@ const handlers: Record<CommandName, CommandHandler> = {
       migrationsDir: ctx.flags['migrations-dir'] ?? DEFAULT_MIGRATIONS_DIR,
       log: ctx.output,
     })
-    return { ...report }
+    return report
   },
 
   async seed(ctx) {
@@ -183,7 +184,7 @@ const handlers: Record<CommandName, CommandHandler> = {
       organizationName: ctx.flags['organization-name'],
       env: ctx.env,
     })
-    return { ...seeded }
+    return seeded
   },
 }
 
@@ -250,13 +251,14 @@ export async function runOpsCli(argv: string[], env: NodeJS.ProcessEnv, io: OpsI
       },
     }
     const result = await handlers[name](ctx)
-    output.result({ command: name, ok: true, ...result })
+    output.result({ command: name, ok: true, ...result } as OpsSuccessLine)
     return 0
   } catch (error) {
     const message = oneLine(error)
     output.info(`error: ${message}`)
     const details = error instanceof OpsError ? error.details : {}
-    output.result({ command: name ?? null, ok: false, error: message, ...details })
+    const line: OpsFailureLine = { command: name ?? null, ok: false, error: message, ...details }
+    output.result(line)
     return 1
   }
 }

@@ -36,7 +36,7 @@ export class OpsOutput implements OpsLog {
   }
 
   /** The one machine-readable line the pipeline parses (`OpsResult.result`). */
-  result(value: Record<string, unknown>): void {
+  result(value: object): void {
     this.io.stdout(redact(JSON.stringify(value), this.secrets))
   }
 }

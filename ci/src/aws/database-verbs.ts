@@ -9,6 +9,8 @@ import {
   RestoreDBInstanceToPointInTimeCommand,
 } from '@aws-sdk/client-rds'
 import { ListObjectsV2Command } from '@aws-sdk/client-s3'
+import { GateError } from '../core/gates.js'
+import { backupAndVerify } from '../core/migration-flow.js'
 import type { RunContext } from '../core/types.js'
 import { AwsTargetError } from './errors.js'
 import { type AwsRuntime, waitOptions } from './runtime.js'
@@ -59,32 +61,20 @@ export function timestampId(now: number): string {
   return new Date(now).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
 }
 
-function backupIdOf(result: Record<string, unknown> | undefined): string | undefined {
-  const id = result?.backupId ?? result?.id
-  return typeof id === 'string' ? id : undefined
-}
-
-/** Dump with the serving image's `backup`, then `verify-backup` of that dump. */
+/** Dump with the serving image's `backup`, then `verify-backup` of that dump (the pipeline's own flow). */
 export async function manualBackup(
   target: AwsTarget,
   ctx: RunContext,
 ): Promise<{ backupId: string; verified: boolean }> {
   const artifact = await target.current(ctx)
   if (!artifact) throw new AwsTargetError('no version is serving: nothing to run the backup command with')
-  const backup = await target.runOps({ name: 'backup' }, artifact, ctx)
-  const backupId = backupIdOf(backup.result)
-  if (backup.exitCode !== 0 || !backupId) {
-    throw new AwsTargetError(
-      `backup failed (exit ${backup.exitCode}): ${backup.output.at(-1) ?? 'no output'}`,
-    )
+  try {
+    const { id } = await backupAndVerify(target, artifact, ctx, target.runtime.clock)
+    return { backupId: id, verified: true }
+  } catch (error) {
+    if (error instanceof GateError) throw new AwsTargetError(error.message)
+    throw error
   }
-  const verify = await target.runOps({ name: 'verify-backup', backupId }, artifact, ctx)
-  if (verify.exitCode !== 0) {
-    throw new AwsTargetError(
-      `backup ${backupId} did not verify (exit ${verify.exitCode}): ${verify.output.at(-1) ?? ''}`,
-    )
-  }
-  return { backupId, verified: true }
 }
 
 /** RDS CreateDBSnapshot, waited until available (bounded). */

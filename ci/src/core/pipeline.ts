@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { formatImageRef, parseImageRef } from './artifact-ref.js'
 import { type Clock, systemClock } from './clock.js'
-import { backupIdOf, backupVerified, checkDestructive, GateError, parseMigrationStatus } from './gates.js'
+import { GateError } from './gates.js'
+import { backupAndVerify, migrateBehindBackup, type VerifiedBackup } from './migration-flow.js'
 import { appendStepSummary, type Report, type RunStatus, type StageReport, writeReport } from './report.js'
 import {
   errorMessage,
@@ -68,8 +69,8 @@ interface Run {
   /** What this run deploys: built and published, or promoted. */
   artifact?: Artifact
   url: string | null
-  /** The verified backup that makes the migration safe, and when it was verified. */
-  backup?: { id: string; at: number }
+  /** The verified backup that makes the migration safe. */
+  backup?: VerifiedBackup
   /** What served before the rollout: where a failed smoke or load returns to. */
   previous?: Artifact
   env?: ServiceEnvironment
@@ -218,19 +219,11 @@ async function backup(run: Run): Promise<void> {
   if (run.dryRun)
     return run.runner.skip('backup', 'dry run: would back up the database and verify the backup')
   run.backup = await run.runner.run('backup', async (ctx) => {
-    const artifact = release(run)
-    const taken = await run.target.runOps({ name: 'backup' }, artifact, ctx)
-    if (taken.exitCode !== 0)
-      throw new Error(`backup failed (exit ${taken.exitCode}): ${taken.output.at(-1) ?? ''}`)
-    const id = backupIdOf(taken)
-    const at = run.clock.now()
-    const verify = await run.target.runOps({ name: 'verify-backup', backupId: id }, artifact, ctx)
-    if (!backupVerified(verify))
-      throw new GateError(`backup ${id} failed verification: ${verify.output.at(-1) ?? 'no output'}`)
+    const verified = await backupAndVerify(run.target, release(run), ctx, run.clock)
     return {
-      value: { id, at },
-      summary: `backup ${id} taken and verified`,
-      details: { backupId: id, backup: taken.result, verification: verify.result },
+      value: verified,
+      summary: `backup ${verified.id} taken and verified`,
+      details: { backupId: verified.id, backup: verified.backup, verification: verified.verification },
     }
   })
 }
@@ -239,45 +232,36 @@ async function backup(run: Run): Promise<void> {
 async function migrate(run: Run): Promise<void> {
   const { allowDestructive = false, maxBackupAgeMinutes = 30 } = run.options
   await run.runner.run('migrate', async (ctx) => {
-    const artifact = release(run)
-    const plan = parseMigrationStatus(await run.target.runOps({ name: 'migration-status' }, artifact, ctx))
-    const findings = checkDestructive(plan, allowDestructive)
+    const outcome = await migrateBehindBackup(run.target, release(run), ctx, {
+      backup: run.backup,
+      allowDestructive,
+      maxBackupAgeMinutes,
+      dryRun: run.dryRun,
+      clock: run.clock,
+    })
+    const { plan, allowedDestructive } = outcome
     const pendingText = plan.pending.map((m) => `${m.name} (${m.destructive ? 'destructive' : 'safe'})`)
-    const details = { applied: plan.applied, pending: plan.pending, allowedDestructive: findings }
-    if (plan.pending.length === 0) {
-      return { value: undefined, summary: `no pending migrations (${plan.applied.length} applied)`, details }
-    }
-    if (run.dryRun) {
-      return {
-        value: undefined,
-        status: 'skipped',
-        summary: `dry run: would apply ${pendingText.join(', ')}`,
-        details,
-      }
-    }
-    // Gate: a verified backup younger than the limit. The backup stage ran just before, but a slow
-    // verification or a paused run could have aged it.
-    const verified = run.backup
-    if (!verified) throw new GateError('no verified backup: migrations never run without one')
-    const ageMinutes = (run.clock.now() - verified.at) / 60_000
-    if (ageMinutes > maxBackupAgeMinutes)
-      throw new GateError(
-        `backup ${verified.id} is ${ageMinutes.toFixed(1)} min old (limit ${maxBackupAgeMinutes} min)`,
-      )
-    const migrated = await run.target.runOps(
-      { name: 'migrate', maxBackupAgeMinutes, ...(findings.length > 0 ? { allowDestructive: true } : {}) },
-      artifact,
-      ctx,
-    )
-    if (migrated.exitCode !== 0) {
-      throw new Error(
-        `migration failed (exit ${migrated.exitCode}): ${migrated.output.at(-1) ?? ''}; backup ${verified.id} restores the database`,
-      )
-    }
-    return {
-      value: undefined,
-      summary: `applied ${pendingText.join(', ')}`,
-      details: { ...details, result: migrated.result, backupId: verified.id },
+    const details = { applied: plan.applied, pending: plan.pending, allowedDestructive }
+    switch (outcome.status) {
+      case 'none-pending':
+        return {
+          value: undefined,
+          summary: `no pending migrations (${plan.applied.length} applied)`,
+          details,
+        }
+      case 'planned':
+        return {
+          value: undefined,
+          status: 'skipped',
+          summary: `dry run: would apply ${pendingText.join(', ')}`,
+          details,
+        }
+      case 'applied':
+        return {
+          value: undefined,
+          summary: `applied ${pendingText.join(', ')}`,
+          details: { ...details, result: outcome.migrated, backupId: run.backup?.id },
+        }
     }
   })
 }

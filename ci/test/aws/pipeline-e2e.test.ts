@@ -20,6 +20,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createAwsTarget } from '../../src/aws/target.js'
 import { runPipeline } from '../../src/core/pipeline.js'
 import type { Tools } from '../../src/core/types.js'
+import { OPS_LINES } from '../core/ops-lines.js'
 import {
   ACCOUNT,
   arnOf,
@@ -46,12 +47,15 @@ const mocks = {
 let dir: string
 
 /** What each ops command prints last, as the image's ops commands do. */
+const BACKUP_ID = '20261125T010000Z-a1'
 const OPS_RESULTS: Record<string, string> = {
-  backup: '{"id":"20261125T010000Z-a1","sizeBytes":2048}',
-  'verify-backup': '{"id":"20261125T010000Z-a1","verified":true}',
-  'migration-status':
-    '{"applied":["0001_init"],"pending":[{"name":"0002_templates","destructive":false,"findings":[]}]}',
-  migrate: '{"applied":["0002_templates"]}',
+  backup: JSON.stringify({ ...OPS_LINES.backup, backupId: BACKUP_ID }),
+  'verify-backup': JSON.stringify({ ...OPS_LINES['verify-backup'], backupId: BACKUP_ID }),
+  'migration-status': JSON.stringify({
+    ...OPS_LINES['migration-status'],
+    pending: [{ migration: '0002_templates', verdict: 'safe', findings: [] }],
+  }),
+  migrate: JSON.stringify({ ...OPS_LINES.migrate, backupId: BACKUP_ID, applied: ['0002_templates'] }),
 }
 
 function scriptAccount(fate: (service: string, arn: string) => DeploymentFate) {

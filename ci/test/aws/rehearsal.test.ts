@@ -20,6 +20,7 @@ import { type PipelineEvent, runPipeline } from '../../src/core/pipeline.js'
 import type { Report } from '../../src/core/report.js'
 import type { Tools } from '../../src/core/types.js'
 import { runSmokeSuite } from '../../src/tools/smoke-runner.js'
+import { OPS_LINES } from '../core/ops-lines.js'
 import { ACCOUNT_ID, digestOf, InMemoryAws, type PulumiItem } from './in-memory-aws.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -180,11 +181,12 @@ async function deploy(stack: string, version: string, image?: string): Promise<R
   })
 }
 
+const BACKUP_ID = '20261129T100000Z-a1'
 const OPS_RESULTS: Record<string, string> = {
-  backup: '{"id":"20261129T100000Z-a1","sizeBytes":2048}',
-  'verify-backup': '{"id":"20261129T100000Z-a1","verified":true}',
-  'migration-status': '{"applied":["0001_init"],"pending":[]}',
-  migrate: '{"applied":[]}',
+  backup: JSON.stringify({ ...OPS_LINES.backup, backupId: BACKUP_ID }),
+  'verify-backup': JSON.stringify({ ...OPS_LINES['verify-backup'], backupId: BACKUP_ID }),
+  'migration-status': JSON.stringify({ ...OPS_LINES['migration-status'], pending: [] }),
+  migrate: JSON.stringify({ ...OPS_LINES.migrate, backupId: BACKUP_ID, applied: [] }),
 }
 
 const envOf = (definition: {

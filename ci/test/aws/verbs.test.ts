@@ -63,6 +63,7 @@ import { mockClient } from 'aws-sdk-client-mock'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { EXPECTED_ALARMS } from '../../src/aws/verify.js'
 import { main } from '../../src/cli/main.js'
+import { OPS_LINES } from '../core/ops-lines.js'
 import {
   ACCOUNT,
   CLUSTER,
@@ -600,10 +601,17 @@ describe('backup and restore verbs', () => {
       const last = ran.at(-1)![0]!
       const line =
         last === 'backup'
-          ? '{"id":"safety-1"}'
+          ? JSON.stringify({ ...OPS_LINES.backup, backupId: 'safety-1' })
           : last === 'verify-backup'
-            ? '{"verified":true}'
-            : '{"restored":true}'
+            ? JSON.stringify({ ...OPS_LINES['verify-backup'], backupId: 'safety-1' })
+            : JSON.stringify({
+                command: 'restore',
+                ok: true,
+                backupId: '20261124T020000Z-b7',
+                database: 'whatsapp on db:5432',
+                replacedRelations: 14,
+                rows: 120,
+              })
       return input.nextToken
         ? { events: [], nextForwardToken: input.nextToken }
         : { events: [{ message: line }], nextForwardToken: 'f/1' }

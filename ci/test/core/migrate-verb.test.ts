@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { migrateThroughTarget } from '../../src/cli/migrate-verb.js'
 import type { OpsCommand, OpsResult, RunContext } from '../../src/core/types.js'
-import { okOps, SERVING, scripted } from './scripted.js'
+import { destructiveStatus, okOps, opsFailure, SERVING, scripted } from './scripted.js'
 
 const ctx: RunContext = {
   runId: 'test',
@@ -13,21 +13,12 @@ const ctx: RunContext = {
 }
 const options = { allowDestructive: false, maxBackupAgeMinutes: 30 }
 
-const destructiveStatus = async (command: OpsCommand): Promise<OpsResult> =>
+const destructive = async (command: OpsCommand): Promise<OpsResult> =>
   command.name === 'migration-status'
     ? {
         exitCode: 0,
         output: [],
-        result: {
-          applied: ['0001_init'],
-          pending: [
-            {
-              name: '0002_drop',
-              verdict: 'destructive',
-              findings: [{ statement: 'DROP TABLE "Contact"', reason: 'drops a table' }],
-            },
-          ],
-        },
+        result: destructiveStatus('0002_drop', 'drop-table', 'DROP TABLE "Contact"'),
       }
     : okOps(command)
 
@@ -43,27 +34,65 @@ describe('migrate verb', () => {
     const { target, calls } = scripted({
       ops: async (command) =>
         command.name === 'verify-backup'
-          ? { exitCode: 1, output: ['row counts differ'], result: { verified: false } }
+          ? {
+              exitCode: 1,
+              output: [],
+              result: opsFailure('verify-backup', 'verify bk-1: row counts differ from the manifest'),
+            }
           : okOps(command),
     })
     const result = await migrateThroughTarget(target, SERVING, ctx, options)
-    expect(result).toMatchObject({ ok: false, summary: 'backup bk-1 failed verification' })
+    expect(result).toMatchObject({
+      ok: false,
+      backupId: 'bk-1',
+      summary: 'backup bk-1 failed verification: verify bk-1: row counts differ from the manifest',
+    })
     expect(calls).not.toContain('ops migrate')
   })
 
   it('refuses a destructive migration unless allowed, naming the statement', async () => {
-    const refused = scripted({ ops: destructiveStatus })
+    const refused = scripted({ ops: destructive })
     const result = await migrateThroughTarget(refused.target, SERVING, ctx, options)
     expect(result.ok).toBe(false)
-    expect(result.summary).toMatch(/0002_drop needs --allow-destructive: drops a table: DROP TABLE "Contact"/)
+    expect(result.summary).toMatch(/0002_drop needs --allow-destructive: drop-table: DROP TABLE "Contact"/)
     expect(refused.calls).not.toContain('ops migrate')
 
-    const allowed = scripted({ ops: destructiveStatus })
+    const seen: OpsCommand[] = []
+    const allowed = scripted({
+      ops: async (command) => {
+        seen.push(command)
+        return destructive(command)
+      },
+    })
     const done = await migrateThroughTarget(allowed.target, SERVING, ctx, {
       ...options,
       allowDestructive: true,
     })
     expect(done.ok).toBe(true)
     expect(allowed.calls.at(-1)).toBe('ops migrate')
+    expect(seen.at(-1)).toEqual({ name: 'migrate', maxBackupAgeMinutes: 30, allowDestructive: true })
+  })
+
+  it('reports a failed migration with the backup that restores the database', async () => {
+    const { target } = scripted({
+      ops: async (command) =>
+        command.name === 'migrate'
+          ? {
+              exitCode: 1,
+              output: ['prisma: error'],
+              result: opsFailure('migrate', 'migration failed (0002_add_index)', {
+                backupId: 'bk-1',
+                restoreCommand: 'node dist/ops/main.js restore --backup bk-1 --force',
+                notApplied: ['0002_add_index'],
+                failed: ['0002_add_index'],
+              }),
+            }
+          : okOps(command),
+    })
+    const result = await migrateThroughTarget(target, SERVING, ctx, options)
+    expect(result.ok).toBe(false)
+    expect(result.summary).toBe(
+      'migration failed (exit 1): migration failed (0002_add_index); backup bk-1 restores the database',
+    )
   })
 })

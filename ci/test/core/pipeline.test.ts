@@ -6,7 +6,7 @@ import { type PipelineOptions, runPipeline } from '../../src/core/pipeline.js'
 import { type Report, reportProblems } from '../../src/core/report.js'
 import { STAGES } from '../../src/core/types.js'
 import { ManualClock } from './manual-clock.js'
-import { BUILT, okOps, type Script, SERVING, scripted } from './scripted.js'
+import { BUILT, destructiveStatus, okOps, opsFailure, type Script, SERVING, scripted } from './scripted.js'
 
 let dir: string
 beforeEach(() => {
@@ -76,11 +76,17 @@ describe('runPipeline with a scripted target', () => {
     const { calls, report } = await run({
       ops: async (c) =>
         c.name === 'verify-backup'
-          ? { exitCode: 1, output: ['row counts differ'], result: { verified: false } }
+          ? {
+              exitCode: 1,
+              output: ['verify bk-1: restoring'],
+              result: opsFailure('verify-backup', 'verify bk-1: row counts differ from the manifest'),
+            }
           : okOps(c),
     })
     expect(report.status).toBe('failed')
-    expect(report.reason).toContain('bk-1 failed verification: row counts differ')
+    expect(report.reason).toBe(
+      'backup: backup bk-1 failed verification: verify bk-1: row counts differ from the manifest',
+    )
     expect(calls).not.toContain('ops migrate')
     expect(calls).not.toContain('ops migration-status')
   })
@@ -91,18 +97,11 @@ describe('runPipeline with a scripted target', () => {
         ? {
             exitCode: 0,
             output: [],
-            result: {
-              applied: [],
-              pending: [
-                {
-                  name: '0003_drop_legacy',
-                  verdict: 'destructive',
-                  findings: [
-                    { rule: 'drop-column', statement: 'ALTER TABLE "Contact" DROP COLUMN "legacy"' },
-                  ],
-                },
-              ],
-            },
+            result: destructiveStatus(
+              '0003_drop_legacy',
+              'drop-column',
+              'ALTER TABLE "Contact" DROP COLUMN "legacy"',
+            ),
           }
         : okOps(c)
     const refused = await run({ ops: destructive })
@@ -355,7 +354,11 @@ describe('runPipeline with a scripted target', () => {
         secrets: [secret],
         ops: async (c) =>
           c.name === 'backup'
-            ? { exitCode: 1, output: [`connect postgresql://app:${secret}@db/x failed`], result: {} }
+            ? {
+                exitCode: 1,
+                output: ['backup: dumping'],
+                result: opsFailure('backup', `connect postgresql://app:${secret}@db/x failed`),
+              }
             : okOps(c),
       },
       { onEvent: (e) => e.type === 'stage-log' && lines.push(e.line) },

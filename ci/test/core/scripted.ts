@@ -12,6 +12,10 @@ import type {
   Tools,
 } from '../../src/core/types.js'
 
+import { OPS_LINES } from './ops-lines.js'
+
+export { destructiveStatus, OPS_LINES, opsFailure } from './ops-lines.js'
+
 // A Target and Tools whose every answer is scripted by the test and whose every call is recorded,
 // so the core's ordering, gates and rollback decisions can be asserted without a real environment.
 
@@ -42,20 +46,13 @@ export interface Script {
 export const okOps = async (command: OpsCommand): Promise<OpsResult> => {
   switch (command.name) {
     case 'backup':
-      return { exitCode: 0, output: ['backup done'], result: { id: 'bk-1' } }
+      return { exitCode: 0, output: ['backup done'], result: OPS_LINES.backup }
     case 'verify-backup':
-      return { exitCode: 0, output: ['verified'], result: { verified: true } }
+      return { exitCode: 0, output: ['verified'], result: OPS_LINES['verify-backup'] }
     case 'migration-status':
-      return {
-        exitCode: 0,
-        output: [],
-        result: {
-          applied: ['0001_init'],
-          pending: [{ name: '0002_add_index', verdict: 'safe', findings: [] }],
-        },
-      }
+      return { exitCode: 0, output: [], result: OPS_LINES['migration-status'] }
     case 'migrate':
-      return { exitCode: 0, output: ['applied'], result: { applied: ['0002_add_index'] } }
+      return { exitCode: 0, output: ['applied'], result: OPS_LINES.migrate }
     default:
       return { exitCode: 0, output: [], result: {} }
   }
