@@ -4,6 +4,7 @@ import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import { decryptSecret } from '../crypto/secret-box.js'
 import type { PrismaClient } from '../db/prisma.js'
+import { messageStatusEvent } from '../events/message-status.js'
 import { type TypedSql, timestampParam, utcTimestamp } from '../sql/typed-sql.js'
 import type { GraphClient, SendOutcome } from './graph-client.js'
 import type { MessagingSettings } from './messaging-settings.js'
@@ -140,6 +141,26 @@ interface Claimed {
 }
 
 type MessageError = { code: number | null; title: string; details?: string | null }
+type FailedSend = Pick<Claimed, 'id' | 'token' | 'organizationId' | 'conversationId'>
+
+/** The `message.status` data of an answer stored as SENT (previousStatus is set from the locked row). */
+function sentEventData(
+  sent: { id: string; wamid: string; organizationId: string; conversationId: string },
+  at: Date,
+) {
+  return messageStatusEvent({ message: sent, previous: 'SENDING', status: 'SENT', at }).data
+}
+
+/** The `message.status` data of a failure: the statement fails only messages it holds SENDING. */
+function failedEventData(send: FailedSend, error: MessageError, at: Date) {
+  return messageStatusEvent({
+    message: { ...send, wamid: null },
+    previous: 'SENDING',
+    status: 'FAILED',
+    at,
+    error: { code: error.code, title: error.title },
+  }).data
+}
 
 /**
  * Sends QUEUED messages to the Graph API at Meta's limits (README.md "Sending policy"). The jobs of
@@ -479,13 +500,21 @@ export class OutboundSender {
     await this.db
       .with(
         'input',
-        () => sql<{ id: string; wamid: string }>`(SELECT * FROM unnest(
-          ${sent.map((s) => s.id)}::text[], ${sent.map((s) => s.wamid)}::text[]) AS t(id, wamid))`,
+        () => sql<{ id: string; wamid: string; event: unknown }>`(SELECT * FROM unnest(
+          ${sent.map((s) => s.id)}::text[], ${sent.map((s) => s.wamid)}::text[],
+          ${sent.map((s) => JSON.stringify(sentEventData(s, now)))}::jsonb[]) AS t(id, wamid, event))`,
       )
       .with('stored', (db) =>
         db
           .updateTable('Message as m')
-          .from('input')
+          // The status each message is changed from, read under its row lock (PostgreSQL 15 has no
+          // RETURNING OLD): the event's previousStatus is what the row held, never a guess.
+          .from([
+            'input',
+            sql<{ id: string; previous: string }>`(SELECT id, status::text AS previous FROM "Message"
+              WHERE id = ANY(${sent.map((s) => s.id)}::text[]) FOR UPDATE)`.as('prev'),
+          ])
+          .whereRef('prev.id', '=', 'input.id')
           .set((eb) => ({
             status: sql`'SENT'::"MessageStatus"`,
             wamid: eb.ref('input.wamid'),
@@ -499,7 +528,7 @@ export class OutboundSender {
           .whereRef('m.id', '=', 'input.id')
           .where('m.status', 'in', ['QUEUED', 'SENDING'])
           .where('m.wamid', 'is', null)
-          .returning(['m.id', 'm.organizationId', 'm.conversationId', 'm.wamid']),
+          .returning(['m.id', 'm.organizationId', 'input.event', 'prev.previous']),
       )
       .with('wamidOnly', (db) =>
         db
@@ -516,15 +545,17 @@ export class OutboundSender {
           .insertInto('DomainEvent')
           .columns(['id', 'organizationId', 'type', 'data', 'createdAt'])
           .expression(
-            db.selectFrom('stored').select([
-              sql<string>`gen_random_uuid()::text`.as('id'),
-              'stored.organizationId',
-              sql<string>`'message.status'`.as('type'),
-              sql<unknown>`jsonb_build_object('messageId', stored.id, 'conversationId', stored."conversationId",
-                  'status', 'sent', 'previousStatus', 'sending', 'timestamp', ${now.toISOString()}::text,
-                  'wamid', stored.wamid)`.as('data'),
-              nowTs.as('createdAt'),
-            ]),
+            db
+              .selectFrom('stored')
+              .select([
+                sql<string>`gen_random_uuid()::text`.as('id'),
+                'stored.organizationId',
+                sql<string>`'message.status'`.as('type'),
+                sql<unknown>`jsonb_set(stored.event, '{previousStatus}', to_jsonb(lower(stored.previous)))`.as(
+                  'data',
+                ),
+                nowTs.as('createdAt'),
+              ]),
           )
           .returning('DomainEvent.id'),
       )
@@ -555,9 +586,7 @@ export class OutboundSender {
   }
 
   /** FAILED with Meta's (or our) error and its `message.status` event, fenced on the claims. */
-  private async settleFailures(
-    failures: Array<{ send: Pick<Claimed, 'id' | 'token'>; error: MessageError }>,
-  ): Promise<void> {
+  private async settleFailures(failures: Array<{ send: FailedSend; error: MessageError }>): Promise<void> {
     const now = new Date()
     const nowTs = sql<Date>`${timestampParam(now)}::timestamp`
     await this.db
@@ -569,10 +598,13 @@ export class OutboundSender {
           code: number | null
           title: string
           details: string | null
+          event: unknown
         }>`(SELECT * FROM unnest(
           ${failures.map((f) => f.send.id)}::text[], ${failures.map((f) => f.send.token)}::text[],
           ${failures.map((f) => f.error.code)}::int[], ${failures.map((f) => f.error.title)}::text[],
-          ${failures.map((f) => f.error.details ?? null)}::text[]) AS t(id, token, code, title, details))`,
+          ${failures.map((f) => f.error.details ?? null)}::text[],
+          ${failures.map((f) => JSON.stringify(failedEventData(f.send, f.error, now)))}::jsonb[])
+          AS t(id, token, code, title, details, event))`,
       )
       .with('failed', (db) =>
         db
@@ -591,22 +623,22 @@ export class OutboundSender {
           .whereRef('m.id', '=', 'input.id')
           .whereRef('m.claimToken', '=', 'input.token')
           .where('m.status', '=', 'SENDING')
-          .returning(['m.id', 'm.organizationId', 'm.conversationId', 'input.code', 'input.title']),
+          .returning(['m.id', 'm.organizationId', 'input.event']),
       )
       .with('event', (db) =>
         db
           .insertInto('DomainEvent')
           .columns(['id', 'organizationId', 'type', 'data', 'createdAt'])
           .expression(
-            db.selectFrom('failed').select([
-              sql<string>`gen_random_uuid()::text`.as('id'),
-              'failed.organizationId',
-              sql<string>`'message.status'`.as('type'),
-              sql<unknown>`jsonb_build_object('messageId', failed.id, 'conversationId', failed."conversationId",
-                  'status', 'failed', 'previousStatus', 'queued', 'timestamp', ${now.toISOString()}::text,
-                  'error', jsonb_build_object('code', failed.code, 'title', failed.title))`.as('data'),
-              nowTs.as('createdAt'),
-            ]),
+            db
+              .selectFrom('failed')
+              .select([
+                sql<string>`gen_random_uuid()::text`.as('id'),
+                'failed.organizationId',
+                sql<string>`'message.status'`.as('type'),
+                'failed.event',
+                nowTs.as('createdAt'),
+              ]),
           )
           .returning('DomainEvent.id'),
       )
@@ -746,7 +778,7 @@ export class OutboundSender {
       if ((job.data.unconfirmedResends ?? 0) >= 1) {
         await this.settleFailures([
           {
-            send: { id: row.id, token },
+            send: { ...row, token },
             error: { code: null, title: 'UNCONFIRMED', details: 'no answer and no status after one resend' },
           },
         ])
