@@ -8,6 +8,7 @@ import {
   type Task,
   type TaskDefinition,
 } from '@aws-sdk/client-ecs'
+import { lastJsonLine, opsArguments } from '../core/ops-command-line.js'
 import type { OpsCommand, OpsResult, RunContext } from '../core/types.js'
 import { registerTaskDefinition, revisionName } from './ecs-services.js'
 import { AwsTargetError, isNotFoundError, WaitTimeoutError } from './errors.js'
@@ -19,32 +20,7 @@ import { WaitAbortedError, waitFor } from './waiting.js'
 
 /** The command line of an ops command inside the image. */
 export function opsCommandLine(command: OpsCommand): string[] {
-  const base = ['node', 'dist/ops/main.js', command.name]
-  switch (command.name) {
-    case 'verify-backup':
-      return [...base, '--backup', command.backupId]
-    case 'restore':
-      return [...base, '--backup', command.backupId, ...(command.force ? ['--force'] : [])]
-    case 'migrate':
-      return [...base, '--max-backup-age', String(command.maxBackupAgeMinutes)]
-    default:
-      return base
-  }
-}
-
-/** The last line of output that is a JSON object: ops commands end with one. */
-export function lastJsonLine(lines: string[]): Record<string, unknown> | undefined {
-  for (let index = lines.length - 1; index >= 0; index--) {
-    const line = lines[index]!.trim()
-    if (!line.startsWith('{')) continue
-    try {
-      const value: unknown = JSON.parse(line)
-      if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>
-    } catch {
-      // A human line that merely starts with a brace; keep looking further up.
-    }
-  }
-  return undefined
+  return ['node', 'dist/ops/main.js', ...opsArguments(command)]
 }
 
 /** Follows one awslogs stream, handing each new line to `onLine`. */

@@ -1,41 +1,7 @@
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import type { OpsCommand, OpsResult, StageLog } from '../core/types.js'
-
-/** The command line of an ops command of the service (`node dist/ops/main.js ...`). */
-export function opsArguments(command: OpsCommand, extra: string[] = []): string[] {
-  switch (command.name) {
-    case 'backup':
-      return ['backup']
-    case 'verify-backup':
-      return ['verify-backup', '--backup', command.backupId]
-    case 'restore':
-      return ['restore', '--backup', command.backupId, ...(command.force ? ['--force'] : [])]
-    case 'migrate':
-      return [
-        'migrate',
-        '--max-backup-age',
-        String(command.maxBackupAgeMinutes),
-        ...(command.allowDestructive ? ['--allow-destructive'] : []),
-      ]
-    case 'migration-status':
-      return ['migration-status']
-    case 'seed':
-      return ['seed', ...extra]
-  }
-}
-
-/** Parses the last line of stdout that is a JSON object (ops commands end with one). */
-export function lastJsonLine(lines: string[]): Record<string, unknown> | undefined {
-  for (const line of [...lines].reverse()) {
-    const trimmed = line.trim()
-    if (!trimmed.startsWith('{')) continue
-    try {
-      return JSON.parse(trimmed) as Record<string, unknown>
-    } catch {}
-  }
-  return undefined
-}
+import { lastJsonLine } from '../core/ops-command-line.js'
+import type { OpsResult, StageLog } from '../core/types.js'
 
 /**
  * Runs an ops command of a release as a local process: its stderr lines go to the stage log as they come,

@@ -215,4 +215,15 @@ describe('ops commands as ECS one-off tasks', () => {
       '--force',
     ])
   })
+
+  it('passes an approved destructive migration on to the image, as the local target does', () => {
+    const migrate = { name: 'migrate', maxBackupAgeMinutes: 30 } as const
+    expect(opsCommandLine({ ...migrate, allowDestructive: true }).slice(2)).toEqual([
+      'migrate',
+      '--max-backup-age',
+      '30',
+      '--allow-destructive',
+    ])
+    expect(opsCommandLine(migrate)).not.toContain('--allow-destructive')
+  })
 })
