@@ -2,6 +2,8 @@
 // verbs are loaded only when chosen, so the local path never pays for the AWS SDK.
 import type { AwsTargetOptions } from '../aws/target.js'
 import { parseImageRef } from '../core/artifact-ref.js'
+import { GateError } from '../core/gates.js'
+import { backupAndVerify } from '../core/migration-flow.js'
 import { newRunId, runPipeline } from '../core/pipeline.js'
 import type { Report } from '../core/report.js'
 import type { Artifact, RunContext, Target } from '../core/types.js'
@@ -123,16 +125,16 @@ async function localOperation(invocation: Invocation, io: CliIo): Promise<number
     case 'backup': {
       const current = await serving('backup')
       return withLock(target, ctx, async () => {
-        const backup = await target.runOps({ name: 'backup' }, current, ctx)
-        const id = backup.result?.backupId
-        if (backup.exitCode !== 0 || typeof id !== 'string')
-          return print(false, `backup failed: ${backup.output.at(-1) ?? ''}`, backup.result)
-        const verify = await target.runOps({ name: 'verify-backup', backupId: id }, current, ctx)
-        return print(
-          verify.exitCode === 0,
-          verify.exitCode === 0 ? `backup ${id} taken and verified` : `backup ${id} failed verification`,
-          { backup: backup.result, verify: verify.result },
-        )
+        try {
+          const verified = await backupAndVerify(target, current, ctx)
+          return print(true, `backup ${verified.id} taken and verified`, {
+            backup: verified.backup,
+            verify: verified.verification,
+          })
+        } catch (error) {
+          if (!(error instanceof GateError)) throw error
+          return print(false, error.message, error.details)
+        }
       })
     }
     case 'restore': {
