@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
+import { analyzeMigrations } from '@whatsapp-saas/api/migration-safety'
+import type { MigrationStatusReport } from '@whatsapp-saas/api/ops-reports'
 import { postgresBinDir } from '@whatsapp-saas/local-services'
 import type { OpsResult } from '../core/types.js'
 import { DATABASE } from './context.js'
@@ -62,8 +64,9 @@ export function readAppliedOffline(dataDir: string, database = DATABASE): Promis
 
 /**
  * The `migration-status` result of a dry run with the local database stopped: applied and pending as the data
- * directory records them, or a failed status saying the state is unknown. Pending migrations are not analysed
- * for safety here (that needs the ops command); the real run analyses them before any migrates.
+ * directory records them, the pending ones analysed by the service's own safety analyser (the same verdicts the
+ * ops command gives), or a failed status saying the state is unknown. Its final line is the one
+ * `migration-status` prints, so the core reads it with the same strict parser.
  */
 export async function offlineMigrationStatus(dataDir: string, releaseDir: string): Promise<OpsResult> {
   const applied = await readAppliedOffline(dataDir)
@@ -76,9 +79,24 @@ export async function offlineMigrationStatus(dataDir: string, releaseDir: string
     }
   const done = new Set(applied.names)
   const onDisk = releaseMigrations(releaseDir)
-  const pending = onDisk
-    .filter((name) => !done.has(name))
-    .map((migration) => ({ migration, verdict: 'not analysed', findings: [] }))
+  const migrationsDir = join(releaseDir, 'prisma', 'migrations')
+  const pending = await analyzeMigrations(
+    onDisk
+      .filter((name) => !done.has(name))
+      .map((name) => {
+        const file = join(migrationsDir, name, 'migration.sql')
+        return { name, sql: existsSync(file) ? readFileSync(file, 'utf8') : '' }
+      }),
+  )
+  const onDiskSet = new Set(onDisk)
+  const report: MigrationStatusReport = {
+    applied: onDisk.filter((n) => done.has(n)),
+    pending,
+    // Single-user mode reads only finished migrations; a started-but-unfinished one shows when the server runs.
+    failed: [],
+    unknown: applied.names.filter((n) => !onDiskSet.has(n)).sort(),
+    destructive: pending.some((p) => p.verdict === 'destructive'),
+  }
   const fresh = !existsSync(join(dataDir, 'PG_VERSION'))
   return {
     exitCode: 0,
@@ -87,6 +105,6 @@ export async function offlineMigrationStatus(dataDir: string, releaseDir: string
         ? 'no database yet: every migration applies to an empty database'
         : `local database stopped: migration state read from ${dataDir}`,
     ],
-    result: { ok: true, applied: onDisk.filter((n) => done.has(n)), pending },
+    result: { ok: true, command: 'migration-status', ...report },
   }
 }

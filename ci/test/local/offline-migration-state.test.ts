@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { startPostgres } from '@whatsapp-saas/local-services'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseOpsLine } from '../../src/core/ops-output.js'
 import { offlineMigrationStatus, readAppliedOffline } from '../../src/local/offline-migration-state.js'
 import { postgresPid } from '../../src/local/pid-probe.js'
 
@@ -18,8 +19,15 @@ beforeAll(async () => {
   chmodSync(root, 0o755)
   dataDir = join(root, 'postgres')
   releaseDir = join(root, 'release')
-  for (const name of ['20250101000000_init', '20250201000000_second', '20250301000000_third'])
+  const migrations: Record<string, string> = {
+    '20250101000000_init': 'CREATE TABLE "First" (id int)',
+    '20250201000000_second': 'CREATE TABLE "Second" (id int)',
+    '20250301000000_third': 'DROP TABLE "First"',
+  }
+  for (const [name, sql] of Object.entries(migrations)) {
     mkdirSync(join(releaseDir, 'prisma', 'migrations', name), { recursive: true })
+    writeFileSync(join(releaseDir, 'prisma', 'migrations', name, 'migration.sql'), `${sql};\n`)
+  }
   const server = await startPostgres({ dataDir, password: 'offline-test', tlsDir: join(root, 'tls') })
   const admin = new pg.Client({ connectionString: server.url('postgres') })
   await admin.connect()
@@ -55,6 +63,11 @@ describe('offline migration state', () => {
       '20250201000000_second',
       '20250301000000_third',
     ])
+    // The line the core reads with the one strict parser of the ops commands' output, with the service's
+    // own verdicts: the dropped table makes the plan destructive.
+    const line = parseOpsLine('migration-status', status.result)
+    expect(line).toMatchObject({ ok: true, destructive: true })
+    expect(line.ok && line.pending.map((p) => p.verdict)).toEqual(['safe', 'destructive'])
   })
 
   it('a database never created: everything pending', async () => {
