@@ -146,6 +146,8 @@ export function createSyntheticGraph(
             { name: 'FAKE_GRAPH_HOST', value: '0.0.0.0' },
             { name: 'FAKE_GRAPH_PORT', value: String(FAKE_GRAPH_PORT) },
             { name: 'FAKE_GRAPH_WEBHOOK_URL', value: `https://${config.domain}/webhooks/whatsapp` },
+            // Smoke and load post inbound messages to the service, not to this fake: the service holds the window.
+            { name: 'FAKE_GRAPH_ENFORCE_SERVICE_WINDOW', value: 'false' },
           ],
           secrets: [
             { name: 'META_APP_SECRET', valueFrom: pulumi.interpolate`${args.secrets.meta.arn}:appSecret::` },

@@ -133,6 +133,8 @@ export function localProcesses(local: LocalContext, config: ServiceConfig): Loca
         META_APP_SECRET: s.appSecret,
         FAKE_GRAPH_ACCESS_TOKEN: s.graphAccessToken,
         FAKE_GRAPH_WABA_ID: DEMO_WABA_ID,
+        // Smoke and load post inbound messages to the service, not to this fake: the service holds the window.
+        FAKE_GRAPH_ENFORCE_SERVICE_WINDOW: 'false',
       },
       cwd: release.path,
       logFile,
