@@ -89,9 +89,13 @@ export function startLoad(
   options: { ratePerSecond: number; timeoutMs?: number; maxInFlight?: number },
 ): LoadGenerator {
   assertLoopback(target.baseUrl)
-  const agent = new Agent({ connections: 128, keepAliveTimeout: 4_000 })
   const timeoutMs = options.timeoutMs ?? 10_000
-  const maxInFlight = options.maxInFlight ?? 200
+  // By default the bound on requests in flight is what the rate and the client timeout allow anyway (every
+  // request is answered or timed out before it is reached), so the load generator's own limit never counts a
+  // request the service is still legitimately holding (it waits up to DEPENDENCY_WAIT_MS for a restarting
+  // dependency) as failed. One connection per request in flight: none waits in the client's queue.
+  const maxInFlight = options.maxInFlight ?? Math.ceil((options.ratePerSecond * timeoutMs) / 1_000) + 10
+  const agent = new Agent({ connections: maxInFlight, keepAliveTimeout: 4_000 })
   const run = randomBytes(4).toString('hex')
   const samples: Sample[] = []
   const ledger: Ledger = { sends: [], inbound: [] }
