@@ -1,5 +1,5 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
 import type { Contact, Prisma } from '../generated/prisma/client.js'
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js'
 import { DateTime, IdParams, iso, NullableDateTime } from '../http/schemas.js'
@@ -61,7 +61,7 @@ export function contactView(contact: Contact): Static<typeof ContactView> {
 }
 
 /** Contacts of the caller's organization, with opt-out and opt-in. */
-export async function contactRoutes(app: FastifyInstance): Promise<void> {
+export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const prisma = app.deps.prisma
 
   async function owned(organizationId: string, id: string): Promise<Contact> {
@@ -84,7 +84,7 @@ export async function contactRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const body = request.body as Static<typeof CreateBody>
+      const body = request.body
       if (!body.waId && !body.bsuid)
         throw new ValidationError('body.waId or body.bsuid is required', [
           { field: 'body.waId', message: 'or body.bsuid is required' },
@@ -120,7 +120,7 @@ export async function contactRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const query = request.query as Static<typeof ListQuery>
+      const query = request.query
       const page = keyset('createdAt', query)
       const rows = await prisma.contact.findMany({
         where: {
@@ -142,8 +142,7 @@ export async function contactRoutes(app: FastifyInstance): Promise<void> {
       preHandler: app.requireTenant('contacts:read'),
       schema: { tags: ['contacts'], summary: 'One contact', ...one },
     },
-    async (request) =>
-      contactView(await owned(request.tenant.organizationId, (request.params as Static<typeof IdParams>).id)),
+    async (request) => contactView(await owned(request.tenant.organizationId, request.params.id)),
   )
 
   app.patch(
@@ -158,11 +157,8 @@ export async function contactRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const contact = await owned(
-        request.tenant.organizationId,
-        (request.params as Static<typeof IdParams>).id,
-      )
-      const body = request.body as Static<typeof UpdateBody>
+      const contact = await owned(request.tenant.organizationId, request.params.id)
+      const body = request.body
       const updated = await prisma.contact.update({
         where: { id: contact.id },
         data: {
@@ -181,10 +177,7 @@ export async function contactRoutes(app: FastifyInstance): Promise<void> {
       schema: { tags: ['contacts'], summary: 'Opt the contact out of business-initiated messages', ...one },
     },
     async (request) => {
-      const contact = await owned(
-        request.tenant.organizationId,
-        (request.params as Static<typeof IdParams>).id,
-      )
+      const contact = await owned(request.tenant.organizationId, request.params.id)
       if (contact.optedOutAt) return contactView(contact)
       return contactView(
         await prisma.contact.update({
@@ -202,10 +195,7 @@ export async function contactRoutes(app: FastifyInstance): Promise<void> {
       schema: { tags: ['contacts'], summary: 'Clear an opt-out', ...one },
     },
     async (request) => {
-      const contact = await owned(
-        request.tenant.organizationId,
-        (request.params as Static<typeof IdParams>).id,
-      )
+      const contact = await owned(request.tenant.organizationId, request.params.id)
       return contactView(
         await prisma.contact.update({
           where: { id: contact.id },

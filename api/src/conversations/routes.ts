@@ -1,5 +1,5 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
 import type { Contact, Conversation } from '../generated/prisma/client.js'
 import { NotFoundError } from '../http/errors.js'
 import { DateTime, IdParams, iso, NullableDateTime } from '../http/schemas.js'
@@ -58,7 +58,7 @@ function view(row: ConversationRow, now = Date.now()): Static<typeof Conversatio
 const include = { contact: true, phoneNumber: { select: { phoneNumberId: true } } } as const
 
 /** Conversations (one per phone number and contact), most recent activity first, and their messages. */
-export async function conversationRoutes(app: FastifyInstance): Promise<void> {
+export const conversationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const prisma = app.deps.prisma
 
   async function owned(organizationId: string, id: string): Promise<ConversationRow> {
@@ -79,7 +79,7 @@ export async function conversationRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const query = request.query as Static<typeof ListQuery>
+      const query = request.query
       const page = keyset('lastMessageAt', query)
       const rows = await prisma.conversation.findMany({
         where: {
@@ -112,8 +112,7 @@ export async function conversationRoutes(app: FastifyInstance): Promise<void> {
         response: { 200: ConversationView },
       },
     },
-    async (request) =>
-      view(await owned(request.tenant.organizationId, (request.params as Static<typeof IdParams>).id)),
+    async (request) => view(await owned(request.tenant.organizationId, request.params.id)),
   )
 
   app.get(
@@ -129,11 +128,8 @@ export async function conversationRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const conversation = await owned(
-        request.tenant.organizationId,
-        (request.params as Static<typeof IdParams>).id,
-      )
-      const query = request.query as PageQuery
+      const conversation = await owned(request.tenant.organizationId, request.params.id)
+      const query = request.query
       const page = keyset('createdAt', query)
       const rows = await prisma.message.findMany({
         where: {

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import { request as httpRequest } from 'undici'
-import type { FaultRule } from './faults.js'
 import { messagesPayload, templateStatusPayload } from './payloads.js'
 import type { FakeGraphState } from './state.js'
 
@@ -110,12 +109,12 @@ const VerifyBody = Type.Object({ verifyToken: Type.String(), url: Type.Optional(
 const IdParams = Type.Object({ id: Type.Integer() })
 
 /** Test and operator controls under /__fake (never part of Meta's API). */
-export async function controlRoutes(app: FastifyInstance, options: { state: FakeGraphState }): Promise<void> {
+export const controlRoutes: FastifyPluginAsyncTypebox<{ state: FakeGraphState }> = async (app, options) => {
   const { state } = options
   const emitter = state.emitter
 
   app.post('/__fake/inbound', { schema: { body: InboundBody } }, async (request, reply) => {
-    const body = request.body as Static<typeof InboundBody>
+    const body = request.body
     const user = body.from ?? body.bsuid
     if (!user) return reply.code(400).send({ error: 'from or bsuid is required' })
     const at = body.timestamp ?? state.clock.now()
@@ -145,7 +144,7 @@ export async function controlRoutes(app: FastifyInstance, options: { state: Fake
   })
 
   app.post('/__fake/faults', { schema: { body: FaultBody } }, async (request) => {
-    return state.faults.add(request.body as FaultRule)
+    return state.faults.add(request.body)
   })
   app.get('/__fake/faults', async () => ({ faults: state.faults.list() }))
   app.delete('/__fake/faults', async () => {
@@ -153,13 +152,13 @@ export async function controlRoutes(app: FastifyInstance, options: { state: Fake
     return { ok: true }
   })
   app.delete('/__fake/faults/:id', { schema: { params: IdParams } }, async (request, reply) => {
-    const removed = state.faults.remove((request.params as Static<typeof IdParams>).id)
+    const removed = state.faults.remove(request.params.id)
     return removed ? { ok: true } : reply.code(404).send({ error: 'no such fault' })
   })
 
   app.get('/__fake/clock', async () => ({ now: new Date(state.clock.now()).toISOString() }))
   app.post('/__fake/clock', { schema: { body: ClockBody } }, async (request, reply) => {
-    const body = request.body as Static<typeof ClockBody>
+    const body = request.body
     if (body.now !== undefined) {
       // Validation may have coerced an epoch number to a string of digits.
       const now =
@@ -172,7 +171,7 @@ export async function controlRoutes(app: FastifyInstance, options: { state: Fake
   })
 
   app.get('/__fake/requests', { schema: { querystring: RequestsQuery } }, async (request) => {
-    const query = request.query as Static<typeof RequestsQuery>
+    const query = request.query
     return {
       requests: state.requests.list({
         ...(query.since === undefined ? {} : { sinceSeq: query.since }),
@@ -187,13 +186,13 @@ export async function controlRoutes(app: FastifyInstance, options: { state: Fake
   })
 
   app.post('/__fake/templates', { schema: { body: TemplateBody } }, async (request) => {
-    const { wabaId, ...template } = request.body as Static<typeof TemplateBody>
+    const { wabaId, ...template } = request.body
     return state.upsertTemplate(wabaId ?? state.options.defaultWabaId, template)
   })
   app.get('/__fake/templates', async () => ({ templates: state.listTemplates(state.options.defaultWabaId) }))
   /** Approve, reject, pause, disable…: changes the status and emits message_template_status_update. */
   app.post('/__fake/templates/status', { schema: { body: TemplateStatusBody } }, async (request, reply) => {
-    const body = request.body as Static<typeof TemplateStatusBody>
+    const body = request.body
     const wabaId = body.wabaId ?? state.options.defaultWabaId
     const template = state.findTemplate(wabaId, body.name, body.language)
     if (!template) return reply.code(404).send({ error: 'no such template' })
@@ -206,7 +205,7 @@ export async function controlRoutes(app: FastifyInstance, options: { state: Fake
   })
 
   app.post('/__fake/phone-numbers', { schema: { body: PhoneBody } }, async (request) =>
-    state.registerPhone(request.body as Static<typeof PhoneBody>),
+    state.registerPhone(request.body),
   )
 
   app.get('/__fake/webhooks', async () => ({
@@ -218,7 +217,7 @@ export async function controlRoutes(app: FastifyInstance, options: { state: Fake
     pending: emitter.pending,
   }))
   app.put('/__fake/webhooks', { schema: { body: WebhookConfigBody } }, async (request) => {
-    const { url, delaysMs, ...rest } = request.body as Static<typeof WebhookConfigBody>
+    const { url, delaysMs, ...rest } = request.body
     if (url !== undefined) emitter.setUrl(url || undefined)
     state.statusWebhooks = {
       ...state.statusWebhooks,
@@ -229,13 +228,13 @@ export async function controlRoutes(app: FastifyInstance, options: { state: Fake
   })
 
   app.put('/__fake/limits', { schema: { body: LimitsBody } }, async (request) => {
-    state.limits.configure(request.body as Static<typeof LimitsBody>)
+    state.limits.configure(request.body)
     return { ok: true }
   })
 
   /** Performs Meta's GET verification handshake against the app and reports whether it echoed. */
   app.post('/__fake/verify-webhook', { schema: { body: VerifyBody } }, async (request, reply) => {
-    const body = request.body as Static<typeof VerifyBody>
+    const body = request.body
     const target = body.url ?? emitter.url
     if (!target) return reply.code(400).send({ error: 'no webhook url configured' })
     const challenge = randomBytes(8).toString('hex')

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { defaultHttpStatus, metaErrorBody, webhookError } from './meta-errors.js'
 import type { FakeGraphState } from './state.js'
 
@@ -41,7 +42,7 @@ export interface GraphRouteOptions {
 }
 
 /** The Graph endpoints the service calls, answering like Meta (docs/whatsapp-cloud-api.md §1.4, §3.9). */
-export async function graphRoutes(app: FastifyInstance, options: GraphRouteOptions): Promise<void> {
+export const graphRoutes: FastifyPluginAsyncTypebox<GraphRouteOptions> = async (app, options) => {
   const { state } = options
 
   const fail = (reply: FastifyReply, code: number, details?: string, httpStatus?: number) =>
@@ -53,120 +54,108 @@ export async function graphRoutes(app: FastifyInstance, options: GraphRouteOptio
     return options.accessToken === undefined || header === `Bearer ${options.accessToken}`
   }
 
-  const sendHandler = async (
-    request: FastifyRequest<{ Params: Static<typeof SendParams>; Body: Static<typeof SendBody> }>,
-    reply: FastifyReply,
-  ) => {
-    const { phoneNumberId } = request.params
-    const body = request.body ?? {}
-    const to =
-      typeof body.to === 'string' ? body.to : typeof body.recipient === 'string' ? body.recipient : ''
-    const type = typeof body.type === 'string' ? body.type : 'text'
-    const callbackData =
-      typeof body.biz_opaque_callback_data === 'string' ? body.biz_opaque_callback_data : undefined
-    const base = {
-      at: Date.now(),
-      method: 'POST',
-      path: request.url,
-      phoneNumberId,
-      to,
-      type,
-      callbackData,
-      body,
-    }
-
-    const fault = state.faults.take({ method: 'POST', path: request.url, phoneNumberId, to })
-    if (fault?.latencyMs) await sleep(fault.latencyMs)
-
-    if (!authorized(request)) {
-      state.requests.record({ ...base, httpStatus: 401, errorCode: 190 })
-      return fail(reply, 190, 'Invalid OAuth access token')
-    }
-
-    if (fault?.dropConnectionAfterRequest) {
-      const wamid = fault.accepted === false ? undefined : state.ids.next('wamid.')
-      state.requests.record({ ...base, httpStatus: 0, dropped: true, ...(wamid ? { wamid } : {}) })
-      if (wamid) state.scheduleStatuses(phoneNumberId, wamid, to, callbackData)
-      reply.hijack()
-      request.raw.socket.destroy()
-      return
-    }
-
-    if (fault?.response) {
-      const code = fault.response.code ?? 131000
-      const httpStatus = fault.response.httpStatus ?? defaultHttpStatus(code)
-      state.requests.record({ ...base, httpStatus, errorCode: code })
-      return reply
-        .code(httpStatus)
-        .send(metaErrorBody(code, state.ids.next('A'), fault.response.details, fault.response.subcode))
-    }
-
-    const invalid = validateSend(body, to, type)
-    if (invalid) {
-      state.requests.record({ ...base, httpStatus: 400, errorCode: invalid.code })
-      return fail(reply, invalid.code, invalid.details)
-    }
-
-    const throttled = state.limits.check(phoneNumberId, to, Date.now())
-    if (throttled) {
-      state.requests.record({ ...base, httpStatus: defaultHttpStatus(throttled), errorCode: throttled })
-      return fail(reply, throttled)
-    }
-
-    if (type === 'template' && state.options.enforceTemplates) {
-      const template = body.template as { name?: string; language?: { code?: string } }
-      const found = state.findTemplate(
-        state.phone(phoneNumberId).wabaId,
-        String(template.name),
-        String(template.language?.code ?? ''),
-      )
-      const code =
-        !found || !['APPROVED', 'PAUSED', 'DISABLED'].includes(found.status)
-          ? 132001
-          : found.status === 'PAUSED'
-            ? 132015
-            : found.status === 'DISABLED'
-              ? 132016
-              : undefined
-      if (code) {
-        state.requests.record({ ...base, httpStatus: 400, errorCode: code })
-        return fail(reply, code)
+  // Meta sends marketing messages (MM API) through its own endpoint, answered like /messages.
+  for (const url of ['/:version/:phoneNumberId/messages', '/:version/:phoneNumberId/marketing_messages'])
+    app.post(url, { schema: { params: SendParams, body: SendBody } }, async (request, reply) => {
+      const { phoneNumberId } = request.params
+      const body = request.body ?? {}
+      const to =
+        typeof body.to === 'string' ? body.to : typeof body.recipient === 'string' ? body.recipient : ''
+      const type = typeof body.type === 'string' ? body.type : 'text'
+      const callbackData =
+        typeof body.biz_opaque_callback_data === 'string' ? body.biz_opaque_callback_data : undefined
+      const base = {
+        at: Date.now(),
+        method: 'POST',
+        path: request.url,
+        phoneNumberId,
+        to,
+        type,
+        callbackData,
+        body,
       }
-    }
 
-    const wamid = state.ids.next('wamid.')
-    state.requests.record({ ...base, httpStatus: 200, wamid })
-    const outsideWindow =
-      type !== 'template' && state.options.enforceServiceWindow && !state.windowOpen(phoneNumberId, to)
-    if (fault?.asyncFailure) {
-      const { code, details } = fault.asyncFailure
-      state.scheduleFailure(phoneNumberId, wamid, to, webhookError(code, details), callbackData)
-    } else if (outsideWindow) {
-      // Meta accepts the request and reports the closed window afterwards, in a failed status.
-      state.scheduleFailure(phoneNumberId, wamid, to, webhookError(131047), callbackData)
-    } else {
-      state.scheduleStatuses(phoneNumberId, wamid, to, callbackData)
-    }
-    return reply.send({
-      messaging_product: 'whatsapp',
-      contacts: [{ input: to, wa_id: to.replace(/^\+/, '') }],
-      messages: [{ id: wamid, ...(type === 'template' ? { message_status: 'accepted' } : {}) }],
+      const fault = state.faults.take({ method: 'POST', path: request.url, phoneNumberId, to })
+      if (fault?.latencyMs) await sleep(fault.latencyMs)
+
+      if (!authorized(request)) {
+        state.requests.record({ ...base, httpStatus: 401, errorCode: 190 })
+        return fail(reply, 190, 'Invalid OAuth access token')
+      }
+
+      if (fault?.dropConnectionAfterRequest) {
+        const wamid = fault.accepted === false ? undefined : state.ids.next('wamid.')
+        state.requests.record({ ...base, httpStatus: 0, dropped: true, ...(wamid ? { wamid } : {}) })
+        if (wamid) state.scheduleStatuses(phoneNumberId, wamid, to, callbackData)
+        reply.hijack()
+        request.raw.socket.destroy()
+        return
+      }
+
+      if (fault?.response) {
+        const code = fault.response.code ?? 131000
+        const httpStatus = fault.response.httpStatus ?? defaultHttpStatus(code)
+        state.requests.record({ ...base, httpStatus, errorCode: code })
+        return reply
+          .code(httpStatus)
+          .send(metaErrorBody(code, state.ids.next('A'), fault.response.details, fault.response.subcode))
+      }
+
+      const invalid = validateSend(body, to, type)
+      if (invalid) {
+        state.requests.record({ ...base, httpStatus: 400, errorCode: invalid.code })
+        return fail(reply, invalid.code, invalid.details)
+      }
+
+      const throttled = state.limits.check(phoneNumberId, to, Date.now())
+      if (throttled) {
+        state.requests.record({ ...base, httpStatus: defaultHttpStatus(throttled), errorCode: throttled })
+        return fail(reply, throttled)
+      }
+
+      if (type === 'template' && state.options.enforceTemplates) {
+        const template = body.template as { name?: string; language?: { code?: string } }
+        const found = state.findTemplate(
+          state.phone(phoneNumberId).wabaId,
+          String(template.name),
+          String(template.language?.code ?? ''),
+        )
+        const code =
+          !found || !['APPROVED', 'PAUSED', 'DISABLED'].includes(found.status)
+            ? 132001
+            : found.status === 'PAUSED'
+              ? 132015
+              : found.status === 'DISABLED'
+                ? 132016
+                : undefined
+        if (code) {
+          state.requests.record({ ...base, httpStatus: 400, errorCode: code })
+          return fail(reply, code)
+        }
+      }
+
+      const wamid = state.ids.next('wamid.')
+      state.requests.record({ ...base, httpStatus: 200, wamid })
+      const outsideWindow =
+        type !== 'template' && state.options.enforceServiceWindow && !state.windowOpen(phoneNumberId, to)
+      if (fault?.asyncFailure) {
+        const { code, details } = fault.asyncFailure
+        state.scheduleFailure(phoneNumberId, wamid, to, webhookError(code, details), callbackData)
+      } else if (outsideWindow) {
+        // Meta accepts the request and reports the closed window afterwards, in a failed status.
+        state.scheduleFailure(phoneNumberId, wamid, to, webhookError(131047), callbackData)
+      } else {
+        state.scheduleStatuses(phoneNumberId, wamid, to, callbackData)
+      }
+      return reply.send({
+        messaging_product: 'whatsapp',
+        contacts: [{ input: to, wa_id: to.replace(/^\+/, '') }],
+        messages: [{ id: wamid, ...(type === 'template' ? { message_status: 'accepted' } : {}) }],
+      })
     })
-  }
-
-  app.post(
-    '/:version/:phoneNumberId/messages',
-    { schema: { params: SendParams, body: SendBody } },
-    sendHandler,
-  )
-  app.post(
-    '/:version/:phoneNumberId/marketing_messages',
-    { schema: { params: SendParams, body: SendBody } },
-    sendHandler,
-  )
 
   app.get('/:version/:objectId', { schema: { params: ObjectParams } }, async (request, reply) => {
-    const { objectId } = request.params as Static<typeof ObjectParams>
+    const { objectId } = request.params
     const fault = state.faults.take({ method: 'GET', path: request.url, phoneNumberId: objectId })
     if (fault?.latencyMs) await sleep(fault.latencyMs)
     const record = (httpStatus: number, errorCode?: number) =>
@@ -204,8 +193,8 @@ export async function graphRoutes(app: FastifyInstance, options: GraphRouteOptio
     '/:version/:objectId/message_templates',
     { schema: { params: ObjectParams, querystring: TemplatesQuery } },
     async (request, reply) => {
-      const { version, objectId: wabaId } = request.params as Static<typeof ObjectParams>
-      const query = request.query as Static<typeof TemplatesQuery>
+      const { version, objectId: wabaId } = request.params
+      const query = request.query
       state.requests.record({ at: Date.now(), method: 'GET', path: request.url, httpStatus: 200 })
       if (!authorized(request)) return fail(reply, 190, 'Invalid OAuth access token')
       const all = state
@@ -240,8 +229,8 @@ export async function graphRoutes(app: FastifyInstance, options: GraphRouteOptio
     '/:version/:objectId/message_templates',
     { schema: { params: ObjectParams, body: CreateTemplateBody } },
     async (request, reply) => {
-      const { objectId: wabaId } = request.params as Static<typeof ObjectParams>
-      const body = request.body as Static<typeof CreateTemplateBody>
+      const { objectId: wabaId } = request.params
+      const body = request.body
       state.requests.record({ at: Date.now(), method: 'POST', path: request.url, httpStatus: 200, body })
       if (!authorized(request)) return fail(reply, 190, 'Invalid OAuth access token')
       const created = state.upsertTemplate(wabaId, { ...body, status: 'PENDING' })

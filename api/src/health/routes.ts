@@ -1,5 +1,5 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
 import { probeDatabase, probeRedis, SharedProbe } from './probe.js'
 
 const Dependency = Type.Union([Type.Literal('connected'), Type.Literal('disconnected')])
@@ -19,7 +19,7 @@ type Readiness = Static<typeof Readiness>
 export const HEALTH_ANSWER_MAX_AGE_MS = 250
 
 /** Readiness (dependencies, each bounded by HEALTH_CHECK_TIMEOUT_MS) and liveness (process only). */
-export async function healthRoutes(app: FastifyInstance): Promise<void> {
+export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const timeoutMs = app.config.healthCheckTimeoutMs
   const dependencies = new SharedProbe(
     () => Promise.all([probeDatabase(app.deps.ingestPool, timeoutMs), probeRedis(app.deps.redis, timeoutMs)]),

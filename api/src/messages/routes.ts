@@ -1,8 +1,8 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
 import type { Prisma } from '../generated/prisma/client.js'
 import { NotFoundError } from '../http/errors.js'
-import { IdParams } from '../http/schemas.js'
+import { IdParams, LiteralUnion } from '../http/schemas.js'
 import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
 import { API_MESSAGE_STATUSES, MessageView, messageView, withPhoneNumber } from './view.js'
 
@@ -10,7 +10,7 @@ const ListQuery = Type.Intersect([
   PageQuery,
   Type.Object({
     conversationId: Type.Optional(Type.String({ maxLength: 64 })),
-    status: Type.Optional(Type.Union(API_MESSAGE_STATUSES.map((s) => Type.Literal(s)))),
+    status: Type.Optional(LiteralUnion(API_MESSAGE_STATUSES)),
     direction: Type.Optional(Type.Union([Type.Literal('inbound'), Type.Literal('outbound')])),
     phoneNumberId: Type.Optional(Type.String({ maxLength: 64, description: "Meta's phone_number_id" })),
   }),
@@ -32,7 +32,7 @@ export function messageFilter(
 }
 
 /** Reading messages (sending is POST /api/v1/messages, part of the messaging engine). */
-export async function messageRoutes(app: FastifyInstance): Promise<void> {
+export const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const prisma = app.deps.prisma
 
   app.get(
@@ -47,7 +47,7 @@ export async function messageRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const query = request.query as ListQuery
+      const query = request.query
       const page = keyset('createdAt', query)
       const rows = await prisma.message.findMany({
         where: { ...messageFilter(request.tenant.organizationId, query), ...page.where },
@@ -71,7 +71,7 @@ export async function messageRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const { id } = request.params as Static<typeof IdParams>
+      const { id } = request.params
       const message = await prisma.message.findFirst({
         where: { id, organizationId: request.tenant.organizationId },
         include: withPhoneNumber,

@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { Message } from '../generated/prisma/client.js'
-import { DateTime, iso, NullableDateTime } from '../http/schemas.js'
+import { DateTime, iso, LiteralUnion, NullableDateTime } from '../http/schemas.js'
 
 export const API_MESSAGE_STATUSES = [
   'queued',
@@ -20,7 +20,7 @@ export const MessageView = Type.Object({
   direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound')]),
   type: Type.String(),
   content: Type.Unknown(),
-  status: Type.Union(API_MESSAGE_STATUSES.map((s) => Type.Literal(s))),
+  status: LiteralUnion(API_MESSAGE_STATUSES),
   wamid: Type.Union([Type.String(), Type.Null()]),
   error: Type.Union([
     Type.Object({

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { DEFAULT_DEPENDENCY_WAIT_MS } from '../db/dependency-outage.js'
 import { OUTBOUND_QUEUE } from './outbound-queue.js'
 import { IdempotencyHeaders, SendMessageAccepted, SendMessageBody } from './outbound-request.js'
@@ -8,7 +8,7 @@ import { OutboundAcceptor } from './outbound-service.js'
  * POST /api/v1/messages: validates, stores QUEUED, enqueues (the requests of one event-loop turn
  * together); 202, or 200 for an idempotent replay.
  */
-export async function outboundRoutes(app: FastifyInstance): Promise<void> {
+export const outboundRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const outboundQueue = app.deps.queues.get(OUTBOUND_QUEUE)
   if (!outboundQueue) throw new Error(`queue ${OUTBOUND_QUEUE} is not configured`)
   const acceptor = new OutboundAcceptor(
@@ -35,7 +35,7 @@ export async function outboundRoutes(app: FastifyInstance): Promise<void> {
       const key = request.headers['idempotency-key']
       const result = await acceptor.accept(
         request.tenant.organizationId,
-        request.body as SendMessageBody,
+        request.body,
         typeof key === 'string' ? key : undefined,
       )
       return reply.code(result.replay ? 200 : 202).send({ id: result.id, status: result.status })

@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { outboundRoutes } from './outbound-routes.js'
 import { templateRoutes } from './template-routes.js'
 import { webhookEndpointRoutes } from './webhook-endpoint-routes.js'
 
 /** Every HTTP route of the messaging feature (registered once in app.ts). */
-export async function messagingRoutes(app: FastifyInstance): Promise<void> {
+export const messagingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(outboundRoutes)
   await app.register(templateRoutes)
   await app.register(webhookEndpointRoutes)

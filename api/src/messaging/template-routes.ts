@@ -1,5 +1,5 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
 import { NotFoundError, ServiceUnavailableError } from '../http/errors.js'
 import { GraphClient, GraphRequestError } from './graph-client.js'
 import { messagingSettings } from './messaging-settings.js'
@@ -28,7 +28,7 @@ const ListQuery = Type.Object({
 })
 
 /** GET /api/v1/templates and POST /api/v1/templates/sync. */
-export async function templateRoutes(app: FastifyInstance): Promise<void> {
+export const templateRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const graph = new GraphClient({
     baseUrl: app.config.graphApiBaseUrl,
     syntheticBaseUrl: app.config.syntheticGraphApiBaseUrl,
@@ -49,7 +49,7 @@ export async function templateRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const query = request.query as typeof ListQuery.static
+      const query = request.query
       const { organizationId } = request.tenant
       let wabaId: string | undefined
       if (query.phoneNumberId) {

@@ -1,7 +1,8 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
 import { encryptSecret } from '../crypto/secret-box.js'
 import { ConflictError, NotFoundError, UnprocessableError } from '../http/errors.js'
+import { LiteralUnion } from '../http/schemas.js'
 import { DELIVER_JOB, deliverJobOptions, WEBHOOK_DELIVERY_QUEUE } from './customer-webhook-queue.js'
 import { newEndpointSecret } from './customer-webhook-signing.js'
 import { messagingSettings, webhookUrlPolicy } from './messaging-settings.js'
@@ -9,7 +10,7 @@ import { checkWebhookUrl, systemResolver, WebhookUrlRefused } from './webhook-ur
 
 export const CUSTOMER_EVENT_TYPES = ['message.received', 'message.status'] as const
 
-const EventType = Type.Union(CUSTOMER_EVENT_TYPES.map((e) => Type.Literal(e)))
+const EventType = LiteralUnion(CUSTOMER_EVENT_TYPES)
 // Only the shape here; what the URL may point at is checked by webhook-url-policy.ts (422 with the reason).
 const Url = Type.String({ pattern: '^https?://', maxLength: 2048 })
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
@@ -101,7 +102,7 @@ const view = (e: EndpointRow) => ({
 })
 
 /** CRUD of customer webhook endpoints, their delivery log, and manual redelivery. */
-export async function webhookEndpointRoutes(app: FastifyInstance): Promise<void> {
+export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { prisma } = app.deps
   const settings = messagingSettings(app.config)
   const policy = webhookUrlPolicy(settings)
@@ -134,7 +135,7 @@ export async function webhookEndpointRoutes(app: FastifyInstance): Promise<void>
     '/api/v1/webhook-endpoints',
     { ...write, schema: { tags, body: CreateBody, response: { 201: CreatedEndpoint } } },
     async (request, reply) => {
-      const body = request.body as typeof CreateBody.static
+      const body = request.body
       await assertAllowed(body.url)
       const secret = newEndpointSecret()
       const endpoint = await prisma.webhookEndpoint.create({
@@ -166,16 +167,15 @@ export async function webhookEndpointRoutes(app: FastifyInstance): Promise<void>
   app.get(
     '/api/v1/webhook-endpoints/:id',
     { ...read, schema: { tags, params: IdParams, response: { 200: EndpointView } } },
-    async (request) =>
-      view(await owned(request.tenant.organizationId, (request.params as { id: string }).id)),
+    async (request) => view(await owned(request.tenant.organizationId, request.params.id)),
   )
 
   app.patch(
     '/api/v1/webhook-endpoints/:id',
     { ...write, schema: { tags, params: IdParams, body: UpdateBody, response: { 200: EndpointView } } },
     async (request) => {
-      const endpoint = await owned(request.tenant.organizationId, (request.params as { id: string }).id)
-      const body = request.body as typeof UpdateBody.static
+      const endpoint = await owned(request.tenant.organizationId, request.params.id)
+      const body = request.body
       if (body.url !== undefined) await assertAllowed(body.url)
       const updated = await prisma.webhookEndpoint.update({
         where: { id: endpoint.id },
@@ -201,7 +201,7 @@ export async function webhookEndpointRoutes(app: FastifyInstance): Promise<void>
     '/api/v1/webhook-endpoints/:id',
     { ...write, schema: { tags, params: IdParams } },
     async (request, reply) => {
-      const endpoint = await owned(request.tenant.organizationId, (request.params as { id: string }).id)
+      const endpoint = await owned(request.tenant.organizationId, request.params.id)
       await prisma.$transaction([
         prisma.webhookDelivery.deleteMany({ where: { endpointId: endpoint.id } }),
         prisma.webhookEndpoint.delete({ where: { id: endpoint.id } }),
@@ -222,11 +222,11 @@ export async function webhookEndpointRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request) => {
-      const endpoint = await owned(request.tenant.organizationId, (request.params as { id: string }).id)
+      const endpoint = await owned(request.tenant.organizationId, request.params.id)
       const rows = await prisma.webhookDelivery.findMany({
         where: { endpointId: endpoint.id },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: (request.query as typeof ListQuery.static).limit ?? 50,
+        take: request.query.limit ?? 50,
         include: { attemptLog: { orderBy: { createdAt: 'asc' } } },
       })
       return {
@@ -265,7 +265,7 @@ export async function webhookEndpointRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request, reply) => {
-      const params = request.params as typeof DeliveryParams.static
+      const params = request.params
       const endpoint = await owned(request.tenant.organizationId, params.id)
       if (!endpoint.enabled)
         throw new ConflictError(

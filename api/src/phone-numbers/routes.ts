@@ -1,5 +1,5 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
 import { encryptSecret } from '../crypto/secret-box.js'
 import type { PhoneNumber } from '../generated/prisma/client.js'
 import { ConflictError, NotFoundError, UnprocessableError } from '../http/errors.js'
@@ -77,7 +77,7 @@ function view(phone: PhoneNumber): Static<typeof PhoneNumberView> {
 }
 
 /** WhatsApp phone numbers of the caller's organization (Graph credentials encrypted at rest). */
-export async function phoneNumberRoutes(app: FastifyInstance): Promise<void> {
+export const phoneNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const prisma = app.deps.prisma
   const key = app.config.encryptionKey
 
@@ -111,7 +111,7 @@ export async function phoneNumberRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const body = request.body as Static<typeof CreateBody>
+      const body = request.body
       const organizationId = request.tenant.organizationId
       checkGraphOverride(body.graphApiBaseUrl)
       const fields = {
@@ -159,7 +159,7 @@ export async function phoneNumberRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const query = request.query as PageQuery
+      const query = request.query
       const page = keyset('createdAt', query)
       const rows = await prisma.phoneNumber.findMany({
         where: { organizationId: request.tenant.organizationId, deletedAt: null, ...page.where },
@@ -181,8 +181,7 @@ export async function phoneNumberRoutes(app: FastifyInstance): Promise<void> {
         response: { 200: PhoneNumberView },
       },
     },
-    async (request) =>
-      view(await owned(request.tenant.organizationId, (request.params as Static<typeof IdParams>).id)),
+    async (request) => view(await owned(request.tenant.organizationId, request.params.id)),
   )
 
   app.patch(
@@ -198,8 +197,8 @@ export async function phoneNumberRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const phone = await owned(request.tenant.organizationId, (request.params as Static<typeof IdParams>).id)
-      const body = request.body as Static<typeof UpdateBody>
+      const phone = await owned(request.tenant.organizationId, request.params.id)
+      const body = request.body
       checkGraphOverride(body.graphApiBaseUrl)
       const { accessToken, ...rest } = body
       const updated = await prisma.phoneNumber.update({
@@ -227,7 +226,7 @@ export async function phoneNumberRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const phone = await owned(request.tenant.organizationId, (request.params as Static<typeof IdParams>).id)
+      const phone = await owned(request.tenant.organizationId, request.params.id)
       await prisma.phoneNumber.update({
         where: { id: phone.id },
         data: { deletedAt: new Date(), status: 'DISABLED' },

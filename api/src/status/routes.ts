@@ -1,5 +1,5 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
 import { migrationState } from './migrations.js'
 
 const QueueDepth = Type.Object({
@@ -25,7 +25,7 @@ const Status = Type.Object({
   queues: Type.Optional(Type.Record(Type.String(), QueueDepth)),
 })
 
-export async function statusRoutes(app: FastifyInstance): Promise<void> {
+export const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/v1/status',
     {

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
 import { NotFoundError } from '../http/errors.js'
-import { DateTime, IdParams } from '../http/schemas.js'
+import { DateTime, IdParams, LiteralUnion } from '../http/schemas.js'
 import { announceApiKeyRevocation } from './api-key-cache.js'
 import { issueApiKey } from './api-keys.js'
 import { auditLogRoutes, recordAudit } from './audit-log.js'
 import { revokeKeyTree } from './key-lifecycle.js'
 import { API_KEY_SCOPES } from './scopes.js'
 
-export const Scope = Type.Union(API_KEY_SCOPES.map((scope) => Type.Literal(scope)))
+export const Scope = LiteralUnion(API_KEY_SCOPES)
 
 export const CreateApiKeyBody = Type.Object(
   {
@@ -77,7 +77,7 @@ const OrganizationKeyParams = Type.Object({
  * Platform administration (Bearer ADMIN_TOKEN): organizations, their API keys, the audit log. Every
  * change is written to the audit log in the same transaction.
  */
-export async function adminRoutes(app: FastifyInstance): Promise<void> {
+export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(auditLogRoutes)
 
   app.post(
@@ -92,7 +92,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const body = request.body as Static<typeof CreateOrganizationBody>
+      const body = request.body
       // A taken slug is a unique-key conflict: the error handler answers 409 SLUG_TAKEN naming it.
       const org = await app.deps.prisma.$transaction(async (tx) => {
         const created = await tx.organization.create({
@@ -125,7 +125,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const { slug } = request.query as Static<typeof OrganizationLookupQuery>
+      const { slug } = request.query
       const org = await app.deps.prisma.organization.findUnique({ where: { slug } })
       return { data: org ? [organizationView(org)] : [] }
     },
@@ -144,8 +144,8 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const { id } = request.params as Static<typeof IdParams>
-      const body = request.body as CreateApiKeyBody
+      const { id } = request.params
+      const body = request.body
       const org = await app.deps.prisma.organization.findUnique({ where: { id }, select: { id: true } })
       if (!org) throw new NotFoundError('organization')
       const key = await app.deps.prisma.$transaction(async (tx) => {
@@ -179,7 +179,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const { id, keyId } = request.params as Static<typeof OrganizationKeyParams>
+      const { id, keyId } = request.params
       const key = await app.deps.prisma.apiKey.findFirst({
         where: { id: keyId, organizationId: id },
         select: { id: true, organizationId: true },

@@ -1,5 +1,5 @@
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import type { Db, Prisma } from '../db/prisma.js'
 import { DateTime } from '../http/schemas.js'
 import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
@@ -34,7 +34,7 @@ const AuditQuery = Type.Intersect([
 ])
 
 /** GET /api/v1/audit-log (platform admin): newest first, keyset-paginated, optionally one organization's. */
-export async function auditLogRoutes(app: FastifyInstance): Promise<void> {
+export const auditLogRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/v1/audit-log',
     {
@@ -47,7 +47,7 @@ export async function auditLogRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const query = request.query as Static<typeof AuditQuery>
+      const query = request.query
       const page = keyset('at', query)
       const rows = await app.deps.prisma.auditLog.findMany({
         where: { ...(query.organizationId ? { organizationId: query.organizationId } : {}), ...page.where },

@@ -1,5 +1,5 @@
-import { type Static, Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../http/errors.js'
 import { DateTime, IdParams, iso, NullableDateTime } from '../http/schemas.js'
 import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
@@ -50,7 +50,7 @@ const RotatedKey = Type.Intersect([
 ])
 
 /** The caller's own organization and API keys. */
-export async function tenantRoutes(app: FastifyInstance): Promise<void> {
+export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/v1/organization',
     {
@@ -82,7 +82,7 @@ export async function tenantRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const body = request.body as CreateApiKeyBody
+      const body = request.body
       const scopes = body.scopes ?? request.tenant.scopes
       const beyond = scopes.filter((scope) => !request.tenant.scopes.includes(scope))
       if (beyond.length > 0)
@@ -115,7 +115,7 @@ export async function tenantRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const query = request.query as PageQuery
+      const query = request.query
       const page = keyset('createdAt', query)
       const rows = await app.deps.prisma.apiKey.findMany({
         where: { organizationId: request.tenant.organizationId, ...page.where },
@@ -153,7 +153,7 @@ export async function tenantRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const { id } = request.params as Static<typeof IdParams>
+      const { id } = request.params
       const key = await app.deps.prisma.apiKey.findFirst({
         where: { id, organizationId: request.tenant.organizationId },
         select: { id: true, organizationId: true },
@@ -180,8 +180,8 @@ export async function tenantRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const { id } = request.params as Static<typeof IdParams>
-      const body = request.body as Static<typeof RotateBody>
+      const { id } = request.params
+      const body = request.body
       const key = await app.deps.prisma.apiKey.findFirst({
         where: { id, organizationId: request.tenant.organizationId },
         select: { id: true },

@@ -1,5 +1,5 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
 import { constantTimeEqual } from '../crypto/digest.js'
 import { UnauthorizedError, ValidationError } from '../http/errors.js'
 import { JsonTooDeepError, jsonNestsDeeperThan, MAX_JSON_DEPTH } from '../http/input-guard.js'
@@ -16,7 +16,7 @@ const Ack = Type.Object({
 })
 
 /** Meta's WhatsApp webhooks: the verification handshake and signed event deliveries. */
-export async function metaWebhookRoutes(app: FastifyInstance): Promise<void> {
+export const metaWebhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // During a rotation of the app secret (META_APP_SECRET_PREVIOUS set) a delivery signed with either is
   // valid: Meta's retries of deliveries signed before the switch keep being accepted, so nothing is lost.
   const appSecrets = [app.config.metaAppSecret, app.config.metaAppSecretPrevious].filter(
@@ -41,7 +41,7 @@ export async function metaWebhookRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const query = request.query as Record<string, string | undefined>
+      const query = request.query
       const token = query['hub.verify_token']
       const challenge = query['hub.challenge']
       const valid =
