@@ -3,9 +3,9 @@ import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Queue } from 'bullmq'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import pg from 'pg'
 import pino from 'pino'
 import type { AppDeps } from './app-context.js'
@@ -44,19 +44,21 @@ import { metaWebhookRoutes } from './webhooks/routes.js'
 import './app-context.js'
 
 // ─── Feature plugins ────────────────────────────────────────────────────────────────────────────
-// Every feature of the HTTP API, registered in this order. Add a feature with one line here.
+// Every feature of the HTTP API with the URL prefix of its routes, registered in this order. Add a
+// feature with one line here.
+const API_V1 = '/api/v1'
 // biome-ignore format: one feature per line keeps additions one-line edits
-const FEATURE_PLUGINS: FastifyPluginAsync[] = [
-  healthRoutes,
-  statusRoutes,
-  metaWebhookRoutes,
-  adminRoutes,
-  tenantRoutes,
-  phoneNumberRoutes,
-  contactRoutes,
-  conversationRoutes,
-  messageRoutes,
-  messagingRoutes,
+const FEATURE_PLUGINS: ReadonlyArray<readonly [FastifyPluginAsyncTypebox, string]> = [
+  [healthRoutes, '/health'],
+  [statusRoutes, API_V1],
+  [metaWebhookRoutes, '/webhooks'],
+  [adminRoutes, API_V1],
+  [tenantRoutes, API_V1],
+  [phoneNumberRoutes, API_V1],
+  [contactRoutes, API_V1],
+  [conversationRoutes, API_V1],
+  [messageRoutes, API_V1],
+  [messagingRoutes, API_V1],
 ]
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -201,6 +203,6 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
   await app.register(authenticationPlugin)
 
-  for (const plugin of FEATURE_PLUGINS) await app.register(plugin)
+  for (const [plugin, prefix] of FEATURE_PLUGINS) await app.register(plugin, { prefix })
   return app
 }

@@ -73,7 +73,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const one = { params: IdParams, response: { 200: ContactView } }
 
   app.post(
-    '/api/v1/contacts',
+    '/contacts',
     {
       preHandler: app.requireTenant('contacts:write'),
       schema: {
@@ -109,7 +109,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/api/v1/contacts',
+    '/contacts',
     {
       preHandler: app.requireTenant('contacts:read'),
       schema: {
@@ -137,7 +137,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/api/v1/contacts/:id',
+    '/contacts/:id',
     {
       preHandler: app.requireTenant('contacts:read'),
       schema: { tags: ['contacts'], summary: 'One contact', ...one },
@@ -146,7 +146,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.patch(
-    '/api/v1/contacts/:id',
+    '/contacts/:id',
     {
       preHandler: app.requireTenant('contacts:write'),
       schema: {
@@ -171,7 +171,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.post(
-    '/api/v1/contacts/:id/opt-out',
+    '/contacts/:id/opt-out',
     {
       preHandler: app.requireTenant('contacts:write'),
       schema: { tags: ['contacts'], summary: 'Opt the contact out of business-initiated messages', ...one },
@@ -189,7 +189,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.post(
-    '/api/v1/contacts/:id/opt-in',
+    '/contacts/:id/opt-in',
     {
       preHandler: app.requireTenant('contacts:write'),
       schema: { tags: ['contacts'], summary: 'Clear an opt-out', ...one },

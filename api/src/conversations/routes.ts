@@ -68,7 +68,7 @@ export const conversationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.get(
-    '/api/v1/conversations',
+    '/conversations',
     {
       preHandler: app.requireTenant('conversations:read'),
       schema: {
@@ -102,7 +102,7 @@ export const conversationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/api/v1/conversations/:id',
+    '/conversations/:id',
     {
       preHandler: app.requireTenant('conversations:read'),
       schema: {
@@ -116,7 +116,7 @@ export const conversationRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/api/v1/conversations/:id/messages',
+    '/conversations/:id/messages',
     {
       preHandler: app.requireTenant('messages:read'),
       schema: {

@@ -113,7 +113,7 @@ export const controlRoutes: FastifyPluginAsyncTypebox<{ state: FakeGraphState }>
   const { state } = options
   const emitter = state.emitter
 
-  app.post('/__fake/inbound', { schema: { body: InboundBody } }, async (request, reply) => {
+  app.post('/inbound', { schema: { body: InboundBody } }, async (request, reply) => {
     const body = request.body
     const user = body.from ?? body.bsuid
     if (!user) return reply.code(400).send({ error: 'from or bsuid is required' })
@@ -143,21 +143,21 @@ export const controlRoutes: FastifyPluginAsyncTypebox<{ state: FakeGraphState }>
     return { wamid, webhook }
   })
 
-  app.post('/__fake/faults', { schema: { body: FaultBody } }, async (request) => {
+  app.post('/faults', { schema: { body: FaultBody } }, async (request) => {
     return state.faults.add(request.body)
   })
-  app.get('/__fake/faults', async () => ({ faults: state.faults.list() }))
-  app.delete('/__fake/faults', async () => {
+  app.get('/faults', async () => ({ faults: state.faults.list() }))
+  app.delete('/faults', async () => {
     state.faults.clear()
     return { ok: true }
   })
-  app.delete('/__fake/faults/:id', { schema: { params: IdParams } }, async (request, reply) => {
+  app.delete('/faults/:id', { schema: { params: IdParams } }, async (request, reply) => {
     const removed = state.faults.remove(request.params.id)
     return removed ? { ok: true } : reply.code(404).send({ error: 'no such fault' })
   })
 
-  app.get('/__fake/clock', async () => ({ now: new Date(state.clock.now()).toISOString() }))
-  app.post('/__fake/clock', { schema: { body: ClockBody } }, async (request, reply) => {
+  app.get('/clock', async () => ({ now: new Date(state.clock.now()).toISOString() }))
+  app.post('/clock', { schema: { body: ClockBody } }, async (request, reply) => {
     const body = request.body
     if (body.now !== undefined) {
       // Validation may have coerced an epoch number to a string of digits.
@@ -170,7 +170,7 @@ export const controlRoutes: FastifyPluginAsyncTypebox<{ state: FakeGraphState }>
     return { now: new Date(state.clock.now()).toISOString() }
   })
 
-  app.get('/__fake/requests', { schema: { querystring: RequestsQuery } }, async (request) => {
+  app.get('/requests', { schema: { querystring: RequestsQuery } }, async (request) => {
     const query = request.query
     return {
       requests: state.requests.list({
@@ -180,18 +180,18 @@ export const controlRoutes: FastifyPluginAsyncTypebox<{ state: FakeGraphState }>
       }),
     }
   })
-  app.delete('/__fake/requests', async () => {
+  app.delete('/requests', async () => {
     state.requests.clear()
     return { ok: true }
   })
 
-  app.post('/__fake/templates', { schema: { body: TemplateBody } }, async (request) => {
+  app.post('/templates', { schema: { body: TemplateBody } }, async (request) => {
     const { wabaId, ...template } = request.body
     return state.upsertTemplate(wabaId ?? state.options.defaultWabaId, template)
   })
-  app.get('/__fake/templates', async () => ({ templates: state.listTemplates(state.options.defaultWabaId) }))
+  app.get('/templates', async () => ({ templates: state.listTemplates(state.options.defaultWabaId) }))
   /** Approve, reject, pause, disable…: changes the status and emits message_template_status_update. */
-  app.post('/__fake/templates/status', { schema: { body: TemplateStatusBody } }, async (request, reply) => {
+  app.post('/templates/status', { schema: { body: TemplateStatusBody } }, async (request, reply) => {
     const body = request.body
     const wabaId = body.wabaId ?? state.options.defaultWabaId
     const template = state.findTemplate(wabaId, body.name, body.language)
@@ -204,11 +204,11 @@ export const controlRoutes: FastifyPluginAsyncTypebox<{ state: FakeGraphState }>
     return { template, webhook }
   })
 
-  app.post('/__fake/phone-numbers', { schema: { body: PhoneBody } }, async (request) =>
+  app.post('/phone-numbers', { schema: { body: PhoneBody } }, async (request) =>
     state.registerPhone(request.body),
   )
 
-  app.get('/__fake/webhooks', async () => ({
+  app.get('/webhooks', async () => ({
     url: emitter.url ?? null,
     ...state.statusWebhooks,
     delivered: emitter.delivered,
@@ -216,7 +216,7 @@ export const controlRoutes: FastifyPluginAsyncTypebox<{ state: FakeGraphState }>
     dropped: emitter.dropped,
     pending: emitter.pending,
   }))
-  app.put('/__fake/webhooks', { schema: { body: WebhookConfigBody } }, async (request) => {
+  app.put('/webhooks', { schema: { body: WebhookConfigBody } }, async (request) => {
     const { url, delaysMs, ...rest } = request.body
     if (url !== undefined) emitter.setUrl(url || undefined)
     state.statusWebhooks = {
@@ -227,13 +227,13 @@ export const controlRoutes: FastifyPluginAsyncTypebox<{ state: FakeGraphState }>
     return { url: emitter.url ?? null, ...state.statusWebhooks }
   })
 
-  app.put('/__fake/limits', { schema: { body: LimitsBody } }, async (request) => {
+  app.put('/limits', { schema: { body: LimitsBody } }, async (request) => {
     state.limits.configure(request.body)
     return { ok: true }
   })
 
   /** Performs Meta's GET verification handshake against the app and reports whether it echoed. */
-  app.post('/__fake/verify-webhook', { schema: { body: VerifyBody } }, async (request, reply) => {
+  app.post('/verify-webhook', { schema: { body: VerifyBody } }, async (request, reply) => {
     const body = request.body
     const target = body.url ?? emitter.url
     if (!target) return reply.code(400).send({ error: 'no webhook url configured' })
@@ -251,6 +251,6 @@ export const controlRoutes: FastifyPluginAsyncTypebox<{ state: FakeGraphState }>
     state.reset()
     return { ok: true }
   }
-  app.delete('/__fake/state', reset)
-  app.post('/__fake/reset', reset)
+  app.delete('/state', reset)
+  app.post('/reset', reset)
 }

@@ -73,7 +73,7 @@ export function buildFakeGraph(options: FakeGraphOptions = {}): {
     if (request.url.startsWith('/__fake')) return reply.code(status).send({ error: error.message })
     return reply.code(status === 500 ? 500 : 400).send(metaErrorBody(100, state.ids.next('A'), error.message))
   })
-  app.register(controlRoutes, { state })
+  app.register(controlRoutes, { state, prefix: '/__fake' })
   app.register(graphRoutes, { state, ...(options.accessToken ? { accessToken: options.accessToken } : {}) })
   app.addHook('onClose', async () => emitter.close())
   return { app, state }

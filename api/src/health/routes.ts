@@ -27,8 +27,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/health',
+    '/',
     {
+      // Served at the prefix itself (/health), not also at /health/.
+      prefixTrailingSlash: 'no-slash',
       schema: {
         tags: ['health'],
         summary: 'Readiness: PostgreSQL and Redis reachable, not shutting down',
@@ -47,7 +49,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/health/live',
+    '/live',
     {
       schema: {
         tags: ['health'],

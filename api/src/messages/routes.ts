@@ -36,7 +36,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const prisma = app.deps.prisma
 
   app.get(
-    '/api/v1/messages',
+    '/messages',
     {
       preHandler: app.requireTenant('messages:read'),
       schema: {
@@ -60,7 +60,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/api/v1/messages/:id',
+    '/messages/:id',
     {
       preHandler: app.requireTenant('messages:read'),
       schema: {

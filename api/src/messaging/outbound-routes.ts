@@ -20,7 +20,7 @@ export const outboundRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.post(
-    '/api/v1/messages',
+    '/messages',
     {
       preHandler: app.requireTenant('messages:write'),
       schema: {

@@ -39,7 +39,7 @@ export const templateRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onClose', async () => graph.close())
 
   app.get(
-    '/api/v1/templates',
+    '/templates',
     {
       preHandler: app.requireTenant('templates:read'),
       schema: {
@@ -75,7 +75,7 @@ export const templateRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.post(
-    '/api/v1/templates/sync',
+    '/templates/sync',
     {
       preHandler: app.requireTenant('templates:write'),
       schema: {

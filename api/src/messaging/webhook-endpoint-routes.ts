@@ -132,7 +132,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.post(
-    '/api/v1/webhook-endpoints',
+    '/webhook-endpoints',
     { ...write, schema: { tags, body: CreateBody, response: { 201: CreatedEndpoint } } },
     async (request, reply) => {
       const body = request.body
@@ -152,7 +152,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/api/v1/webhook-endpoints',
+    '/webhook-endpoints',
     { ...read, schema: { tags, response: { 200: Type.Object({ data: Type.Array(EndpointView) }) } } },
     async (request) => {
       const rows = await prisma.webhookEndpoint.findMany({
@@ -165,13 +165,13 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/api/v1/webhook-endpoints/:id',
+    '/webhook-endpoints/:id',
     { ...read, schema: { tags, params: IdParams, response: { 200: EndpointView } } },
     async (request) => view(await owned(request.tenant.organizationId, request.params.id)),
   )
 
   app.patch(
-    '/api/v1/webhook-endpoints/:id',
+    '/webhook-endpoints/:id',
     { ...write, schema: { tags, params: IdParams, body: UpdateBody, response: { 200: EndpointView } } },
     async (request) => {
       const endpoint = await owned(request.tenant.organizationId, request.params.id)
@@ -198,7 +198,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.delete(
-    '/api/v1/webhook-endpoints/:id',
+    '/webhook-endpoints/:id',
     { ...write, schema: { tags, params: IdParams } },
     async (request, reply) => {
       const endpoint = await owned(request.tenant.organizationId, request.params.id)
@@ -211,7 +211,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/api/v1/webhook-endpoints/:id/deliveries',
+    '/webhook-endpoints/:id/deliveries',
     {
       ...read,
       schema: {
@@ -254,7 +254,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.post(
-    '/api/v1/webhook-endpoints/:id/deliveries/:deliveryId/retry',
+    '/webhook-endpoints/:id/deliveries/:deliveryId/retry',
     {
       ...write,
       schema: {

@@ -100,7 +100,7 @@ export const phoneNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.post(
-    '/api/v1/phone-numbers',
+    '/phone-numbers',
     {
       preHandler: app.requireTenant('phone_numbers:write'),
       schema: {
@@ -148,7 +148,7 @@ export const phoneNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/api/v1/phone-numbers',
+    '/phone-numbers',
     {
       preHandler: app.requireTenant('phone_numbers:read'),
       schema: {
@@ -171,7 +171,7 @@ export const phoneNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/api/v1/phone-numbers/:id',
+    '/phone-numbers/:id',
     {
       preHandler: app.requireTenant('phone_numbers:read'),
       schema: {
@@ -185,7 +185,7 @@ export const phoneNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.patch(
-    '/api/v1/phone-numbers/:id',
+    '/phone-numbers/:id',
     {
       preHandler: app.requireTenant('phone_numbers:write'),
       schema: {
@@ -216,7 +216,7 @@ export const phoneNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.delete(
-    '/api/v1/phone-numbers/:id',
+    '/phone-numbers/:id',
     {
       preHandler: app.requireTenant('phone_numbers:write'),
       schema: {

@@ -27,7 +27,7 @@ const Status = Type.Object({
 
 export const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
-    '/api/v1/status',
+    '/status',
     {
       schema: {
         tags: ['health'],

@@ -81,7 +81,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(auditLogRoutes)
 
   app.post(
-    '/api/v1/organizations',
+    '/organizations',
     {
       preHandler: app.requireAdmin,
       schema: {
@@ -114,7 +114,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Lets automation (the deploy pipeline's synthetic tenant) find the organization it created on an earlier
   // run by its fixed slug, so that re-runs never create a second one.
   app.get(
-    '/api/v1/organizations',
+    '/organizations',
     {
       preHandler: app.requireAdmin,
       schema: {
@@ -132,7 +132,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.post(
-    '/api/v1/organizations/:id/api-keys',
+    '/organizations/:id/api-keys',
     {
       preHandler: app.requireAdmin,
       schema: {
@@ -169,7 +169,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.delete(
-    '/api/v1/organizations/:id/api-keys/:keyId',
+    '/organizations/:id/api-keys/:keyId',
     {
       preHandler: app.requireAdmin,
       schema: {

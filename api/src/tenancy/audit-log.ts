@@ -36,7 +36,7 @@ const AuditQuery = Type.Intersect([
 /** GET /api/v1/audit-log (platform admin): newest first, keyset-paginated, optionally one organization's. */
 export const auditLogRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
-    '/api/v1/audit-log',
+    '/audit-log',
     {
       preHandler: app.requireAdmin,
       schema: {

@@ -52,7 +52,7 @@ const RotatedKey = Type.Intersect([
 /** The caller's own organization and API keys. */
 export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
-    '/api/v1/organization',
+    '/organization',
     {
       preHandler: app.requireTenant('organization:read'),
       schema: {
@@ -70,7 +70,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.post(
-    '/api/v1/api-keys',
+    '/api-keys',
     {
       preHandler: app.requireTenant('api_keys:write'),
       schema: {
@@ -104,7 +104,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/api/v1/api-keys',
+    '/api-keys',
     {
       preHandler: app.requireTenant('api_keys:read'),
       schema: {
@@ -142,7 +142,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.delete(
-    '/api/v1/api-keys/:id',
+    '/api-keys/:id',
     {
       preHandler: app.requireTenant('api_keys:write'),
       schema: {
@@ -167,7 +167,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.post(
-    '/api/v1/api-keys/:id/rotate',
+    '/api-keys/:id/rotate',
     {
       preHandler: app.requireTenant('api_keys:write'),
       schema: {

@@ -32,7 +32,7 @@ export const metaWebhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.get(
-    '/webhooks/whatsapp',
+    '/whatsapp',
     {
       schema: {
         tags: ['meta'],
@@ -59,7 +59,7 @@ export const metaWebhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.post(
-    '/webhooks/whatsapp',
+    '/whatsapp',
     {
       bodyLimit: 3 * 1024 * 1024,
       schema: {
