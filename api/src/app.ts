@@ -199,6 +199,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       },
       security: [{ apiKey: [] }],
     },
+    // Shared schemas (the error body) appear under their own name in components.schemas, not as def-N.
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
   })
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
   await app.register(authenticationPlugin)

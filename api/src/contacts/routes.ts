@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
 import type { Contact, Prisma } from '../generated/prisma/client.js'
+import { BODY_ERRORS, errorResponses, TENANT_ERRORS } from '../http/error-responses.js'
 import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js'
 import { DateTime, IdParams, iso, NullableDateTime } from '../http/schemas.js'
 import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
@@ -70,7 +71,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return contact
   }
 
-  const one = { params: IdParams, response: { 200: ContactView } }
+  const one = { params: IdParams, response: { 200: ContactView, ...errorResponses(...TENANT_ERRORS, 404) } }
 
   app.post(
     '/contacts',
@@ -80,7 +81,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['contacts'],
         summary: 'Create a contact (waId or bsuid)',
         body: CreateBody,
-        response: { 201: ContactView },
+        response: { 201: ContactView, ...errorResponses(...TENANT_ERRORS, ...BODY_ERRORS, 409) },
       },
     },
     async (request, reply) => {
@@ -116,7 +117,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['contacts'],
         summary: 'Contacts, newest first',
         querystring: ListQuery,
-        response: { 200: pageOf(ContactView) },
+        response: { 200: pageOf(ContactView), ...errorResponses(...TENANT_ERRORS) },
       },
     },
     async (request) => {
@@ -153,7 +154,8 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['contacts'],
         summary: 'Change the profile name or attributes',
         body: UpdateBody,
-        ...one,
+        params: IdParams,
+        response: { 200: ContactView, ...errorResponses(...TENANT_ERRORS, ...BODY_ERRORS, 404) },
       },
     },
     async (request) => {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
 import type { Contact, Conversation } from '../generated/prisma/client.js'
+import { errorResponses, TENANT_ERRORS } from '../http/error-responses.js'
 import { NotFoundError } from '../http/errors.js'
 import { DateTime, IdParams, iso, NullableDateTime } from '../http/schemas.js'
 import { MessageView, messageView, withPhoneNumber } from '../messages/view.js'
@@ -75,7 +76,7 @@ export const conversationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['conversations'],
         summary: 'Conversations by last activity',
         querystring: ListQuery,
-        response: { 200: pageOf(ConversationView) },
+        response: { 200: pageOf(ConversationView), ...errorResponses(...TENANT_ERRORS) },
       },
     },
     async (request) => {
@@ -109,7 +110,7 @@ export const conversationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['conversations'],
         summary: 'One conversation',
         params: IdParams,
-        response: { 200: ConversationView },
+        response: { 200: ConversationView, ...errorResponses(...TENANT_ERRORS, 404) },
       },
     },
     async (request) => view(await owned(request.tenant.organizationId, request.params.id)),
@@ -124,7 +125,7 @@ export const conversationRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Messages of a conversation, newest first',
         params: IdParams,
         querystring: PageQuery,
-        response: { 200: pageOf(MessageView) },
+        response: { 200: pageOf(MessageView), ...errorResponses(...TENANT_ERRORS, 404) },
       },
     },
     async (request) => {

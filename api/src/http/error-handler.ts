@@ -2,11 +2,8 @@ import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { isConnectionError } from '../db/dependency-outage.js'
 import { Prisma } from '../generated/prisma/client.js'
+import { type ErrorBody, ErrorResponse } from './error-responses.js'
 import { AppError, DependencyUnavailableError } from './errors.js'
-
-export interface ErrorBody {
-  error: { code: string; message: string; details: unknown }
-}
 
 function body(code: string, message: string, details: unknown = null): ErrorBody {
   return { error: { code, message, details } }
@@ -88,6 +85,8 @@ function conflictBody(violation: UniqueViolation, requestBody: unknown): ErrorBo
  */
 export const errorHandlerPlugin = fp(
   async (app: FastifyInstance) => {
+    // Routes declare their error statuses with a reference to this one schema (errorResponses()).
+    app.addSchema(ErrorResponse)
     app.setErrorHandler((error: FastifyError, request, reply) => {
       // A dependency that stayed away past the request's bound, or a connection lost where repeating was
       // not safe: the request may be retried later, it did not fail on its own account.

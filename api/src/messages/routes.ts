@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
 import type { Prisma } from '../generated/prisma/client.js'
+import { errorResponses, TENANT_ERRORS } from '../http/error-responses.js'
 import { NotFoundError } from '../http/errors.js'
 import { IdParams, LiteralUnion } from '../http/schemas.js'
 import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
@@ -43,7 +44,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['messages'],
         summary: 'Messages, newest first, with filters',
         querystring: ListQuery,
-        response: { 200: pageOf(MessageView) },
+        response: { 200: pageOf(MessageView), ...errorResponses(...TENANT_ERRORS) },
       },
     },
     async (request) => {
@@ -67,7 +68,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['messages'],
         summary: 'One message: status and wamid',
         params: IdParams,
-        response: { 200: MessageView },
+        response: { 200: MessageView, ...errorResponses(...TENANT_ERRORS, 404) },
       },
     },
     async (request) => {

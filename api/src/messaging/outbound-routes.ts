@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { DEFAULT_DEPENDENCY_WAIT_MS } from '../db/dependency-outage.js'
+import { BODY_ERRORS, errorResponses, TENANT_ERRORS } from '../http/error-responses.js'
 import { OUTBOUND_QUEUE } from './outbound-queue.js'
 import { IdempotencyHeaders, SendMessageAccepted, SendMessageBody } from './outbound-request.js'
 import { OutboundAcceptor } from './outbound-service.js'
@@ -28,7 +29,11 @@ export const outboundRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Send a WhatsApp message (text, template, or media by link or id)',
         headers: IdempotencyHeaders,
         body: SendMessageBody,
-        response: { 200: SendMessageAccepted, 202: SendMessageAccepted },
+        response: {
+          200: SendMessageAccepted,
+          202: SendMessageAccepted,
+          ...errorResponses(...TENANT_ERRORS, ...BODY_ERRORS, 404, 409),
+        },
       },
     },
     async (request, reply) => {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { errorResponses, TENANT_ERRORS } from '../http/error-responses.js'
 import { NotFoundError, ServiceUnavailableError } from '../http/errors.js'
 import { GraphClient, GraphRequestError } from './graph-client.js'
 import { messagingSettings } from './messaging-settings.js'
@@ -45,7 +46,10 @@ export const templateRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['templates'],
         querystring: ListQuery,
-        response: { 200: Type.Object({ data: Type.Array(TemplateView) }) },
+        response: {
+          200: Type.Object({ data: Type.Array(TemplateView) }),
+          ...errorResponses(...TENANT_ERRORS, 404),
+        },
       },
     },
     async (request) => {
@@ -85,6 +89,7 @@ export const templateRoutes: FastifyPluginAsyncTypebox = async (app) => {
           200: Type.Object({
             data: Type.Array(Type.Object({ wabaId: Type.String(), templates: Type.Integer() })),
           }),
+          ...errorResponses(...TENANT_ERRORS),
         },
       },
     },

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { encryptSecret } from '../crypto/secret-box.js'
+import { BODY_ERRORS, errorResponses, NoContent, TENANT_ERRORS } from '../http/error-responses.js'
 import { ConflictError, NotFoundError, UnprocessableError } from '../http/errors.js'
 import { LiteralUnion } from '../http/schemas.js'
 import { DELIVER_JOB, deliverJobOptions, WEBHOOK_DELIVERY_QUEUE } from './customer-webhook-queue.js'
@@ -133,7 +134,14 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/webhook-endpoints',
-    { ...write, schema: { tags, body: CreateBody, response: { 201: CreatedEndpoint } } },
+    {
+      ...write,
+      schema: {
+        tags,
+        body: CreateBody,
+        response: { 201: CreatedEndpoint, ...errorResponses(...TENANT_ERRORS, ...BODY_ERRORS) },
+      },
+    },
     async (request, reply) => {
       const body = request.body
       await assertAllowed(body.url)
@@ -153,7 +161,16 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/webhook-endpoints',
-    { ...read, schema: { tags, response: { 200: Type.Object({ data: Type.Array(EndpointView) }) } } },
+    {
+      ...read,
+      schema: {
+        tags,
+        response: {
+          200: Type.Object({ data: Type.Array(EndpointView) }),
+          ...errorResponses(...TENANT_ERRORS),
+        },
+      },
+    },
     async (request) => {
       const rows = await prisma.webhookEndpoint.findMany({
         where: { organizationId: request.tenant.organizationId },
@@ -166,13 +183,28 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/webhook-endpoints/:id',
-    { ...read, schema: { tags, params: IdParams, response: { 200: EndpointView } } },
+    {
+      ...read,
+      schema: {
+        tags,
+        params: IdParams,
+        response: { 200: EndpointView, ...errorResponses(...TENANT_ERRORS, 404) },
+      },
+    },
     async (request) => view(await owned(request.tenant.organizationId, request.params.id)),
   )
 
   app.patch(
     '/webhook-endpoints/:id',
-    { ...write, schema: { tags, params: IdParams, body: UpdateBody, response: { 200: EndpointView } } },
+    {
+      ...write,
+      schema: {
+        tags,
+        params: IdParams,
+        body: UpdateBody,
+        response: { 200: EndpointView, ...errorResponses(...TENANT_ERRORS, ...BODY_ERRORS, 404) },
+      },
+    },
     async (request) => {
       const endpoint = await owned(request.tenant.organizationId, request.params.id)
       const body = request.body
@@ -199,7 +231,14 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/webhook-endpoints/:id',
-    { ...write, schema: { tags, params: IdParams } },
+    {
+      ...write,
+      schema: {
+        tags,
+        params: IdParams,
+        response: { 204: NoContent, ...errorResponses(...TENANT_ERRORS, 404) },
+      },
+    },
     async (request, reply) => {
       const endpoint = await owned(request.tenant.organizationId, request.params.id)
       await prisma.$transaction([
@@ -218,7 +257,10 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         params: IdParams,
         querystring: ListQuery,
-        response: { 200: Type.Object({ data: Type.Array(DeliveryView) }) },
+        response: {
+          200: Type.Object({ data: Type.Array(DeliveryView) }),
+          ...errorResponses(...TENANT_ERRORS, 404),
+        },
       },
     },
     async (request) => {
@@ -261,7 +303,10 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: 'Delivers the event again (same webhook-id)',
         params: DeliveryParams,
-        response: { 202: Type.Object({ id: Type.String(), status: Type.String() }) },
+        response: {
+          202: Type.Object({ id: Type.String(), status: Type.String() }),
+          ...errorResponses(...TENANT_ERRORS, 404, 409),
+        },
       },
     },
     async (request, reply) => {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
 import { encryptSecret } from '../crypto/secret-box.js'
 import type { PhoneNumber } from '../generated/prisma/client.js'
+import { BODY_ERRORS, errorResponses, NoContent, TENANT_ERRORS } from '../http/error-responses.js'
 import { ConflictError, NotFoundError, UnprocessableError } from '../http/errors.js'
 import { DateTime, IdParams } from '../http/schemas.js'
 import { isAllowedGraphOverride } from '../messaging/graph-client.js'
@@ -107,7 +108,7 @@ export const phoneNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['phone-numbers'],
         summary: 'Register a phone number',
         body: CreateBody,
-        response: { 201: PhoneNumberView },
+        response: { 201: PhoneNumberView, ...errorResponses(...TENANT_ERRORS, ...BODY_ERRORS, 409) },
       },
     },
     async (request, reply) => {
@@ -155,7 +156,7 @@ export const phoneNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['phone-numbers'],
         summary: 'Phone numbers of the organization',
         querystring: PageQuery,
-        response: { 200: pageOf(PhoneNumberView) },
+        response: { 200: pageOf(PhoneNumberView), ...errorResponses(...TENANT_ERRORS) },
       },
     },
     async (request) => {
@@ -178,7 +179,7 @@ export const phoneNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['phone-numbers'],
         summary: 'One phone number',
         params: IdParams,
-        response: { 200: PhoneNumberView },
+        response: { 200: PhoneNumberView, ...errorResponses(...TENANT_ERRORS, 404) },
       },
     },
     async (request) => view(await owned(request.tenant.organizationId, request.params.id)),
@@ -193,7 +194,7 @@ export const phoneNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Change throughput, status or credentials',
         params: IdParams,
         body: UpdateBody,
-        response: { 200: PhoneNumberView },
+        response: { 200: PhoneNumberView, ...errorResponses(...TENANT_ERRORS, ...BODY_ERRORS, 404) },
       },
     },
     async (request) => {
@@ -223,6 +224,7 @@ export const phoneNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['phone-numbers'],
         summary: 'Remove a phone number (its messages are kept)',
         params: IdParams,
+        response: { 204: NoContent, ...errorResponses(...TENANT_ERRORS, 404) },
       },
     },
     async (request, reply) => {

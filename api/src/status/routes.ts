@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { ANY_ROUTE_ERRORS, errorResponses } from '../http/error-responses.js'
 import { migrationState } from './migrations.js'
 
 const QueueDepth = Type.Object({
@@ -33,7 +34,7 @@ export const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['health'],
         summary:
           'Public: status and version. With the admin token (Bearer ADMIN_TOKEN): also uptime, migrations applied and pending, queue depths',
-        response: { 200: Status },
+        response: { 200: Status, ...errorResponses(...ANY_ROUTE_ERRORS, 401) },
       },
     },
     async (request) => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
+import { ADMIN_ERRORS, BODY_ERRORS, errorResponses, NoContent } from '../http/error-responses.js'
 import { NotFoundError } from '../http/errors.js'
 import { DateTime, IdParams, LiteralUnion } from '../http/schemas.js'
 import { announceApiKeyRevocation } from './api-key-cache.js'
@@ -88,7 +89,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         summary: 'Create an organization (platform admin)',
         body: CreateOrganizationBody,
-        response: { 201: OrganizationView },
+        response: { 201: OrganizationView, ...errorResponses(...ADMIN_ERRORS, ...BODY_ERRORS, 409) },
       },
     },
     async (request, reply) => {
@@ -121,7 +122,10 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         summary: 'Find an organization by slug (platform admin)',
         querystring: OrganizationLookupQuery,
-        response: { 200: Type.Object({ data: Type.Array(OrganizationView) }) },
+        response: {
+          200: Type.Object({ data: Type.Array(OrganizationView) }),
+          ...errorResponses(...ADMIN_ERRORS),
+        },
       },
     },
     async (request) => {
@@ -140,7 +144,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Issue an API key for an organization (platform admin); the key is shown once',
         params: IdParams,
         body: CreateApiKeyBody,
-        response: { 201: IssuedKey },
+        response: { 201: IssuedKey, ...errorResponses(...ADMIN_ERRORS, ...BODY_ERRORS, 404) },
       },
     },
     async (request, reply) => {
@@ -176,6 +180,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         summary: 'Revoke an API key and every key minted from it (platform admin)',
         params: OrganizationKeyParams,
+        response: { 204: NoContent, ...errorResponses(...ADMIN_ERRORS, 404) },
       },
     },
     async (request, reply) => {

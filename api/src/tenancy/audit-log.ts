@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Db, Prisma } from '../db/prisma.js'
+import { ADMIN_ERRORS, errorResponses } from '../http/error-responses.js'
 import { DateTime } from '../http/schemas.js'
 import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
 
@@ -43,7 +44,7 @@ export const auditLogRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         summary: 'Who did what, when: admin actions and API key lifecycle (platform admin)',
         querystring: AuditQuery,
-        response: { 200: pageOf(AuditView) },
+        response: { 200: pageOf(AuditView), ...errorResponses(...ADMIN_ERRORS) },
       },
     },
     async (request) => {

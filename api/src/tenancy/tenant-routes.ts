@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { BODY_ERRORS, errorResponses, NoContent, TENANT_ERRORS } from '../http/error-responses.js'
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../http/errors.js'
 import { DateTime, IdParams, iso, NullableDateTime } from '../http/schemas.js'
 import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
@@ -58,7 +59,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['organization'],
         summary: "The caller's organization",
-        response: { 200: OrganizationView },
+        response: { 200: OrganizationView, ...errorResponses(...TENANT_ERRORS) },
       },
     },
     async (request) => {
@@ -78,7 +79,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary:
           'Issue an API key (shown once): it cannot hold scopes the caller lacks, expires no later than the caller, and is revoked with it',
         body: CreateApiKeyBody,
-        response: { 201: IssuedKey },
+        response: { 201: IssuedKey, ...errorResponses(...TENANT_ERRORS, ...BODY_ERRORS) },
       },
     },
     async (request, reply) => {
@@ -111,7 +112,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['api-keys'],
         summary: 'API keys of the organization (never the secrets)',
         querystring: PageQuery,
-        response: { 200: pageOf(ApiKeyView) },
+        response: { 200: pageOf(ApiKeyView), ...errorResponses(...TENANT_ERRORS) },
       },
     },
     async (request) => {
@@ -150,6 +151,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary:
           'Revoke an API key and every key minted from it (refused by every API process within a second)',
         params: IdParams,
+        response: { 204: NoContent, ...errorResponses(...TENANT_ERRORS, 404) },
       },
     },
     async (request, reply) => {
@@ -176,7 +178,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'Issue the successor of a key (same scopes, expiry and place among its keys; shown once). Both work until the old one is revoked or retired; only the key itself or a key it was minted from may rotate it',
         params: IdParams,
         body: RotateBody,
-        response: { 201: RotatedKey },
+        response: { 201: RotatedKey, ...errorResponses(...TENANT_ERRORS, ...BODY_ERRORS, 404, 409) },
       },
     },
     async (request, reply) => {

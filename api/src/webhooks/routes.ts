@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { constantTimeEqual } from '../crypto/digest.js'
+import { ANY_ROUTE_ERRORS, BODY_ERRORS, errorResponses } from '../http/error-responses.js'
 import { UnauthorizedError, ValidationError } from '../http/errors.js'
 import { JsonTooDeepError, jsonNestsDeeperThan, MAX_JSON_DEPTH } from '../http/input-guard.js'
 import { isValidMetaSignature } from './signature.js'
@@ -38,6 +39,13 @@ export const metaWebhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['meta'],
         summary: "Meta's verification handshake: echoes hub.challenge when hub.verify_token matches",
         querystring: HandshakeQuery,
+        response: {
+          200: {
+            description: 'hub.challenge, echoed',
+            content: { 'text/plain': { schema: Type.String() } },
+          },
+          ...errorResponses(...ANY_ROUTE_ERRORS, 403),
+        },
       },
     },
     async (request, reply) => {
@@ -65,7 +73,7 @@ export const metaWebhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['meta'],
         summary: 'Signed event delivery from Meta (X-Hub-Signature-256 over the raw body)',
-        response: { 200: Ack },
+        response: { 200: Ack, ...errorResponses(...ANY_ROUTE_ERRORS, ...BODY_ERRORS, 401) },
       },
     },
     async (request) => {
