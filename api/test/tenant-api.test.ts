@@ -244,6 +244,64 @@ describe('contacts', () => {
   })
 })
 
+describe('unique-key conflicts, answered by the error handler', () => {
+  it('answers 409 CONTACT_EXISTS naming the taken waId or bsuid', async () => {
+    expect((await call('POST', '/api/v1/contacts', a.headers, { waId: '16505550077' })).statusCode).toBe(201)
+    const waId = await call('POST', '/api/v1/contacts', a.headers, { waId: '16505550077' })
+    expect(waId.statusCode).toBe(409)
+    expect(waId.json().error).toEqual({
+      code: 'CONTACT_EXISTS',
+      message: 'waId 16505550077 is already used',
+      details: { fields: ['organizationId', 'waId'] },
+    })
+    expect((await call('POST', '/api/v1/contacts', a.headers, { bsuid: 'US.conflict-1' })).statusCode).toBe(
+      201,
+    )
+    const bsuid = await call('POST', '/api/v1/contacts', a.headers, {
+      waId: '16505550078',
+      bsuid: 'US.conflict-1',
+    })
+    expect(bsuid.statusCode).toBe(409)
+    expect(bsuid.json().error).toMatchObject({
+      code: 'CONTACT_EXISTS',
+      message: 'bsuid US.conflict-1 is already used',
+    })
+  })
+
+  it('answers 409 PHONE_NUMBER_TAKEN naming phoneNumberId, and re-registers a number its organization deleted', async () => {
+    const register = (tenant: TestTenant, phoneNumberId: string) =>
+      call('POST', '/api/v1/phone-numbers', tenant.headers, {
+        wabaId: 'waba-conflict',
+        phoneNumberId,
+        displayPhoneNumber: '+1 555 0199',
+        accessToken: 'EAAG-conflict-token',
+      })
+    const taken = { code: 'PHONE_NUMBER_TAKEN', details: { fields: ['phoneNumberId'] } }
+    const first = await register(a, 'pn-conflict-1')
+    expect(first.statusCode).toBe(201)
+    for (const tenant of [a, b]) {
+      const again = await register(tenant, 'pn-conflict-1')
+      expect(again.statusCode).toBe(409)
+      expect(again.json().error).toEqual({ ...taken, message: 'phoneNumberId pn-conflict-1 is already used' })
+    }
+    // Deleted by A: still B's conflict, A's own number again (the same row, its history kept).
+    expect((await call('DELETE', `/api/v1/phone-numbers/${first.json().id}`, a.headers)).statusCode).toBe(204)
+    expect((await register(b, 'pn-conflict-1')).json().error).toMatchObject(taken)
+    const back = await register(a, 'pn-conflict-1')
+    expect(back.statusCode).toBe(201)
+    expect(back.json().id).toBe(first.json().id)
+
+    // Registrations racing for a new number: one stored, the others answered the same 409.
+    const raced = await Promise.all([a, b, a, b].map((tenant) => register(tenant, 'pn-conflict-race')))
+    expect(raced.map((response) => response.statusCode).sort()).toEqual([201, 409, 409, 409])
+    for (const response of raced.filter((r) => r.statusCode === 409))
+      expect(response.json().error).toEqual({
+        ...taken,
+        message: 'phoneNumberId pn-conflict-race is already used',
+      })
+  })
+})
+
 describe('conversations and messages', () => {
   it('lists inbound messages with cursor pagination, isolated per tenant', async () => {
     const phone = await createPhone(a, 'pn-a-conv')

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Static, Type } from '@sinclair/typebox'
 import type { Contact, Prisma } from '../generated/prisma/client.js'
 import { BODY_ERRORS, errorResponses, TENANT_ERRORS } from '../http/error-responses.js'
-import { ConflictError, NotFoundError, ValidationError } from '../http/errors.js'
+import { NotFoundError, ValidationError } from '../http/errors.js'
 import { DateTime, IdParams, iso, NullableDateTime } from '../http/schemas.js'
 import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
 
@@ -90,22 +90,18 @@ export const contactRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw new ValidationError('body.waId or body.bsuid is required', [
           { field: 'body.waId', message: 'or body.bsuid is required' },
         ])
-      try {
-        const contact = await prisma.contact.create({
-          data: {
-            organizationId: request.tenant.organizationId,
-            waId: body.waId ?? null,
-            bsuid: body.bsuid ?? null,
-            profileName: body.profileName ?? null,
-            attributes: (body.attributes ?? {}) as Prisma.InputJsonObject,
-          },
-        })
-        return reply.status(201).send(contactView(contact))
-      } catch (error) {
-        if ((error as { code?: string }).code === 'P2002')
-          throw new ConflictError('CONTACT_EXISTS', 'a contact with this waId or bsuid already exists')
-        throw error
-      }
+      // A waId or bsuid the organization already has is a unique-key conflict: the error handler answers
+      // 409 CONTACT_EXISTS naming the field.
+      const contact = await prisma.contact.create({
+        data: {
+          organizationId: request.tenant.organizationId,
+          waId: body.waId ?? null,
+          bsuid: body.bsuid ?? null,
+          profileName: body.profileName ?? null,
+          attributes: (body.attributes ?? {}) as Prisma.InputJsonObject,
+        },
+      })
+      return reply.status(201).send(contactView(contact))
     },
   )
 

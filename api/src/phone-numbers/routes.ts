@@ -3,7 +3,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import { encryptSecret } from '../crypto/secret-box.js'
 import type { PhoneNumber } from '../generated/prisma/client.js'
 import { BODY_ERRORS, errorResponses, NoContent, TENANT_ERRORS } from '../http/error-responses.js'
-import { ConflictError, NotFoundError, UnprocessableError } from '../http/errors.js'
+import { NotFoundError, UnprocessableError } from '../http/errors.js'
 import { DateTime, IdParams } from '../http/schemas.js'
 import { isAllowedGraphOverride } from '../messaging/graph-client.js'
 import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
@@ -126,23 +126,14 @@ export const phoneNumberRoutes: FastifyPluginAsyncTypebox = async (app) => {
         deletedAt: null,
       }
       const existing = await prisma.phoneNumber.findUnique({ where: { phoneNumberId: body.phoneNumberId } })
-      if (existing && (existing.organizationId !== organizationId || existing.deletedAt === null))
-        throw new ConflictError(
-          'PHONE_NUMBER_TAKEN',
-          `phone number ${body.phoneNumberId} is already registered`,
-        )
-      // A number this organization deleted earlier is registered again in place (its history stays linked).
-      const phone = existing
-        ? await prisma.phoneNumber.update({ where: { id: existing.id }, data: fields })
-        : await prisma.phoneNumber
-            .create({ data: { organizationId, phoneNumberId: body.phoneNumberId, ...fields } })
-            .catch((error: { code?: string }) => {
-              if (error.code === 'P2002')
-                throw new ConflictError(
-                  'PHONE_NUMBER_TAKEN',
-                  `phone number ${body.phoneNumberId} is already registered`,
-                )
-              throw error
+      // A number this organization deleted earlier is registered again in place (its history stays
+      // linked). Any other stored number makes the insert a unique-key conflict, which the error handler
+      // answers 409 PHONE_NUMBER_TAKEN naming phoneNumberId, as it does when two registrations race.
+      const phone =
+        existing?.organizationId === organizationId && existing.deletedAt !== null
+          ? await prisma.phoneNumber.update({ where: { id: existing.id }, data: fields })
+          : await prisma.phoneNumber.create({
+              data: { organizationId, phoneNumberId: body.phoneNumberId, ...fields },
             })
       return reply.status(201).send(view(phone))
     },
