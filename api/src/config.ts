@@ -227,6 +227,7 @@ export function loadConfig(env: Env = process.env): Config {
     historyRetentionDays: read.integer('HISTORY_RETENTION_DAYS', 30, 7, 3_650),
     messaging: {
       graphTimeoutMs: read.integer('GRAPH_TIMEOUT_MS', 10_000, 100, 60_000),
+      templateSyncDeadlineMs: read.integer('TEMPLATE_SYNC_DEADLINE_MS', 30_000, 100, 120_000),
       outboundMaxAttempts: read.integer('OUTBOUND_MAX_ATTEMPTS', 5, 1, 20),
       outboundBackoffBaseMs: read.integer('OUTBOUND_BACKOFF_BASE_MS', 1_000, 1, 600_000),
       outboundReconcileAfterMs: read.integer('OUTBOUND_RECONCILE_AFTER_MS', 300_000, 1_000, 86_400_000),

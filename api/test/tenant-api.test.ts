@@ -203,6 +203,15 @@ describe('phone numbers', () => {
     })
     expect(bad.statusCode).toBe(400)
     expect(bad.json().error.message).toContain('throughputMps')
+    // Sent as an Authorization header later, where the HTTP client refuses a control character.
+    const unsendable = await call('POST', '/api/v1/phone-numbers', a.headers, {
+      wabaId: 'w',
+      phoneNumberId: 'p',
+      displayPhoneNumber: '+1 555',
+      accessToken: 'token\u0003123456',
+    })
+    expect(unsendable.statusCode).toBe(400)
+    expect(unsendable.json().error.message).toContain('accessToken')
   })
 })
 

@@ -196,6 +196,8 @@ export const graphRoutes: FastifyPluginAsyncTypebox<GraphRouteOptions> = async (
       const { version, objectId: wabaId } = request.params
       const query = request.query
       state.requests.record({ at: Date.now(), method: 'GET', path: request.url, httpStatus: 200 })
+      const fault = state.faults.take({ method: 'GET', path: request.url })
+      if (fault?.latencyMs) await sleep(fault.latencyMs)
       if (!authorized(request)) return fail(reply, 190, 'Invalid OAuth access token')
       const all = state
         .listTemplates(wabaId)

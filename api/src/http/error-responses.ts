@@ -35,6 +35,7 @@ const MEANING = {
   429: 'RATE_LIMITED: too many requests for this API key',
   500: 'INTERNAL: an unexpected failure (details in the log only)',
   503: 'DEPENDENCY_UNAVAILABLE (PostgreSQL or Redis away, with Retry-After) or SERVICE_UNAVAILABLE',
+  504: 'TEMPLATE_SYNC_DEADLINE: the sync did not finish in time; details name the WABAs synced (kept) and not synced',
 } as const
 export type ErrorStatus = keyof typeof MEANING
 

@@ -64,6 +64,14 @@ export function isAllowedGraphOverride(value: string, syntheticBaseUrl: string |
   return syntheticBaseUrl !== undefined && sameUrl(value, syntheticBaseUrl)
 }
 
+// undici's own rule for a header value (lib/core/util.js, isValidHeaderValue).
+const HEADER_VALUE_REFUSED = /[^\t\x20-\x7e\x80-\xff]/
+
+/** True when undici accepts `Bearer <token>` as a header value (it refuses control characters and code points above U+00FF). */
+export function isSendableHeaderValue(token: string): boolean {
+  return !HEADER_VALUE_REFUSED.test(token)
+}
+
 /** Thin client of the Graph endpoints the service uses, over one pooled undici Agent. */
 export class GraphClient {
   private readonly agent: Agent
@@ -118,17 +126,27 @@ export class GraphClient {
     }
   }
 
-  /** `GET /{waba-id}/message_templates`, following `paging.next` (bounded by maxPages). */
+  /**
+   * `GET /{waba-id}/message_templates`, following `paging.next` (bounded by maxPages). `signal` ends the
+   * listing early (the caller's deadline): a dispatched request is aborted and the call rejects with it.
+   */
   async listTemplates(
     wabaId: string,
     accessToken: string,
     maxPages = 50,
     numberBaseUrl?: string | null,
+    signal?: AbortSignal,
   ): Promise<GraphTemplate[]> {
+    // undici refuses such a value while dispatching, and its pool then counts that connection as busy
+    // for good: after `connections` refusals every later call of this client waits in the pool's queue,
+    // where neither headersTimeout nor an abort signal reaches it. So it never gets that far.
+    if (!isSendableHeaderValue(accessToken))
+      throw new GraphRequestError('the stored access token is not a valid HTTP header value', undefined, 0)
     const templates: GraphTemplate[] = []
     let next: string | undefined =
       `${this.url(`${encodeURIComponent(wabaId)}/message_templates`, numberBaseUrl)}?limit=100`
     for (let page = 0; next && page < maxPages; page++) {
+      signal?.throwIfAborted()
       const url = next
       // Unreachable, timed out or cut off: the same refusal as an error answer (the caller answers 503).
       const [response, text] = await request(url, {
@@ -136,9 +154,11 @@ export class GraphClient {
         headers: { authorization: `Bearer ${accessToken}` },
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
+        ...(signal ? { signal } : {}),
       })
         .then(async (answer) => [answer, await answer.body.text()] as const)
         .catch((error: unknown) => {
+          if (signal?.aborted) throw signal.reason
           const code = (error as { code?: string }).code ?? (error as Error).message
           throw new GraphRequestError(`Graph API unreachable (${code})`, undefined, 0)
         })

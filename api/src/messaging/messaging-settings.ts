@@ -2,6 +2,8 @@
 export interface MessagingSettings {
   /** Whole Graph call timeout (GRAPH_TIMEOUT_MS). */
   graphTimeoutMs: number
+  /** Bound of one POST /api/v1/templates/sync over all its WABAs (TEMPLATE_SYNC_DEADLINE_MS); past it, 504. */
+  templateSyncDeadlineMs: number
   /** Graph calls per message for transient errors before FAILED (OUTBOUND_MAX_ATTEMPTS). */
   outboundMaxAttempts: number
   /** First backoff after a transient error, doubled per attempt, with jitter (OUTBOUND_BACKOFF_BASE_MS). */
@@ -32,6 +34,7 @@ export interface MessagingSettings {
 
 export const DEFAULT_MESSAGING_SETTINGS: MessagingSettings = {
   graphTimeoutMs: 10_000,
+  templateSyncDeadlineMs: 30_000,
   outboundMaxAttempts: 5,
   outboundBackoffBaseMs: 1_000,
   outboundReconcileAfterMs: 5 * 60_000,

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorResponses, TENANT_ERRORS } from '../http/error-responses.js'
-import { NotFoundError, ServiceUnavailableError } from '../http/errors.js'
+import { AppError, NotFoundError, ServiceUnavailableError } from '../http/errors.js'
 import { GraphClient, GraphRequestError } from './graph-client.js'
 import { messagingSettings } from './messaging-settings.js'
-import { syncTemplates } from './template-sync.js'
+import { syncTemplates, TemplateSyncDeadlineError } from './template-sync.js'
 
 const TemplateView = Type.Object({
   id: Type.String(),
@@ -30,11 +30,12 @@ const ListQuery = Type.Object({
 
 /** GET /api/v1/templates and POST /api/v1/templates/sync. */
 export const templateRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const settings = messagingSettings(app.config)
   const graph = new GraphClient({
     baseUrl: app.config.graphApiBaseUrl,
     syntheticBaseUrl: app.config.syntheticGraphApiBaseUrl,
     version: app.config.graphApiVersion,
-    timeoutMs: messagingSettings(app.config).graphTimeoutMs,
+    timeoutMs: settings.graphTimeoutMs,
     connections: 4,
   })
   app.addHook('onClose', async () => graph.close())
@@ -89,7 +90,7 @@ export const templateRoutes: FastifyPluginAsyncTypebox = async (app) => {
           200: Type.Object({
             data: Type.Array(Type.Object({ wabaId: Type.String(), templates: Type.Integer() })),
           }),
-          ...errorResponses(...TENANT_ERRORS),
+          ...errorResponses(...TENANT_ERRORS, 504),
         },
       },
     },
@@ -101,9 +102,15 @@ export const templateRoutes: FastifyPluginAsyncTypebox = async (app) => {
             graph,
             app.config.encryptionKey,
             request.tenant.organizationId,
+            settings.templateSyncDeadlineMs,
           ),
         }
       } catch (error) {
+        if (error instanceof TemplateSyncDeadlineError)
+          throw new AppError(504, 'TEMPLATE_SYNC_DEADLINE', error.message, {
+            synced: error.synced,
+            notSynced: error.pending,
+          })
         if (error instanceof GraphRequestError)
           throw new ServiceUnavailableError(`Graph API refused the template list: ${error.message}`)
         throw error

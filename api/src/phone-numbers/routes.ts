@@ -10,6 +10,14 @@ import { keyset, PageQuery, pageOf, toPage } from '../pagination/cursor.js'
 
 const Status = Type.Union([Type.Literal('ACTIVE'), Type.Literal('DISABLED'), Type.Literal('AUTH_INVALID')])
 const MetaId = Type.String({ pattern: '^[0-9A-Za-z_-]{1,64}$' })
+// Printable ASCII, as Meta's tokens are: it travels as an Authorization header value, which the HTTP client
+// refuses with control characters (and a refused value used to wedge the client's connection pool).
+const AccessToken = Type.String({
+  minLength: 8,
+  maxLength: 4096,
+  pattern: '^[\\x21-\\x7E]+$',
+  description: 'Stored encrypted, never returned',
+})
 const Mps = Type.Integer({ minimum: 1, maximum: 1000 })
 const GraphBaseUrl = Type.String({
   minLength: 8,
@@ -37,11 +45,7 @@ const CreateBody = Type.Object(
     wabaId: MetaId,
     phoneNumberId: MetaId,
     displayPhoneNumber: Type.String({ minLength: 3, maxLength: 32 }),
-    accessToken: Type.String({
-      minLength: 8,
-      maxLength: 4096,
-      description: 'Stored encrypted, never returned',
-    }),
+    accessToken: AccessToken,
     verifiedName: Type.Optional(Type.String({ maxLength: 200 })),
     throughputMps: Type.Optional(Mps),
     graphApiBaseUrl: Type.Optional(GraphBaseUrl),
@@ -52,7 +56,7 @@ const CreateBody = Type.Object(
 const UpdateBody = Type.Object(
   {
     displayPhoneNumber: Type.Optional(Type.String({ minLength: 3, maxLength: 32 })),
-    accessToken: Type.Optional(Type.String({ minLength: 8, maxLength: 4096 })),
+    accessToken: Type.Optional(AccessToken),
     verifiedName: Type.Optional(Type.String({ maxLength: 200 })),
     throughputMps: Type.Optional(Mps),
     status: Type.Optional(Type.Union([Type.Literal('ACTIVE'), Type.Literal('DISABLED')])),

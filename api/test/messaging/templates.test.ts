@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { encryptSecret } from '../../src/crypto/secret-box.js'
 import { createFakeGraph, DEFAULT_WABA_ID, type FakeGraph } from '../../src/fake-graph/index.js'
 import {
   startTestEnvironment,
+  TEST_SECRETS,
   type TestApp,
   type TestEnvironment,
   type TestTenant,
@@ -86,5 +88,67 @@ describe('templates', () => {
       },
     })
     expect((await sync(lonely)).statusCode).toBe(503)
+  })
+})
+
+describe('a template sync always ends', () => {
+  it('a stored token the HTTP client refuses is a 503, and does not wedge the sync of other tenants', async () => {
+    const broken = await t.createTenant()
+    const phone = await seedPhoneNumber(t.prisma, broken.organizationId, '3000011', { wabaId: 'waba-ctl' })
+    await t.prisma.phoneNumber.update({
+      where: { id: phone.id },
+      data: { accessTokenEnc: encryptSecret('token\u0003token', TEST_SECRETS.encryptionKey) },
+    })
+    // More refusals than the sync's Graph client has connections (4): each one used to leave a
+    // connection counted busy, and the sync after the fourth waited in the client's queue forever.
+    for (let i = 0; i < 6; i++) {
+      const res = await sync(broken)
+      expect(res.statusCode).toBe(503)
+      expect(res.json().error.message).toMatch(/not a valid HTTP header value/)
+    }
+    const res = await sync(tenant)
+    expect(res.statusCode).toBe(200)
+    expect(res.json().data).toContainEqual({ wabaId: 'waba-two', templates: 120 })
+  })
+
+  it('past its deadline answers 504 naming what was synced, and the WABAs synced stay stored', async () => {
+    const bounded = await env.startApp({
+      graphApiBaseUrl: fake.url,
+      messaging: { templateSyncDeadlineMs: 1_000 },
+    })
+    try {
+      const owner = await bounded.createTenant()
+      const first = await seedPhoneNumber(bounded.prisma, owner.organizationId, '3000021', {
+        wabaId: 'waba-quick',
+      })
+      await bounded.prisma.phoneNumber.update({
+        where: { id: first.id },
+        data: { createdAt: new Date(Date.now() - 60_000) },
+      })
+      await seedPhoneNumber(bounded.prisma, owner.organizationId, '3000022', { wabaId: 'waba-stuck' })
+      fake.state.upsertTemplate('waba-quick', { name: 'quick', language: 'en' })
+      // Answers long after the deadline (but within the Graph call timeout): only the deadline ends it.
+      const fault = fake.state.faults.add({
+        match: { path: '/waba-stuck/message_templates' },
+        latencyMs: 5_000,
+      })
+      const res = await bounded.app.inject({
+        method: 'POST',
+        url: '/api/v1/templates/sync',
+        headers: owner.headers,
+      })
+      fake.state.faults.remove(fault.id)
+      expect(res.statusCode).toBe(504)
+      expect(res.json().error).toMatchObject({
+        code: 'TEMPLATE_SYNC_DEADLINE',
+        details: { synced: [{ wabaId: 'waba-quick', templates: 1 }], notSynced: ['waba-stuck'] },
+      })
+      const stored = await bounded.prisma.template.findMany({
+        where: { organizationId: owner.organizationId },
+      })
+      expect(stored.map((row) => [row.wabaId, row.name])).toEqual([['waba-quick', 'quick']])
+    } finally {
+      await bounded.close()
+    }
   })
 })
