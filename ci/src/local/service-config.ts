@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { opsOutcome } from '../core/ops-output.js'
 import type { Artifact, OpsCommand, OpsResult, RunContext, ServiceEnvironment } from '../core/types.js'
 import { DATABASE, DEMO_PHONE_NUMBER_ID, DEMO_WABA_ID, type LocalContext } from './context.js'
 import { type EnvironmentState, readState } from './environment-state.js'
@@ -114,14 +115,13 @@ export function serviceConfig(local: LocalContext): ServiceConfig {
       ],
       { FAKE_GRAPH_ACCESS_TOKEN: s.graphAccessToken },
     )
-    const apiKey = seeded.result?.apiKey
-    if (seeded.exitCode !== 0 || typeof apiKey !== 'string') {
-      ctx.log.warn(
-        `seed did not run (${seeded.output.at(-1) ?? `exit ${seeded.exitCode}`}): env.json has no apiKey`,
-      )
+    // The core's strict reader: a line `seed` never prints throws instead of being half-read.
+    const outcome = opsOutcome('seed', seeded)
+    if (!outcome.ok) {
+      ctx.log.warn(`seed did not run (${outcome.error}): env.json has no apiKey`)
       return
     }
-    cached = { ...s, apiKey }
+    cached = { ...s, apiKey: outcome.report.apiKey }
     saveSecrets(layout.secrets, cached)
     writeEnvFile(state)
     ctx.log.info('demo organization seeded; its API key is in env.json')
