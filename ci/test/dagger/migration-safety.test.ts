@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path'
 import { type PostgresServer, startPostgres } from '@whatsapp-saas/local-services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  MIGRATION_STATUS_CHECK,
   migrationSafetyMarkdown,
   migrationSafetyScript,
   parseMigrationStatus,
@@ -27,6 +28,8 @@ describe('migration safety verdict', () => {
     }
     symlinkSync(join(REPO, 'node_modules'), join(work, 'node_modules'))
     symlinkSync(join(REPO, 'api/node_modules'), join(work, 'api/node_modules'))
+    // The script reads the command's line with the core's parser, from the repository root.
+    symlinkSync(join(REPO, 'ci'), join(work, 'ci'))
     base = join(work, 'base-migrations')
     cpSync(join(REPO, 'api/prisma/migrations'), base, { recursive: true })
   }, 120_000)
@@ -89,8 +92,48 @@ describe('migration safety verdict', () => {
     expect(readdirSync(join(work, 'api/prisma/migrations')).sort()).toEqual(head)
   }, 120_000)
 
-  it('refuses output that does not end with the JSON line', () => {
-    expect(() => parseMigrationStatus('applied x\nnot json')).toThrow(/did not end with a JSON line/)
-    expect(() => parseMigrationStatus('{"ok":true}')).toThrow(/no applied\/pending lists/)
+  // The line as `migration-status` prints it (api/src/ops/reports.ts).
+  const statusLine = {
+    command: 'migration-status',
+    ok: true,
+    applied: ['0001_init'],
+    pending: [],
+    failed: [],
+    unknown: [],
+    destructive: false,
+  }
+  function check(output: string) {
+    const file = join(work, 'status-output.txt')
+    writeFileSync(file, output)
+    return spawnSync('npx', ['--no-install', 'tsx', '--eval', MIGRATION_STATUS_CHECK], {
+      cwd: REPO,
+      encoding: 'utf8',
+      env: { ...process.env, MIGRATION_STATUS_OUTPUT: file },
+      timeout: 60_000,
+    })
+  }
+
+  it('reads the command line with the core parser: a line the command never prints is refused', () => {
+    const accepted = check(`applying nothing\n${JSON.stringify(statusLine)}\n`)
+    expect(accepted.status, accepted.stderr).toBe(0)
+    expect(parseMigrationStatus(accepted.stdout)).toEqual(statusLine)
+
+    const unknownKey = check(JSON.stringify({ ...statusLine, verdicts: [] }))
+    expect(unknownKey.status).toBe(1)
+    expect(unknownKey.stderr).toMatch(/migration-status printed an unexpected final line/)
+    expect(unknownKey.stdout).toBe('')
+    // The old reader filled what was missing with defaults; the producer always prints them.
+    const { failed: _failed, ...withoutFailed } = statusLine
+    expect(check(JSON.stringify(withoutFailed)).status).toBe(1)
+    const failure = check(JSON.stringify({ command: 'migration-status', ok: false, error: 'db down' }))
+    expect(failure.status).toBe(1)
+    expect(failure.stderr).toContain('migration-status failed: db down')
+    const notJson = check('applied x\nnot json')
+    expect(notJson.status).toBe(1)
+    expect(notJson.stderr).toMatch(/did not end with a JSON line/)
+  }, 120_000)
+
+  it('refuses script output that does not end with the checked line', () => {
+    expect(() => parseMigrationStatus('applied x\nnot json')).toThrow(/did not print its line/)
   })
 })
