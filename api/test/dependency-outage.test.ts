@@ -202,45 +202,49 @@ async function lost(answers: Answer[]): Promise<string[]> {
   }
 }
 
-describe('a dependency down for a few seconds under requests', { timeout: 120_000 }, () => {
-  it('PostgreSQL stopped: requests wait for it, no 500, nothing acknowledged is lost', async () => {
-    const load = steadyRequests('pg')
-    await sleep(800)
-    await postgres.stop()
-    const down = Date.now()
-    await sleep(3_000)
-    // While it is down, health says so (the load balancer's view), and it is bounded by its own timeout.
-    const health = await t.app.inject({ method: 'GET', url: '/health' })
-    expect([health.statusCode, health.json().database]).toEqual([503, 'disconnected'])
-    const restarting = Date.now()
-    postgres = await startPostgres({ ...pgOptions(), port: postgres.port })
-    await sleep(1_000)
-    const answers = await load.stop()
-    expect(unexpected(answers)).toEqual([])
-    expect(await lost(answers)).toEqual([])
-    // Requests made while it was down were held until it came back, not refused: every kind succeeded.
-    const heldThrough = answers.filter((a) => a.at > down && a.at < restarting && a.status < 300)
-    expect(new Set(heldThrough.map((a) => a.kind))).toEqual(new Set(['read', 'send', 'inbound']))
-  })
+const restartPostgres = async () => {
+  postgres = await startPostgres({ ...pgOptions(), port: postgres.port })
+}
+const restartRedis = async () => {
+  redis = await startRedis({ ...redisOptions(), port: redis.port })
+}
 
-  it('Redis stopped: sends and deliveries wait for it, no 500, nothing acknowledged is lost', async () => {
-    const load = steadyRequests('redis')
-    await sleep(800)
-    await redis.stop()
-    const down = Date.now()
-    await sleep(3_000)
-    const health = await t.app.inject({ method: 'GET', url: '/health' })
-    expect([health.statusCode, health.json().redis]).toEqual([503, 'disconnected'])
-    const restarting = Date.now()
-    redis = await startRedis({ ...redisOptions(), port: redis.port })
-    await sleep(1_000)
-    const answers = await load.stop()
-    expect(unexpected(answers)).toEqual([])
-    expect(await lost(answers)).toEqual([])
-    // Sends and deliveries (which queue jobs in Redis) made while it was down waited for it and succeeded.
-    const heldThrough = answers.filter((a) => a.at > down && a.at < restarting && a.status < 300)
-    expect(new Set(heldThrough.map((a) => a.kind))).toEqual(new Set(['read', 'send', 'inbound']))
-  })
+// The same outage, the same expectations, for each dependency. Sends and deliveries queue jobs in Redis,
+// and every request reads PostgreSQL: whichever is down, all three kinds must be held until it is back.
+const OUTAGES = [
+  {
+    dependency: 'PostgreSQL',
+    run: 'pg',
+    health: 'database',
+    stop: () => postgres.stop(),
+    restart: restartPostgres,
+  },
+  { dependency: 'Redis', run: 'redis', health: 'redis', stop: () => redis.stop(), restart: restartRedis },
+] as const
+
+describe('a dependency down for a few seconds under requests', { timeout: 120_000 }, () => {
+  it.each(OUTAGES)(
+    '$dependency stopped: requests wait for it, no 500, nothing acknowledged is lost',
+    async (outage) => {
+      const load = steadyRequests(outage.run)
+      await sleep(800)
+      await outage.stop()
+      const down = Date.now()
+      await sleep(3_000)
+      // While it is down, health says so (the load balancer's view), and it is bounded by its own timeout.
+      const health = await t.app.inject({ method: 'GET', url: '/health' })
+      expect([health.statusCode, health.json()[outage.health]]).toEqual([503, 'disconnected'])
+      const restarting = Date.now()
+      await outage.restart()
+      await sleep(1_000)
+      const answers = await load.stop()
+      expect(unexpected(answers)).toEqual([])
+      expect(await lost(answers)).toEqual([])
+      // Requests made while it was down were held until it came back, not refused: every kind succeeded.
+      const heldThrough = answers.filter((a) => a.at > down && a.at < restarting && a.status < 300)
+      expect(new Set(heldThrough.map((a) => a.kind))).toEqual(new Set(['read', 'send', 'inbound']))
+    },
+  )
 
   it('past the bound: 503 with Retry-After, never 500', async () => {
     const impatient = await env.startApp({
@@ -260,7 +264,7 @@ describe('a dependency down for a few seconds under requests', { timeout: 120_00
       expect([read.statusCode, read.json().error.code]).toEqual([503, 'DEPENDENCY_UNAVAILABLE'])
       expect(Number(read.headers['retry-after'])).toBeGreaterThan(0)
     } finally {
-      postgres = await startPostgres({ ...pgOptions(), port: postgres.port })
+      await restartPostgres()
       await impatient.close()
     }
   })
