@@ -150,10 +150,8 @@ export function describeCiAccess(stack: string, getRun: () => StackRun): void {
 
     it('reads and writes the state bucket and its key from config, nothing else of the bucket', () => {
       const state = provisioning().filter((s) => resourcesOf(s).some((r) => r.includes('pulumi-state')))
-      const bucket =
-        stack === 'staging'
-          ? 'example-org-pulumi-state-111111111111'
-          : 'example-org-pulumi-state-222222222222'
+      // Both stacks live in one account, whose one state bucket they share.
+      const bucket = 'example-org-pulumi-state-111111111111'
       expect(state.flatMap(resourcesOf).sort()).toEqual([
         `arn:aws:s3:::${bucket}`,
         `arn:aws:s3:::${bucket}/.pulumi/*`,

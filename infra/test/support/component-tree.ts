@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { CONCERN_TYPE_PREFIX } from '../../src/concern.js'
 import { type Registration, registrations, urnOf } from '../../src/mock-runtime.js'
+import { loadStackConfig } from '../../src/stack-file.js'
 import { runStackProgram } from './stack-program.js'
 
 export function describeComponentTree(stack: string): void {
@@ -29,10 +30,13 @@ export function describeComponentTree(stack: string): void {
       }
       const componentUrns = new Set(components.map((c) => c.urn))
       const atRoot = all.filter((r) => r.custom && r.parent === '').map((r) => `${r.type}::${r.name}`)
-      // Account-level, kept out of every concern: the ECS service-linked role (retained on delete).
-      expect(atRoot).toEqual([
-        `aws:iam/serviceLinkedRole:ServiceLinkedRole::whatsapp-saas-${stack}-ecs-service-linked-role`,
-      ])
+      // Account-level, kept out of every concern: the ECS service-linked role (retained on delete), created
+      // by the one stack of the account whose config says so.
+      expect(atRoot).toEqual(
+        loadStackConfig(stack).account.createEcsServiceLinkedRole
+          ? [`aws:iam/serviceLinkedRole:ServiceLinkedRole::whatsapp-saas-${stack}-ecs-service-linked-role`]
+          : [],
+      )
       for (const resource of all.filter((r) => r.custom && r.parent !== '')) {
         expect(componentUrns.has(resource.parent), `${resource.name}: parent ${resource.parent}`).toBe(true)
       }
