@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
 import { redisTlsOptions } from './tls.js'
 
 export type RedisErrorLogger = (error: Error) => void
@@ -16,6 +16,24 @@ function reportErrors(redis: Redis, log: RedisErrorLogger | undefined, intervalM
   return redis
 }
 
+/** What every connection shares: TLS, its name, a 2 s connect timeout, reconnects backing off up to 1 s. */
+function connect(
+  redisUrl: string,
+  connectionName: string,
+  log: RedisErrorLogger | undefined,
+  caFile: string | undefined,
+  options: RedisOptions,
+): Redis {
+  const redis = new Redis(redisUrl, {
+    ...redisTlsOptions(redisUrl, caFile),
+    connectionName,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+    ...options,
+  })
+  return reportErrors(redis, log)
+}
+
 /**
  * Connection for request-time commands (health, rate limit): commands fail at once while Redis is
  * unreachable instead of queueing, so a readiness probe or an API call never waits for a dead Redis.
@@ -26,15 +44,10 @@ export function createRedisClient(
   log?: RedisErrorLogger,
   caFile?: string,
 ): Redis {
-  const redis = new Redis(redisUrl, {
-    ...redisTlsOptions(redisUrl, caFile),
-    connectionName,
+  return connect(redisUrl, connectionName, log, caFile, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
   })
-  return reportErrors(redis, log)
 }
 
 /** Connection for BullMQ (it requires maxRetriesPerRequest: null and blocking commands). */
@@ -44,14 +57,7 @@ export function createQueueConnection(
   log?: RedisErrorLogger,
   caFile?: string,
 ): Redis {
-  const redis = new Redis(redisUrl, {
-    ...redisTlsOptions(redisUrl, caFile),
-    connectionName,
-    maxRetriesPerRequest: null,
-    connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
-  })
-  return reportErrors(redis, log)
+  return connect(redisUrl, connectionName, log, caFile, { maxRetriesPerRequest: null })
 }
 
 /** QUIT when connected (lets pending replies arrive); otherwise stop reconnecting at once. */
