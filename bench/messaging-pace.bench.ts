@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startPostgres, startRedis } from '@whatsapp-saas/local-services'
+import type { Redis } from 'ioredis'
 import { createPrismaClient } from '../api/src/db/prisma.js'
 import { closeRedis, createRedisClient } from '../api/src/db/redis.js'
 import { createFakeGraph } from '../api/src/fake-graph/index.js'
@@ -21,7 +23,7 @@ import type { BenchResult } from './types.js'
 
 // Messaging engine: the per-number send pace. NUMBERS phone numbers with a limit of LIMIT_MPS each get
 // SECONDS × LIMIT_MPS queued template sends apiece (stored QUEUED and enqueued as the accept path does),
-// then ONE worker process sends them to the fake Graph API, which emulates Meta's own per-number
+// then ONE worker process (started first, BENCH_PACE_WORKERS for more) sends them to the fake Graph API, which emulates Meta's own per-number
 // throttle (130429). From the fake's arrival times, per number: the busiest rolling second (must stay
 // ≤ the limit) and the average pace from first to last send (target ≥ 95 % of the limit).
 // The baseline is the limit itself: what a sender that used all of it would reach.
@@ -29,6 +31,19 @@ const NUMBERS = 10
 const LIMIT_MPS = 80
 const SECONDS = 5
 const WORKER_CONCURRENCY = 256
+/** Worker processes (BENCH_PACE_WORKERS, default 1): the limiter is shared in Redis, so two add up. */
+const WORKERS = Number(process.env.BENCH_PACE_WORKERS ?? 1)
+
+/** Resolves once `count` connections named `name` (the workers' consumers) are connected to Redis. */
+async function waitForConsumers(redis: Redis, name: string, count: number): Promise<void> {
+  const deadline = performance.now() + 60_000
+  while (performance.now() < deadline) {
+    const clients = (await redis.client('LIST')) as string
+    if (clients.split('\n').filter((line) => line.includes(` name=${name} `)).length >= count) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`${count} worker(s) not connected after 60 s`)
+}
 
 export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
   const [postgres, redis] = await Promise.all([startPostgres(), startRedis()])
@@ -38,7 +53,7 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
     enforceTemplates: false,
     maxRecorded: NUMBERS * LIMIT_MPS * SECONDS * 2,
   })
-  let worker: ChildProcess | undefined
+  const workers: ChildProcess[] = []
   try {
     const databaseUrl = await createMigratedDatabase(postgres, 'bench_pace')
     const prisma = createPrismaClient(databaseUrl)
@@ -95,6 +110,29 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
     const messageIds = Array.from({ length: perNumber }, (_, i) => perNumberIds.map((ids) => ids[i]!)).flat()
     const connection = createRedisClient(redis.url, 'bench-pace', undefined, redis.caFile)
     const queue = createQueue(QUEUE_NAMES.outbound, connection)
+
+    // The workers run before the sends arrive, as in service: what is measured is the sender's pace,
+    // not the process start (measured on its own as "ready after start").
+    const { args, runtime } = serverCommand('worker')
+    // BENCH_WORKER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the workers.
+    const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+    for (let w = 0; w < WORKERS; w++)
+      workers.push(
+        spawn(process.execPath, [...nodeArgs, ...args], {
+          cwd: join(root, 'api'),
+          // BENCH_WORKER_LOG=1 shows the worker's log (warnings and errors) on this terminal.
+          stdio: process.env.BENCH_WORKER_LOG ? 'inherit' : 'ignore',
+          env: {
+            ...serviceEnv(databaseUrl, redis),
+            GRAPH_API_BASE_URL: fake.url,
+            WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+          },
+        }),
+      )
+    await queue.waitUntilReady()
+    await waitForConsumers(connection, `worker-${QUEUE_NAMES.outbound}`, WORKERS)
+
+    const started = performance.now()
     await queue.addBulk(
       messageIds.map((messageId) => ({
         name: 'send',
@@ -102,19 +140,6 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
         opts: { ...outboundJobOptions, jobId: messageId },
       })),
     )
-
-    const { args, runtime } = serverCommand('worker')
-    const started = performance.now()
-    worker = spawn(process.execPath, args, {
-      cwd: join(root, 'api'),
-      // BENCH_WORKER_LOG=1 shows the worker's log (warnings and errors) on this terminal.
-      stdio: process.env.BENCH_WORKER_LOG ? 'inherit' : 'ignore',
-      env: {
-        ...serviceEnv(databaseUrl, redis),
-        GRAPH_API_BASE_URL: fake.url,
-        WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
-      },
-    })
     const deadline = started + 120_000
     let sent = 0
     while (performance.now() < deadline) {
@@ -122,12 +147,13 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
       if (sent === messageIds.length) break
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
-    const workerPeakRssMb = peakRssMb(worker)
+    const workerPeakRssMb = Math.max(...workers.map((w) => peakRssMb(w) ?? 0))
     await queue.close()
     await closeRedis(connection)
     await prisma.$disconnect()
 
     const calls = fake.state.requests.list({ path: '/messages' })
+    if (process.env.BENCH_PACE_DUMP) writeFileSync(process.env.BENCH_PACE_DUMP, JSON.stringify(calls))
     const throttled = calls.filter((c) => c.errorCode === 130429).length
     const pace = numbers.map((graphId) => {
       const times = calls
@@ -162,13 +188,14 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
         maxBusiestSecond: Math.max(...pace.map((p) => p.busiestSecond)),
         perNumber: pace,
         workerConcurrency: WORKER_CONCURRENCY,
+        workers: WORKERS,
         targets: { busiestSecondMax: LIMIT_MPS, averageMpsMin: LIMIT_MPS * 0.95, peakRssMb: 200 },
         workerPeakRssMb,
         runtime,
       },
     ]
   } finally {
-    if (worker) await stop(worker)
+    await Promise.all(workers.map(stop))
     await fake.close()
     await Promise.allSettled([postgres.stop(), redis.stop()])
   }

@@ -185,6 +185,7 @@ export class OutboundSender {
   private readonly recordLatency = new LatencyEstimate(3, MAX_RECORD_LEAD_MS)
   /** Sends waiting for their call record, by tick. */
   private readonly ticks = new Map<number, Claimed[]>()
+  private readonly accessTokens = new Map<string, string>()
   private readonly claims: Batcher<Pending>
   private readonly answers: Batcher<{ send: Claimed; wamid: string }>
   private readonly db: TypedSql
@@ -395,11 +396,32 @@ export class OutboundSender {
   }
 
   private call(send: Claimed): void {
-    const accessToken = decryptSecret(send.accessTokenEnc, this.deps.encryptionKey)
+    // The timer fires late when the event loop was busy (a long statement, GC, a loaded machine): the
+    // calls due meanwhile would then leave together and crowd one second at Meta. A call too late
+    // for its slot takes a new one (its record stays: the send is recorded, not yet called).
+    if (Date.now() - send.slotAt > SLOT_LATENESS_MS) {
+      this.reacquire(send)
+      return
+    }
+    const accessToken = this.accessToken(send.accessTokenEnc)
     this.deps.graph
       .sendMessage(send.phoneNumberId, accessToken, graphPayload(send, send.to), send.graphApiBaseUrl)
       .then((outcome) => this.answered(send, outcome))
       .catch((error: unknown) => send.pending.reject(error))
+  }
+
+  /**
+   * A number's access token in clear, decrypted once per sealed value (a new token is a new sealed
+   * value, so a rotated token is never served stale). Bounded: cleared when it holds many numbers.
+   */
+  private accessToken(sealed: string): string {
+    let token = this.accessTokens.get(sealed)
+    if (token === undefined) {
+      if (this.accessTokens.size >= 10_000) this.accessTokens.clear()
+      token = decryptSecret(sealed, this.deps.encryptionKey)
+      this.accessTokens.set(sealed, token)
+    }
+    return token
   }
 
   private async answered(send: Claimed, outcome: SendOutcome): Promise<void> {

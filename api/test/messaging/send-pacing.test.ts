@@ -1,0 +1,201 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { Queue } from 'bullmq'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createFakeGraph, type FakeGraph } from '../../src/fake-graph/index.js'
+import { OUTBOUND_QUEUE, outboundJobOptions } from '../../src/messaging/outbound-queue.js'
+import {
+  startTestEnvironment,
+  TEST_SECRETS,
+  type TestApp,
+  type TestEnvironment,
+  type TestTenant,
+} from '../harness/index.js'
+import { recordingHooks, seedPhoneNumber, startOutboundWorker, waitFor } from './fixtures.js'
+import { maxInRollingWindow } from './rate-window.js'
+
+// The pacing rule: at most `throughputMps` calls of a number reach Meta in any rolling second, counted
+// where Meta counts them (the fake Graph API's request log, throttled calls included), however the
+// senders' processes and event loops behave. What is asserted is that count, never a speed.
+
+const LIMIT_MPS = 40
+let env: TestEnvironment
+let fake: FakeGraph
+let t: TestApp
+let tenant: TestTenant
+let producer: Redis
+let queue: Queue
+let numbers = 0
+
+beforeAll(async () => {
+  env = await startTestEnvironment()
+  fake = await createFakeGraph({
+    limits: { throughputMps: LIMIT_MPS },
+    enforceServiceWindow: false,
+    enforceTemplates: false,
+  })
+  t = await env.startApp({ graphApiBaseUrl: fake.url })
+  tenant = await t.createTenant()
+  producer = new Redis(env.redis.url, { ...env.redis.clientOptions, maxRetriesPerRequest: null })
+  queue = new Queue(OUTBOUND_QUEUE, { connection: producer })
+})
+afterAll(async () => {
+  await queue?.close()
+  await producer?.quit()
+  await t?.close()
+  await fake?.close()
+  await env?.stop()
+})
+
+/** A number at LIMIT_MPS with `count` template sends stored QUEUED and enqueued, as accepted sends are. */
+async function queueSends(count: number): Promise<{ phoneNumberId: string; ids: string[] }> {
+  numbers += 1
+  const phoneNumberId = `630000${numbers}`
+  const phone = await seedPhoneNumber(t.prisma, tenant.organizationId, phoneNumberId, {
+    throughputMps: LIMIT_MPS,
+  })
+  const ids: string[] = []
+  for (let i = 0; i < count; i++) {
+    const contact = await t.prisma.contact.create({
+      data: { organizationId: tenant.organizationId, waId: `4917${numbers}${String(i).padStart(6, '0')}` },
+    })
+    const conversation = await t.prisma.conversation.create({
+      data: { organizationId: tenant.organizationId, phoneNumberId: phone.id, contactId: contact.id },
+    })
+    const message = await t.prisma.message.create({
+      data: {
+        organizationId: tenant.organizationId,
+        conversationId: conversation.id,
+        phoneNumberId: phone.id,
+        direction: 'OUTBOUND',
+        type: 'template',
+        content: { name: 'hello_world', language: { code: 'en_US' } },
+        templateName: 'hello_world',
+        templateLanguage: 'en_US',
+        status: 'QUEUED',
+      },
+    })
+    ids.push(message.id)
+  }
+  await queue.addBulk(
+    ids.map((messageId) => ({
+      name: 'send',
+      data: { messageId },
+      opts: { ...outboundJobOptions, jobId: messageId },
+    })),
+  )
+  return { phoneNumberId, ids }
+}
+
+const callsOf = (phoneNumberId: string) =>
+  fake.state.requests.list({ path: '/messages' }).filter((c) => c.phoneNumberId === phoneNumberId)
+
+async function allSent(ids: string[]): Promise<void> {
+  await waitFor(
+    () => t.prisma.message.count({ where: { id: { in: ids }, status: 'SENT' } }),
+    (n) => n === ids.length,
+    60_000,
+  )
+}
+
+/** Each message reached Meta exactly once, and no rolling second of the number saw more than the limit. */
+function expectPacedExactlyOnce(phoneNumberId: string, ids: string[]): void {
+  const calls = callsOf(phoneNumberId)
+  expect(calls.filter((c) => c.errorCode === 130429)).toEqual([])
+  expect(calls).toHaveLength(ids.length)
+  expect(new Set(calls.map((c) => c.callbackData))).toEqual(new Set(ids))
+  expect(maxInRollingWindow(calls.map((c) => c.at))).toBeLessThanOrEqual(LIMIT_MPS)
+}
+
+/** Holds this process's event loop, as a long GC pause or a CPU-starved host would. */
+function blockEventLoop(ms: number): void {
+  const until = performance.now() + ms
+  while (performance.now() < until) {
+    // busy: no timer, socket or promise of this process runs meanwhile
+  }
+}
+
+describe('send pacing', () => {
+  it('does not let calls whose slots passed while the process stalled leave together', async () => {
+    const worker = await startOutboundWorker({
+      prisma: t.prisma,
+      sql: t.app.deps.sql,
+      redis: env.redis,
+      graphUrl: fake.url,
+      hooks: recordingHooks(),
+      concurrency: 64,
+    })
+    try {
+      const { phoneNumberId, ids } = await queueSends(3 * LIMIT_MPS)
+      // Stalls while slots are reserved ahead: the calls due meanwhile must take new slots, not all
+      // leave at once when the loop resumes.
+      await waitFor(
+        async () => callsOf(phoneNumberId).length,
+        (n) => n >= LIMIT_MPS / 2,
+      )
+      blockEventLoop(400)
+      await waitFor(
+        async () => callsOf(phoneNumberId).length,
+        (n) => n >= (3 * LIMIT_MPS) / 2,
+      )
+      blockEventLoop(400)
+      await allSent(ids)
+      expectPacedExactlyOnce(phoneNumberId, ids)
+    } finally {
+      await worker.close()
+    }
+  }, 90_000)
+
+  it('holds each number to its limit across two worker processes sharing the Redis limiter', async () => {
+    const workers = await Promise.all([startWorkerProcess(), startWorkerProcess()])
+    try {
+      const sends = [await queueSends(4 * LIMIT_MPS), await queueSends(4 * LIMIT_MPS)]
+      for (const { ids } of sends) await allSent(ids)
+      for (const { phoneNumberId, ids } of sends) expectPacedExactlyOnce(phoneNumberId, ids)
+    } finally {
+      await Promise.all(workers.map(stopProcess))
+    }
+  }, 120_000)
+})
+
+/** The production worker entry (src/worker.ts) as its own process; resolves once it consumes the queue. */
+async function startWorkerProcess(): Promise<ChildProcess> {
+  const before = await consumers()
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('../../src/worker.ts', import.meta.url))],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: t.databaseUrl,
+        REDIS_URL: env.redis.url,
+        REDIS_CA_FILE: env.redis.caFile,
+        ADMIN_TOKEN: TEST_SECRETS.adminToken,
+        META_APP_SECRET: TEST_SECRETS.metaAppSecret,
+        META_VERIFY_TOKEN: TEST_SECRETS.metaVerifyToken,
+        ENCRYPTION_KEY: TEST_SECRETS.encryptionKey.toString('base64'),
+        GRAPH_API_BASE_URL: fake.url,
+        LOG_LEVEL: 'error',
+        WORKER_CONCURRENCY: '32',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  )
+  await waitFor(consumers, (n) => n > before, 60_000)
+  return child
+}
+
+/** Connections of outbound workers to the test Redis. */
+async function consumers(): Promise<number> {
+  const clients = (await producer.client('LIST')) as string
+  return clients.split('\n').filter((line) => line.includes(` name=worker-${OUTBOUND_QUEUE} `)).length
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.once('exit', () => resolve())
+    child.kill('SIGTERM')
+  })
+}
