@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { DelayedError, type Job, type Processor } from 'bullmq'
+import DataLoader from 'dataloader'
 import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import { decryptSecret } from '../crypto/secret-box.js'
@@ -45,7 +46,7 @@ const MAX_SLOT_SLEEP_MS = 1_000
  */
 const SLOT_LATENESS_MS = 20
 /** Call records are written in batches, one statement per tick of this length. */
-const TICK_MS = 10
+const TICK_MS = 20
 /**
  * Longest head start a call record takes on its slot, beyond its tick. It follows the statement's
  * latency, so that on a slow database the records still commit before their slots; a record that
@@ -53,12 +54,12 @@ const TICK_MS = 10
  */
 const MAX_RECORD_LEAD_MS = 1_000
 /** Jobs that arrive within this window are claimed by one statement. */
-const CLAIM_WINDOW_MS = 10
+const CLAIM_WINDOW_MS = 20
 /** Answers that arrive within this window are stored by one statement. */
-const ANSWER_WINDOW_MS = 20
+const ANSWER_WINDOW_MS = 40
 /** How often a send whose call may have reached Meta looks for its status webhook. */
 const RECONCILE_POLL_MS = 2_000
-/** Jobs read and claimed by one statement. */
+/** Most jobs claimed, answers stored or slots taken by one statement or round trip. */
 const MAX_BATCH = 200
 
 /** A moving average of how long a statement takes, with a ceiling (exponentially weighted, 1/5). */
@@ -75,36 +76,6 @@ class LatencyEstimate {
   /** A margin above the average, so that most records commit before their slot. */
   estimateMs(): number {
     return Math.min(this.ceilingMs, Math.ceil(this.averageMs * 1.5) + 1)
-  }
-}
-
-/**
- * Collects items and hands them on together: after `windowMs` from the first, or at once when `max`
- * are waiting. A window rather than one event-loop turn, because jobs and answers arrive one by one
- * and a turn rarely holds more than one of them.
- */
-class Batcher<T> {
-  private items: T[] = []
-  private timer: NodeJS.Timeout | undefined
-
-  constructor(
-    private readonly windowMs: number,
-    private readonly max: number,
-    private readonly run: (items: T[]) => void,
-  ) {}
-
-  push(item: T): void {
-    this.items.push(item)
-    if (this.items.length >= this.max) this.fire()
-    else this.timer ??= setTimeout(() => this.fire(), this.windowMs)
-  }
-
-  private fire(): void {
-    clearTimeout(this.timer)
-    this.timer = undefined
-    const items = this.items
-    this.items = []
-    if (items.length > 0) this.run(items)
   }
 }
 
@@ -186,22 +157,69 @@ export class OutboundSender {
   /** Sends waiting for their call record, by tick. */
   private readonly ticks = new Map<number, Claimed[]>()
   private readonly accessTokens = new Map<string, string>()
-  private readonly claims: Batcher<Pending>
-  private readonly answers: Batcher<{ send: Claimed; wamid: string }>
+  /**
+   * The jobs arriving within CLAIM_WINDOW_MS, claimed by one statement. Each load settles with the
+   * job's own outcome, later (when its send is answered): the batch hands back one promise per job.
+   */
+  private readonly claims: DataLoader<Omit<Pending, 'resolve' | 'reject'>, Promise<string>>
+  /** The answers arriving within ANSWER_WINDOW_MS, stored by one statement. */
+  private readonly answers: DataLoader<{ send: Claimed; wamid: string }, void>
+  /** Calls too late for their slots within one event-loop turn: their new slots in one round trip. */
+  private readonly reslots: DataLoader<Claimed, SendSlot>
   private readonly db: TypedSql
 
   constructor(private readonly deps: OutboundProcessorDeps) {
     this.db = deps.sql
-    this.claims = new Batcher(CLAIM_WINDOW_MS, MAX_BATCH, (batch) =>
-      this.claimBatch(batch).catch((error: unknown) => {
-        for (const item of batch) item.reject(error)
-      }),
+    // DataLoader only batches here (no cache, so keys are not deduplicated): a batch starts with its
+    // first item and runs after its window, or right after the current event-loop turn; a full batch
+    // (MAX_BATCH) closes and the next item starts another. Each item keeps its own promise.
+    this.claims = new DataLoader(
+      async (items) => {
+        const batch = items.map((item) => {
+          let settle!: Pick<Pending, 'resolve' | 'reject'>
+          const outcome = new Promise<string>((resolve, reject) => {
+            settle = { resolve, reject }
+          })
+          // Settled (often rejected with DelayedError) before the batch hands it on: handled here, so
+          // that no rejection counts as unhandled meanwhile; the job still receives it.
+          outcome.catch(() => undefined)
+          return { pending: { ...item, ...settle }, outcome }
+        })
+        // A failed statement fails the jobs it has not settled yet (the first settlement counts).
+        await this.claimBatch(batch.map((b) => b.pending)).catch((error: unknown) => {
+          for (const { pending } of batch) pending.reject(error)
+        })
+        return batch.map((b) => b.outcome)
+      },
+      { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (run) => setTimeout(run, CLAIM_WINDOW_MS) },
     )
-    this.answers = new Batcher(ANSWER_WINDOW_MS, MAX_BATCH, (answers) => this.storeAnswers(answers))
+    this.answers = new DataLoader(
+      async (answers) => {
+        await this.storeAnswers(answers)
+        return answers.map(() => undefined)
+      },
+      { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (run) => setTimeout(run, ANSWER_WINDOW_MS) },
+    )
+    this.reslots = new DataLoader(
+      (sends) =>
+        this.deps.limiter.acquireMany(
+          sends.map((send) => ({
+            phoneNumberId: send.phoneNumberId,
+            recipient: send.to,
+            throughputMps: send.throughputMps,
+          })),
+        ),
+      { cache: false, maxBatchSize: MAX_BATCH },
+    )
   }
 
   process(job: Job<OutboundJobData>, token: string | undefined): Promise<string> {
-    return new Promise<string>((resolve, reject) => this.claims.push({ job, token, resolve, reject }))
+    return this.claim(job, token)
+  }
+
+  /** Settles with the job's outcome once its send is done (or rescheduled: DelayedError). */
+  private async claim(job: Job<OutboundJobData>, token: string | undefined): Promise<string> {
+    return await this.claims.load({ job, token })
   }
 
   /** Claims the batch's QUEUED messages and reads what their sends need, in one statement. */
@@ -385,8 +403,8 @@ export class OutboundSender {
   }
 
   private reacquire(send: Claimed): void {
-    this.deps.limiter
-      .acquire(send.phoneNumberId, send.to, send.throughputMps)
+    this.reslots
+      .load(send)
       .then(async (slot) => {
         if (usable(slot)) return this.schedule(send, slot)
         await this.release([{ send, callRecorded: send.recorded }])
@@ -430,7 +448,10 @@ export class OutboundSender {
     const attempts = send.attempts + 1
     switch (outcome.kind) {
       case 'accepted':
-        return this.answers.push({ send, wamid: outcome.wamid })
+        return this.answers.load({ send, wamid: outcome.wamid }).then(
+          () => send.pending.resolve('sent'),
+          (error: unknown) => send.pending.reject(error),
+        )
       case 'ambiguous':
         this.deps.log.warn(
           { messageId: send.id, reason: outcome.reason },
@@ -499,15 +520,9 @@ export class OutboundSender {
   }
 
   /** Stores a window's answers (wamid, SENT, the message.status event) in one statement. */
-  private storeAnswers(answers: Array<{ send: Claimed; wamid: string }>): void {
-    this.storeSent(answers.map(({ send, wamid }) => ({ ...send, wamid })))
-      .then(async () => {
-        await this.applyOvertakingStatuses(answers.map((a) => a.wamid))
-        for (const { send } of answers) send.pending.resolve('sent')
-      })
-      .catch((error: unknown) => {
-        for (const { send } of answers) send.pending.reject(error)
-      })
+  private async storeAnswers(answers: ReadonlyArray<{ send: Claimed; wamid: string }>): Promise<void> {
+    await this.storeSent(answers.map(({ send, wamid }) => ({ ...send, wamid })))
+    await this.applyOvertakingStatuses(answers.map((a) => a.wamid))
   }
 
   /**
@@ -817,9 +832,7 @@ export class OutboundSender {
       .where('id', '=', row.id)
       .where('claimToken', '=', token)
       .execute()
-    return new Promise<string>((resolve, reject) =>
-      this.claims.push({ job, token: item.token, resolve, reject }),
-    )
+    return this.claim(job, item.token)
   }
 
   /** The wamid of an earlier, unconfirmed send, known from a status webhook that echoed our id. */

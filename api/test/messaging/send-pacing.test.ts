@@ -48,36 +48,46 @@ afterAll(async () => {
   await env?.stop()
 })
 
-/** A number at LIMIT_MPS with `count` template sends stored QUEUED and enqueued, as accepted sends are. */
-async function queueSends(count: number): Promise<{ phoneNumberId: string; ids: string[] }> {
+/** A number at LIMIT_MPS with `count` template sends stored QUEUED, as accepted sends are (see enqueue). */
+async function storeSends(count: number): Promise<{ phoneNumberId: string; ids: string[] }> {
   numbers += 1
   const phoneNumberId = `630000${numbers}`
   const phone = await seedPhoneNumber(t.prisma, tenant.organizationId, phoneNumberId, {
     throughputMps: LIMIT_MPS,
   })
-  const ids: string[] = []
-  for (let i = 0; i < count; i++) {
-    const contact = await t.prisma.contact.create({
-      data: { organizationId: tenant.organizationId, waId: `4917${numbers}${String(i).padStart(6, '0')}` },
-    })
-    const conversation = await t.prisma.conversation.create({
-      data: { organizationId: tenant.organizationId, phoneNumberId: phone.id, contactId: contact.id },
-    })
-    const message = await t.prisma.message.create({
-      data: {
-        organizationId: tenant.organizationId,
-        conversationId: conversation.id,
-        phoneNumberId: phone.id,
-        direction: 'OUTBOUND',
-        type: 'template',
-        content: { name: 'hello_world', language: { code: 'en_US' } },
-        templateName: 'hello_world',
-        templateLanguage: 'en_US',
-        status: 'QUEUED',
-      },
-    })
-    ids.push(message.id)
-  }
+  const waIds = Array.from({ length: count }, (_, i) => `4917${numbers}${String(i).padStart(6, '0')}`)
+  const contacts = await t.prisma.contact.createManyAndReturn({
+    data: waIds.map((waId) => ({ organizationId: tenant.organizationId, waId })),
+    select: { id: true },
+  })
+  const conversations = await t.prisma.conversation.createManyAndReturn({
+    data: contacts.map((contact) => ({
+      organizationId: tenant.organizationId,
+      phoneNumberId: phone.id,
+      contactId: contact.id,
+    })),
+    select: { id: true },
+  })
+  const messages = await t.prisma.message.createManyAndReturn({
+    data: conversations.map((conversation) => ({
+      organizationId: tenant.organizationId,
+      conversationId: conversation.id,
+      phoneNumberId: phone.id,
+      direction: 'OUTBOUND' as const,
+      type: 'template',
+      content: { name: 'hello_world', language: { code: 'en_US' } },
+      templateName: 'hello_world',
+      templateLanguage: 'en_US',
+      status: 'QUEUED' as const,
+    })),
+    select: { id: true },
+  })
+  const ids = messages.map((message) => message.id)
+  return { phoneNumberId, ids }
+}
+
+/** Enqueues stored sends, as the accept path does (job id = message id). */
+async function enqueue(ids: string[]): Promise<void> {
   await queue.addBulk(
     ids.map((messageId) => ({
       name: 'send',
@@ -85,7 +95,6 @@ async function queueSends(count: number): Promise<{ phoneNumberId: string; ids: 
       opts: { ...outboundJobOptions, jobId: messageId },
     })),
   )
-  return { phoneNumberId, ids }
 }
 
 const callsOf = (phoneNumberId: string) =>
@@ -127,7 +136,8 @@ describe('send pacing', () => {
       concurrency: 64,
     })
     try {
-      const { phoneNumberId, ids } = await queueSends(3 * LIMIT_MPS)
+      const { phoneNumberId, ids } = await storeSends(3 * LIMIT_MPS)
+      await enqueue(ids)
       // Stalls while slots are reserved ahead: the calls due meanwhile must take new slots, not all
       // leave at once when the loop resumes.
       await waitFor(
@@ -148,9 +158,12 @@ describe('send pacing', () => {
   }, 90_000)
 
   it('holds each number to its limit across two worker processes sharing the Redis limiter', async () => {
-    const workers = await Promise.all([startWorkerProcess(), startWorkerProcess()])
+    // Stored first, so that this process (where the fake counts arrivals) is idle while they are
+    // sent; enqueued once both workers consume the queue, so that both take part.
+    const sends = [await storeSends(4 * LIMIT_MPS), await storeSends(4 * LIMIT_MPS)]
+    const workers = [await startWorkerProcess(), await startWorkerProcess()]
     try {
-      const sends = [await queueSends(4 * LIMIT_MPS), await queueSends(4 * LIMIT_MPS)]
+      await enqueue(sends.flatMap(({ ids }) => ids))
       for (const { ids } of sends) await allSent(ids)
       for (const { phoneNumberId, ids } of sends) expectPacedExactlyOnce(phoneNumberId, ids)
     } finally {
