@@ -49,6 +49,9 @@ export async function startWorkers(
   })
   // An idle client dropped by the server (restart, failover) must not crash the process.
   pool.on('error', (error) => log.warn({ err: error }, 'idle database connection lost'))
+  // Connected before the first job: the sender's first batches would otherwise wait for TLS and
+  // SCRAM handshakes, one per connection, while their rate slots pass.
+  await warmUp(pool, SQL_POOL_MAX, log)
   const queues = new Map<string, Queue>(ALL_QUEUE_NAMES.map((name) => [name, createQueue(name, connection)]))
   const context: WorkerContext = { config, prisma, sql: createTypedSql(pool), connection, queues, log }
 
@@ -85,5 +88,14 @@ export async function startWorkers(
       await Promise.allSettled([...queues.values()].map((queue) => queue.close()))
       await Promise.allSettled([prisma.$disconnect(), pool.end(), closeRedis(connection)])
     },
+  }
+}
+
+/** Opens `count` connections of the pool (kept idle in it); a failure is logged, not fatal. */
+async function warmUp(pool: pg.Pool, count: number, log: pino.Logger): Promise<void> {
+  const clients = await Promise.allSettled(Array.from({ length: count }, () => pool.connect()))
+  for (const client of clients) {
+    if (client.status === 'fulfilled') client.value.release()
+    else log.warn({ err: client.reason }, 'database connection not opened at start')
   }
 }
