@@ -45,6 +45,12 @@ const MAX_SLOT_SLEEP_MS = 1_000
  * that is left for the network and the receiver's clock. A later call takes a new slot.
  */
 const SLOT_LATENESS_MS = 20
+/**
+ * Least distance of a new slot from the limiter's decision: the answer's way back and the timer.
+ * Without it a slot granted for "now" is past when a busy process gets it, and the call, too late,
+ * would take slot after slot.
+ */
+const RESLOT_LEAD_MS = SLOT_LATENESS_MS
 /** Call records are written in batches, one statement per tick of this length. */
 const TICK_MS = 20
 /**
@@ -208,6 +214,8 @@ export class OutboundSender {
             recipient: send.to,
             throughputMps: send.throughputMps,
           })),
+          // A recorded send only needs the answer's way back; an unrecorded one its record too.
+          sends.some((send) => !send.recorded) ? this.slotLeadMs() : RESLOT_LEAD_MS,
         ),
       { cache: false, maxBatchSize: MAX_BATCH },
     )
@@ -326,6 +334,11 @@ export class OutboundSender {
     if (sendable.length > 0) await this.reserve(sendable)
   }
 
+  /** How far ahead a slot must be for a send whose call is not recorded yet (its tick and statement). */
+  private slotLeadMs(): number {
+    return this.recordLatency.estimateMs() + TICK_MS + RESLOT_LEAD_MS
+  }
+
   /** Rate slots for the sends (one Redis round trip); each is then scheduled or given back. */
   private async reserve(sends: Claimed[]): Promise<void> {
     const slots = await this.deps.limiter.acquireMany(
@@ -334,6 +347,7 @@ export class OutboundSender {
         recipient: send.to,
         throughputMps: send.throughputMps,
       })),
+      this.slotLeadMs(),
     )
     const tooFar: Array<{ send: Claimed; waitMs: number }> = []
     sends.forEach((send, index) => {

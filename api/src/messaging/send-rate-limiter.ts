@@ -14,7 +14,9 @@ import type { Redis } from 'ioredis'
  * on its pair bucket. Time comes from Redis (`TIME`), the one clock every process shares.
  *
  * A send whose slot is at most `maxReserveMs` away reserves it (the caller sleeps until then); a
- * longer wait reserves nothing and the caller reschedules the job.
+ * longer wait reserves nothing and the caller reschedules the job. A slot is never nearer than the
+ * `leadMs` asked for: the time the caller needs before it can call (the answer's way back, writing
+ * its call record), so that a slot granted for "now" is not already past when the caller gets it.
  */
 const GCRA_LUA = `
 local t = redis.call('TIME')
@@ -22,13 +24,14 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local pause = redis.call('PTTL', KEYS[1])
 if pause > 0 then return {0, pause, math.floor(now / 1000)} end
 local maxReserve = tonumber(ARGV[1]) * 1000
-local wait = 0
+local earliest = now + tonumber(ARGV[2]) * 1000
+local wait = earliest - now
 local tats = {}
 for i = 2, #KEYS do
-  local interval = tonumber(ARGV[i * 2 - 2])
-  local burst = tonumber(ARGV[i * 2 - 1])
+  local interval = tonumber(ARGV[i * 2 - 1])
+  local burst = tonumber(ARGV[i * 2])
   local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if tat < now then tat = now end
+  if tat < earliest then tat = earliest end
   local allowAt = tat - interval * (burst - 1)
   if allowAt - now > wait then wait = allowAt - now end
   tats[i] = tat + interval
@@ -73,9 +76,14 @@ export class SendRateLimiter {
   }
 
   /** Takes a send slot for `phoneNumberId` → `recipient` (both buckets and the pause key at once). */
-  async acquire(phoneNumberId: string, recipient: string, throughputMps: number): Promise<SendSlot> {
+  async acquire(
+    phoneNumberId: string,
+    recipient: string,
+    throughputMps: number,
+    leadMs = 0,
+  ): Promise<SendSlot> {
     const [reserved, waitMs, decidedAtMs] = (await this.redis.gcraAcquire(
-      ...this.acquireArgs({ phoneNumberId, recipient, throughputMps }),
+      ...this.acquireArgs({ phoneNumberId, recipient, throughputMps }, leadMs),
     )) as [number, number, number]
     return { reserved: reserved === 1, waitMs, decidedAtMs }
   }
@@ -85,10 +93,11 @@ export class SendRateLimiter {
    * order: each send is still decided atomically, and a later one sees the slots of the earlier).
    */
   async acquireMany(
-    sends: Array<{ phoneNumberId: string; recipient: string; throughputMps: number }>,
+    sends: ReadonlyArray<{ phoneNumberId: string; recipient: string; throughputMps: number }>,
+    leadMs = 0,
   ): Promise<SendSlot[]> {
     const pipeline = this.redis.pipeline()
-    for (const send of sends) pipeline.gcraAcquire(...this.acquireArgs(send))
+    for (const send of sends) pipeline.gcraAcquire(...this.acquireArgs(send, leadMs))
     const answers = (await pipeline.exec()) ?? []
     return answers.map(([error, answer]) => {
       if (error) throw error
@@ -97,11 +106,10 @@ export class SendRateLimiter {
     })
   }
 
-  private acquireArgs(send: {
-    phoneNumberId: string
-    recipient: string
-    throughputMps: number
-  }): [number, ...Array<string | number>] {
+  private acquireArgs(
+    send: { phoneNumberId: string; recipient: string; throughputMps: number },
+    leadMs: number,
+  ): [number, ...Array<string | number>] {
     const tag = numberTag(send.phoneNumberId)
     const numberIntervalUs = Math.ceil(1_000_000 / (send.throughputMps * this.options.utilization))
     return [
@@ -110,6 +118,7 @@ export class SendRateLimiter {
       `rl:${tag}:pn`,
       `rl:${tag}:pair:${send.recipient}`,
       this.options.maxReserveMs,
+      Math.max(0, Math.round(leadMs)),
       numberIntervalUs,
       1,
       this.options.pairIntervalMs * 1000,

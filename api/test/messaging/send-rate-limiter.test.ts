@@ -42,6 +42,23 @@ describe('SendRateLimiter (GCRA in Redis)', () => {
     }
   })
 
+  it('never grants a slot nearer than the lead asked for, and spaces the next ones from it', async () => {
+    const l = limiter()
+    // An idle number: without a lead the slot would be "now", already past when a busy caller gets it.
+    const [first, second] = await l.acquireMany(
+      [
+        { phoneNumberId: 'pn-lead', recipient: 'u1', throughputMps: 100 },
+        { phoneNumberId: 'pn-lead', recipient: 'u2', throughputMps: 100 },
+      ],
+      40,
+    )
+    expect(first).toMatchObject({ reserved: true })
+    expect(first!.waitMs).toBeGreaterThanOrEqual(40)
+    const gap = second!.decidedAtMs + second!.waitMs - (first!.decidedAtMs + first!.waitMs)
+    expect(gap).toBeGreaterThanOrEqual(9)
+    expect(gap).toBeLessThanOrEqual(11)
+  })
+
   it('reserves nothing beyond maxReserveMs and reports the wait instead', async () => {
     const l = limiter({ maxReserveMs: 50 })
     // Sent together (one pipelined connection), so they are decided within a few ms of each other.
