@@ -140,8 +140,8 @@ function failedEventData(send: FailedSend, error: MessageError, at: Date) {
 }
 
 /**
- * Sends QUEUED messages to the Graph API at Meta's limits (README.md "Sending policy"). The jobs of
- * one event-loop turn share their statements: one claims them and reads what their sends need, one
+ * Sends QUEUED messages to the Graph API at Meta's limits (README.md "Sending policy"). The jobs arriving
+ * within one claim window share their statements: one claims them and reads what their sends need, one
  * Redis round trip reserves their rate slots, one statement per tick records the calls about to leave,
  * and one stores the answers with their events. Each job still gets its own outcome; a job reschedules
  * itself with moveToDelayed + DelayedError, which does not spend a BullMQ attempt.
