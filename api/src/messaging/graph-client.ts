@@ -96,6 +96,16 @@ export class GraphClient {
     payload: unknown,
     numberBaseUrl?: string | null,
   ): Promise<SendOutcome> {
+    // The same guard as listTemplates': a refused header value would leave a pool connection busy for good,
+    // and after `connections` of them every send of every number would wait forever. Such a token can never
+    // authenticate, so the answer is the one for an invalid token (the number is marked AUTH_INVALID).
+    if (!isSendableHeaderValue(accessToken))
+      return {
+        kind: 'error',
+        errorClass: 'auth',
+        httpStatus: 0,
+        title: 'the stored access token is not a valid HTTP header value',
+      }
     try {
       const response = await request(
         this.url(`${encodeURIComponent(phoneNumberId)}/messages`, numberBaseUrl),

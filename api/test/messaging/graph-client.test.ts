@@ -45,6 +45,25 @@ describe('classifyGraphError', () => {
 })
 
 describe('GraphClient.sendMessage', () => {
+  it('answers a token undici cannot send as an invalid token, and stays usable for other numbers', async () => {
+    const small = new GraphClient({ baseUrl: fake.url, version: 'v23.0', timeoutMs: 500, connections: 2 })
+    try {
+      // More refusals than the pool has connections: each one used to leave a connection busy for good.
+      for (let i = 0; i < 4; i++)
+        expect(await small.sendMessage('111', 'token\u0003-1', template)).toMatchObject({
+          kind: 'error',
+          errorClass: 'auth',
+        })
+      const outcome = await Promise.race([
+        small.sendMessage('111', 'token-1', template),
+        new Promise((resolve) => setTimeout(() => resolve({ kind: 'wedged' }), 5_000)),
+      ])
+      expect(outcome).toMatchObject({ kind: 'accepted' })
+    } finally {
+      await small.close()
+    }
+  })
+
   it('returns the wamid of an accepted send', async () => {
     const outcome = await client.sendMessage('111', 'token-1', template)
     expect(outcome).toMatchObject({ kind: 'accepted', wamid: expect.stringMatching(/^wamid\./) })
