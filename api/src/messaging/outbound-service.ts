@@ -9,7 +9,7 @@ import {
   UnprocessableError,
   ValidationError,
 } from '../http/errors.js'
-import { type TypedSql, timestampParam, utcTimestamp } from '../sql/typed-sql.js'
+import { PreparedStatement, param, type TypedSql, timestampParam, utcTimestamp } from '../sql/typed-sql.js'
 import { outboundJobOptions } from './outbound-queue.js'
 import { messageContent, recipientDigits, requestHash, type SendMessageBody } from './outbound-request.js'
 
@@ -233,46 +233,15 @@ export class OutboundAcceptor {
 
   /** One row per request, in batch order: what its checks need. */
   private async lookup(batch: Pending[]) {
-    const rows = await this.db
-      .with('input', () => inputRows(batch))
-      .selectFrom('input')
-      .leftJoin('PhoneNumber as p', (join) =>
-        join
-          .onRef('p.organizationId', '=', 'input.organizationId')
-          .onRef('p.phoneNumberId', '=', 'input.phoneNumberId')
-          .on('p.deletedAt', 'is', null),
-      )
-      .leftJoin('Contact as ct', (join) =>
-        join.onRef('ct.organizationId', '=', 'input.organizationId').onRef('ct.waId', '=', 'input.waId'),
-      )
-      .leftJoin('Conversation as cv', (join) =>
-        join.onRef('cv.phoneNumberId', '=', 'p.id').onRef('cv.contactId', '=', 'ct.id'),
-      )
-      .leftJoin('Template as t', (join) =>
-        join
-          .onRef('t.organizationId', '=', 'input.organizationId')
-          .onRef('t.wabaId', '=', 'p.wabaId')
-          .onRef('t.name', '=', 'input.templateName')
-          .onRef('t.language', '=', 'input.templateLanguage'),
-      )
-      .leftJoin('Message as m', (join) =>
-        join
-          .onRef('m.organizationId', '=', 'input.organizationId')
-          .onRef('m.idempotencyKey', '=', 'input.idempotencyKey'),
-      )
-      .select([
-        'input.idx',
-        'p.id as phoneId',
-        'p.status as phoneStatus',
-        'ct.optedOutAt',
-        'cv.id as conversationId',
-        sql<string | null>`cv."lastInboundAt"::text`.as('lastInboundAt'),
-        't.status as templateStatus',
-        'm.id as earlierId',
-        'm.status as earlierStatus',
-        'm.requestHash as earlierHash',
-      ])
-      .execute()
+    const rows = await LOOKUP.run(this.db, [
+      batch.map((_, index) => index),
+      batch.map((i) => i.organizationId),
+      batch.map((i) => i.body.phoneNumberId),
+      batch.map((i) => i.waId),
+      batch.map((i) => i.templateName),
+      batch.map((i) => i.templateLanguage),
+      batch.map((i) => i.idempotencyKey),
+    ])
     const byIndex: Array<(typeof rows)[number] | undefined> = []
     for (const row of rows) byIndex[row.idx] ??= row
     return byIndex
@@ -280,166 +249,20 @@ export class OutboundAcceptor {
 
   /** Contacts, conversations and messages of the checked sends in one statement; returns the stored ids. */
   private async insert(inserts: Insert[]): Promise<Set<string>> {
-    const now = timestampParam(inserts[0]!.item.now)
-    const nowTs = sql<Date>`${now}::timestamp`
-    const rows = await this.db
-      .with('input', () => insertRows(inserts))
-      .with('newContact', (db) =>
-        db
-          .insertInto('Contact')
-          .columns(['id', 'organizationId', 'waId', 'createdAt', 'updatedAt'])
-          .expression(
-            db
-              .selectFrom('input')
-              .where('input.conversationId', 'is', null)
-              .distinctOn(['input.organizationId', 'input.waId'])
-              .select([
-                sql<string>`gen_random_uuid()::text`.as('id'),
-                'input.organizationId',
-                'input.waId',
-                nowTs.as('createdAt'),
-                nowTs.as('updatedAt'),
-              ]),
-          )
-          .onConflict((oc) => oc.columns(['organizationId', 'waId']).doNothing())
-          .returning(['Contact.id', 'Contact.organizationId', 'Contact.waId']),
-      )
-      // Contacts that existed before this statement (its snapshot) or were created by it; an opted-out
-      // contact is left out, so its send inserts nothing and is refused by settleContested.
-      .with('contact', (db) =>
-        db
-          .selectFrom('newContact')
-          .select(['newContact.id', 'newContact.organizationId', 'newContact.waId'])
-          .unionAll(
-            db
-              .selectFrom('Contact as c')
-              .where('c.optedOutAt', 'is', null)
-              .where(({ exists, selectFrom }) =>
-                exists(
-                  selectFrom('input')
-                    .whereRef('input.organizationId', '=', 'c.organizationId')
-                    .whereRef('input.waId', '=', 'c.waId')
-                    .where('input.conversationId', 'is', null)
-                    .select('input.id'),
-                ),
-              )
-              .select(['c.id', 'c.organizationId', 'c.waId']),
-          ),
-      )
-      .with('opening', (db) =>
-        db
-          .selectFrom('input')
-          .innerJoin('contact', (join) =>
-            join
-              .onRef('contact.organizationId', '=', 'input.organizationId')
-              .onRef('contact.waId', '=', 'input.waId'),
-          )
-          .where('input.conversationId', 'is', null)
-          .select([
-            'input.id as messageId',
-            'input.organizationId',
-            'input.phoneId',
-            'contact.id as contactId',
-          ]),
-      )
-      .with('newConversation', (db) =>
-        db
-          .insertInto('Conversation')
-          .columns(['id', 'organizationId', 'phoneNumberId', 'contactId', 'createdAt', 'lastMessageAt'])
-          .expression(
-            db
-              .selectFrom('opening')
-              .distinctOn(['opening.phoneId', 'opening.contactId'])
-              .select([
-                sql<string>`gen_random_uuid()::text`.as('id'),
-                'opening.organizationId',
-                'opening.phoneId',
-                'opening.contactId',
-                nowTs.as('createdAt'),
-                nowTs.as('lastMessageAt'),
-              ]),
-          )
-          .onConflict((oc) => oc.columns(['phoneNumberId', 'contactId']).doNothing())
-          .returning(['Conversation.id', 'Conversation.phoneNumberId', 'Conversation.contactId']),
-      )
-      .with('target', (db) =>
-        db
-          .selectFrom('input')
-          .where('input.conversationId', 'is not', null)
-          .select(['input.id as messageId', 'input.conversationId'])
-          .unionAll(
-            db
-              .selectFrom('opening')
-              .leftJoin('newConversation as nc', (join) =>
-                join
-                  .onRef('nc.phoneNumberId', '=', 'opening.phoneId')
-                  .onRef('nc.contactId', '=', 'opening.contactId'),
-              )
-              .leftJoin('Conversation as ec', (join) =>
-                join
-                  .onRef('ec.phoneNumberId', '=', 'opening.phoneId')
-                  .onRef('ec.contactId', '=', 'opening.contactId'),
-              )
-              .select(['opening.messageId', (eb) => eb.fn.coalesce('nc.id', 'ec.id').as('conversationId')]),
-          ),
-      )
-      .with('inserted', (db) =>
-        db
-          .insertInto('Message')
-          .columns([
-            'id',
-            'organizationId',
-            'conversationId',
-            'phoneNumberId',
-            'direction',
-            'type',
-            'content',
-            'templateName',
-            'templateLanguage',
-            'idempotencyKey',
-            'requestHash',
-            'status',
-            'createdAt',
-            'updatedAt',
-          ])
-          .expression(
-            db
-              .selectFrom('input')
-              .innerJoin('target', 'target.messageId', 'input.id')
-              .where('target.conversationId', 'is not', null)
-              .select([
-                'input.id',
-                'input.organizationId',
-                'target.conversationId',
-                'input.phoneId',
-                sql<'OUTBOUND'>`'OUTBOUND'::"Direction"`.as('direction'),
-                'input.type',
-                sql<unknown>`input.content::jsonb`.as('content'),
-                'input.templateName',
-                'input.templateLanguage',
-                'input.idempotencyKey',
-                'input.requestHash',
-                sql<'QUEUED'>`'QUEUED'::"MessageStatus"`.as('status'),
-                nowTs.as('createdAt'),
-                nowTs.as('updatedAt'),
-              ]),
-          )
-          .onConflict((oc) => oc.columns(['organizationId', 'idempotencyKey']).doNothing())
-          .returning(['Message.id', 'Message.conversationId']),
-      )
-      // Only orders the conversation list: at most once a second per conversation, so a burst of sends
-      // to one user does not queue on that row's lock; never moves it backwards.
-      .with('touched', (db) =>
-        db
-          .updateTable('Conversation')
-          .set({ lastMessageAt: nowTs })
-          .where('Conversation.id', 'in', db.selectFrom('inserted').select('inserted.conversationId'))
-          .where('Conversation.lastMessageAt', '<', sql<Date>`${now}::timestamp - interval '1 second'`)
-          .returning('Conversation.id'),
-      )
-      .selectFrom('inserted')
-      .select('inserted.id')
-      .execute()
+    const rows = await INSERT.run(this.db, [
+      inserts.map((i) => i.id),
+      inserts.map((i) => i.item.organizationId),
+      inserts.map((i) => i.phoneId),
+      inserts.map((i) => i.item.waId),
+      inserts.map((i) => i.conversationId),
+      inserts.map((i) => i.item.body.type),
+      inserts.map((i) => JSON.stringify(messageContent(i.item.body))),
+      inserts.map((i) => i.item.templateName),
+      inserts.map((i) => i.item.templateLanguage),
+      inserts.map((i) => i.item.idempotencyKey),
+      inserts.map((i) => i.item.hash),
+      timestampParam(inserts[0]!.item.now),
+    ])
     return new Set(rows.map((row) => row.id))
   }
 
@@ -543,44 +366,237 @@ function keyReusedWithOtherBody(): ConflictError {
   return new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request')
 }
 
-/** The batch's requests as rows (one array parameter per column: the statement's size is fixed). */
-function inputRows(batch: Pending[]) {
-  return sql<{
-    idx: number
-    organizationId: string
-    phoneNumberId: string
-    waId: string
-    templateName: string | null
-    templateLanguage: string | null
-    idempotencyKey: string | null
-  }>`(SELECT * FROM unnest(
-      ${batch.map((_, index) => index)}::int[], ${batch.map((i) => i.organizationId)}::text[],
-      ${batch.map((i) => i.body.phoneNumberId)}::text[], ${batch.map((i) => i.waId)}::text[],
-      ${batch.map((i) => i.templateName)}::text[], ${batch.map((i) => i.templateLanguage)}::text[],
-      ${batch.map((i) => i.idempotencyKey)}::text[]
-    ) AS t(idx, "organizationId", "phoneNumberId", "waId", "templateName", "templateLanguage", "idempotencyKey"))`
-}
+/** The batch's requests as rows (one array parameter per column: the statement's text is fixed). */
+const inputRows = sql<{
+  idx: number
+  organizationId: string
+  phoneNumberId: string
+  waId: string
+  templateName: string | null
+  templateLanguage: string | null
+  idempotencyKey: string | null
+}>`(SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+    AS t(idx, "organizationId", "phoneNumberId", "waId", "templateName", "templateLanguage", "idempotencyKey"))`
 
-function insertRows(inserts: Insert[]) {
-  return sql<{
-    id: string
-    organizationId: string
-    phoneId: string
-    waId: string
-    conversationId: string | null
-    type: string
-    content: string
-    templateName: string | null
-    templateLanguage: string | null
-    idempotencyKey: string | null
-    requestHash: string | null
-  }>`(SELECT * FROM unnest(
-      ${inserts.map((i) => i.id)}::text[], ${inserts.map((i) => i.item.organizationId)}::text[],
-      ${inserts.map((i) => i.phoneId)}::text[], ${inserts.map((i) => i.item.waId)}::text[],
-      ${inserts.map((i) => i.conversationId)}::text[], ${inserts.map((i) => i.item.body.type)}::text[],
-      ${inserts.map((i) => JSON.stringify(messageContent(i.item.body)))}::text[],
-      ${inserts.map((i) => i.item.templateName)}::text[], ${inserts.map((i) => i.item.templateLanguage)}::text[],
-      ${inserts.map((i) => i.item.idempotencyKey)}::text[], ${inserts.map((i) => i.item.hash)}::text[]
-    ) AS t(id, "organizationId", "phoneId", "waId", "conversationId", type, content, "templateName",
+/** What each send of a batch is checked against: number, contact, conversation, template, an earlier key. */
+const LOOKUP = new PreparedStatement('outbound-accept-lookup', (db) =>
+  db
+    .with('input', () => inputRows)
+    .selectFrom('input')
+    .leftJoin('PhoneNumber as p', (join) =>
+      join
+        .onRef('p.organizationId', '=', 'input.organizationId')
+        .onRef('p.phoneNumberId', '=', 'input.phoneNumberId')
+        .on('p.deletedAt', 'is', null),
+    )
+    .leftJoin('Contact as ct', (join) =>
+      join.onRef('ct.organizationId', '=', 'input.organizationId').onRef('ct.waId', '=', 'input.waId'),
+    )
+    .leftJoin('Conversation as cv', (join) =>
+      join.onRef('cv.phoneNumberId', '=', 'p.id').onRef('cv.contactId', '=', 'ct.id'),
+    )
+    .leftJoin('Template as t', (join) =>
+      join
+        .onRef('t.organizationId', '=', 'input.organizationId')
+        .onRef('t.wabaId', '=', 'p.wabaId')
+        .onRef('t.name', '=', 'input.templateName')
+        .onRef('t.language', '=', 'input.templateLanguage'),
+    )
+    .leftJoin('Message as m', (join) =>
+      join
+        .onRef('m.organizationId', '=', 'input.organizationId')
+        .onRef('m.idempotencyKey', '=', 'input.idempotencyKey'),
+    )
+    .select([
+      'input.idx',
+      'p.id as phoneId',
+      'p.status as phoneStatus',
+      'ct.optedOutAt',
+      'cv.id as conversationId',
+      sql<string | null>`cv."lastInboundAt"::text`.as('lastInboundAt'),
+      't.status as templateStatus',
+      'm.id as earlierId',
+      'm.status as earlierStatus',
+      'm.requestHash as earlierHash',
+    ]),
+)
+
+const insertRows = sql<{
+  id: string
+  organizationId: string
+  phoneId: string
+  waId: string
+  conversationId: string | null
+  type: string
+  content: string
+  templateName: string | null
+  templateLanguage: string | null
+  idempotencyKey: string | null
+  requestHash: string | null
+}>`(SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+      $8::text[], $9::text[], $10::text[], $11::text[])
+    AS t(id, "organizationId", "phoneId", "waId", "conversationId", type, content, "templateName",
       "templateLanguage", "idempotencyKey", "requestHash"))`
-}
+/** The batch's one instant ($12), as Prisma stores instants. */
+const nowTs = param<Date>(12, 'timestamp')
+
+/** Contacts, conversations and messages of the checked sends, and the conversations' touch. */
+const INSERT = new PreparedStatement('outbound-accept-insert', (db) =>
+  db
+    .with('input', () => insertRows)
+    .with('newContact', (db) =>
+      db
+        .insertInto('Contact')
+        .columns(['id', 'organizationId', 'waId', 'createdAt', 'updatedAt'])
+        .expression(
+          db
+            .selectFrom('input')
+            .where('input.conversationId', 'is', null)
+            .distinctOn(['input.organizationId', 'input.waId'])
+            .select([
+              sql<string>`gen_random_uuid()::text`.as('id'),
+              'input.organizationId',
+              'input.waId',
+              nowTs.as('createdAt'),
+              nowTs.as('updatedAt'),
+            ]),
+        )
+        .onConflict((oc) => oc.columns(['organizationId', 'waId']).doNothing())
+        .returning(['Contact.id', 'Contact.organizationId', 'Contact.waId']),
+    )
+    // Contacts that existed before this statement (its snapshot) or were created by it; an opted-out
+    // contact is left out, so its send inserts nothing and is refused by settleContested.
+    .with('contact', (db) =>
+      db
+        .selectFrom('newContact')
+        .select(['newContact.id', 'newContact.organizationId', 'newContact.waId'])
+        .unionAll(
+          db
+            .selectFrom('Contact as c')
+            .where('c.optedOutAt', 'is', null)
+            .where(({ exists, selectFrom }) =>
+              exists(
+                selectFrom('input')
+                  .whereRef('input.organizationId', '=', 'c.organizationId')
+                  .whereRef('input.waId', '=', 'c.waId')
+                  .where('input.conversationId', 'is', null)
+                  .select('input.id'),
+              ),
+            )
+            .select(['c.id', 'c.organizationId', 'c.waId']),
+        ),
+    )
+    .with('opening', (db) =>
+      db
+        .selectFrom('input')
+        .innerJoin('contact', (join) =>
+          join
+            .onRef('contact.organizationId', '=', 'input.organizationId')
+            .onRef('contact.waId', '=', 'input.waId'),
+        )
+        .where('input.conversationId', 'is', null)
+        .select([
+          'input.id as messageId',
+          'input.organizationId',
+          'input.phoneId',
+          'contact.id as contactId',
+        ]),
+    )
+    .with('newConversation', (db) =>
+      db
+        .insertInto('Conversation')
+        .columns(['id', 'organizationId', 'phoneNumberId', 'contactId', 'createdAt', 'lastMessageAt'])
+        .expression(
+          db
+            .selectFrom('opening')
+            .distinctOn(['opening.phoneId', 'opening.contactId'])
+            .select([
+              sql<string>`gen_random_uuid()::text`.as('id'),
+              'opening.organizationId',
+              'opening.phoneId',
+              'opening.contactId',
+              nowTs.as('createdAt'),
+              nowTs.as('lastMessageAt'),
+            ]),
+        )
+        .onConflict((oc) => oc.columns(['phoneNumberId', 'contactId']).doNothing())
+        .returning(['Conversation.id', 'Conversation.phoneNumberId', 'Conversation.contactId']),
+    )
+    .with('target', (db) =>
+      db
+        .selectFrom('input')
+        .where('input.conversationId', 'is not', null)
+        .select(['input.id as messageId', 'input.conversationId'])
+        .unionAll(
+          db
+            .selectFrom('opening')
+            .leftJoin('newConversation as nc', (join) =>
+              join
+                .onRef('nc.phoneNumberId', '=', 'opening.phoneId')
+                .onRef('nc.contactId', '=', 'opening.contactId'),
+            )
+            .leftJoin('Conversation as ec', (join) =>
+              join
+                .onRef('ec.phoneNumberId', '=', 'opening.phoneId')
+                .onRef('ec.contactId', '=', 'opening.contactId'),
+            )
+            .select(['opening.messageId', (eb) => eb.fn.coalesce('nc.id', 'ec.id').as('conversationId')]),
+        ),
+    )
+    .with('inserted', (db) =>
+      db
+        .insertInto('Message')
+        .columns([
+          'id',
+          'organizationId',
+          'conversationId',
+          'phoneNumberId',
+          'direction',
+          'type',
+          'content',
+          'templateName',
+          'templateLanguage',
+          'idempotencyKey',
+          'requestHash',
+          'status',
+          'createdAt',
+          'updatedAt',
+        ])
+        .expression(
+          db
+            .selectFrom('input')
+            .innerJoin('target', 'target.messageId', 'input.id')
+            .where('target.conversationId', 'is not', null)
+            .select([
+              'input.id',
+              'input.organizationId',
+              'target.conversationId',
+              'input.phoneId',
+              sql<'OUTBOUND'>`'OUTBOUND'::"Direction"`.as('direction'),
+              'input.type',
+              sql<unknown>`input.content::jsonb`.as('content'),
+              'input.templateName',
+              'input.templateLanguage',
+              'input.idempotencyKey',
+              'input.requestHash',
+              sql<'QUEUED'>`'QUEUED'::"MessageStatus"`.as('status'),
+              nowTs.as('createdAt'),
+              nowTs.as('updatedAt'),
+            ]),
+        )
+        .onConflict((oc) => oc.columns(['organizationId', 'idempotencyKey']).doNothing())
+        .returning(['Message.id', 'Message.conversationId']),
+    )
+    // Only orders the conversation list: at most once a second per conversation, so a burst of sends
+    // to one user does not queue on that row's lock; never moves it backwards.
+    .with('touched', (db) =>
+      db
+        .updateTable('Conversation')
+        .set({ lastMessageAt: nowTs })
+        .where('Conversation.id', 'in', db.selectFrom('inserted').select('inserted.conversationId'))
+        .where('Conversation.lastMessageAt', '<', sql<Date>`${nowTs} - interval '1 second'`)
+        .returning('Conversation.id'),
+    )
+    .selectFrom('inserted')
+    .select('inserted.id'),
+)
