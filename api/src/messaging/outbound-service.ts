@@ -441,162 +441,165 @@ const insertRows = sql<{
 const nowTs = param<Date>(12, 'timestamp')
 
 /** Contacts, conversations and messages of the checked sends, and the conversations' touch. */
-const INSERT = new PreparedStatement('outbound-accept-insert', (db) =>
-  db
-    .with('input', () => insertRows)
-    .with('newContact', (db) =>
-      db
-        .insertInto('Contact')
-        .columns(['id', 'organizationId', 'waId', 'createdAt', 'updatedAt'])
-        .expression(
-          db
-            .selectFrom('input')
-            .where('input.conversationId', 'is', null)
-            .distinctOn(['input.organizationId', 'input.waId'])
-            .select([
-              sql<string>`gen_random_uuid()::text`.as('id'),
-              'input.organizationId',
-              'input.waId',
-              nowTs.as('createdAt'),
-              nowTs.as('updatedAt'),
-            ]),
-        )
-        .onConflict((oc) => oc.columns(['organizationId', 'waId']).doNothing())
-        .returning(['Contact.id', 'Contact.organizationId', 'Contact.waId']),
-    )
-    // Contacts that existed before this statement (its snapshot) or were created by it; an opted-out
-    // contact is left out, so its send inserts nothing and is refused by settleContested.
-    .with('contact', (db) =>
-      db
-        .selectFrom('newContact')
-        .select(['newContact.id', 'newContact.organizationId', 'newContact.waId'])
-        .unionAll(
-          db
-            .selectFrom('Contact as c')
-            .where('c.optedOutAt', 'is', null)
-            .where(({ exists, selectFrom }) =>
-              exists(
-                selectFrom('input')
-                  .whereRef('input.organizationId', '=', 'c.organizationId')
-                  .whereRef('input.waId', '=', 'c.waId')
-                  .where('input.conversationId', 'is', null)
-                  .select('input.id'),
-              ),
-            )
-            .select(['c.id', 'c.organizationId', 'c.waId']),
-        ),
-    )
-    .with('opening', (db) =>
-      db
-        .selectFrom('input')
-        .innerJoin('contact', (join) =>
-          join
-            .onRef('contact.organizationId', '=', 'input.organizationId')
-            .onRef('contact.waId', '=', 'input.waId'),
-        )
-        .where('input.conversationId', 'is', null)
-        .select([
-          'input.id as messageId',
-          'input.organizationId',
-          'input.phoneId',
-          'contact.id as contactId',
-        ]),
-    )
-    .with('newConversation', (db) =>
-      db
-        .insertInto('Conversation')
-        .columns(['id', 'organizationId', 'phoneNumberId', 'contactId', 'createdAt', 'lastMessageAt'])
-        .expression(
-          db
-            .selectFrom('opening')
-            .distinctOn(['opening.phoneId', 'opening.contactId'])
-            .select([
-              sql<string>`gen_random_uuid()::text`.as('id'),
-              'opening.organizationId',
-              'opening.phoneId',
-              'opening.contactId',
-              nowTs.as('createdAt'),
-              nowTs.as('lastMessageAt'),
-            ]),
-        )
-        .onConflict((oc) => oc.columns(['phoneNumberId', 'contactId']).doNothing())
-        .returning(['Conversation.id', 'Conversation.phoneNumberId', 'Conversation.contactId']),
-    )
-    .with('target', (db) =>
-      db
-        .selectFrom('input')
-        .where('input.conversationId', 'is not', null)
-        .select(['input.id as messageId', 'input.conversationId'])
-        .unionAll(
-          db
-            .selectFrom('opening')
-            .leftJoin('newConversation as nc', (join) =>
-              join
-                .onRef('nc.phoneNumberId', '=', 'opening.phoneId')
-                .onRef('nc.contactId', '=', 'opening.contactId'),
-            )
-            .leftJoin('Conversation as ec', (join) =>
-              join
-                .onRef('ec.phoneNumberId', '=', 'opening.phoneId')
-                .onRef('ec.contactId', '=', 'opening.contactId'),
-            )
-            .select(['opening.messageId', (eb) => eb.fn.coalesce('nc.id', 'ec.id').as('conversationId')]),
-        ),
-    )
-    .with('inserted', (db) =>
-      db
-        .insertInto('Message')
-        .columns([
-          'id',
-          'organizationId',
-          'conversationId',
-          'phoneNumberId',
-          'direction',
-          'type',
-          'content',
-          'templateName',
-          'templateLanguage',
-          'idempotencyKey',
-          'requestHash',
-          'status',
-          'createdAt',
-          'updatedAt',
-        ])
-        .expression(
-          db
-            .selectFrom('input')
-            .innerJoin('target', 'target.messageId', 'input.id')
-            .where('target.conversationId', 'is not', null)
-            .select([
-              'input.id',
-              'input.organizationId',
-              'target.conversationId',
-              'input.phoneId',
-              sql<'OUTBOUND'>`'OUTBOUND'::"Direction"`.as('direction'),
-              'input.type',
-              sql<unknown>`input.content::jsonb`.as('content'),
-              'input.templateName',
-              'input.templateLanguage',
-              'input.idempotencyKey',
-              'input.requestHash',
-              sql<'QUEUED'>`'QUEUED'::"MessageStatus"`.as('status'),
-              nowTs.as('createdAt'),
-              nowTs.as('updatedAt'),
-            ]),
-        )
-        .onConflict((oc) => oc.columns(['organizationId', 'idempotencyKey']).doNothing())
-        .returning(['Message.id', 'Message.conversationId']),
-    )
-    // Only orders the conversation list: at most once a second per conversation, so a burst of sends
-    // to one user does not queue on that row's lock; never moves it backwards.
-    .with('touched', (db) =>
-      db
-        .updateTable('Conversation')
-        .set({ lastMessageAt: nowTs })
-        .where('Conversation.id', 'in', db.selectFrom('inserted').select('inserted.conversationId'))
-        .where('Conversation.lastMessageAt', '<', sql<Date>`${nowTs} - interval '1 second'`)
-        .returning('Conversation.id'),
-    )
-    .selectFrom('inserted')
-    .select('inserted.id'),
+const INSERT = new PreparedStatement(
+  'outbound-accept-insert',
+  (db) =>
+    db
+      .with('input', () => insertRows)
+      .with('newContact', (db) =>
+        db
+          .insertInto('Contact')
+          .columns(['id', 'organizationId', 'waId', 'createdAt', 'updatedAt'])
+          .expression(
+            db
+              .selectFrom('input')
+              .where('input.conversationId', 'is', null)
+              .distinctOn(['input.organizationId', 'input.waId'])
+              .select([
+                sql<string>`gen_random_uuid()::text`.as('id'),
+                'input.organizationId',
+                'input.waId',
+                nowTs.as('createdAt'),
+                nowTs.as('updatedAt'),
+              ]),
+          )
+          .onConflict((oc) => oc.columns(['organizationId', 'waId']).doNothing())
+          .returning(['Contact.id', 'Contact.organizationId', 'Contact.waId']),
+      )
+      // Contacts that existed before this statement (its snapshot) or were created by it; an opted-out
+      // contact is left out, so its send inserts nothing and is refused by settleContested.
+      .with('contact', (db) =>
+        db
+          .selectFrom('newContact')
+          .select(['newContact.id', 'newContact.organizationId', 'newContact.waId'])
+          .unionAll(
+            db
+              .selectFrom('Contact as c')
+              .where('c.optedOutAt', 'is', null)
+              .where(({ exists, selectFrom }) =>
+                exists(
+                  selectFrom('input')
+                    .whereRef('input.organizationId', '=', 'c.organizationId')
+                    .whereRef('input.waId', '=', 'c.waId')
+                    .where('input.conversationId', 'is', null)
+                    .select('input.id'),
+                ),
+              )
+              .select(['c.id', 'c.organizationId', 'c.waId']),
+          ),
+      )
+      .with('opening', (db) =>
+        db
+          .selectFrom('input')
+          .innerJoin('contact', (join) =>
+            join
+              .onRef('contact.organizationId', '=', 'input.organizationId')
+              .onRef('contact.waId', '=', 'input.waId'),
+          )
+          .where('input.conversationId', 'is', null)
+          .select([
+            'input.id as messageId',
+            'input.organizationId',
+            'input.phoneId',
+            'contact.id as contactId',
+          ]),
+      )
+      .with('newConversation', (db) =>
+        db
+          .insertInto('Conversation')
+          .columns(['id', 'organizationId', 'phoneNumberId', 'contactId', 'createdAt', 'lastMessageAt'])
+          .expression(
+            db
+              .selectFrom('opening')
+              .distinctOn(['opening.phoneId', 'opening.contactId'])
+              .select([
+                sql<string>`gen_random_uuid()::text`.as('id'),
+                'opening.organizationId',
+                'opening.phoneId',
+                'opening.contactId',
+                nowTs.as('createdAt'),
+                nowTs.as('lastMessageAt'),
+              ]),
+          )
+          .onConflict((oc) => oc.columns(['phoneNumberId', 'contactId']).doNothing())
+          .returning(['Conversation.id', 'Conversation.phoneNumberId', 'Conversation.contactId']),
+      )
+      .with('target', (db) =>
+        db
+          .selectFrom('input')
+          .where('input.conversationId', 'is not', null)
+          .select(['input.id as messageId', 'input.conversationId'])
+          .unionAll(
+            db
+              .selectFrom('opening')
+              .leftJoin('newConversation as nc', (join) =>
+                join
+                  .onRef('nc.phoneNumberId', '=', 'opening.phoneId')
+                  .onRef('nc.contactId', '=', 'opening.contactId'),
+              )
+              .leftJoin('Conversation as ec', (join) =>
+                join
+                  .onRef('ec.phoneNumberId', '=', 'opening.phoneId')
+                  .onRef('ec.contactId', '=', 'opening.contactId'),
+              )
+              .select(['opening.messageId', (eb) => eb.fn.coalesce('nc.id', 'ec.id').as('conversationId')]),
+          ),
+      )
+      .with('inserted', (db) =>
+        db
+          .insertInto('Message')
+          .columns([
+            'id',
+            'organizationId',
+            'conversationId',
+            'phoneNumberId',
+            'direction',
+            'type',
+            'content',
+            'templateName',
+            'templateLanguage',
+            'idempotencyKey',
+            'requestHash',
+            'status',
+            'createdAt',
+            'updatedAt',
+          ])
+          .expression(
+            db
+              .selectFrom('input')
+              .innerJoin('target', 'target.messageId', 'input.id')
+              .where('target.conversationId', 'is not', null)
+              .select([
+                'input.id',
+                'input.organizationId',
+                'target.conversationId',
+                'input.phoneId',
+                sql<'OUTBOUND'>`'OUTBOUND'::"Direction"`.as('direction'),
+                'input.type',
+                sql<unknown>`input.content::jsonb`.as('content'),
+                'input.templateName',
+                'input.templateLanguage',
+                'input.idempotencyKey',
+                'input.requestHash',
+                sql<'QUEUED'>`'QUEUED'::"MessageStatus"`.as('status'),
+                nowTs.as('createdAt'),
+                nowTs.as('updatedAt'),
+              ]),
+          )
+          .onConflict((oc) => oc.columns(['organizationId', 'idempotencyKey']).doNothing())
+          .returning(['Message.id', 'Message.conversationId']),
+      )
+      // Only orders the conversation list: at most once a second per conversation, so a burst of sends
+      // to one user does not queue on that row's lock; never moves it backwards.
+      .with('touched', (db) =>
+        db
+          .updateTable('Conversation')
+          .set({ lastMessageAt: nowTs })
+          .where('Conversation.id', 'in', db.selectFrom('inserted').select('inserted.conversationId'))
+          .where('Conversation.lastMessageAt', '<', sql<Date>`${nowTs} - interval '1 second'`)
+          .returning('Conversation.id'),
+      )
+      .selectFrom('inserted')
+      .select('inserted.id'),
+  { planEachCall: true },
 )
