@@ -150,6 +150,14 @@ export function serviceEnv(databaseUrl: string, redis: RedisServer): NodeJS.Proc
   }
 }
 
+/**
+ * Extra Node flags of the benchmarked API process from BENCH_API_NODE_ARGS (space-separated), e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its time goes under the benchmark's load.
+ */
+function apiNodeArgs(): string[] {
+  return (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter((arg) => arg.length > 0)
+}
+
 /** Spawns one API process (compiled when up to date) on the given databases; resolves once /health is 200. */
 export async function startApi(
   databaseUrl: string,
@@ -164,7 +172,7 @@ export async function startApi(
   const port = await freePort()
   const { args, runtime } = serverCommand()
   const spawnedAt = performance.now()
-  const child = spawn(process.execPath, args, {
+  const child = spawn(process.execPath, [...apiNodeArgs(), ...args], {
     cwd: join(root, 'api'),
     stdio: 'ignore',
     env: { ...serviceEnv(databaseUrl, redis), HOST: '127.0.0.1', PORT: String(port) },

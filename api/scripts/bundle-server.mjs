@@ -57,6 +57,10 @@ const result = await esbuild.build({
   format: 'esm',
   target: 'node20',
   sourcemap: true,
+  // Whitespace and syntax only: names stay, so stack traces and profiles still read without the map,
+  // and the process parses and holds about half the source text (start-up time and memory).
+  minifyWhitespace: true,
+  minifySyntax: true,
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',
@@ -84,7 +88,7 @@ const result = await esbuild.build({
   },
 })
 const inputs = Object.keys(result.metafile.inputs).length
-const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0)
+const bytes = result.metafile.outputs[relative(process.cwd(), entry)]?.bytes ?? Number.NaN
 process.stdout.write(
   `bundled dist/server-main.js: ${inputs} modules, ${(bytes / 1024 / 1024).toFixed(1)} MB\n`,
 )

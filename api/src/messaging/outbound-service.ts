@@ -9,7 +9,7 @@ import {
   UnprocessableError,
   ValidationError,
 } from '../http/errors.js'
-import { type TypedSql, timestampParam, utcTimestamp } from '../sql/typed-sql.js'
+import { PreparedStatement, param, type TypedSql, timestampParam, utcTimestamp } from '../sql/typed-sql.js'
 import { outboundJobOptions } from './outbound-queue.js'
 import { messageContent, recipientDigits, requestHash, type SendMessageBody } from './outbound-request.js'
 
@@ -233,46 +233,15 @@ export class OutboundAcceptor {
 
   /** One row per request, in batch order: what its checks need. */
   private async lookup(batch: Pending[]) {
-    const rows = await this.db
-      .with('input', () => inputRows(batch))
-      .selectFrom('input')
-      .leftJoin('PhoneNumber as p', (join) =>
-        join
-          .onRef('p.organizationId', '=', 'input.organizationId')
-          .onRef('p.phoneNumberId', '=', 'input.phoneNumberId')
-          .on('p.deletedAt', 'is', null),
-      )
-      .leftJoin('Contact as ct', (join) =>
-        join.onRef('ct.organizationId', '=', 'input.organizationId').onRef('ct.waId', '=', 'input.waId'),
-      )
-      .leftJoin('Conversation as cv', (join) =>
-        join.onRef('cv.phoneNumberId', '=', 'p.id').onRef('cv.contactId', '=', 'ct.id'),
-      )
-      .leftJoin('Template as t', (join) =>
-        join
-          .onRef('t.organizationId', '=', 'input.organizationId')
-          .onRef('t.wabaId', '=', 'p.wabaId')
-          .onRef('t.name', '=', 'input.templateName')
-          .onRef('t.language', '=', 'input.templateLanguage'),
-      )
-      .leftJoin('Message as m', (join) =>
-        join
-          .onRef('m.organizationId', '=', 'input.organizationId')
-          .onRef('m.idempotencyKey', '=', 'input.idempotencyKey'),
-      )
-      .select([
-        'input.idx',
-        'p.id as phoneId',
-        'p.status as phoneStatus',
-        'ct.optedOutAt',
-        'cv.id as conversationId',
-        sql<string | null>`cv."lastInboundAt"::text`.as('lastInboundAt'),
-        't.status as templateStatus',
-        'm.id as earlierId',
-        'm.status as earlierStatus',
-        'm.requestHash as earlierHash',
-      ])
-      .execute()
+    const rows = await LOOKUP.run(this.db, [
+      batch.map((_, index) => index),
+      batch.map((i) => i.organizationId),
+      batch.map((i) => i.body.phoneNumberId),
+      batch.map((i) => i.waId),
+      batch.map((i) => i.templateName),
+      batch.map((i) => i.templateLanguage),
+      batch.map((i) => i.idempotencyKey),
+    ])
     const byIndex: Array<(typeof rows)[number] | undefined> = []
     for (const row of rows) byIndex[row.idx] ??= row
     return byIndex
@@ -280,10 +249,203 @@ export class OutboundAcceptor {
 
   /** Contacts, conversations and messages of the checked sends in one statement; returns the stored ids. */
   private async insert(inserts: Insert[]): Promise<Set<string>> {
-    const now = timestampParam(inserts[0]!.item.now)
-    const nowTs = sql<Date>`${now}::timestamp`
-    const rows = await this.db
-      .with('input', () => insertRows(inserts))
+    const rows = await INSERT.run(this.db, [
+      inserts.map((i) => i.id),
+      inserts.map((i) => i.item.organizationId),
+      inserts.map((i) => i.phoneId),
+      inserts.map((i) => i.item.waId),
+      inserts.map((i) => i.conversationId),
+      inserts.map((i) => i.item.body.type),
+      inserts.map((i) => JSON.stringify(messageContent(i.item.body))),
+      inserts.map((i) => i.item.templateName),
+      inserts.map((i) => i.item.templateLanguage),
+      inserts.map((i) => i.item.idempotencyKey),
+      inserts.map((i) => i.item.hash),
+      timestampParam(inserts[0]!.item.now),
+    ])
+    return new Set(rows.map((row) => row.id))
+  }
+
+  /**
+   * Requests whose message the batch statement did not store, one by one: the Idempotency-Key taken by
+   * a concurrent request (its message is visible now: replay or conflict), or a contact opted out or
+   * a conversation created concurrently, after the batch read (a fresh batch of one sees them).
+   */
+  private async settleContested(items: Pending[]): Promise<void> {
+    // One after the other: contested sends are rare, and in parallel they would each take a connection.
+    for (const item of items) {
+      try {
+        item.resolve(await this.acceptOne(item))
+      } catch (error) {
+        item.reject(error)
+      }
+    }
+  }
+
+  private async acceptOne(item: Pending): Promise<AcceptedSend> {
+    // Each round sees what the concurrent statements that beat the previous one committed; three are
+    // more than any interleaving needs (key taken -> replay; contact or conversation created -> found).
+    for (let round = 0; round < 3; round++) {
+      if (item.idempotencyKey) {
+        const earlier = await this.db
+          .selectFrom('Message')
+          .where('organizationId', '=', item.organizationId)
+          .where('idempotencyKey', '=', item.idempotencyKey)
+          .select(['id', 'status', 'requestHash'])
+          .executeTakeFirst()
+        if (earlier) {
+          if (earlier.requestHash !== item.hash) throw keyReusedWithOtherBody()
+          if (earlier.status === 'QUEUED')
+            await this.queued(
+              [item],
+              this.queue.add('send', { messageId: earlier.id }, { ...outboundJobOptions, jobId: earlier.id }),
+            )
+          return { id: earlier.id, status: earlier.status.toLowerCase(), replay: true }
+        }
+      }
+      const [row] = await this.lookup([item])
+      const id = randomUUID()
+      const stored = await this.insert([{ item, id, ...checkSend(item, row) }])
+      if (stored.has(id)) {
+        await this.queued(
+          [item],
+          this.queue.add('send', { messageId: id }, { ...outboundJobOptions, jobId: id }),
+        )
+        return { id, status: 'queued', replay: false }
+      }
+    }
+    throw new Error('send not stored after three rounds of concurrent changes')
+  }
+}
+
+type LookupRow = {
+  phoneId: string | null
+  phoneStatus: string | null
+  optedOutAt: Date | null
+  conversationId: string | null
+  lastInboundAt: string | null
+  templateStatus: string | null
+}
+
+/** The checks of one send, in the documented order; the number's row id and the conversation if any. */
+function checkSend(
+  item: Pending,
+  row: LookupRow | undefined,
+): { phoneId: string; conversationId: string | null } {
+  if (!row?.phoneId) throw new NotFoundError('phone number')
+  if (row.phoneStatus !== 'ACTIVE')
+    throw new ConflictError(
+      'PHONE_NUMBER_UNAVAILABLE',
+      `phone number is ${row.phoneStatus}: sends are refused`,
+    )
+  if (row.optedOutAt) throw optedOut()
+  const { body, now } = item
+  if (body.type !== 'template') {
+    const last = utcTimestamp(row.lastInboundAt)
+    // Only the user's own messages open the window; 24:00:00 after the last one is already outside.
+    if (!last || now.getTime() - last.getTime() >= SERVICE_WINDOW_MS)
+      throw new UnprocessableError(
+        'OUTSIDE_SERVICE_WINDOW',
+        'free-form messages need a message from the user in the last 24 hours: send a template',
+        { lastInboundAt: last?.toISOString() ?? null },
+      )
+  }
+  if (body.type === 'template' && row.templateStatus !== 'APPROVED')
+    throw new UnprocessableError(
+      'TEMPLATE_NOT_APPROVED',
+      `template ${body.template.name} (${body.template.language.code}) is ${row.templateStatus ?? 'unknown'} for this number's WABA`,
+    )
+  return { phoneId: row.phoneId, conversationId: row.conversationId }
+}
+
+function optedOut(): ConflictError {
+  return new ConflictError('CONTACT_OPTED_OUT', 'the contact has opted out')
+}
+
+function keyReusedWithOtherBody(): ConflictError {
+  return new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request')
+}
+
+/** The batch's requests as rows (one array parameter per column: the statement's text is fixed). */
+const inputRows = sql<{
+  idx: number
+  organizationId: string
+  phoneNumberId: string
+  waId: string
+  templateName: string | null
+  templateLanguage: string | null
+  idempotencyKey: string | null
+}>`(SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+    AS t(idx, "organizationId", "phoneNumberId", "waId", "templateName", "templateLanguage", "idempotencyKey"))`
+
+/** What each send of a batch is checked against: number, contact, conversation, template, an earlier key. */
+const LOOKUP = new PreparedStatement('outbound-accept-lookup', (db) =>
+  db
+    .with('input', () => inputRows)
+    .selectFrom('input')
+    .leftJoin('PhoneNumber as p', (join) =>
+      join
+        .onRef('p.organizationId', '=', 'input.organizationId')
+        .onRef('p.phoneNumberId', '=', 'input.phoneNumberId')
+        .on('p.deletedAt', 'is', null),
+    )
+    .leftJoin('Contact as ct', (join) =>
+      join.onRef('ct.organizationId', '=', 'input.organizationId').onRef('ct.waId', '=', 'input.waId'),
+    )
+    .leftJoin('Conversation as cv', (join) =>
+      join.onRef('cv.phoneNumberId', '=', 'p.id').onRef('cv.contactId', '=', 'ct.id'),
+    )
+    .leftJoin('Template as t', (join) =>
+      join
+        .onRef('t.organizationId', '=', 'input.organizationId')
+        .onRef('t.wabaId', '=', 'p.wabaId')
+        .onRef('t.name', '=', 'input.templateName')
+        .onRef('t.language', '=', 'input.templateLanguage'),
+    )
+    .leftJoin('Message as m', (join) =>
+      join
+        .onRef('m.organizationId', '=', 'input.organizationId')
+        .onRef('m.idempotencyKey', '=', 'input.idempotencyKey'),
+    )
+    .select([
+      'input.idx',
+      'p.id as phoneId',
+      'p.status as phoneStatus',
+      'ct.optedOutAt',
+      'cv.id as conversationId',
+      sql<string | null>`cv."lastInboundAt"::text`.as('lastInboundAt'),
+      't.status as templateStatus',
+      'm.id as earlierId',
+      'm.status as earlierStatus',
+      'm.requestHash as earlierHash',
+    ]),
+)
+
+const insertRows = sql<{
+  id: string
+  organizationId: string
+  phoneId: string
+  waId: string
+  conversationId: string | null
+  type: string
+  content: string
+  templateName: string | null
+  templateLanguage: string | null
+  idempotencyKey: string | null
+  requestHash: string | null
+}>`(SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+      $8::text[], $9::text[], $10::text[], $11::text[])
+    AS t(id, "organizationId", "phoneId", "waId", "conversationId", type, content, "templateName",
+      "templateLanguage", "idempotencyKey", "requestHash"))`
+/** The batch's one instant ($12), as Prisma stores instants. */
+const nowTs = param<Date>(12, 'timestamp')
+
+/** Contacts, conversations and messages of the checked sends, and the conversations' touch. */
+const INSERT = new PreparedStatement(
+  'outbound-accept-insert',
+  (db) =>
+    db
+      .with('input', () => insertRows)
       .with('newContact', (db) =>
         db
           .insertInto('Contact')
@@ -434,153 +596,10 @@ export class OutboundAcceptor {
           .updateTable('Conversation')
           .set({ lastMessageAt: nowTs })
           .where('Conversation.id', 'in', db.selectFrom('inserted').select('inserted.conversationId'))
-          .where('Conversation.lastMessageAt', '<', sql<Date>`${now}::timestamp - interval '1 second'`)
+          .where('Conversation.lastMessageAt', '<', sql<Date>`${nowTs} - interval '1 second'`)
           .returning('Conversation.id'),
       )
       .selectFrom('inserted')
-      .select('inserted.id')
-      .execute()
-    return new Set(rows.map((row) => row.id))
-  }
-
-  /**
-   * Requests whose message the batch statement did not store, one by one: the Idempotency-Key taken by
-   * a concurrent request (its message is visible now: replay or conflict), or a contact opted out or
-   * a conversation created concurrently, after the batch read (a fresh batch of one sees them).
-   */
-  private async settleContested(items: Pending[]): Promise<void> {
-    // One after the other: contested sends are rare, and in parallel they would each take a connection.
-    for (const item of items) {
-      try {
-        item.resolve(await this.acceptOne(item))
-      } catch (error) {
-        item.reject(error)
-      }
-    }
-  }
-
-  private async acceptOne(item: Pending): Promise<AcceptedSend> {
-    // Each round sees what the concurrent statements that beat the previous one committed; three are
-    // more than any interleaving needs (key taken -> replay; contact or conversation created -> found).
-    for (let round = 0; round < 3; round++) {
-      if (item.idempotencyKey) {
-        const earlier = await this.db
-          .selectFrom('Message')
-          .where('organizationId', '=', item.organizationId)
-          .where('idempotencyKey', '=', item.idempotencyKey)
-          .select(['id', 'status', 'requestHash'])
-          .executeTakeFirst()
-        if (earlier) {
-          if (earlier.requestHash !== item.hash) throw keyReusedWithOtherBody()
-          if (earlier.status === 'QUEUED')
-            await this.queued(
-              [item],
-              this.queue.add('send', { messageId: earlier.id }, { ...outboundJobOptions, jobId: earlier.id }),
-            )
-          return { id: earlier.id, status: earlier.status.toLowerCase(), replay: true }
-        }
-      }
-      const [row] = await this.lookup([item])
-      const id = randomUUID()
-      const stored = await this.insert([{ item, id, ...checkSend(item, row) }])
-      if (stored.has(id)) {
-        await this.queued(
-          [item],
-          this.queue.add('send', { messageId: id }, { ...outboundJobOptions, jobId: id }),
-        )
-        return { id, status: 'queued', replay: false }
-      }
-    }
-    throw new Error('send not stored after three rounds of concurrent changes')
-  }
-}
-
-type LookupRow = {
-  phoneId: string | null
-  phoneStatus: string | null
-  optedOutAt: Date | null
-  conversationId: string | null
-  lastInboundAt: string | null
-  templateStatus: string | null
-}
-
-/** The checks of one send, in the documented order; the number's row id and the conversation if any. */
-function checkSend(
-  item: Pending,
-  row: LookupRow | undefined,
-): { phoneId: string; conversationId: string | null } {
-  if (!row?.phoneId) throw new NotFoundError('phone number')
-  if (row.phoneStatus !== 'ACTIVE')
-    throw new ConflictError(
-      'PHONE_NUMBER_UNAVAILABLE',
-      `phone number is ${row.phoneStatus}: sends are refused`,
-    )
-  if (row.optedOutAt) throw optedOut()
-  const { body, now } = item
-  if (body.type !== 'template') {
-    const last = utcTimestamp(row.lastInboundAt)
-    // Only the user's own messages open the window; 24:00:00 after the last one is already outside.
-    if (!last || now.getTime() - last.getTime() >= SERVICE_WINDOW_MS)
-      throw new UnprocessableError(
-        'OUTSIDE_SERVICE_WINDOW',
-        'free-form messages need a message from the user in the last 24 hours: send a template',
-        { lastInboundAt: last?.toISOString() ?? null },
-      )
-  }
-  if (body.type === 'template' && row.templateStatus !== 'APPROVED')
-    throw new UnprocessableError(
-      'TEMPLATE_NOT_APPROVED',
-      `template ${body.template.name} (${body.template.language.code}) is ${row.templateStatus ?? 'unknown'} for this number's WABA`,
-    )
-  return { phoneId: row.phoneId, conversationId: row.conversationId }
-}
-
-function optedOut(): ConflictError {
-  return new ConflictError('CONTACT_OPTED_OUT', 'the contact has opted out')
-}
-
-function keyReusedWithOtherBody(): ConflictError {
-  return new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request')
-}
-
-/** The batch's requests as rows (one array parameter per column: the statement's size is fixed). */
-function inputRows(batch: Pending[]) {
-  return sql<{
-    idx: number
-    organizationId: string
-    phoneNumberId: string
-    waId: string
-    templateName: string | null
-    templateLanguage: string | null
-    idempotencyKey: string | null
-  }>`(SELECT * FROM unnest(
-      ${batch.map((_, index) => index)}::int[], ${batch.map((i) => i.organizationId)}::text[],
-      ${batch.map((i) => i.body.phoneNumberId)}::text[], ${batch.map((i) => i.waId)}::text[],
-      ${batch.map((i) => i.templateName)}::text[], ${batch.map((i) => i.templateLanguage)}::text[],
-      ${batch.map((i) => i.idempotencyKey)}::text[]
-    ) AS t(idx, "organizationId", "phoneNumberId", "waId", "templateName", "templateLanguage", "idempotencyKey"))`
-}
-
-function insertRows(inserts: Insert[]) {
-  return sql<{
-    id: string
-    organizationId: string
-    phoneId: string
-    waId: string
-    conversationId: string | null
-    type: string
-    content: string
-    templateName: string | null
-    templateLanguage: string | null
-    idempotencyKey: string | null
-    requestHash: string | null
-  }>`(SELECT * FROM unnest(
-      ${inserts.map((i) => i.id)}::text[], ${inserts.map((i) => i.item.organizationId)}::text[],
-      ${inserts.map((i) => i.phoneId)}::text[], ${inserts.map((i) => i.item.waId)}::text[],
-      ${inserts.map((i) => i.conversationId)}::text[], ${inserts.map((i) => i.item.body.type)}::text[],
-      ${inserts.map((i) => JSON.stringify(messageContent(i.item.body)))}::text[],
-      ${inserts.map((i) => i.item.templateName)}::text[], ${inserts.map((i) => i.item.templateLanguage)}::text[],
-      ${inserts.map((i) => i.item.idempotencyKey)}::text[], ${inserts.map((i) => i.item.hash)}::text[]
-    ) AS t(id, "organizationId", "phoneId", "waId", "conversationId", type, content, "templateName",
-      "templateLanguage", "idempotencyKey", "requestHash"))`
-}
+      .select('inserted.id'),
+  { planEachCall: true },
+)
