@@ -94,47 +94,6 @@ function securityHeaders(): Array<[string, string]> {
   return headers
 }
 
-/**
- * A request's logger, created on its first use: pino's child() serialises and redacts the bindings
- * (~1 % of the API's CPU per request under load) although at the default levels most requests log
- * nothing. Levels below the parent's are skipped without creating it.
- */
-function lazyChildLogger(
-  parent: FastifyBaseLogger,
-  bindings: Record<string, unknown>,
-  options: Record<string, unknown>,
-): FastifyBaseLogger {
-  // A route with its own log level gets its child at once (rare: the level must be the child's).
-  if (options.level !== undefined) return parent.child(bindings, options)
-  let child: FastifyBaseLogger | undefined
-  const real = () => {
-    child ??= parent.child(bindings, options)
-    return child
-  }
-  const at =
-    (level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace') =>
-    (...args: unknown[]) => {
-      if (child || (parent as pino.Logger).isLevelEnabled(level))
-        (real()[level] as (...a: unknown[]) => void)(...args)
-    }
-  return {
-    get level() {
-      return child?.level ?? parent.level
-    },
-    set level(level: string) {
-      real().level = level
-    },
-    fatal: at('fatal'),
-    error: at('error'),
-    warn: at('warn'),
-    info: at('info'),
-    debug: at('debug'),
-    trace: at('trace'),
-    silent: () => {},
-    child: (more, moreOptions) => real().child(more, moreOptions),
-  } as FastifyBaseLogger
-}
-
 /** Opens the connections of one API process (closed again by app.close() when buildApp made them). */
 export function createAppDeps(config: Config, log?: RedisErrorLogger): AppDeps {
   const queueConnection = createQueueConnection(config.redisUrl, 'api-queues', log, config.redisCaFile)
@@ -212,8 +171,6 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     trustProxy: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     schemaController: { compilersFactory: lazySchemaCompilers },
-    childLoggerFactory: (parent, bindings, options) =>
-      lazyChildLogger(parent, bindings, options as Record<string, unknown>),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
