@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Artifact, LoadOutcome, RunContext, ServiceEnvironment, Tools } from '../core/types.js'
 import { readJson, writeJson } from '../local/json-file.js'
@@ -27,7 +27,7 @@ const BUILD_INPUTS = [
   'api/prisma',
   'api/package.json',
   'api/tsconfig.json',
-  'api/tsconfig.build.json',
+  'api/scripts',
   'api/prisma.config.ts',
   'package-lock.json',
 ]
@@ -130,7 +130,9 @@ export function createHostTools(options: HostToolsOptions): Tools {
       }
       await runLogged('npm', ['run', 'build', '-w', 'api', '--silent'], repoRoot, ctx)
       remember({ built: hash })
-      return { summary: `npm run build -w api (prisma generate + tsc), inputs ${hash.slice(0, 12)}` }
+      return {
+        summary: `npm run build -w api (prisma generate + esbuild; type-checked by the test stage), inputs ${hash.slice(0, 12)}`,
+      }
     },
 
     async test(ctx) {
@@ -142,8 +144,41 @@ export function createHostTools(options: HostToolsOptions): Tools {
           summary: `${ran}: passed before on the same inputs (${hash.slice(0, 12)}); full suite runs in CI`,
         }
       }
-      await runLogged('npm', ['run', 'typecheck', '-w', 'api', '--silent'], repoRoot, ctx)
-      await runLogged('npx', ['biome', 'lint', 'api'], repoRoot, ctx)
+      // The one type check of the service (the build only transpiles), and the lint beside it: tsc keeps one
+      // core busy, biome the other. tsc's incremental state lives next to the cache file, so a deploy after a
+      // change re-checks what changed; without it (a cold deploy) tsc checks everything.
+      // A failing check stops the other one (its result would not change the verdict), and the stage ends once
+      // both processes are gone.
+      const sibling = new AbortController()
+      const checks = { ...ctx, signal: AbortSignal.any([ctx.signal, sibling.signal]) }
+      let failure: { error: unknown } | undefined
+      await Promise.allSettled(
+        [
+          runLogged(
+            'npm',
+            [
+              'run',
+              'typecheck',
+              '-w',
+              'api',
+              '--silent',
+              '--',
+              '--incremental',
+              '--tsBuildInfoFile',
+              join(dirname(options.cacheFile), 'api.tsbuildinfo'),
+            ],
+            repoRoot,
+            checks,
+          ),
+          runLogged(join(repoRoot, 'node_modules', '.bin', 'biome'), ['lint', 'api'], repoRoot, checks),
+        ].map((check) =>
+          check.catch((error: unknown) => {
+            failure ??= { error }
+            sibling.abort()
+          }),
+        ),
+      )
+      if (failure) throw failure.error
       if (level === 'full') await runLogged('npx', ['vitest', 'run', '--project', 'api'], repoRoot, ctx)
       remember({ checked: { hash, level } })
       return { summary: `${ran} passed${level === 'fast' ? ' (full suite runs in CI)' : ''}` }

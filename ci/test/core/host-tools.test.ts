@@ -30,6 +30,10 @@ beforeEach(() => {
     )
     chmodSync(join(root, 'bin', tool), 0o755)
   }
+  // The repository's own biome, as node_modules/.bin holds it.
+  mkdirSync(join(root, 'node_modules', '.bin'), { recursive: true })
+  writeFileSync(join(root, 'node_modules', '.bin', 'biome'), `#!/bin/sh\necho "biome $*" >> ${calls}\n`)
+  chmodSync(join(root, 'node_modules', '.bin', 'biome'), 0o755)
   process.env.PATH = `${join(root, 'bin')}:${originalPath}`
   mkdirSync(join(root, 'api', 'src', 'generated'), { recursive: true })
   writeFileSync(join(root, 'api', 'src', 'server.ts'), 'export {}\n')
@@ -49,6 +53,14 @@ const tools = () =>
   })
 
 describe('host tools', () => {
+  it('counts the build scripts among the build inputs', () => {
+    mkdirSync(join(root, 'api', 'scripts'))
+    writeFileSync(join(root, 'api', 'scripts', 'bundle-server.mjs'), '// one\n')
+    const before = sourceHash(root)
+    writeFileSync(join(root, 'api', 'scripts', 'bundle-server.mjs'), '// two\n')
+    expect(sourceHash(root)).not.toBe(before)
+  })
+
   it('builds once, then reuses the build while the inputs are unchanged', async () => {
     expect((await tools().build(ctx)).summary).toContain('npm run build -w api')
     expect((await tools().build(ctx)).summary).toContain('unchanged since the last build')
@@ -66,9 +78,64 @@ describe('host tools', () => {
 
   it('runs the fast checks and says what ran; skips them on the same inputs', async () => {
     expect((await tools().test(ctx)).summary).toBe('typecheck and lint of api passed (full suite runs in CI)')
-    expect(ran()).toEqual(['npm run typecheck -w api --silent', 'npx biome lint api'])
+    // The two run side by side, so either may be first; the type check keeps its incremental state in the cache dir.
+    expect(ran().sort()).toEqual([
+      'biome lint api',
+      `npm run typecheck -w api --silent -- --incremental --tsBuildInfoFile ${join(root, 'api.tsbuildinfo')}`,
+    ])
     expect((await tools().test(ctx)).summary).toContain('passed before on the same inputs')
     expect(ran()).toHaveLength(2)
+  })
+
+  it('fails the test stage when either check fails, once the other one is stopped', async () => {
+    const pidFile = join(root, 'typecheck.pid')
+    // A type check that would run long, and a lint that fails once the type check runs.
+    writeFileSync(join(root, 'bin', 'npm'), `#!/bin/sh\necho $$ > ${pidFile}\nexec sleep 30\n`)
+    writeFileSync(
+      join(root, 'node_modules', '.bin', 'biome'),
+      `#!/bin/sh\nwhile [ ! -s ${pidFile} ]; do sleep 0.05; done\necho "api/src/a.ts:1:1 lint/style/useConst"\nexit 1\n`,
+    )
+    await expect(tools().test(ctx)).rejects.toThrow(/biome lint api exited 1: api\/src\/a\.ts:1:1/)
+    const pid = Number(readFileSync(pidFile, 'utf8'))
+    expect(() => process.kill(pid, 0)).toThrow(/ESRCH/)
+  })
+
+  it('builds once, then reuses the build while the inputs are unchanged', async () => {
+    expect((await tools().build(ctx)).summary).toContain('npm run build -w api')
+    expect((await tools().build(ctx)).summary).toContain('unchanged since the last build')
+    expect(ran()).toEqual(['npm run build -w api --silent'])
+    writeFileSync(join(root, 'api', 'src', 'server.ts'), 'export const changed = 1\n')
+    await tools().build(ctx)
+    expect(ran()).toHaveLength(2)
+  })
+
+  it('ignores generated code and build output in the input hash', () => {
+    const before = sourceHash(root)
+    writeFileSync(join(root, 'api', 'src', 'generated', 'client.ts'), 'x')
+    expect(sourceHash(root)).toBe(before)
+  })
+
+  it('runs the fast checks and says what ran; skips them on the same inputs', async () => {
+    expect((await tools().test(ctx)).summary).toBe('typecheck and lint of api passed (full suite runs in CI)')
+    // The two run side by side, so either may be first; the type check keeps its incremental state in the cache dir.
+    expect(ran().sort()).toEqual([
+      'biome lint api',
+      `npm run typecheck -w api --silent -- --incremental --tsBuildInfoFile ${join(root, 'api.tsbuildinfo')}`,
+    ])
+    expect((await tools().test(ctx)).summary).toContain('passed before on the same inputs')
+    expect(ran()).toHaveLength(2)
+  })
+
+  it('fails the test stage when either check fails, and stops the other one', async () => {
+    writeFileSync(
+      join(root, 'node_modules', '.bin', 'biome'),
+      '#!/bin/sh\necho "api/src/a.ts:1:1 lint/style/useConst"\nexit 1\n',
+    )
+    // A type check that would run long: the failing lint stops it.
+    writeFileSync(join(root, 'bin', 'npm'), `#!/bin/sh\nexec sleep 30\n`)
+    const began = Date.now()
+    await expect(tools().test(ctx)).rejects.toThrow(/biome lint api exited 1: api\/src\/a\.ts:1:1/)
+    expect(Date.now() - began).toBeLessThan(20_000)
   })
 
   it('fails the stage with the failing command and its last lines', async () => {
