@@ -1,6 +1,12 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, startPostgres, startRedis, waitForPort } from '@whatsapp-saas/local-services'
+import {
+  ensureLocalCa,
+  freePort,
+  startPostgres,
+  startRedis,
+  waitForPort,
+} from '@whatsapp-saas/local-services'
 import pg from 'pg'
 import type { Artifact, RunContext } from '../core/types.js'
 import { DATABASE, DEMO_WABA_ID, type LocalContext } from './context.js'
@@ -152,16 +158,27 @@ export function localProcesses(local: LocalContext, config: ServiceConfig): Loca
     const state = readState(layout.processes)
     mkdirSync(layout.logs, { recursive: true })
     const services = localServiceOptions(layout, config.secrets())
-    const postgres = await startPostgres(services.postgres)
-    await ensureDatabase(postgres.url('postgres'))
-    const redis = await startRedis(services.redis)
-    state.postgresPort = postgres.port
-    state.redisPort = redis.port
+    // One CA for both servers, made before they start side by side (each would otherwise make its own).
+    await ensureLocalCa(services.postgres.tlsDir)
+    // None of these needs another: PostgreSQL (the slowest, initdb on a first deploy), Redis, the entry proxy and
+    // the fake Graph API start at once. Whatever started is recorded even when another one failed.
+    const started = await Promise.allSettled([
+      (async () => {
+        const postgres = await startPostgres(services.postgres)
+        state.postgresPort = postgres.port
+        await ensureDatabase(postgres.url('postgres'))
+      })(),
+      (async () => {
+        const redis = await startRedis(services.redis)
+        state.redisPort = redis.port
+      })(),
+      startProxy(state, ctx.log),
+      startFakeGraph(state, ctx.log),
+    ])
     writeState(layout.processes, state)
-    await startProxy(state, ctx.log)
+    const failure = started.find((outcome) => outcome.status === 'rejected')
+    if (failure) throw failure.reason
     startSupervisor(state, ctx.log)
-    writeState(layout.processes, state)
-    await startFakeGraph(state, ctx.log)
     writeState(layout.processes, state)
     return state
   }

@@ -30,7 +30,10 @@ export async function replaceVersion(
   const stopNew = async () => {
     await Promise.all(started.map((r) => stopProcess(r.pid, 2_000)))
   }
-  // One replica at a time, at a low CPU priority until warm: the serving version keeps the CPU it needs.
+  // With a version serving: one replica at a time, at a low CPU priority until warm, so that the serving
+  // version keeps the CPU it needs. With none (a first deploy, or after `local down`): no one to protect, so
+  // every replica starts at once at normal priority.
+  const protectServing = old?.replicas.some((r) => isAlive(r.pid)) ?? false
   const apiKey = config.secrets().apiKey
   const hotPaths = [
     { path: '/health' },
@@ -39,29 +42,41 @@ export async function replaceVersion(
   ]
   let warmMs = 0
   const unsettled: number[] = []
+  const startReplica = async (index: number): Promise<void> => {
+    const replica = processes.spawnReplica(artifact, env, await freePort())
+    started.push(replica)
+    if (protectServing) renice(replica.pid, STARTING_NICENESS)
+    ctx.log.info(
+      `replica ${index + 1}/${replicaCount} of ${artifact.version} starting on port ${replica.port} (pid ${replica.pid})`,
+    )
+    await waitUntilHealthy({
+      url: `http://127.0.0.1:${replica.port}/health`,
+      pid: replica.pid,
+      logFile: replica.logFile,
+      logFrom: replica.logFrom,
+      timeoutMs: local.readyTimeoutMs,
+      signal: ctx.signal,
+    })
+    const warm = await warmUp(`http://127.0.0.1:${replica.port}`, hotPaths)
+    warmMs += warm.ms
+    if (!warm.settled) unsettled.push(warm.lastRoundMaxMs)
+  }
   try {
-    for (let i = 0; i < replicaCount; i++) {
-      const replica = processes.spawnReplica(artifact, env, await freePort())
-      started.push(replica)
-      renice(replica.pid, STARTING_NICENESS)
-      ctx.log.info(
-        `replica ${i + 1}/${replicaCount} of ${artifact.version} starting on port ${replica.port} (pid ${replica.pid})`,
+    if (protectServing) for (let i = 0; i < replicaCount; i++) await startReplica(i)
+    else {
+      // Every start is awaited (settled) before a failure is reported, so that none is left unrecorded.
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: replicaCount }, (_, i) => startReplica(i)),
       )
-      await waitUntilHealthy({
-        url: `http://127.0.0.1:${replica.port}/health`,
-        pid: replica.pid,
-        logFile: replica.logFile,
-        logFrom: replica.logFrom,
-        timeoutMs: local.readyTimeoutMs,
-        signal: ctx.signal,
-      })
-      const warm = await warmUp(`http://127.0.0.1:${replica.port}`, hotPaths)
-      warmMs += warm.ms
-      if (!warm.settled) unsettled.push(warm.lastRoundMaxMs)
+      const failed = outcomes.find((outcome) => outcome.status === 'rejected')
+      if (failed) throw failed.reason
     }
-    for (const r of started)
-      if (!renice(r.pid, 0))
-        ctx.log.warn(`replica pid ${r.pid} keeps niceness ${STARTING_NICENESS} (no privilege to restore it)`)
+    if (protectServing)
+      for (const r of started)
+        if (!renice(r.pid, 0))
+          ctx.log.warn(
+            `replica pid ${r.pid} keeps niceness ${STARTING_NICENESS} (no privilege to restore it)`,
+          )
   } catch (error) {
     await stopNew()
     const reason = (error as Error).message
