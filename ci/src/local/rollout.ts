@@ -19,6 +19,8 @@ export async function replaceVersion(
   processes: LocalProcesses,
   artifact: Artifact,
   ctx: RunContext,
+  /** Work the replicas' warm-up waits for (the first rollout's seed); a failure fails the rollout. */
+  beforeWarmUp: Promise<void> = Promise.resolve(),
 ): Promise<RolloutResult> {
   const { layout, replicaCount, entryUrl } = local
   const began = Date.now()
@@ -34,12 +36,23 @@ export async function replaceVersion(
   // version keeps the CPU it needs. With none (a first deploy, or after `local down`): no one to protect, so
   // every replica starts at once at normal priority.
   const protectServing = old?.replicas.some((r) => isAlive(r.pid)) ?? false
-  const apiKey = config.secrets().apiKey
-  const hotPaths = [
-    { path: '/health' },
-    { path: '/api/v1/status' },
-    ...(apiKey ? [{ path: '/api/v1/messages?limit=1', headers: { authorization: `Bearer ${apiKey}` } }] : []),
-  ]
+  // Handled here (and awaited below), so a failure before any replica awaits it is not an unhandled rejection.
+  const prepared = beforeWarmUp.then(
+    () => undefined,
+    (error: unknown) => ({ error }),
+  )
+  const hotPaths = async () => {
+    const failure = await prepared
+    if (failure) throw failure.error
+    const apiKey = config.secrets().apiKey
+    return [
+      { path: '/health' },
+      { path: '/api/v1/status' },
+      ...(apiKey
+        ? [{ path: '/api/v1/messages?limit=1', headers: { authorization: `Bearer ${apiKey}` } }]
+        : []),
+    ]
+  }
   let warmMs = 0
   const unsettled: number[] = []
   const startReplica = async (index: number): Promise<void> => {
@@ -57,7 +70,7 @@ export async function replaceVersion(
       timeoutMs: local.readyTimeoutMs,
       signal: ctx.signal,
     })
-    const warm = await warmUp(`http://127.0.0.1:${replica.port}`, hotPaths)
+    const warm = await warmUp(`http://127.0.0.1:${replica.port}`, await hotPaths())
     warmMs += warm.ms
     if (!warm.settled) unsettled.push(warm.lastRoundMaxMs)
   }
@@ -78,6 +91,8 @@ export async function replaceVersion(
             `replica pid ${r.pid} keeps niceness ${STARTING_NICENESS} (no privilege to restore it)`,
           )
   } catch (error) {
+    // Nothing of this rollout keeps running once it returned: the seed (if any) ends first.
+    await prepared
     await stopNew()
     const reason = (error as Error).message
     return {

@@ -115,8 +115,10 @@ export function createLocalTarget(options: LocalTargetOptions): LocalTarget {
     async rollout(artifact, ctx) {
       if (!local.store.find(artifact.digest))
         throw new Error(`${artifact.digest} is not published in the local registry`)
-      await config.ensureSeeded(artifact, ctx, runOps)
-      return replaceVersion(local, config, processes, artifact, ctx)
+      // The first rollout seeds the demo organization while its replicas start: they need it only for the
+      // warm-up's authenticated route (a key unknown to a replica's cache is read from the database).
+      const seeded = config.ensureSeeded(artifact, ctx, runOps)
+      return replaceVersion(local, config, processes, artifact, ctx, seeded)
     },
 
     async rollback(ctx, to) {
