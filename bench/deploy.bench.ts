@@ -26,8 +26,9 @@ interface DeployRun {
 function deploy(env: NodeJS.ProcessEnv, withLoad = false): Promise<DeployRun> {
   const started = Date.now()
   return new Promise((resolvePromise, reject) => {
-    const args = ['tsx', 'ci/src/cli/main.ts', 'deploy', '--json', ...(withLoad ? [] : ['--skip-load'])]
-    const child = spawn('npx', args, {
+    // Exactly what a user runs: `npm run deploy`.
+    const args = ['run', '--silent', 'deploy', '--', '--json', ...(withLoad ? [] : ['--skip-load'])]
+    const child = spawn('npm', args, {
       cwd: repoRoot,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'ignore'],
