@@ -18,7 +18,7 @@ describe('reading k6 summary export', () => {
       errors: 3,
       p95Ms: 31.8,
       errorRate: 0.0015022533800701052,
-      requestsPerSecond: 50 - 12 / 20,
+      requestsPerSecond: 100 - 12 / 20,
     })
   })
 
