@@ -4,7 +4,7 @@ import { access, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import type { TargetEnv } from '@whatsapp-saas/service-client/target-env'
-import type { Scenario, ScenarioName } from '../k6/scenarios.js'
+import type { Scenario } from '../k6/scenarios.js'
 import { TIME_BUDGET_EXCEEDED_EXIT_CODE } from './load-outcome.js'
 import type { ObservedMetrics } from './thresholds.js'
 
@@ -27,41 +27,31 @@ export async function findK6(path = process.env.PATH ?? ''): Promise<string | un
 export interface K6Run {
   /** k6's own exit code (0 passed, 99 thresholds breached, other = error); 124 when stopped for the time budget. */
   exitCode: number
-  /** Read from `--summary-export` for each scenario whose tagged metrics k6 wrote. */
-  observed: Partial<Record<ScenarioName, ObservedMetrics>>
+  /** Read from `--summary-export`, when k6 wrote it. */
+  observed?: ObservedMetrics
 }
 
-/** The script that runs any set of scenarios side by side (LOAD_SCENARIOS). */
-export const K6_LOAD_SCRIPT = 'load.ts'
-
 /**
- * Runs the given scenarios together in one k6 run of `k6/load.ts`. Inputs reach the script through its
- * environment (never its command line, which other users of the machine can read); k6's exit code is returned
- * untouched.
+ * Runs one scenario's script with k6. Inputs reach the script through its environment (never its command line,
+ * which other users of the machine can read); k6's exit code is returned untouched.
  */
-export async function runScenariosWithK6(input: {
+export async function runScenarioWithK6(input: {
   k6: string
-  scenarios: readonly Scenario[]
+  scenario: Scenario
   env: TargetEnv
-  /** Shortens (never lengthens) each scenario's measured load. */
   durationS: number
   log: (line: string) => void
   /** Stops k6 (SIGTERM, then SIGKILL after 5 s): the run's time budget or the caller's cancellation. */
   signal: AbortSignal
 }): Promise<K6Run> {
   const dir = await mkdtemp(join(tmpdir(), 'k6-summary-'))
-  const summaryPath = join(dir, 'summary.json')
+  const summaryPath = join(dir, `${input.scenario.name}.json`)
   try {
     const child = spawn(
       input.k6,
-      ['run', '--no-color', '--summary-export', summaryPath, join(K6_SCRIPTS_DIR, K6_LOAD_SCRIPT)],
+      ['run', '--no-color', '--summary-export', summaryPath, join(K6_SCRIPTS_DIR, input.scenario.script)],
       {
-        env: {
-          ...process.env,
-          ...k6Environment(input.env),
-          LOAD_SCENARIOS: input.scenarios.map((scenario) => scenario.name).join(','),
-          SCENARIO_DURATION_S: String(input.durationS),
-        },
+        env: { ...process.env, ...k6Environment(input.env), SCENARIO_DURATION_S: String(input.durationS) },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     )
@@ -87,12 +77,10 @@ export async function runScenariosWithK6(input: {
       child.on('close', (code) => resolve(code ?? TIME_BUDGET_EXCEEDED_EXIT_CODE))
     })
     input.signal.removeEventListener('abort', stop)
-    const observed: K6Run['observed'] = {}
-    for (const scenario of input.scenarios) {
-      const metrics = await readSummary(summaryPath, scenario, Math.min(input.durationS, scenario.durationS))
-      if (metrics) observed[scenario.name] = metrics
+    return {
+      exitCode: stopped && exitCode === 0 ? TIME_BUDGET_EXCEEDED_EXIT_CODE : exitCode,
+      observed: await readSummary(summaryPath, input.scenario, input.durationS),
     }
-    return { exitCode: stopped && exitCode === 0 ? TIME_BUDGET_EXCEEDED_EXIT_CODE : exitCode, observed }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

@@ -1,7 +1,7 @@
 import { isLoopbackUrl, type TargetEnv } from '@whatsapp-saas/service-client/target-env'
 import { SCENARIO_NAMES, SCENARIOS, type Scenario, type ScenarioName, WARMUP_S } from '../k6/scenarios.js'
 import { runScenarioWithAutocannon } from './autocannon-runner.js'
-import { findK6, runScenariosWithK6 } from './k6-runner.js'
+import { findK6, runScenarioWithK6 } from './k6-runner.js'
 import {
   type LoadReport,
   type ScenarioOutcome,
@@ -12,8 +12,8 @@ import { waitForQueuesToDrain } from './queue-drain.js'
 import { openServiceWindows } from './service-windows.js'
 import { allThresholdsMet, evaluateThresholds, type ThresholdVerdicts } from './thresholds.js'
 
-/** Longest wait for the jobs earlier traffic left to finish before the load starts. */
-const QUEUE_DRAIN_MAX_MS = 10_000
+/** Longest wait for the previous scenario's jobs to finish before the next scenario starts. */
+const QUEUE_DRAIN_MAX_MS = 15_000
 
 export const K6_INSTALL_HINT = 'install k6: https://grafana.com/docs/k6/latest/set-up/install-k6/'
 /** A scenario set up but not run (e.g. the 24-hour windows never opened); k6 uses 108 for a script abort. */
@@ -40,9 +40,8 @@ export interface LoadOptions {
 }
 
 /**
- * Runs the load scenarios side by side, with k6 when it is installed (one run of k6/load.ts; its exit code
- * decides, 99 = a threshold breached) and otherwise with autocannon against the same scenarios and thresholds.
- * Every scenario gets its own verdict; any failing one fails the run.
+ * Runs the load scenarios with k6 when it is installed (its exit code decides; 99 = thresholds breached) and
+ * otherwise with autocannon against the same scenarios and thresholds. Stops at the first failing scenario.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const log = options.log ?? (() => {})
@@ -74,61 +73,54 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const budget = AbortSignal.timeout(options.maxDurationS * 1000)
   const signal = options.signal ? AbortSignal.any([budget, options.signal]) : budget
   const deadline = Date.now() + options.maxDurationS * 1000
-  const outcomes = new Map<ScenarioName, ScenarioOutcome>()
-  const runnable: Scenario[] = []
-  for (const scenario of selected) {
-    const missing = scenario.requires.filter((key) => !env[key])
-    if (missing.length === 0) runnable.push(scenario)
-    else {
-      const detail = `not run: needs ${missing.join(', ')}`
-      outcomes.set(scenario.name, { name: scenario.name, status: 'skipped', detail, exitCode: 0 })
-      log(`${scenario.name}: ${detail}`)
-    }
-  }
+  const runnable = (scenario: Scenario) => scenario.requires.every((key) => env[key])
   const thresholds: ThresholdVerdicts = {}
+  const scenarios: ScenarioOutcome[] = []
+  let failure: ScenarioOutcome | undefined
 
-  if (runnable.length > 0) {
-    // Whatever earlier traffic (the smoke suite) left for the workers is done first, so that the scenarios
-    // measure the service under their own load, not under a backlog.
-    const drain = await waitForQueuesToDrain(
-      env.baseUrl,
-      QUEUE_DRAIN_MAX_MS,
-      signal,
-      undefined,
-      env.adminToken,
-    )
-    log(`queues before the load: ${drain}`)
-    // Decided when the load starts (after any setup): what is left of the budget, less the warm-up and what the
-    // runner may spend draining at the end (k6's gracefulStop); each scenario's own duration is the ceiling.
+  for (const [index, scenario] of selected.entries()) {
+    const missing = scenario.requires.filter((key) => !env[key])
+    if (failure || missing.length > 0) {
+      const detail = failure ? `not run: ${failure.name} failed` : `not run: needs ${missing.join(', ')}`
+      scenarios.push({ name: scenario.name, status: 'skipped', detail, exitCode: 0 })
+      log(`${scenario.name}: ${detail}`)
+      continue
+    }
+    if (scenarios.some((done) => done.status !== 'skipped')) {
+      const drain = await waitForQueuesToDrain(
+        env.baseUrl,
+        QUEUE_DRAIN_MAX_MS,
+        signal,
+        undefined,
+        env.adminToken,
+      )
+      log(`${scenario.name}: queues of the previous scenario ${drain}`)
+    }
+    // Decided when the load phase starts (after any setup): an equal share of what is left of the budget for this
+    // and every later runnable scenario, less what k6 may spend draining (its gracefulStop) at the end.
     const durationFor = (): number => {
-      const leftS = (deadline - Date.now()) / 1000
-      const timeoutS = Math.max(...runnable.map((scenario) => scenario.requestTimeoutS))
-      const drainS = k6 ? Math.min(timeoutS, leftS * 0.3) : Math.min(1, leftS * 0.1)
-      const capS = Math.max(1, Math.floor(leftS - WARMUP_S - drainS))
-      for (const scenario of runnable)
-        log(
-          `${scenario.name}: ${runner}, ${scenario.ratePerSecond} req/s for ${Math.min(capS, scenario.durationS)} s after ${WARMUP_S} s of warm-up (${scenario.description})`,
-        )
-      return capS
+      const shareS = (deadline - Date.now()) / 1000 / selected.slice(index).filter(runnable).length
+      const drainS = k6 ? Math.min(scenario.requestTimeoutS, shareS * 0.3) : Math.min(1, shareS * 0.1)
+      const durationS = Math.max(1, Math.min(scenario.durationS, Math.floor(shareS - drainS)))
+      log(
+        `${scenario.name}: ${runner}, ${scenario.ratePerSecond} req/s for ${durationS} s (${scenario.description})`,
+      )
+      return durationS
     }
-    const ran = k6
-      ? await runWithK6(k6, runnable, env, durationFor(), signal, log, thresholds)
-      : await runWithAutocannon(runnable, env, durationFor, signal, thresholds)
-    for (const outcome of ran) {
-      if (budget.aborted && outcome.status === 'passed') {
-        Object.assign(outcome, { status: 'failed', exitCode: TIME_BUDGET_EXCEEDED_EXIT_CODE })
-      }
-      if (budget.aborted && outcome.status !== 'skipped')
-        outcome.detail += ` (stopped: the ${options.maxDurationS} s budget ran out)`
-      log(`${outcome.name}: ${outcome.status} — ${outcome.detail}`)
-      outcomes.set(outcome.name as ScenarioName, outcome)
+    const outcome = k6
+      ? await runWithK6(k6, scenario, env, durationFor(), signal, log, thresholds)
+      : await runWithAutocannon(scenario, env, durationFor, signal, thresholds)
+    if (budget.aborted && outcome.status === 'passed') {
+      Object.assign(outcome, { status: 'failed', exitCode: TIME_BUDGET_EXCEEDED_EXIT_CODE })
     }
+    if (budget.aborted) outcome.detail += ` (stopped: the ${options.maxDurationS} s budget ran out)`
+    log(`${scenario.name}: ${outcome.status} — ${outcome.detail}`)
+    scenarios.push(outcome)
+    if (outcome.status === 'failed') failure = outcome
   }
 
-  const scenarios = selected.map((scenario) => outcomes.get(scenario.name)!)
-  const failure = scenarios.find((scenario) => scenario.status === 'failed')
   const ran = scenarios.filter((scenario) => scenario.status !== 'skipped')
-  if (ran.length === 0 && !failure) notes.push('no scenario could run: give the inputs the scenarios need')
+  if (ran.length === 0) notes.push('no scenario could run: give the inputs the scenarios need')
   const passed = ran.length > 0 && !failure
   return {
     runner,
@@ -142,118 +134,67 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
 
 async function runWithK6(
   k6: string,
-  scenarios: Scenario[],
+  scenario: Scenario,
   env: TargetEnv,
   durationS: number,
   signal: AbortSignal,
   log: (line: string) => void,
   thresholds: ThresholdVerdicts,
-): Promise<ScenarioOutcome[]> {
-  const run = await runScenariosWithK6({
+): Promise<ScenarioOutcome> {
+  const run = await runScenarioWithK6({
     k6,
-    scenarios,
+    scenario,
     env,
     durationS,
     log: (line) => log(`  k6 | ${line}`),
     signal,
   })
-  const verdicts = new Map(
-    scenarios.map((scenario) => {
-      const observed = run.observed[scenario.name]
-      return [scenario.name, observed ? evaluateThresholds(scenario, observed) : undefined] as const
-    }),
-  )
-  for (const verdict of verdicts.values()) if (verdict) Object.assign(thresholds, verdict)
-  // k6 says that some threshold was breached, not whose: the scenarios whose own thresholds its summary shows
-  // breached failed; when the summary names none (or is missing), every scenario of the run failed.
-  const breached = (name: ScenarioName) => {
-    const verdict = verdicts.get(name)
-    return verdict !== undefined && !allThresholdsMet(verdict)
+  if (run.observed) Object.assign(thresholds, evaluateThresholds(scenario, run.observed))
+  const meaning =
+    run.exitCode === 0
+      ? 'k6 passed every threshold'
+      : run.exitCode === THRESHOLDS_BREACHED_EXIT_CODE
+        ? 'k6 exit code 99: a threshold was breached'
+        : `k6 exit code ${run.exitCode}: the run itself failed`
+  return {
+    name: scenario.name,
+    status: run.exitCode === 0 ? 'passed' : 'failed',
+    detail: meaning,
+    exitCode: run.exitCode,
   }
-  const anyNamed = scenarios.some((scenario) => breached(scenario.name))
-  return scenarios.map((scenario) => {
-    if (run.exitCode === 0)
-      return { name: scenario.name, status: 'passed', detail: 'k6 passed every threshold', exitCode: 0 }
-    if (run.exitCode === THRESHOLDS_BREACHED_EXIT_CODE) {
-      if (anyNamed && !breached(scenario.name))
-        return {
-          name: scenario.name,
-          status: 'passed',
-          detail: 'its own thresholds were met (k6 exit code 99: another scenario breached one)',
-          exitCode: 0,
-        }
-      return {
-        name: scenario.name,
-        status: 'failed',
-        detail: `k6 exit code 99: a threshold was breached${describeBreaches(verdicts.get(scenario.name))}`,
-        exitCode: run.exitCode,
-      }
-    }
-    return {
-      name: scenario.name,
-      status: 'failed',
-      detail: `k6 exit code ${run.exitCode}: the run itself failed`,
-      exitCode: run.exitCode,
-    }
-  })
 }
 
 async function runWithAutocannon(
-  scenarios: Scenario[],
+  scenario: Scenario,
   env: TargetEnv,
   durationFor: () => number,
   signal: AbortSignal,
   thresholds: ThresholdVerdicts,
-): Promise<ScenarioOutcome[]> {
-  // As k6 runs setup() before any scenario starts: message-send's users message in first.
-  if (scenarios.some((scenario) => scenario.name === 'message-send')) {
+): Promise<ScenarioOutcome> {
+  if (scenario.name === 'message-send') {
     try {
       await openServiceWindows(env, signal)
     } catch (error) {
       const detail = `setup failed: ${(error as Error).message}`
-      return scenarios.map((scenario) =>
-        scenario.name === 'message-send'
-          ? { name: scenario.name, status: 'failed', detail, exitCode: SETUP_FAILED_EXIT_CODE }
-          : {
-              name: scenario.name,
-              status: 'skipped',
-              detail: 'not run: message-send setup failed',
-              exitCode: 0,
-            },
-      )
+      return { name: scenario.name, status: 'failed', detail, exitCode: SETUP_FAILED_EXIT_CODE }
     }
   }
-  const capS = durationFor()
-  return Promise.all(
-    scenarios.map(async (scenario): Promise<ScenarioOutcome> => {
-      await runScenarioWithAutocannon(scenario, env, WARMUP_S, signal) // not measured: see WARMUP_S
-      const observed = await runScenarioWithAutocannon(
-        scenario,
-        env,
-        Math.min(capS, scenario.durationS),
-        signal,
-      )
-      const verdicts = evaluateThresholds(scenario, observed)
-      Object.assign(thresholds, verdicts)
-      const ok = allThresholdsMet(verdicts)
-      return {
-        name: scenario.name,
-        status: ok ? 'passed' : 'failed',
-        detail: ok
-          ? `${observed.requests} requests, p95 ${Math.round(observed.p95Ms)} ms, every threshold met`
-          : `threshold breached${describeBreaches(verdicts)}${describeErrors(observed.errorKinds)}`,
-        exitCode: ok ? 0 : THRESHOLDS_BREACHED_EXIT_CODE,
-      }
-    }),
-  )
-}
-
-/** `: <name> = <value> (limit <limit>); …` for the breached thresholds; empty when none is known. */
-function describeBreaches(verdicts: ThresholdVerdicts | undefined): string {
-  const breached = Object.entries(verdicts ?? {})
+  await runScenarioWithAutocannon(scenario, env, WARMUP_S, signal) // not measured: see WARMUP_S
+  const observed = await runScenarioWithAutocannon(scenario, env, durationFor(), signal)
+  const verdicts = evaluateThresholds(scenario, observed)
+  Object.assign(thresholds, verdicts)
+  const ok = allThresholdsMet(verdicts)
+  const breached = Object.entries(verdicts)
     .filter(([, verdict]) => !verdict.ok)
     .map(([name, verdict]) => `${name} = ${verdict.value} (limit ${verdict.limit})`)
-  return breached.length > 0 ? `: ${breached.join('; ')}` : ''
+  return {
+    name: scenario.name,
+    status: ok ? 'passed' : 'failed',
+    detail: ok
+      ? `${observed.requests} requests, p95 ${Math.round(observed.p95Ms)} ms, every threshold met`
+      : `threshold breached: ${breached.join('; ')}${describeErrors(observed.errorKinds)}`,
+    exitCode: ok ? 0 : THRESHOLDS_BREACHED_EXIT_CODE,
+  }
 }
 
 /** ` (errors: 500 ×12, timeout ×2)`, most frequent first; empty without errors. */

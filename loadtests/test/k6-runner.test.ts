@@ -21,33 +21,24 @@ afterEach(async () => {
 
 /**
  * A stand-in `k6` on PATH: records its arguments and the environment the scripts read, writes a summary export
- * like k6's for every scenario LOAD_SCENARIOS names (p95 42.5 ms, or 9999 ms for the `slow` one; no failures; 2
- * dropped iterations) and exits with the given code, or runs until killed.
+ * like k6's (p95 42.5 ms, no failures, 10 dropped iterations) and exits with the given code, or runs until killed.
  */
-async function fakeK6(
-  behaviour: { exitCode: number; slow?: string; noSummary?: boolean } | 'hang',
-): Promise<string> {
+async function fakeK6(behaviour: { exitCode: number } | 'hang'): Promise<string> {
   dir = await mkdtemp(join(tmpdir(), 'fake-k6-'))
   const tail =
     behaviour === 'hang'
       ? 'exec sleep 30'
-      : `${behaviour.noSummary ? '' : 'write_summary "$4"'}
+      : `cat > "$4" <<JSON
+{"metrics":{"http_req_duration{scenario:$name}":{"avg":10,"p(95)":42.5},"http_req_failed{scenario:$name}":{"passes":0,"fails":100,"value":0},"http_reqs{scenario:$name}":{"count":100,"rate":95.2},"dropped_iterations{scenario:$name}":{"count":10,"rate":0.4}}}
+JSON
 exit ${behaviour.exitCode}`
   await writeFile(
     join(dir, 'k6'),
     `#!/bin/sh
-write_summary() {
-  metrics=''
-  for name in $(echo "$LOAD_SCENARIOS" | tr ',' ' '); do
-    p95=42.5
-    [ "$name" = "${behaviour === 'hang' ? '' : (behaviour.slow ?? '')}" ] && p95=9999
-    metrics="$metrics\\"http_req_duration{scenario:$name}\\":{\\"avg\\":10,\\"p(95)\\":$p95},\\"http_req_failed{scenario:$name}\\":{\\"passes\\":0,\\"fails\\":100,\\"value\\":0},\\"dropped_iterations{scenario:$name}\\":{\\"count\\":2,\\"rate\\":0.1},"
-  done
-  printf '{"metrics":{%s"http_reqs":{"count":1}}}' "$metrics" > "$1"
-}
-printf '%s\\n' "$@" > "${dir}/args"
-env | grep -E '^(BASE_URL|API_KEY|APP_SECRET|PHONE_NUMBER_ID|SCENARIO_DURATION_S|LOAD_SCENARIOS)=' | sort > "${dir}/env"
-echo "fake k6 running $(basename "$5") for $LOAD_SCENARIOS"
+name=$(basename "$5" .ts)
+printf '%s\\n' "$@" > "${dir}/args-$name"
+env | grep -E '^(BASE_URL|API_KEY|APP_SECRET|PHONE_NUMBER_ID|SCENARIO_DURATION_S)=' | sort > "${dir}/env-$name"
+echo "fake k6 running $name"
 ${tail}
 `,
   )
@@ -55,109 +46,73 @@ ${tail}
   return dir
 }
 
-async function loadWithFakeK6(path: string, maxDurationS = 60, env: Record<string, string> = secrets) {
+async function loadWithFakeK6(path: string, maxDurationS = 60) {
   const lines: string[] = []
-  const report = await runLoad({ baseUrl, env, maxDurationS, path, log: (line) => lines.push(line) })
+  const report = await runLoad({ baseUrl, env: secrets, maxDurationS, path, log: (line) => lines.push(line) })
   return { report, lines }
 }
 
 describe('runLoad with k6 on PATH', () => {
-  it('runs every scenario in one k6 run; passes when k6 exits 0, with thresholds from its summary export', async () => {
+  it('passes when k6 exits 0, with thresholds read from its summary export', async () => {
     const path = await fakeK6({ exitCode: 0 })
     expect(await findK6(`/nonexistent:${path}`)).toBe(join(path, 'k6'))
     const { report, lines } = await loadWithFakeK6(path)
     expect(report).toMatchObject({ runner: 'k6', passed: true, exitCode: 0, notes: [] })
-    expect(report.scenarios.map((scenario) => [scenario.name, scenario.status])).toEqual([
-      ['message-send', 'passed'],
-      ['read-api', 'passed'],
-      ['webhook-ingest', 'passed'],
-    ])
+    expect(report.scenarios.map((scenario) => scenario.status)).toEqual(['passed', 'passed', 'passed'])
     expect(report.thresholds['message-send http_req_duration p(95) ms']).toEqual({
       value: 42.5,
       limit: '< 500',
       ok: true,
     })
-    // read-api ran its full 8 s: 100 req/s less 2 dropped iterations over 8 s.
-    expect(report.thresholds['read-api http_reqs rate/s']).toEqual({ value: 99.75, limit: '>= 90', ok: true })
+    // read-api ran its full 6 s: 100 req/s less 10 dropped iterations over 6 s.
+    expect(report.thresholds['read-api http_reqs rate/s']).toEqual({ value: 98.33, limit: '>= 90', ok: true })
     expect(Object.keys(report.thresholds)).toHaveLength(9)
-    expect(lines.filter((line) => line.startsWith('  k6 | fake k6 running'))).toEqual([
-      '  k6 | fake k6 running load.ts for message-send,read-api,webhook-ingest',
-    ])
+    expect(lines).toContain('  k6 | fake k6 running webhook-ingest')
   })
 
-  it('hands inputs to the script through the environment, never the command line', async () => {
+  it('hands inputs to the scripts through the environment, never the command line', async () => {
     const path = await fakeK6({ exitCode: 0 })
     await loadWithFakeK6(path)
-    const args = await readFile(join(path, 'args'), 'utf8')
+    const args = await readFile(join(path, 'args-message-send'), 'utf8')
     expect(args.split('\n').slice(0, 3)).toEqual(['run', '--no-color', '--summary-export'])
-    expect(args).toMatch(/loadtests\/k6\/load\.ts\n$/)
+    expect(args).toMatch(/loadtests\/k6\/message-send\.ts\n$/)
     for (const secret of [secrets.apiKey, secrets.appSecret]) expect(args).not.toContain(secret)
-    expect(await readFile(join(path, 'env'), 'utf8')).toBe(
+    expect(await readFile(join(path, 'env-message-send'), 'utf8')).toBe(
       [
         `API_KEY=${secrets.apiKey}`,
         `APP_SECRET=${secrets.appSecret}`,
         `BASE_URL=${baseUrl}`,
-        'LOAD_SCENARIOS=message-send,read-api,webhook-ingest',
         `PHONE_NUMBER_ID=${secrets.phoneNumberId}`,
-        // 60 s less the 2 s warm-up and the 5 s k6 may drain: far more than any scenario's own duration.
-        'SCENARIO_DURATION_S=53',
+        // The first scenario's own 8 s: below its share of the budget (a third of 60 s, less the
+        // request timeout kept for k6 to drain), so not shortened.
+        'SCENARIO_DURATION_S=8',
         '',
       ].join('\n'),
     )
+    // The first scenarios ended at once, leaving the last its own 6 s.
+    expect(await readFile(join(path, 'env-webhook-ingest'), 'utf8')).toContain('SCENARIO_DURATION_S=6\n')
   })
 
-  it('runs only the scenarios whose inputs it has', async () => {
+  it('shortens a scenario to its share of a tight budget', async () => {
     const path = await fakeK6({ exitCode: 0 })
-    const { report } = await loadWithFakeK6(path, 60, { apiKey: secrets.apiKey })
-    expect(await readFile(join(path, 'env'), 'utf8')).toContain('LOAD_SCENARIOS=read-api\n')
-    expect(report.scenarios.map((scenario) => [scenario.name, scenario.status])).toEqual([
-      ['message-send', 'skipped'],
-      ['read-api', 'passed'],
-      ['webhook-ingest', 'skipped'],
-    ])
-    expect(report.passed).toBe(true)
+    await loadWithFakeK6(path, 24)
+    // A third of 24 s (8 s) less what k6 may spend draining (30 % of it) leaves 5 s of message-send's own 8 s.
+    expect(await readFile(join(path, 'env-message-send'), 'utf8')).toContain('SCENARIO_DURATION_S=5\n')
   })
 
-  it('shortens the scenarios to a tight budget', async () => {
-    const path = await fakeK6({ exitCode: 0 })
-    await loadWithFakeK6(path, 12)
-    // 12 s less 2 s of warm-up and 3.6 s kept for k6 to drain (30 % of 12 s, under the 5 s request timeout).
-    expect(await readFile(join(path, 'env'), 'utf8')).toContain('SCENARIO_DURATION_S=6\n')
-  })
-
-  it('fails the scenario whose threshold k6 reports breached (exit code 99); the others keep their verdict', async () => {
-    const { report } = await loadWithFakeK6(await fakeK6({ exitCode: 99, slow: 'read-api' }))
+  it('fails with exit code 99 when k6 reports a breached threshold, and runs nothing after it', async () => {
+    const { report } = await loadWithFakeK6(await fakeK6({ exitCode: 99 }))
     expect(report).toMatchObject({ runner: 'k6', passed: false, exitCode: 99 })
     expect(report.scenarios).toEqual([
       {
         name: 'message-send',
-        status: 'passed',
-        detail: 'its own thresholds were met (k6 exit code 99: another scenario breached one)',
-        exitCode: 0,
-      },
-      {
-        name: 'read-api',
         status: 'failed',
-        detail:
-          'k6 exit code 99: a threshold was breached: read-api http_req_duration p(95) ms = 9999 (limit < 200)',
+        detail: 'k6 exit code 99: a threshold was breached',
         exitCode: 99,
       },
-      {
-        name: 'webhook-ingest',
-        status: 'passed',
-        detail: 'its own thresholds were met (k6 exit code 99: another scenario breached one)',
-        exitCode: 0,
-      },
+      { name: 'read-api', status: 'skipped', detail: 'not run: message-send failed', exitCode: 0 },
+      { name: 'webhook-ingest', status: 'skipped', detail: 'not run: message-send failed', exitCode: 0 },
     ])
-    expect(report.thresholds['read-api http_req_duration p(95) ms']?.ok).toBe(false)
-  })
-
-  it('fails every scenario on exit code 99 when the summary does not say whose threshold broke', async () => {
-    const { report } = await loadWithFakeK6(await fakeK6({ exitCode: 99, noSummary: true }))
-    expect(report).toMatchObject({ passed: false, exitCode: 99 })
-    expect(report.scenarios.map((scenario) => [scenario.status, scenario.detail])).toEqual(
-      Array(3).fill(['failed', 'k6 exit code 99: a threshold was breached']),
-    )
   })
 
   it('passes any other k6 exit code through as a failure', async () => {

@@ -8,8 +8,6 @@ export interface StandInBehaviour {
   delayMs?: number
   /** Every n-th request to a load-tested route answers 500. */
   failEvery?: number
-  /** Only requests with this method count for `failEvery` and `delayMs` (e.g. `GET`: the reads alone). */
-  faultMethod?: string
   /** Accept inbound messages without recording them, so no 24-hour window ever opens. */
   dropInbound?: boolean
 }
@@ -24,8 +22,6 @@ export interface StandInStats {
   unauthorised: number
   /** Status reads that carried the admin token (and so saw the queue depths). */
   adminStatusReads: number
-  /** When each scenario's traffic (setup excluded) was first and last seen, ms since the epoch. */
-  seen: Partial<Record<'webhook' | 'send' | 'read', { first: number; last: number }>>
 }
 
 export interface LoadStandIn {
@@ -53,7 +49,6 @@ export async function startLoadStandIn(behaviour: StandInBehaviour = {}): Promis
     reads: {},
     unauthorised: 0,
     adminStatusReads: 0,
-    seen: {},
   }
   const openWindows = new Set<string>()
   let served = 0
@@ -65,23 +60,8 @@ export async function startLoadStandIn(behaviour: StandInBehaviour = {}): Promis
     const send = (status: number, payload: unknown) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload))
     // The window-opening messages of message-send's setup are not the measured traffic: no faults for them.
-    const setup =
-      (req.url === '/webhooks/whatsapp' && body.includes('wamid.loadopen')) ||
-      body.includes('load window probe')
-    const kind =
-      req.url === '/webhooks/whatsapp'
-        ? 'webhook'
-        : req.url === '/api/v1/messages' && req.method === 'POST'
-          ? 'send'
-          : req.url === '/api/v1/status'
-            ? undefined
-            : 'read'
-    if (!setup && kind) {
-      const now = Date.now()
-      const range = stats.seen[kind]
-      stats.seen[kind] = { first: range?.first ?? now, last: now }
-    }
-    if (!setup && (!behaviour.faultMethod || behaviour.faultMethod === req.method)) {
+    const setup = req.url === '/webhooks/whatsapp' && body.includes('wamid.loadopen')
+    if (!setup) {
       served++
       if (behaviour.delayMs) await sleep(behaviour.delayMs)
       if (behaviour.failEvery && served % behaviour.failEvery === 0)
