@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type pg from 'pg'
 import { DependencyUnavailableError } from '../http/errors.js'
 
@@ -76,6 +77,19 @@ export function isConnectionError(error: unknown, depth = 0): boolean {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+// The deadline of the work retryWhileUnreachable runs, seen by the pool's patient connect (waitForConnections)
+// inside it: without it each connection attempt took a fresh DEPENDENCY_WAIT_MS, so a request that had already
+// waited (behind the batches in flight, or in an earlier attempt) could wait up to twice the bound.
+const workDeadline = new AsyncLocalStorage<number>()
+
+/**
+ * Runs `work` with `deadline` (epoch ms; the sooner one when nested) as the bound of every patient connection
+ * attempt inside it (waitForConnections): work that has already waited does not get the whole bound again.
+ */
+export function withinDeadline<T>(deadline: number, work: () => Promise<T>): Promise<T> {
+  return workDeadline.run(Math.min(deadline, workDeadline.getStore() ?? Number.POSITIVE_INFINITY), work)
+}
+
 /**
  * Runs `work` again while it fails on the connection and `deadline` (epoch ms) is not reached; past it the
  * last connection error becomes a DependencyUnavailableError. Other errors pass through at once.
@@ -86,13 +100,14 @@ export async function retryWhileUnreachable<T>(
   deadline: number,
   dependency: 'database' | 'redis' = 'database',
 ): Promise<T> {
+  const bound = Math.min(deadline, workDeadline.getStore() ?? Number.POSITIVE_INFINITY)
   let delay = 50
   for (;;) {
     try {
-      return await work()
+      return await withinDeadline(bound, work)
     } catch (error) {
       if (!isConnectionError(error)) throw error
-      if (Date.now() + delay >= deadline) throw new DependencyUnavailableError(dependency)
+      if (Date.now() + delay >= bound) throw new DependencyUnavailableError(dependency)
       await sleep(delay)
       delay = Math.min(delay * 2, 500)
     }
@@ -133,7 +148,8 @@ export function waitForConnections(pool: pg.Pool, waitMs: number): pg.Pool {
   if (waitMs <= 0) return pool
   const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>
   const patient = async (): Promise<pg.PoolClient> => {
-    const deadline = Date.now() + waitMs
+    // Tried at least once; then waits until the sooner of its own bound and the surrounding work's deadline.
+    const deadline = Math.min(Date.now() + waitMs, workDeadline.getStore() ?? Number.POSITIVE_INFINITY)
     let delay = 50
     for (;;) {
       try {

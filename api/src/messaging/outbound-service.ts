@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Queue } from 'bullmq'
 import { sql } from 'kysely'
-import { isConnectionError, untilDeadline } from '../db/dependency-outage.js'
+import { isConnectionError, untilDeadline, withinDeadline } from '../db/dependency-outage.js'
 import {
   ConflictError,
   DependencyUnavailableError,
@@ -151,7 +151,9 @@ export class OutboundAcceptor {
       const batch = this.pending.splice(0, this.maxBatch)
       this.inFlight += 1
       const progress: Progress = { wrote: false }
-      this.store(batch, progress)
+      // Requests may have waited behind the batches in flight: their connection attempts get what is left.
+      const deadline = Math.min(...batch.map((item) => item.deadline))
+      withinDeadline(deadline, () => this.store(batch, progress))
         .catch((error: unknown) => {
           if (isConnectionError(error)) return this.unreachable(batch, error, progress)
           for (const item of batch) if (!item.settled) item.reject(error)
