@@ -7,13 +7,13 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import type { Queue } from 'bullmq'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type onRequestHookHandler } from 'fastify'
 import helmet from 'helmet'
-import pg from 'pg'
 import pino from 'pino'
 import type { AppDeps } from './app-context.js'
 import { apiPoolSizes, type Config } from './config.js'
 import { contactRoutes } from './contacts/routes.js'
 import { conversationRoutes } from './conversations/routes.js'
 import { DEFAULT_DEPENDENCY_WAIT_MS, waitForConnections } from './db/dependency-outage.js'
+import { createPgPool } from './db/pg-pool.js'
 import { createPrismaClient } from './db/prisma.js'
 import {
   checkEvictionPolicy,
@@ -104,15 +104,13 @@ export function createAppDeps(config: Config, log?: RedisErrorLogger): AppDeps {
   const pools = apiPoolSizes(config)
   const waitMs = config.dependencyWaitMs ?? DEFAULT_DEPENDENCY_WAIT_MS
   const ingestPool = waitForConnections(
-    new pg.Pool({
+    createPgPool({
       ...postgresClientConfig(config.databaseUrl, config.databaseCaFile),
       max: pools.ingest,
       connectionTimeoutMillis: 5_000,
     }),
     waitMs,
   )
-  // An idle client dropped by the server (restart, failover) must not crash the process.
-  ingestPool.on('error', () => {})
   return {
     ingestPool,
     sql: createTypedSql(ingestPool),

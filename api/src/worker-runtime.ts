@@ -1,7 +1,8 @@
 import { type Queue, Worker } from 'bullmq'
-import pg from 'pg'
+import type pg from 'pg'
 import pino from 'pino'
 import { type Config, workerPoolSize } from './config.js'
+import { createPgPool } from './db/pg-pool.js'
 import { createPrismaClient } from './db/prisma.js'
 import { checkEvictionPolicy, closeRedis, createQueueConnection } from './db/redis.js'
 import { postgresClientConfig } from './db/tls.js'
@@ -41,14 +42,15 @@ export async function startWorkers(
   })
   // The sender's statements are batched (one per tick or per event-loop turn), so a few connections
   // carry them whatever WORKER_CONCURRENCY is.
-  const pool = new pg.Pool({
-    ...postgresClientConfig(config.databaseUrl, config.databaseCaFile),
-    max: SQL_POOL_MAX,
-    connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
-  })
-  // An idle client dropped by the server (restart, failover) must not crash the process.
-  pool.on('error', (error) => log.warn({ err: error }, 'idle database connection lost'))
+  const pool = createPgPool(
+    {
+      ...postgresClientConfig(config.databaseUrl, config.databaseCaFile),
+      max: SQL_POOL_MAX,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+    },
+    (error) => log.warn({ err: error }, 'database connection lost'),
+  )
   // Connected before the first job: the sender's first batches would otherwise wait for TLS and
   // SCRAM handshakes, one per connection, while their rate slots pass.
   await warmUp(pool, SQL_POOL_MAX, log)

@@ -1,8 +1,9 @@
 import type { EventEmitter } from 'node:events'
 import { PrismaPg } from '@prisma/adapter-pg'
-import pg from 'pg'
+import type pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { retryWhileUnreachable, waitForConnections } from './dependency-outage.js'
+import { createPgPool } from './pg-pool.js'
 import { postgresClientConfig } from './tls.js'
 
 export type { Prisma } from '../generated/prisma/client.js'
@@ -53,7 +54,7 @@ export function createTransactionSafePool(
   config: pg.PoolConfig,
   onAbandonedTransaction: () => void = () => {},
 ): pg.Pool {
-  const pool = new pg.Pool(config)
+  const pool = createPgPool(config)
   const transactionState = new WeakMap<pg.PoolClient, string>()
   pool.on('connect', (client) => {
     const connection = (client as unknown as { connection: EventEmitter }).connection
@@ -85,8 +86,6 @@ export function createPrismaClient(databaseUrl: string, options: PrismaOptions =
     }),
     waitMs,
   )
-  // An idle connection dropped by the server (restart, failover) must not crash the process.
-  pool.on('error', () => {})
   const adapter = new PrismaPg(pool, { disposeExternalPool: true })
   const client = new PrismaClient({ adapter })
   if (waitMs <= 0) return client

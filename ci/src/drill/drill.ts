@@ -16,6 +16,7 @@ import {
   DRILL_RECIPIENTS,
   drillRecipient,
   type LoadGenerator,
+  type RequestKind,
   startLoad,
   summarize,
 } from './load.js'
@@ -36,6 +37,8 @@ export interface FaultReport {
   p50Ms: number
   p99Ms: number
   maxMs: number
+  /** The slowest answered request of each kind (read, send, inbound). */
+  maxMsByKind: Partial<Record<RequestKind, number>>
 }
 
 export interface DrillReport {
@@ -255,15 +258,15 @@ export function renderDrillMarkdown(report: DrillReport): string {
   const a = report.accounting
   const rows = report.faults.map(
     (f) =>
-      `| ${f.name} | ${f.description} | ${f.sent} | ${f.failed} | ${f.p50Ms} / ${f.p99Ms} / ${f.maxMs} | ${f.recovered ? 'yes' : 'no'} | ${f.notes.replaceAll('|', '\\|')} |`,
+      `| ${f.name} | ${f.description} | ${f.sent} | ${f.failed} | ${f.p50Ms} / ${f.p99Ms} / ${f.maxMs} | ${f.maxMsByKind.read ?? '–'} / ${f.maxMsByKind.send ?? '–'} / ${f.maxMsByKind.inbound ?? '–'} | ${f.recovered ? 'yes' : 'no'} | ${f.notes.replaceAll('|', '\\|')} |`,
   )
   return [
     `# Fault drill ${report.runId}: ${report.status === 'passed' ? '✅ passed' : '❌ failed'}`,
     '',
     `Local target ${report.url}, ${report.ratePerSecond} req/s steady load, ${report.startedAt} → ${report.finishedAt}.`,
     '',
-    '| fault | what | requests | failed | p50 / p99 / max ms | recovered | notes |',
-    '|---|---|---|---|---|---|---|',
+    '| fault | what | requests | failed | p50 / p99 / max ms | slowest read / send / inbound ms | recovered | notes |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     `Totals: ${report.totals.sent} requests, ${report.totals.failed} failed. Acknowledged: ${a.acknowledgedSends} sends, ${a.acknowledgedInbound} inbound webhooks.`,

@@ -132,6 +132,12 @@ export const killWorkerMidSend: Fault = {
   async run(ctx) {
     const worker = readState(ctx.target.layout.processes).serving?.worker
     if (!worker) return { recovered: false, notes: 'no worker runs' }
+    // Not waited for: a worker that an earlier fault ended is a finding, not something to wait out.
+    if (!isAlive(worker.pid))
+      return {
+        recovered: false,
+        notes: `the worker (pid ${worker.pid}) was not running when this fault began`,
+      }
     const before = (await graphRequests(ctx.fakeGraphUrl)).length
     const burst = ctx.load.burst(60)
     // Mid-send: some of the batch reached Meta, not all of it.

@@ -216,6 +216,11 @@ export function summarize(samples: readonly Sample[], from: number, to: number) 
     const reason = s.error ?? String(s.status)
     reasons[reason] = (reasons[reason] ?? 0) + 1
   }
+  // The slowest answer of each kind says which path held a request longest (reads wait in Prisma, sends and
+  // inbound webhooks in their batches).
+  const maxMsByKind: Partial<Record<RequestKind, number>> = {}
+  for (const s of inWindow)
+    if (s.status !== undefined) maxMsByKind[s.kind] = Math.max(maxMsByKind[s.kind] ?? 0, s.ms)
   return {
     sent: inWindow.length,
     failed: failed.length,
@@ -223,5 +228,6 @@ export function summarize(samples: readonly Sample[], from: number, to: number) 
     p50Ms: at(0.5),
     p99Ms: at(0.99),
     maxMs: latencies.at(-1) ?? 0,
+    maxMsByKind,
   }
 }

@@ -146,6 +146,7 @@ describe('drill accounting', () => {
       p50Ms: 900,
       p99Ms: 900,
       maxMs: 900,
+      maxMsByKind: { send: 900, inbound: 5 },
     })
   })
 })
