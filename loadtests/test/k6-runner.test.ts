@@ -64,8 +64,8 @@ describe('runLoad with k6 on PATH', () => {
       limit: '< 500',
       ok: true,
     })
-    // read-api ran its full 6 s: 100 req/s less 10 dropped iterations over 6 s.
-    expect(report.thresholds['read-api http_reqs rate/s']).toEqual({ value: 98.33, limit: '>= 90', ok: true })
+    // read-api ran its full 4 s: 100 req/s less 10 dropped iterations over 4 s.
+    expect(report.thresholds['read-api http_reqs rate/s']).toEqual({ value: 97.5, limit: '>= 90', ok: true })
     expect(Object.keys(report.thresholds)).toHaveLength(9)
     expect(lines).toContain('  k6 | fake k6 running webhook-ingest')
   })
@@ -83,21 +83,21 @@ describe('runLoad with k6 on PATH', () => {
         `APP_SECRET=${secrets.appSecret}`,
         `BASE_URL=${baseUrl}`,
         `PHONE_NUMBER_ID=${secrets.phoneNumberId}`,
-        // The first scenario's own 8 s: below its share of the budget (a third of 60 s, less the
+        // The first scenario's own 4 s: below its share of the budget (a third of 60 s, less the
         // request timeout kept for k6 to drain), so not shortened.
-        'SCENARIO_DURATION_S=8',
+        'SCENARIO_DURATION_S=4',
         '',
       ].join('\n'),
     )
-    // The first scenarios ended at once, leaving the last its own 6 s.
-    expect(await readFile(join(path, 'env-webhook-ingest'), 'utf8')).toContain('SCENARIO_DURATION_S=6\n')
+    // The first scenarios ended at once, leaving the last its own 4 s.
+    expect(await readFile(join(path, 'env-webhook-ingest'), 'utf8')).toContain('SCENARIO_DURATION_S=4\n')
   })
 
   it('shortens a scenario to its share of a tight budget', async () => {
     const path = await fakeK6({ exitCode: 0 })
-    await loadWithFakeK6(path, 24)
-    // A third of 24 s (8 s) less what k6 may spend draining (30 % of it) leaves 5 s of message-send's own 8 s.
-    expect(await readFile(join(path, 'env-message-send'), 'utf8')).toContain('SCENARIO_DURATION_S=5\n')
+    await loadWithFakeK6(path, 12)
+    // A third of 12 s (4 s) less what k6 may spend draining (30 % of it) leaves 2 s of message-send's own 4 s.
+    expect(await readFile(join(path, 'env-message-send'), 'utf8')).toContain('SCENARIO_DURATION_S=2\n')
   })
 
   it('fails with exit code 99 when k6 reports a breached threshold, and runs nothing after it', async () => {

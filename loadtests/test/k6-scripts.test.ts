@@ -40,8 +40,8 @@ describe('k6 options', () => {
       'http_req_failed{scenario:webhook-ingest}': ['rate<0.01'],
       'dropped_iterations{scenario:webhook-ingest}': ['count<=200'],
     })
-    expect(k6Options(SCENARIOS['webhook-ingest'], { SCENARIO_DURATION_S: '5' }).thresholds).toMatchObject({
-      'dropped_iterations{scenario:webhook-ingest}': ['count<=50'],
+    expect(k6Options(SCENARIOS['webhook-ingest'], { SCENARIO_DURATION_S: '3' }).thresholds).toMatchObject({
+      'dropped_iterations{scenario:webhook-ingest}': ['count<=30'],
     })
   })
 
@@ -54,7 +54,7 @@ describe('k6 options', () => {
       preAllocatedVUs: scenario.vus,
       maxVUs: scenario.maxVus,
     })
-    expect(scenarioDurationS(scenario, { SCENARIO_DURATION_S: '5' })).toBe(5)
+    expect(scenarioDurationS(scenario, { SCENARIO_DURATION_S: '3' })).toBe(3)
     expect(scenarioDurationS(scenario, { SCENARIO_DURATION_S: '9999' })).toBe(scenario.durationS)
     expect(scenarioDurationS(scenario, { SCENARIO_DURATION_S: 'x' })).toBe(scenario.durationS)
   })

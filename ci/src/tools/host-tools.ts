@@ -137,7 +137,8 @@ export function createHostTools(options: HostToolsOptions): Tools {
 
     async test(ctx) {
       const hash = sourceHash(repoRoot)
-      const ran = level === 'full' ? 'typecheck, lint and test suite of api' : 'typecheck and lint of api'
+      const ran =
+        level === 'full' ? 'typecheck, lint and test suite of api' : 'typecheck of api/src and lint of api'
       const last = cache().checked
       if (last?.hash === hash && (last.level === level || last.level === 'full')) {
         return {
@@ -146,7 +147,10 @@ export function createHostTools(options: HostToolsOptions): Tools {
       }
       // The one type check of the service (the build only transpiles), and the lint beside it: tsc keeps one
       // core busy, biome the other. tsc's incremental state lives next to the cache file, so a deploy after a
-      // change re-checks what changed; without it (a cold deploy) tsc checks everything.
+      // change re-checks what changed; without it (a cold deploy) tsc checks everything. The fast level checks
+      // the code that ships (api/src, a quarter faster than with the tests); the full level and CI check the
+      // tests' types too.
+      const typecheck = level === 'full' ? 'typecheck' : 'typecheck:src'
       // A failing check stops the other one (its result would not change the verdict), and the stage ends once
       // both processes are gone.
       const sibling = new AbortController()
@@ -158,14 +162,14 @@ export function createHostTools(options: HostToolsOptions): Tools {
             'npm',
             [
               'run',
-              'typecheck',
+              typecheck,
               '-w',
               'api',
               '--silent',
               '--',
               '--incremental',
               '--tsBuildInfoFile',
-              join(dirname(options.cacheFile), 'api.tsbuildinfo'),
+              join(dirname(options.cacheFile), `api-${typecheck.replace(':', '-')}.tsbuildinfo`),
             ],
             repoRoot,
             checks,

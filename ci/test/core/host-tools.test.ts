@@ -45,11 +45,12 @@ afterEach(() => {
 })
 
 const ran = () => readFileSync(calls, 'utf8').trim().split('\n')
-const tools = () =>
+const tools = (testLevel?: 'fast' | 'full') =>
   createHostTools({
     repoRoot: root,
     cacheFile: join(root, 'cache.json'),
     packager: async (version) => ({ ref: 'x', digest: `sha256:${'0'.repeat(64)}`, version }),
+    ...(testLevel ? { testLevel } : {}),
   })
 
 describe('host tools', () => {
@@ -77,14 +78,25 @@ describe('host tools', () => {
   })
 
   it('runs the fast checks and says what ran; skips them on the same inputs', async () => {
-    expect((await tools().test(ctx)).summary).toBe('typecheck and lint of api passed (full suite runs in CI)')
+    expect((await tools().test(ctx)).summary).toBe(
+      'typecheck of api/src and lint of api passed (full suite runs in CI)',
+    )
     // The two run side by side, so either may be first; the type check keeps its incremental state in the cache dir.
     expect(ran().sort()).toEqual([
       'biome lint api',
-      `npm run typecheck -w api --silent -- --incremental --tsBuildInfoFile ${join(root, 'api.tsbuildinfo')}`,
+      `npm run typecheck:src -w api --silent -- --incremental --tsBuildInfoFile ${join(root, 'api-typecheck-src.tsbuildinfo')}`,
     ])
     expect((await tools().test(ctx)).summary).toContain('passed before on the same inputs')
     expect(ran()).toHaveLength(2)
+  })
+
+  it('checks the types of the tests too, and runs the suite, at the full level', async () => {
+    expect((await tools('full').test(ctx)).summary).toBe('typecheck, lint and test suite of api passed')
+    expect(ran().sort()).toEqual([
+      'biome lint api',
+      `npm run typecheck -w api --silent -- --incremental --tsBuildInfoFile ${join(root, 'api-typecheck.tsbuildinfo')}`,
+      'npx vitest run --project api',
+    ])
   })
 
   it('fails the test stage when either check fails, once the other one is stopped', async () => {
@@ -98,32 +110,6 @@ describe('host tools', () => {
     await expect(tools().test(ctx)).rejects.toThrow(/biome lint api exited 1: api\/src\/a\.ts:1:1/)
     const pid = Number(readFileSync(pidFile, 'utf8'))
     expect(() => process.kill(pid, 0)).toThrow(/ESRCH/)
-  })
-
-  it('builds once, then reuses the build while the inputs are unchanged', async () => {
-    expect((await tools().build(ctx)).summary).toContain('npm run build -w api')
-    expect((await tools().build(ctx)).summary).toContain('unchanged since the last build')
-    expect(ran()).toEqual(['npm run build -w api --silent'])
-    writeFileSync(join(root, 'api', 'src', 'server.ts'), 'export const changed = 1\n')
-    await tools().build(ctx)
-    expect(ran()).toHaveLength(2)
-  })
-
-  it('ignores generated code and build output in the input hash', () => {
-    const before = sourceHash(root)
-    writeFileSync(join(root, 'api', 'src', 'generated', 'client.ts'), 'x')
-    expect(sourceHash(root)).toBe(before)
-  })
-
-  it('runs the fast checks and says what ran; skips them on the same inputs', async () => {
-    expect((await tools().test(ctx)).summary).toBe('typecheck and lint of api passed (full suite runs in CI)')
-    // The two run side by side, so either may be first; the type check keeps its incremental state in the cache dir.
-    expect(ran().sort()).toEqual([
-      'biome lint api',
-      `npm run typecheck -w api --silent -- --incremental --tsBuildInfoFile ${join(root, 'api.tsbuildinfo')}`,
-    ])
-    expect((await tools().test(ctx)).summary).toContain('passed before on the same inputs')
-    expect(ran()).toHaveLength(2)
   })
 
   it('fails the test stage when either check fails, and stops the other one', async () => {
