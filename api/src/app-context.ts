@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import type { Config } from './config.js'
 import type { PrismaClient } from './db/prisma.js'
+import type { Readiness } from './health/readiness.js'
 import type { HostResolver } from './messaging/webhook-url-policy.js'
 import type { InboundQueue } from './queues/inbound-queue.js'
 import type { TypedSql } from './sql/typed-sql.js'
@@ -26,11 +27,6 @@ export interface AppDeps {
   queues: Map<string, Queue>
   /** Resolves customer webhook hosts at registration; the system resolver when absent (tests inject one). */
   resolveHost?: HostResolver
-}
-
-export interface Readiness {
-  /** Set once shutdown begins: /health answers 503 from then on so load balancers stop routing here. */
-  shuttingDown: boolean
 }
 
 declare module 'fastify' {

@@ -23,6 +23,7 @@ import {
   type RedisErrorLogger,
 } from './db/redis.js'
 import { postgresClientConfig } from './db/tls.js'
+import { Readiness } from './health/readiness.js'
 import { healthRoutes } from './health/routes.js'
 import { errorHandlerPlugin } from './http/error-handler.js'
 import { inputGuardPlugin } from './http/input-guard.js'
@@ -64,6 +65,8 @@ const FEATURE_PLUGINS: ReadonlyArray<readonly [FastifyPluginAsyncTypebox, string
 ]
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 
+/** When no readiness probe comes (a process started by hand), the ORM warms up this long after start. */
+const ORM_WARM_UP_FALLBACK_MS = 1_000
 /**
  * Routes whose callers are machines, never browsers, and which carry the platform's load: Meta's
  * webhook deliveries and the readiness probe. Browser security headers mean nothing to them and the
@@ -173,7 +176,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
   app.decorate('config', config)
   app.decorate('deps', deps)
-  app.decorate('readiness', { shuttingDown: false })
+  app.decorate('readiness', new Readiness())
   app.decorate('startedAt', new Date())
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
@@ -187,19 +190,23 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     background.add(tracked)
     tracked.finally(() => background.delete(tracked))
   })
+  const closing = new AbortController()
   app.addHook('onClose', async () => {
+    closing.abort()
     await Promise.allSettled([...background])
     if (ownsDeps) await closeAppDeps(deps)
   })
-  // Open the hot paths' first connection and load Prisma's query compiler (a wasm module) while the
-  // listener starts, not before it: readiness probes the database over the pg pool, so it does not
-  // wait for the ORM, and a request that needs Prisma before it is loaded waits for it there. A
-  // database that is down now must not stop the process from starting (readiness reports it).
+  // Open the hot paths' first connection while the listener starts, not before it: a database that is
+  // down now must not stop the process from starting (readiness reports it). Prisma's query compiler (a
+  // wasm module) loads right after the first readiness answer: readiness probes the database over the pg
+  // pool and does not wait for the ORM (see Readiness).
   app.addHook('onReady', async () => {
+    const unreachable = (error: unknown) => app.log.warn({ err: error }, 'database not reachable at start')
+    app.runInBackground(deps.ingestPool.query('SELECT 1').catch(unreachable))
     app.runInBackground(
-      Promise.all([deps.ingestPool.query('SELECT 1'), deps.prisma.$queryRaw`SELECT 1`]).catch(
-        (error: unknown) => app.log.warn({ err: error }, 'database not reachable at start'),
-      ),
+      app.readiness
+        .afterFirstAnswer(ORM_WARM_UP_FALLBACK_MS, closing.signal, () => deps.prisma.$queryRaw`SELECT 1`)
+        .catch(unreachable),
     )
   })
 

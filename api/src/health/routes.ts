@@ -44,6 +44,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const ok = database === 'connected' && redis === 'connected' && !shuttingDown
       const body: Readiness = { status: ok ? 'ok' : 'error', database, redis }
       if (shuttingDown) body.shuttingDown = true
+      if (ok) app.readiness.answeredReady()
       return reply.status(ok ? 200 : 503).send(body)
     },
   )
