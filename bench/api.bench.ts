@@ -18,7 +18,8 @@ import type { BenchResult } from './types.js'
 
 // Service core: signed Meta webhook ingest (verify, INSERT ... ON CONFLICT, queue add, 200) and
 // GET /health of ONE API process on real PostgreSQL and Redis, each next to a bare Fastify route in a
-// separate process as the baseline; plus readyMs, from spawning the API to its first /health 200 (and readyCpuMs, the CPU it used by then).
+// separate process as the baseline; plus readyMs, from spawning the API to its first /health 200 (and
+// readyCpuMs, the CPU it used by then), the median of READY_STARTS starts.
 // Every webhook body is distinct (dedup must not short-circuit); stored rows are counted afterwards
 // and any 2xx without its row is reported as `lost`. Bounded: DURATION_S of load per measurement.
 function webhookBody(n: number): string {
@@ -50,6 +51,9 @@ function webhookBody(n: number): string {
     ],
   })
 }
+
+/** Starts of the API after the first whose time to ready is measured (median and slowest reported). */
+const READY_STARTS = 5
 
 export default async function apiBenchmark(): Promise<BenchResult[]> {
   const [postgres, redis] = await Promise.all([startPostgres(), startRedis()])
@@ -109,6 +113,20 @@ export default async function apiBenchmark(): Promise<BenchResult[]> {
     // After every load of this benchmark: the API's peak over ingest and health.
     const apiPeakRssMb = peakRssMb(api.child)
 
+    // Time to ready, from more than one start: the first start above comes right after the databases
+    // were made and migrated (cold page cache, PostgreSQL still writing), so one sample says little.
+    // READY_STARTS more starts of the same build on the same databases, one at a time, on a machine
+    // otherwise idle (the loads above are over); reported as median and slowest, with the first start.
+    const starts: { readyMs: number; readyCpuMs: number | null }[] = []
+    for (let i = 0; i < READY_STARTS; i++) {
+      const again = await startApi(databaseUrl, redis)
+      starts.push({ readyMs: again.readyMs, readyCpuMs: again.readyCpuMs })
+      await stop(again.child)
+    }
+    const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+    const readyMedianMs = median(starts.map((s) => s.readyMs))
+    const cpuSamples = starts.flatMap((s) => (s.readyCpuMs === null ? [] : [s.readyCpuMs]))
+
     return [
       result('api.webhook-ingest', ingest, bareIngestRef, {
         acknowledged,
@@ -133,13 +151,16 @@ export default async function apiBenchmark(): Promise<BenchResult[]> {
       {
         name: 'api.ready',
         reqPerSec: 0,
-        p50Ms: readyMs,
-        p99Ms: readyMs,
+        p50Ms: readyMedianMs,
+        p99Ms: Math.max(...starts.map((s) => s.readyMs)),
         errors: 0,
         baseline: null,
-        readyMs,
+        readyMs: readyMedianMs,
+        readyStartsMs: starts.map((s) => s.readyMs),
+        firstStartReadyMs: readyMs,
         // CPU the start-up used (user + system): what the start costs, whatever else loads the machine.
-        readyCpuMs,
+        readyCpuMs: cpuSamples.length ? median(cpuSamples) : null,
+        firstStartReadyCpuMs: readyCpuMs,
         targets: { readyMs: 1_000 },
         runtime,
       },
