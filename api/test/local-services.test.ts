@@ -157,3 +157,41 @@ describe('local Redis', () => {
     client.disconnect()
   })
 })
+
+describe('throwaway servers', () => {
+  it('end with the process that started them, even when it never stops them', async () => {
+    // A process that starts a throwaway pair and exits without stop(): a hook that timed out, a crash.
+    const script = [
+      "import { readFileSync } from 'node:fs'",
+      "import { join } from 'node:path'",
+      "import { startPostgres, startRedis } from '@whatsapp-saas/local-services'",
+      'const [postgres, redis] = await Promise.all([startPostgres(), startRedis()])',
+      "const pid = (file) => Number(readFileSync(file, 'utf8').split('\\n')[0])",
+      'console.log(JSON.stringify({',
+      "  postgres: { pid: pid(join(postgres.dataDir, 'postmaster.pid')), dir: postgres.dataDir },",
+      "  redis: { pid: pid(join(redis.dir, 'redis.pid')), dir: redis.dir },",
+      '}))',
+      'process.exit(0)',
+    ].join('\n')
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: join(import.meta.dirname, '..'),
+    })
+    const started = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<
+      'postgres' | 'redis',
+      { pid: number; dir: string }
+    >
+    const running = (pid: number) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    for (const server of Object.values(started)) {
+      expect(server.pid).toBeGreaterThan(0)
+      await expect.poll(() => running(server.pid), { timeout: 15_000, interval: 100 }).toBe(false)
+      expect(existsSync(server.dir)).toBe(false)
+    }
+  }, 60_000)
+})

@@ -16,6 +16,7 @@ import { promisify } from 'node:util'
 import pg from 'pg'
 import { postgresBinDir } from './binaries.js'
 import { freePort } from './ports.js'
+import { endAtExit } from './throwaway.js'
 import { ensureLocalCa, ensureServerCertificate, installServerCertificate } from './tls.js'
 
 const run = promisify(execFile)
@@ -211,6 +212,10 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     )
 
   const caQuery = `sslmode=verify-full&sslrootcert=${encodeURIComponent(ca.caFile)}`
+  // SIGINT: PostgreSQL's fast shutdown, what `pg_ctl stop -m fast` sends.
+  const forget = tempRoot
+    ? endAtExit(tempRoot, { pid: () => postmasterPid(dataDir), signal: 'SIGINT' })
+    : () => {}
   return {
     host,
     port,
@@ -222,7 +227,18 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       `postgresql://postgres${password ? `:${encodeURIComponent(password)}` : ''}@${host}:${port}/${database}?${caQuery}`,
     async stop() {
       await pgCtl(['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '30'])
+      forget()
       if (tempRoot) rmSync(tempRoot, { recursive: true, force: true })
     },
+  }
+}
+
+/** The postmaster's pid (line 1 of postmaster.pid), undefined when the server is not running. */
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
   }
 }

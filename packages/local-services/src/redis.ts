@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { requireBinary } from './binaries.js'
 import { freePort, waitForPort } from './ports.js'
+import { endAtExit } from './throwaway.js'
 import { ensureLocalCa, ensureServerCertificate } from './tls.js'
 
 export interface RedisOptions {
@@ -124,6 +125,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     await waitForPort(port, 10_000, host)
   }
 
+  const forget = tempRoot ? endAtExit(tempRoot, { pid: () => readPid(dir), signal: 'SIGTERM' }) : () => {}
   return {
     host,
     port,
@@ -135,6 +137,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     async stop() {
       const pid = readPid(dir)
       if (pid !== undefined) await stopPid(pid)
+      forget()
       if (tempRoot) rmSync(tempRoot, { recursive: true, force: true })
     },
   }
