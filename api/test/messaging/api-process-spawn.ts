@@ -16,36 +16,48 @@ export interface ApiProcess {
   port: number
 }
 
-/** Spawns api-process.ts (an API replica with its workers) and resolves with its port once it listens. */
-export function startApiProcess(options: {
+export interface ServiceProcessOptions {
   databaseUrl: string
   redisUrl: string
   /** CA of the test Redis's TLS certificate. */
   redisCaFile: string
   graphUrl: string
   env?: Record<string, string>
-}): Promise<ApiProcess> {
+}
+
+/** Environment of a service process in these tests: the test databases, the test secrets, a fake Graph API. */
+export function serviceProcessEnv(options: ServiceProcessOptions): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: options.databaseUrl,
+    REDIS_URL: options.redisUrl,
+    REDIS_CA_FILE: options.redisCaFile,
+    ADMIN_TOKEN: TEST_SECRETS.adminToken,
+    META_APP_SECRET: TEST_SECRETS.metaAppSecret,
+    META_VERIFY_TOKEN: TEST_SECRETS.metaVerifyToken,
+    ENCRYPTION_KEY: TEST_SECRETS.encryptionKey.toString('base64'),
+    GRAPH_API_BASE_URL: options.graphUrl,
+    LOG_LEVEL: 'error',
+    ...options.env,
+  }
+}
+
+/** Spawns api-process.ts (an API replica with its workers) and resolves with its port once it listens. */
+export function startApiProcess(options: ServiceProcessOptions): Promise<ApiProcess> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', fileURLToPath(new URL('./api-process.ts', import.meta.url))],
     {
-      env: {
-        ...process.env,
-        DATABASE_URL: options.databaseUrl,
-        REDIS_URL: options.redisUrl,
-        REDIS_CA_FILE: options.redisCaFile,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        ADMIN_TOKEN: TEST_SECRETS.adminToken,
-        META_APP_SECRET: TEST_SECRETS.metaAppSecret,
-        META_VERIFY_TOKEN: TEST_SECRETS.metaVerifyToken,
-        ENCRYPTION_KEY: TEST_SECRETS.encryptionKey.toString('base64'),
-        GRAPH_API_BASE_URL: options.graphUrl,
-        LOG_LEVEL: 'error',
-        RATE_LIMIT_PER_MINUTE: '1000000',
-        WORKER_CONCURRENCY: '8',
-        ...options.env,
-      },
+      env: serviceProcessEnv({
+        ...options,
+        env: {
+          PORT: '0',
+          HOST: '127.0.0.1',
+          RATE_LIMIT_PER_MINUTE: '1000000',
+          WORKER_CONCURRENCY: '8',
+          ...options.env,
+        },
+      }),
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   )

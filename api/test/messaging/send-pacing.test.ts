@@ -7,11 +7,11 @@ import { createFakeGraph, type FakeGraph } from '../../src/fake-graph/index.js'
 import { OUTBOUND_QUEUE, outboundJobOptions } from '../../src/messaging/outbound-queue.js'
 import {
   startTestEnvironment,
-  TEST_SECRETS,
   type TestApp,
   type TestEnvironment,
   type TestTenant,
 } from '../harness/index.js'
+import { serviceProcessEnv } from './api-process-spawn.js'
 import { recordingHooks, seedPhoneNumber, startOutboundWorker, waitFor } from './fixtures.js'
 import { maxInRollingWindow } from './rate-window.js'
 
@@ -179,23 +179,19 @@ async function startWorkerProcess(): Promise<ChildProcess> {
     process.execPath,
     ['--import', 'tsx', fileURLToPath(new URL('../../src/worker.ts', import.meta.url))],
     {
-      env: {
-        ...process.env,
-        DATABASE_URL: t.databaseUrl,
-        REDIS_URL: env.redis.url,
-        REDIS_CA_FILE: env.redis.caFile,
-        ADMIN_TOKEN: TEST_SECRETS.adminToken,
-        META_APP_SECRET: TEST_SECRETS.metaAppSecret,
-        META_VERIFY_TOKEN: TEST_SECRETS.metaVerifyToken,
-        ENCRYPTION_KEY: TEST_SECRETS.encryptionKey.toString('base64'),
-        GRAPH_API_BASE_URL: fake.url,
-        LOG_LEVEL: 'error',
-        WORKER_CONCURRENCY: '32',
-        // Arrivals are timed by the fake inside this process, which shares the cores with the other test
-        // files: a margin below the limit keeps that timing noise out of the bound under test. Two
-        // processes without the shared limiter would still send 1.7 times the limit.
-        OUTBOUND_RATE_UTILIZATION_PERCENT: '85',
-      },
+      env: serviceProcessEnv({
+        databaseUrl: t.databaseUrl,
+        redisUrl: env.redis.url,
+        redisCaFile: env.redis.caFile,
+        graphUrl: fake.url,
+        env: {
+          WORKER_CONCURRENCY: '32',
+          // Arrivals are timed by the fake inside this process, which shares the cores with the other test
+          // files: a margin below the limit keeps that timing noise out of the bound under test. Two
+          // processes without the shared limiter would still send 1.7 times the limit.
+          OUTBOUND_RATE_UTILIZATION_PERCENT: '85',
+        },
+      }),
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   )
