@@ -21,6 +21,8 @@ interface DeployRun {
   rolloutMs: number
   /** Each stage's status and duration, as the report gives them. */
   stages: Record<string, { status: string; durationMs: number }>
+  /** Why the deploy failed, as its report says (a breached load threshold names itself here). */
+  reason?: string
 }
 
 function deploy(env: NodeJS.ProcessEnv, withLoad = false): Promise<DeployRun> {
@@ -42,6 +44,7 @@ function deploy(env: NodeJS.ProcessEnv, withLoad = false): Promise<DeployRun> {
       try {
         const report = JSON.parse(out) as {
           status: string
+          reason?: string
           stages: { name: string; status: string; durationMs: number; details: { rolloutMs?: number } }[]
         }
         const rollout = report.stages.find((s) => s.name === 'rollout')
@@ -49,6 +52,7 @@ function deploy(env: NodeJS.ProcessEnv, withLoad = false): Promise<DeployRun> {
           durationMs: Date.now() - started,
           status: report.status,
           rolloutMs: rollout?.details.rolloutMs ?? -1,
+          ...(report.reason ? { reason: report.reason } : {}),
           stages: Object.fromEntries(
             report.stages.map((stage) => [
               stage.name,
@@ -119,6 +123,7 @@ const bench: Benchmark = async () => {
         status: cold.status,
         loadStageMs: cold.stages.load?.durationMs ?? null,
         loadStatus: cold.stages.load?.status ?? null,
+        ...(cold.reason ? { reason: cold.reason } : {}),
         stages: cold.stages,
         targetMs: 60_000,
       }),

@@ -7,7 +7,12 @@ import exec from 'k6/execution'
 import http from 'k6/http'
 import { k6Options, requiredEnv } from './k6-options.ts'
 import { loadRecipient, textMessageBody, windowOpeningBody } from './payloads.ts'
-import { MESSAGE_SEND_RECIPIENTS, SCENARIOS, WINDOW_OPEN_WAIT_S } from './scenarios.ts'
+import {
+  MESSAGE_SEND_RECIPIENTS,
+  SCENARIOS,
+  WINDOW_OPEN_WAIT_S,
+  WINDOW_PROBE_INTERVAL_S,
+} from './scenarios.ts'
 
 const scenario = SCENARIOS['message-send']
 export const options = k6Options(scenario, __ENV)
@@ -24,23 +29,32 @@ const jsonWithKey = { 'content-type': 'application/json', authorization: `Bearer
  */
 export function setup(): void {
   const nonce = String(Date.now())
-  for (let index = 0; index < MESSAGE_SEND_RECIPIENTS; index++) {
-    const body = windowOpeningBody(phoneNumberId, loadRecipient(index), nonce)
-    const inbound = http.post(`${baseUrl}/webhooks/whatsapp`, body, {
-      headers: {
-        'content-type': 'application/json',
-        'x-hub-signature-256': `sha256=${crypto.hmac('sha256', appSecret, body, 'hex')}`,
-      },
-      timeout: '5s',
-    })
-    if (inbound.status !== 200) exec.test.abort(`inbound webhook answered ${inbound.status}`)
-  }
+  // All at once, as Meta delivers them: k6 sends a batch in parallel.
+  const inbound = http.batch(
+    Array.from({ length: MESSAGE_SEND_RECIPIENTS }, (_, index) => {
+      const body = windowOpeningBody(phoneNumberId, loadRecipient(index), nonce)
+      return {
+        method: 'POST',
+        url: `${baseUrl}/webhooks/whatsapp`,
+        body,
+        params: {
+          headers: {
+            'content-type': 'application/json',
+            'x-hub-signature-256': `sha256=${crypto.hmac('sha256', appSecret, body, 'hex')}`,
+          },
+          timeout: '5s',
+        },
+      }
+    }),
+  )
+  const refused = inbound.find((response) => response.status !== 200)
+  if (refused) exec.test.abort(`inbound webhook answered ${refused.status}`)
   const probe = textMessageBody(
     phoneNumberId,
     loadRecipient(MESSAGE_SEND_RECIPIENTS - 1),
     'load window probe',
   )
-  for (let attempt = 0; attempt < WINDOW_OPEN_WAIT_S; attempt++) {
+  for (let attempt = 0; attempt < WINDOW_OPEN_WAIT_S / WINDOW_PROBE_INTERVAL_S; attempt++) {
     const sent = http.post(`${baseUrl}/api/v1/messages`, probe, {
       headers: jsonWithKey,
       timeout: '5s',
@@ -49,7 +63,7 @@ export function setup(): void {
     })
     if (sent.status === scenario.expectedStatus) return
     if (sent.status !== 422) exec.test.abort(`window probe send answered ${sent.status}`)
-    sleep(1)
+    sleep(WINDOW_PROBE_INTERVAL_S)
   }
   exec.test.abort(`24-hour windows still closed after ${WINDOW_OPEN_WAIT_S} s`)
 }

@@ -48,6 +48,8 @@ export const WARMUP_S = 1
 export const MESSAGE_SEND_RECIPIENTS = 50
 /** How long `message-send` waits for the inbound messages to open the windows before it starts. */
 export const WINDOW_OPEN_WAIT_S = 20
+/** How often, meanwhile, it asks whether the last window is open (a probe send answered 202, not 422). */
+export const WINDOW_PROBE_INTERVAL_S = 0.25
 /** How many distinct senders `webhook-ingest` cycles through (bounds the contacts it creates on the demo number). */
 export const WEBHOOK_SENDERS = 100
 
