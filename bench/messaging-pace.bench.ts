@@ -9,7 +9,7 @@ import { createFakeGraph } from '../api/src/fake-graph/index.js'
 import { outboundJobOptions } from '../api/src/messaging/outbound-queue.js'
 import { QUEUE_NAMES } from '../api/src/queues/names.js'
 import { createQueue } from '../api/src/queues/producer.js'
-import { seedPhoneNumber, seedTemplate } from '../api/test/messaging/fixtures.js'
+import { seedPhoneNumber, seedQueuedTemplateSends, seedTemplate } from '../api/test/messaging/fixtures.js'
 import { maxInRollingWindow } from '../api/test/messaging/rate-window.js'
 import {
   cpuMs,
@@ -73,39 +73,7 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
       numbers.push(graphId)
       const phone = await seedPhoneNumber(prisma, organization.id, graphId, { throughputMps: LIMIT_MPS })
       const waIds = Array.from({ length: perNumber }, (_, i) => `49160${n}${String(i).padStart(6, '0')}`)
-      await prisma.contact.createMany({
-        data: waIds.map((waId) => ({ organizationId: organization.id, waId })),
-      })
-      const contacts = await prisma.contact.findMany({
-        where: { organizationId: organization.id, waId: { in: waIds } },
-        select: { id: true },
-      })
-      await prisma.conversation.createMany({
-        data: contacts.map((c) => ({
-          organizationId: organization.id,
-          phoneNumberId: phone.id,
-          contactId: c.id,
-        })),
-      })
-      const conversations = await prisma.conversation.findMany({
-        where: { phoneNumberId: phone.id },
-        select: { id: true },
-      })
-      const created = await prisma.message.createManyAndReturn({
-        data: conversations.map((c) => ({
-          organizationId: organization.id,
-          conversationId: c.id,
-          phoneNumberId: phone.id,
-          direction: 'OUTBOUND' as const,
-          type: 'template',
-          content: { name: 'hello_world', language: { code: 'en_US' } },
-          templateName: 'hello_world',
-          templateLanguage: 'en_US',
-          status: 'QUEUED' as const,
-        })),
-        select: { id: true },
-      })
-      perNumberIds.push(created.map((m) => m.id))
+      perNumberIds.push(await seedQueuedTemplateSends(prisma, organization.id, phone.id, waIds))
     }
     // Interleave the numbers in the queue, as many tenants' sends would arrive.
     const messageIds = Array.from({ length: perNumber }, (_, i) => perNumberIds.map((ids) => ids[i]!)).flat()

@@ -70,6 +70,45 @@ export async function seedConversation(
   })
 }
 
+/**
+ * One QUEUED template send (hello_world) to each recipient, each in a conversation of its own on the number, stored
+ * as the accept path stores them (enqueue them with the message id as job id); returns their ids in recipient order.
+ */
+export async function seedQueuedTemplateSends(
+  prisma: PrismaClient,
+  organizationId: string,
+  phoneNumberDbId: string,
+  waIds: string[],
+): Promise<string[]> {
+  const contacts = await prisma.contact.createManyAndReturn({
+    data: waIds.map((waId) => ({ organizationId, waId })),
+    select: { id: true },
+  })
+  const conversations = await prisma.conversation.createManyAndReturn({
+    data: contacts.map((contact) => ({
+      organizationId,
+      phoneNumberId: phoneNumberDbId,
+      contactId: contact.id,
+    })),
+    select: { id: true },
+  })
+  const messages = await prisma.message.createManyAndReturn({
+    data: conversations.map((conversation) => ({
+      organizationId,
+      conversationId: conversation.id,
+      phoneNumberId: phoneNumberDbId,
+      direction: 'OUTBOUND' as const,
+      type: 'template',
+      content: { name: 'hello_world', language: { code: 'en_US' } },
+      templateName: 'hello_world',
+      templateLanguage: 'en_US',
+      status: 'QUEUED' as const,
+    })),
+    select: { id: true },
+  })
+  return messages.map((message) => message.id)
+}
+
 export interface RecordingHooks extends OutboundHooks {
   /** Wamids whose overtaking statuses the sender handed on. */
   stored: string[]

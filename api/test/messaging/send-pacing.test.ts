@@ -12,7 +12,13 @@ import {
   type TestTenant,
 } from '../harness/index.js'
 import { serviceProcessEnv } from './api-process-spawn.js'
-import { recordingHooks, seedPhoneNumber, startOutboundWorker, waitFor } from './fixtures.js'
+import {
+  recordingHooks,
+  seedPhoneNumber,
+  seedQueuedTemplateSends,
+  startOutboundWorker,
+  waitFor,
+} from './fixtures.js'
 import { maxInRollingWindow } from './rate-window.js'
 
 // The pacing rule: at most `throughputMps` calls of a number reach Meta in any rolling second, counted
@@ -56,33 +62,7 @@ async function storeSends(count: number): Promise<{ phoneNumberId: string; ids: 
     throughputMps: LIMIT_MPS,
   })
   const waIds = Array.from({ length: count }, (_, i) => `4917${numbers}${String(i).padStart(6, '0')}`)
-  const contacts = await t.prisma.contact.createManyAndReturn({
-    data: waIds.map((waId) => ({ organizationId: tenant.organizationId, waId })),
-    select: { id: true },
-  })
-  const conversations = await t.prisma.conversation.createManyAndReturn({
-    data: contacts.map((contact) => ({
-      organizationId: tenant.organizationId,
-      phoneNumberId: phone.id,
-      contactId: contact.id,
-    })),
-    select: { id: true },
-  })
-  const messages = await t.prisma.message.createManyAndReturn({
-    data: conversations.map((conversation) => ({
-      organizationId: tenant.organizationId,
-      conversationId: conversation.id,
-      phoneNumberId: phone.id,
-      direction: 'OUTBOUND' as const,
-      type: 'template',
-      content: { name: 'hello_world', language: { code: 'en_US' } },
-      templateName: 'hello_world',
-      templateLanguage: 'en_US',
-      status: 'QUEUED' as const,
-    })),
-    select: { id: true },
-  })
-  const ids = messages.map((message) => message.id)
+  const ids = await seedQueuedTemplateSends(t.prisma, tenant.organizationId, phone.id, waIds)
   return { phoneNumberId, ids }
 }
 
