@@ -11,11 +11,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 export class Readiness {
   /** Set once shutdown begins: /health answers 503 from then on so load balancers stop routing here. */
   shuttingDown = false
-  readonly firstAnswered: Promise<void>
+  readonly #firstAnswered: Promise<void>
   #answered!: () => void
 
   constructor() {
-    this.firstAnswered = new Promise((resolve) => {
+    this.#firstAnswered = new Promise((resolve) => {
       this.#answered = resolve
     })
   }
@@ -35,7 +35,7 @@ export class Readiness {
     warm: () => Promise<unknown>,
   ): Promise<void> {
     const fallback = sleep(fallbackMs, undefined, { signal, ref: false }).catch(() => undefined)
-    await Promise.race([this.firstAnswered, fallback])
+    await Promise.race([this.#firstAnswered, fallback])
     if (!signal.aborted) await warm()
   }
 }
