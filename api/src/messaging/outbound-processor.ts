@@ -7,6 +7,7 @@ import { decryptSecret } from '../crypto/secret-box.js'
 import type { PrismaClient } from '../db/prisma.js'
 import { messageStatusEvent } from '../events/message-status.js'
 import { type DB, type TypedSql, timestampParam, utcTimestamp } from '../sql/typed-sql.js'
+import { DueQueue } from './due-queue.js'
 import type { GraphClient, SendOutcome } from './graph-client.js'
 import type { MessagingSettings } from './messaging-settings.js'
 import type { OutboundJobData } from './outbound-queue.js'
@@ -162,6 +163,8 @@ export class OutboundSender {
   private readonly recordLatency = new LatencyEstimate(3, MAX_RECORD_LEAD_MS)
   /** Sends waiting for their call record, by tick. */
   private readonly ticks = new Map<number, Claimed[]>()
+  /** The ticks' records and the calls, each at its time (see DueQueue: why not a timer each). */
+  private readonly due = new DueQueue()
   private readonly accessTokens = new Map<string, string>()
   /**
    * The jobs arriving within CLAIM_WINDOW_MS, claimed by one statement. Each load settles with the
@@ -222,6 +225,7 @@ export class OutboundSender {
   }
 
   process(job: Job<OutboundJobData>, token: string | undefined): Promise<string> {
+    this.due.runDue()
     return this.claim(job, token)
   }
 
@@ -303,6 +307,7 @@ export class OutboundSender {
         'claimed.id as claimedId',
       ])
       .execute()
+    this.due.runDue()
     const byId = new Map(rows.map((row) => [row.id, row]))
 
     const sendable: Claimed[] = []
@@ -365,6 +370,7 @@ export class OutboundSender {
       })),
       this.slotLeadMs(),
     )
+    this.due.runDue()
     const tooFar: Array<{ send: Claimed; waitMs: number }> = []
     sends.forEach((send, index) => {
       const slot = slots[index]!
@@ -382,7 +388,7 @@ export class OutboundSender {
   private schedule(send: Claimed, slot: SendSlot): void {
     send.slotAt = slot.decidedAtMs + slot.waitMs
     if (send.recorded) {
-      setTimeout(() => this.call(send), Math.max(0, send.slotAt - Date.now()))
+      this.due.at(send.slotAt, () => this.call(send))
       return
     }
     const lead = this.recordLatency.estimateMs()
@@ -397,16 +403,13 @@ export class OutboundSender {
       return
     }
     this.ticks.set(tick, [send])
-    setTimeout(
-      () => {
-        const sends = this.ticks.get(tick) ?? []
-        this.ticks.delete(tick)
-        this.recordCalls(sends).catch((error: unknown) => {
-          for (const s of sends) s.pending.reject(error)
-        })
-      },
-      Math.max(0, tick * TICK_MS - Date.now()),
-    )
+    this.due.at(tick * TICK_MS, () => {
+      const sends = this.ticks.get(tick) ?? []
+      this.ticks.delete(tick)
+      this.recordCalls(sends).catch((error: unknown) => {
+        for (const s of sends) s.pending.reject(error)
+      })
+    })
   }
 
   /** Writes the call records of one tick, then makes each call at its slot. */
@@ -417,6 +420,7 @@ export class OutboundSender {
     if (onTime.length === 0) return
     const started = Date.now()
     const recorded = await this.record(onTime)
+    this.due.runDue()
     this.recordLatency.observe(Date.now() - started)
     for (const send of onTime) {
       // Not recorded: the claim was taken over (this process was thought dead); the new owner sends it.
@@ -428,7 +432,7 @@ export class OutboundSender {
       // A record that came back too late for its slot stays (the send is recorded, not yet called):
       // the call takes a new slot.
       if (Date.now() - send.slotAt > SLOT_LATENESS_MS) this.reacquire(send)
-      else setTimeout(() => this.call(send), Math.max(0, send.slotAt - Date.now()))
+      else this.due.at(send.slotAt, () => this.call(send))
     }
   }
 
@@ -444,14 +448,21 @@ export class OutboundSender {
   }
 
   private call(send: Claimed): void {
-    // The timer fires late when the event loop was busy (a long statement, GC, a loaded machine): the
+    // A call runs late when the event loop was busy (a long callback, GC, a loaded machine): the
     // calls due meanwhile would then leave together and crowd one second at Meta. A call too late
     // for its slot takes a new one (its record stays: the send is recorded, not yet called).
     if (Date.now() - send.slotAt > SLOT_LATENESS_MS) {
       this.reacquire(send)
       return
     }
-    const accessToken = this.accessToken(send.accessTokenEnc)
+    // Run from other work's callbacks (DueQueue): a failure here is this send's alone.
+    let accessToken: string
+    try {
+      accessToken = this.accessToken(send.accessTokenEnc)
+    } catch (error) {
+      send.pending.reject(error)
+      return
+    }
     this.deps.graph
       .sendMessage(send.phoneNumberId, accessToken, graphPayload(send, send.to), send.graphApiBaseUrl)
       .then((outcome) => this.answered(send, outcome))
@@ -473,6 +484,7 @@ export class OutboundSender {
   }
 
   private async answered(send: Claimed, outcome: SendOutcome): Promise<void> {
+    this.due.runDue()
     const { settings } = this.deps
     const { job } = send.pending
     const attempts = send.attempts + 1
@@ -552,6 +564,7 @@ export class OutboundSender {
   /** Stores a window's answers (wamid, SENT, the message.status event) in one statement. */
   private async storeAnswers(answers: ReadonlyArray<{ send: Claimed; wamid: string }>): Promise<void> {
     await this.storeSent(answers.map(({ send, wamid }) => ({ ...send, wamid })))
+    this.due.runDue()
     await this.applyOvertakingStatuses(answers.map((a) => a.wamid))
   }
 
