@@ -6,6 +6,7 @@ import { freePort, type PostgresServer, type RedisServer } from '@whatsapp-saas/
 import autocannon from 'autocannon'
 import pg from 'pg'
 import { applyMigrations, TEST_SECRETS } from '../api/test/harness/index.js'
+import { WORKER_COMMAND } from '../infra/src/commands.js'
 import type { BenchResult } from './types.js'
 
 // What the service benchmarks share: the API as a real process next to a bare Fastify baseline
@@ -26,12 +27,17 @@ function newestMtime(dir: string): number {
 }
 
 /** The compiled entry (server or worker) when `npm run build -w api` is up to date with the sources, else tsx. */
-export function serverCommand(entry: 'server' | 'worker' = 'server'): { args: string[]; runtime: string } {
+export function serverCommand(entry: 'server' | 'worker' | 'fake-graph/main' = 'server'): {
+  args: string[]
+  runtime: string
+} {
   const built = join(root, 'api', 'dist', `${entry}.js`)
+  // The worker runs with the V8 flags of its task definition (its heap ceiling).
+  const flags = entry === 'worker' ? WORKER_COMMAND.slice(1, -1) : []
   if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(join(root, 'api', 'src')))
-    return { args: [built], runtime: 'node dist' }
+    return { args: [...flags, built], runtime: 'node dist' }
   return {
-    args: ['--import', 'tsx', join(root, 'api', 'src', `${entry}.ts`)],
+    args: [...flags, '--import', 'tsx', join(root, 'api', 'src', `${entry}.ts`)],
     runtime: 'tsx (api not built)',
   }
 }

@@ -6,6 +6,7 @@
 // the services' taskDefinition, and desiredCount (which belongs to autoscaling).
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
+import { API_COMMAND, WORKER_COMMAND } from './commands.js'
 import { Concern } from './concern.js'
 import type { StackConfig } from './config.js'
 import { DEPLOYMENT_MAXIMUM_PERCENT, POOL_SIZE_VARIABLE } from './connection-budget.js'
@@ -13,10 +14,7 @@ import type { AppSecrets } from './secrets.js'
 
 export const API_CONTAINER = 'api'
 export const WORKER_CONTAINER = 'worker'
-export const API_COMMAND = ['node', 'dist/server.js']
-export const WORKER_COMMAND = ['node', 'dist/worker.js']
-/** The ops entry point: `node dist/ops/main.js <backup|verify-backup|restore|migrate|...>`. */
-export const OPS_COMMAND_PREFIX = ['node', 'dist/ops/main.js']
+export { API_COMMAND, OPS_COMMAND_PREFIX, WORKER_COMMAND } from './commands.js'
 export const STOP_TIMEOUT_SECONDS = 30
 
 export interface Compute {

@@ -18,6 +18,12 @@ import { logSize, logTail, spawnDetached, stopProcess } from './process-control.
 import type { ServiceConfig } from './service-config.js'
 import type { Respawn } from './supervisor.js'
 
+/**
+ * The worker's command after `node`, as its task definition runs it (infra/src/commands.ts
+ * WORKER_COMMAND: the same V8 heap ceiling); ci/test/local/worker-command.test.ts holds the two equal.
+ */
+export const WORKER_ARGS = ['--max-old-space-size=128', 'dist/worker.js']
+
 // Process supervision of the local environment: PostgreSQL, Redis, the entry proxy, the supervisor, the fake
 // Graph API, and the replicas and worker of a release.
 
@@ -201,7 +207,7 @@ export function localProcesses(local: LocalContext, config: ServiceConfig): Loca
     const logFrom = logSize(logFile)
     const pid = spawnDetached({
       command: process.execPath,
-      args: ['dist/worker.js'],
+      args: WORKER_ARGS,
       env,
       cwd: local.releaseDir(artifact),
       logFile,

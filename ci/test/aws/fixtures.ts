@@ -124,7 +124,9 @@ export function taskDefinition(family: string, revision: number, image: string):
         name: family.endsWith('worker') ? 'worker' : 'api',
         image,
         essential: true,
-        command: family.endsWith('worker') ? ['node', 'dist/worker.js'] : ['node', 'dist/server.js'],
+        command: family.endsWith('worker')
+          ? ['node', '--max-old-space-size=128', 'dist/worker.js']
+          : ['node', 'dist/server.js'],
         portMappings: [{ containerPort: 3000, protocol: 'tcp' }],
         environment: [{ name: 'NODE_ENV', value: 'production' }],
         secrets: [

@@ -359,11 +359,13 @@ export function describeStack(stack: string, expected: StackExpectations): void 
       const commands = run
         .ofType(T.taskDef)
         .map((d) => JSON.parse(String(d.inputs.containerDefinitions))[0].command.join(' '))
-      expect(commands.sort()).toEqual([
-        ...(expected.syntheticGraph ? ['node dist/fake-graph/main.js'] : []),
-        'node dist/server.js',
-        'node dist/worker.js',
-      ])
+      expect(commands.sort()).toEqual(
+        [
+          ...(expected.syntheticGraph ? ['node dist/fake-graph/main.js'] : []),
+          'node --max-old-space-size=128 dist/worker.js',
+          'node dist/server.js',
+        ].sort(),
+      )
     })
 
     it('gives the API and the worker their budgeted pool size as DATABASE_POOL_MAX', () => {
