@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
+import { setPriority } from 'node:os'
 import { join } from 'node:path'
-import { startPostgres, startRedis } from '@whatsapp-saas/local-services'
+import { freePort, startPostgres, startRedis } from '@whatsapp-saas/local-services'
 import type { Redis } from 'ioredis'
 import { createPrismaClient } from '../api/src/db/prisma.js'
 import { closeRedis, createRedisClient } from '../api/src/db/redis.js'
-import { createFakeGraph } from '../api/src/fake-graph/index.js'
+import type { RecordedRequest } from '../api/src/fake-graph/request-log.js'
 import { outboundJobOptions } from '../api/src/messaging/outbound-queue.js'
 import { QUEUE_NAMES } from '../api/src/queues/names.js'
 import { createQueue } from '../api/src/queues/producer.js'
@@ -27,10 +29,14 @@ import type { BenchResult } from './types.js'
 // then ONE worker process (started first, BENCH_PACE_WORKERS for more) sends them to the fake Graph API, which emulates Meta's own per-number
 // throttle (130429). From the fake's arrival times, per number: the busiest rolling second (must stay
 // ≤ the limit) and the average pace from first to last send (target ≥ 95 % of the limit).
+// The fake is the measuring instrument (its clock stamps the arrivals and counts Meta's rolling
+// second), so it runs in a process of its own at a higher scheduling priority where allowed: Meta's
+// clock does not share our CPUs. In this process, on a saturated two-core host, its event loop lagged
+// by up to ~40 ms, which compresses a second at the fake as a burst of our own would.
 // The baseline is the limit itself: what a sender that used all of it would reach.
 const NUMBERS = 10
 const LIMIT_MPS = 80
-const SECONDS = 5
+const SECONDS = 10
 const WORKER_CONCURRENCY = 256
 /** Worker processes (BENCH_PACE_WORKERS, default 1): the limiter is shared in Redis, so two add up. */
 const WORKERS = Number(process.env.BENCH_PACE_WORKERS ?? 1)
@@ -46,15 +52,55 @@ async function waitForConsumers(redis: Redis, name: string, count: number): Prom
   throw new Error(`${count} worker(s) not connected after 60 s`)
 }
 
+/** The fake Graph API in its own process (see above), with the default hello_world template. */
+async function startFakeGraph(): Promise<{
+  child: ChildProcess
+  url: string
+  priority: string
+  sends(): Promise<RecordedRequest[]>
+}> {
+  const port = await freePort()
+  const { args } = serverCommand('fake-graph/main')
+  const child = spawn(process.execPath, args, {
+    cwd: join(root, 'api'),
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      PATH: process.env.PATH,
+      FAKE_GRAPH_PORT: String(port),
+      FAKE_GRAPH_THROUGHPUT_MPS: String(LIMIT_MPS),
+      FAKE_GRAPH_MAX_RECORDED: String(NUMBERS * LIMIT_MPS * SECONDS * 2),
+      FAKE_GRAPH_ENFORCE_SERVICE_WINDOW: 'false',
+    },
+  })
+  const listening = new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('listening on')) resolve()
+    })
+    once(child, 'exit').then(([code]) => reject(new Error(`fake graph api exited with ${code}`)))
+  })
+  await listening
+  let priority = 'raised (nice -10)'
+  try {
+    setPriority(child.pid as number, -10)
+  } catch {
+    priority = 'normal (raising it is not permitted here)'
+  }
+  const url = `http://127.0.0.1:${port}`
+  return {
+    child,
+    url,
+    priority,
+    async sends() {
+      const response = await fetch(`${url}/__fake/requests?path=/messages`)
+      return ((await response.json()) as { requests: RecordedRequest[] }).requests
+    },
+  }
+}
+
 export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
   const [postgres, redis] = await Promise.all([startPostgres(), startRedis()])
-  const fake = await createFakeGraph({
-    limits: { throughputMps: LIMIT_MPS },
-    enforceServiceWindow: false,
-    enforceTemplates: false,
-    maxRecorded: NUMBERS * LIMIT_MPS * SECONDS * 2,
-  })
   const workers: ChildProcess[] = []
+  const fake = await startFakeGraph()
   try {
     const databaseUrl = await createMigratedDatabase(postgres, 'bench_pace')
     const prisma = createPrismaClient(databaseUrl)
@@ -125,7 +171,7 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
     await closeRedis(connection)
     await prisma.$disconnect()
 
-    const calls = fake.state.requests.list({ path: '/messages' })
+    const calls = await fake.sends()
     if (process.env.BENCH_PACE_DUMP) writeFileSync(process.env.BENCH_PACE_DUMP, JSON.stringify(calls))
     const throttled = calls.filter((c) => c.errorCode === 130429).length
     const pace = numbers.map((graphId) => {
@@ -161,6 +207,7 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
         maxBusiestSecond: Math.max(...pace.map((p) => p.busiestSecond)),
         perNumber: pace,
         workerConcurrency: WORKER_CONCURRENCY,
+        fakeGraphPriority: fake.priority,
         workers: WORKERS,
         targets: { busiestSecondMax: LIMIT_MPS, averageMpsMin: LIMIT_MPS * 0.95, peakRssMb: 200 },
         workerPeakRssMb,
@@ -170,7 +217,7 @@ export default async function messagingPaceBenchmark(): Promise<BenchResult[]> {
     ]
   } finally {
     await Promise.all(workers.map(stop))
-    await fake.close()
+    await stop(fake.child)
     await Promise.allSettled([postgres.stop(), redis.stop()])
   }
 }
