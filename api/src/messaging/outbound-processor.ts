@@ -420,8 +420,8 @@ export class OutboundSender {
     if (onTime.length === 0) return
     const started = Date.now()
     const recorded = await this.record(onTime)
-    this.due.runDue()
     this.recordLatency.observe(Date.now() - started)
+    this.due.runDue()
     for (const send of onTime) {
       // Not recorded: the claim was taken over (this process was thought dead); the new owner sends it.
       if (!recorded.has(send.id)) {
